@@ -1,0 +1,44 @@
+# The two commands of the README: `make run` (main job on the embedded sandbox) and `make test`.
+# Each does its own set-up: system packages (scripts/system-deps.sh), then a virtual environment
+# with the pinned dependencies of requirements/constraints.txt.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup lint bench constraints clean
+
+run: setup
+	$(BIN)/dmp demo
+
+test: setup lint
+	$(BIN)/python -m pytest
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/constraints.txt requirements/apt.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 ou plus récent est requis")'
+	scripts/system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: setup
+	$(BIN)/python bench/bench_insc.py
+
+# Re-pin after changing dependencies in pyproject.toml.
+constraints:
+	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin
+	.venv-pin/bin/python -m pip install -q -e '.[dev]'
+	.venv-pin/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements/constraints.txt
+	rm -rf .venv-pin
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

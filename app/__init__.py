@@ -1,0 +1,3 @@
+"""DMP-compatible desktop client."""
+
+__version__ = "0.1.0"

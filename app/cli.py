@@ -1,0 +1,44 @@
+"""The ``dmp`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from app import __version__, cli_ins, demo
+from app.errors import USER_FACING_ERRORS
+
+EXIT_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dmp",
+        description="Client DMP-compatible : identité patient, carte CPS, échanges avec le DMP.",
+    )
+    parser.add_argument("--version", action="version", version=f"dmp {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
+    cli_ins.add_parsers(commands)
+    demo.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run one command; return its exit status (0 success, 1 invalid data, 2 error)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.handler(args, out, err)
+    except USER_FACING_ERRORS as error:
+        print(f"ERREUR: {error}", file=err)
+        return EXIT_ERROR
+    except BrokenPipeError:  # e.g. `dmp ins insc --csv big.csv | head`
+        return EXIT_ERROR
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

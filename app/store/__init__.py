@@ -1,0 +1,1 @@
+"""Encrypted cache, durable upload queue and journal: built by the Local store issue."""
