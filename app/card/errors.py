@@ -1,0 +1,82 @@
+"""Card errors: each has a stable code and a French message; none carries a PIN or patient data."""
+
+from __future__ import annotations
+
+from app.errors import DmpClientError
+
+
+class CardError(DmpClientError):
+    code = "CARTE"
+    user_message = "Erreur de carte."
+
+
+class MiddlewareMissing(CardError):
+    code = "CARTE-MODULE-ABSENT"
+    user_message = (
+        "Le module PKCS#11 de la carte CPS (Cryptolib CPS) est introuvable : installez la Cryptolib CPS "
+        "ou indiquez son chemin dans la configuration."
+    )
+
+
+class NoReader(CardError):
+    code = "CARTE-AUCUN-LECTEUR"
+    user_message = "Aucun lecteur de carte n'est connecté (ou le service PC/SC ne répond pas)."
+
+
+class NoCard(CardError):
+    code = "CARTE-ABSENTE"
+    user_message = "Aucune carte CPS n'est insérée."
+
+
+class CardRemoved(CardError):
+    code = "CARTE-RETIREE"
+    user_message = "La carte a été retirée : la session carte est terminée. Réinsérez la carte."
+
+
+class PinIncorrect(CardError):
+    code = "CARTE-CODE-FAUX"
+
+    def __init__(self, tries_left: int | None) -> None:
+        self.tries_left = tries_left
+        if tries_left is None:
+            message = "Code porteur incorrect."
+        elif tries_left == 1:
+            message = (
+                "Code porteur incorrect. Attention : il ne reste qu'un essai avant le blocage de la carte."
+            )
+        else:
+            message = f"Code porteur incorrect. Il reste {tries_left} essais."
+        super().__init__(message)
+
+
+class PinLocked(CardError):
+    code = "CARTE-BLOQUEE"
+    user_message = (
+        "La carte est bloquée (trop de codes porteur faux). Débloquez-la avec le code de déblocage "
+        "dans CPS-Gestion, puis réessayez."
+    )
+
+
+class PinFormat(CardError):
+    code = "CARTE-CODE-FORMAT"
+    user_message = "Le code porteur comporte de 4 à 8 chiffres."
+
+
+class PinCancelled(CardError):
+    code = "CARTE-CODE-ANNULE"
+    user_message = "Saisie du code porteur annulée."
+
+
+class CardDataError(CardError):
+    code = "CARTE-DONNEES"
+    user_message = "Les données de la carte sont illisibles ou mal formées."
+
+
+class CardNotRecognized(CardError):
+    code = "CARTE-INCONNUE"
+    user_message = "La carte insérée n'est pas une carte CPS reconnue."
+
+
+class VitaleError(CardError):
+    code = "VITALE"
+    user_message = "La carte Vitale ne peut pas être lue."
