@@ -26,6 +26,7 @@ from app.card.identity import (
     professional_from,
     situation_from,
 )
+from app.card.tlv import parse_tlv
 from app.card.worker import card_thread_only
 
 CPS_MAX_PIN_TRIES = 3  # usual CPS value [unverified]; PKCS#11 only exposes low / final / locked flags
@@ -99,19 +100,71 @@ class CpsToken:
 
     @classmethod
     @card_thread_only
-    def open(cls, module_path: str, token_label: str | None = None) -> CpsToken:
-        """Load the module and pick the token: by label, or the first one holding CPS objects."""
+    def open(
+        cls,
+        module_path: str,
+        token_label: str | None = None,
+        *,
+        reader: str | None = None,
+        card_serial: str | None = None,
+    ) -> CpsToken:
+        """Load the module and pick the CPS token: by label; else the one whose slot is ``reader``
+        (middlewares such as the Cryptolib name slots after readers); else the one whose
+        ``CPS_ID_CARD`` carries ``card_serial``; else the only CPS token present."""
         with mapped_errors():
             lib = pkcs11.lib(module_path)
-            tokens = [slot.get_token() for slot in lib.get_slots(token_present=True)]
-        for token in tokens:
+            slots = list(lib.get_slots(token_present=True))
+        if not slots:
+            raise errors.NoCard()
+        found = []
+        for slot in slots:
+            with mapped_errors():
+                token = slot.get_token()
             if token_label is not None and token.label != token_label:
                 continue
+            if not token.flags & TokenFlag.TOKEN_INITIALIZED:
+                continue  # e.g. SoftHSM's spare slot
             candidate = cls(lib, token)
-            if candidate._looks_like_cps():
-                return candidate
-            candidate.close()
-        raise errors.NoCard() if not tokens else errors.CardNotRecognized()
+            try:
+                is_cps = candidate._looks_like_cps()
+            except errors.CardError:
+                is_cps = False  # another kind of token (or one we cannot open): not ours
+            if is_cps:
+                found.append((slot, candidate))
+            else:
+                candidate.close()
+        chosen = cls._choose(found, reader, card_serial)
+        for _, other in found:
+            if other is not chosen:
+                other.close()
+        return chosen
+
+    @staticmethod
+    def _choose(found: list[tuple[Any, CpsToken]], reader: str | None, card_serial: str | None) -> CpsToken:
+        if not found:
+            raise errors.CardNotRecognized()
+        by_reader = [c for slot, c in found if reader and reader in str(slot.slot_description)]
+        if by_reader:
+            return by_reader[0]
+        if card_serial is not None:
+            by_serial = [c for _, c in found if c.card_serial() == card_serial]
+            if by_serial:
+                return by_serial[0]
+            raise errors.CardNotRecognized("Aucun jeton PKCS#11 ne correspond à la carte insérée.")
+        if len(found) == 1:
+            return found[0][1]
+        raise errors.CardError(
+            "Plusieurs cartes CPS sont présentes : précisez le lecteur ou le jeton à utiliser.",
+            code="CARTE-AMBIGUE",
+        )
+
+    def card_serial(self) -> str | None:
+        """The card number from ``CPS_ID_CARD`` (tag 0x81 in the sandbox layout)."""
+        value = self._data("CPS_ID_CARD")
+        if value is None:
+            return None
+        serial = parse_tlv(value).get(0x81)
+        return serial.decode("ascii", "replace") if serial else None
 
     @property
     def label(self) -> str:
