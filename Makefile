@@ -7,10 +7,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint bench constraints clean
+.PHONY: run test setup lint bench constraints clean sandbox-down
+
+SANDBOX_DIR ?= $(CURDIR)/.sandbox
 
 run: setup
-	$(BIN)/dmp demo
+	$(BIN)/dmp-sandbox --dir $(SANDBOX_DIR) rig up > $(SANDBOX_DIR).env
+	. $(SANDBOX_DIR).env && $(BIN)/dmp demo
+
+sandbox-down:
+	$(BIN)/dmp-sandbox --dir $(SANDBOX_DIR) rig down
 
 test: setup lint
 	$(BIN)/python -m pytest
@@ -37,7 +43,7 @@ bench: setup
 constraints:
 	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin
 	.venv-pin/bin/python -m pip install -q -e '.[dev]'
-	.venv-pin/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements/constraints.txt
+	( echo "# Exact versions of every Python dependency (regenerate with make constraints)."; .venv-pin/bin/python -m pip freeze --exclude-editable | grep -v "^-e" ) > requirements/constraints.txt
 	rm -rf .venv-pin
 
 clean:

@@ -9,8 +9,14 @@ beneficiary's own NIR is on the card.
 from __future__ import annotations
 
 import argparse
+import os
 from typing import TextIO
 
+from app.card import pkcs11_module
+from app.card.pcsc import list_readers
+from app.card.session import CardSession
+from app.card.vitale import SandboxVitaleCard
+from app.errors import USER_FACING_ERRORS
 from app.ins import IdentityTraits, Ins, InsError, compute_insc
 from sandbox.patients import SandboxPatient, load_patients
 
@@ -21,6 +27,40 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    status = _patients(out)
+    if os.environ.get(pkcs11_module.ENV_VARIABLE):
+        _cards(out)
+    else:
+        print("\n(banc de cartes non monté : « make run » le monte avant la démonstration)", file=out)
+    return status
+
+
+def _cards(out: TextIO) -> None:
+    """The virtual readers, the CPS holder (public data, no PIN) and the Vitale card's beneficiaries."""
+    print("\nCartes (banc virtuel : pcscd + lecteurs vpcd + jetons SoftHSM2)", file=out)
+    try:
+        for reader in list_readers():
+            print(f"  {reader.name} : {reader.label}", file=out)
+        session = CardSession(pkcs11_module.discover())
+        try:
+            who = session.professional()
+        finally:
+            session.close()
+        specialty = f", spécialité {who.specialty_code}" if who.specialty_code else ""
+        print(
+            f"  CPS : {who.display_name}, {who.profession_label}{specialty}, id. {who.national_id}", file=out
+        )
+        for b in SandboxVitaleCard().beneficiaries():
+            insc = b.insc()
+            print(
+                f"  Vitale rang {b.rank} : {b.first_name}, INS-C {insc.value if insc else 'non calculable'}",
+                file=out,
+            )
+    except USER_FACING_ERRORS as error:
+        print(f"  ERREUR: {error}", file=out)
+
+
+def _patients(out: TextIO) -> int:
     patients = load_patients()
     print("Bac à sable DMP : patients fictifs (INS de test, OID 1.2.250.1.213.1.4.10)\n", file=out)
     failures = 0

@@ -129,7 +129,13 @@ def _listening(port: int) -> bool:
 
 
 def _pcscd_running() -> bool:
-    return subprocess.run(["pidof", "pcscd"], capture_output=True, check=False).returncode == 0
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "pcscd":
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def start_pcscd(rig: Path, state: dict[str, Any]) -> None:
@@ -177,6 +183,25 @@ def insert_card(rig: Path, reader: int, spec: str) -> None:
     process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
     state["readers"][str(reader)] = {"pid": process.pid, "card": spec}
     _save_state(rig, state)
+    _wait_until_seen(reader)
+
+
+def _wait_until_seen(reader: int, timeout: float = 10.0) -> None:
+    """Return once pcscd reports a card in virtual reader ``reader`` (it polls vpcd)."""
+    from smartcard import scard
+
+    _, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    try:
+        name = f"Virtual PCD 00 {reader:02d}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result, states = scard.SCardGetStatusChange(context, 200, [(name, scard.SCARD_STATE_UNAWARE)])
+            if result == scard.SCARD_S_SUCCESS and states and states[0][1] & scard.SCARD_STATE_PRESENT:
+                return
+            time.sleep(0.05)
+    finally:
+        scard.SCardReleaseContext(context)
+    raise RigError(f"pcscd ne voit pas la carte insérée dans le lecteur virtuel {reader}.")
 
 
 def env_lines(rig: Path) -> list[str]:
