@@ -1,0 +1,112 @@
+"""The DmpClient facade: one session (who, how, from which software), one method per transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from app.dmp_client.core.context import AccessContext, Actor, AuthMode, Purpose, Software
+from app.dmp_client.core.habilitations import (
+    ACTION_SET_AUTHORIZATION,
+    ACTION_SET_AUTHORIZATION_RESPONSE,
+    AuthorizationAction,
+    AuthorizationResult,
+    build_set_authorization,
+    parse_set_authorization_response,
+)
+from app.dmp_client.core.hl7v3 import (
+    ACTION_GET_DEMOGRAPHICS,
+    ACTION_GET_DEMOGRAPHICS_RESPONSE,
+    DmpStatus,
+    Reason,
+    build_get_demographics,
+    parse_get_demographics_response,
+)
+from app.dmp_client.core.signing import Signer
+from app.dmp_client.core.soap import SoapResponse, build_envelope, parse_envelope
+from app.dmp_client.core.vihf import build_signed_vihf
+from app.dmp_client.transport import Transport
+from app.ins import Ins
+
+
+@dataclass(frozen=True)
+class Session:
+    actor: Actor
+    mode: AuthMode
+    software: Software
+    sender_oid: str
+    purpose: Purpose = Purpose.NORMAL
+
+
+class DmpClient:
+    def __init__(self, transport: Transport, signer: Signer, session: Session) -> None:
+        self.transport = transport
+        self.signer = signer
+        self.session = session
+
+    def with_purpose(self, purpose: Purpose) -> DmpClient:
+        return DmpClient(self.transport, self.signer, replace(self.session, purpose=purpose))
+
+    def _context(self, patient: Ins | None) -> AccessContext:
+        s = self.session
+        return AccessContext(s.actor, s.mode, s.purpose, patient, s.software)
+
+    def _exchange(
+        self,
+        service: str,
+        action: str,
+        expected: str,
+        payload_builder: object,
+        patient: Ins | None,
+        timeout: float,
+        *,
+        idempotent: bool,
+    ) -> SoapResponse:
+        vihf = build_signed_vihf(self._context(patient), self.signer)
+        request = build_envelope(action, payload_builder, vihf)  # type: ignore[arg-type]
+        raw = self.transport.post(service, request, timeout, idempotent=idempotent)
+        return parse_envelope(raw.body, (expected,), request.message_id)
+
+    def status(self, ins: Ins) -> DmpStatus:
+        """TD0.2: does the DMP exist, is it open, am I authorised, am I the médecin traitant."""
+        payload = build_get_demographics(ins, self.session.sender_oid, Reason.TEST_EXISTENCE)
+        response = self._exchange(
+            "patients",
+            ACTION_GET_DEMOGRAPHICS,
+            ACTION_GET_DEMOGRAPHICS_RESPONSE,
+            payload,
+            ins,
+            self.transport.timeouts.query,
+            idempotent=True,
+        )
+        return parse_get_demographics_response(response.payload)
+
+    def admin_data(self, ins: Ins) -> DmpStatus:
+        """TD1.3a: the DMP's administrative data (oppositions included)."""
+        payload = build_get_demographics(ins, self.session.sender_oid, Reason.READ_ADMIN_DATA)
+        response = self._exchange(
+            "patients",
+            ACTION_GET_DEMOGRAPHICS,
+            ACTION_GET_DEMOGRAPHICS_RESPONSE,
+            payload,
+            ins,
+            self.transport.timeouts.query,
+            idempotent=True,
+        )
+        return parse_get_demographics_response(response.payload)
+
+    def set_authorization(self, ins: Ins, add: bool = True) -> AuthorizationResult:
+        """TD0.3: add (or remove) my authorisation on the patient's DMP."""
+        payload = build_set_authorization(AuthorizationAction.ADD if add else AuthorizationAction.REMOVE)
+        response = self._exchange(
+            "habilitations",
+            ACTION_SET_AUTHORIZATION,
+            ACTION_SET_AUTHORIZATION_RESPONSE,
+            payload,
+            ins,
+            self.transport.timeouts.query,
+            idempotent=False,
+        )
+        return parse_set_authorization_response(response.payload)
+
+    def close(self) -> None:
+        self.transport.close()

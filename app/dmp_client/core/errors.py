@@ -1,0 +1,72 @@
+"""Protocol errors: what we built wrong (local, a bug: never retried) versus what the host said."""
+
+from __future__ import annotations
+
+from app.errors import DmpClientError
+
+
+class ProtocolError(DmpClientError):
+    code = "DMP-PROTOCOLE"
+    user_message = "Échange avec le DMP impossible à interpréter."
+
+
+class LocalProtocolError(ProtocolError):
+    """The client was about to send something invalid: a programming or configuration error."""
+
+    code = "DMP-REQUETE-INVALIDE"
+    user_message = "La requête préparée pour le DMP est invalide (erreur du logiciel)."
+
+
+class MalformedResponse(ProtocolError):
+    """The host's answer cannot be read: not XML, hostile XML, or missing the expected parts."""
+
+    code = "DMP-REPONSE-ILLISIBLE"
+    user_message = "La réponse du DMP est illisible ou incomplète."
+
+
+class HostileXml(MalformedResponse):
+    code = "DMP-XML-REFUSE"
+    user_message = "La réponse du DMP a été refusée : XML dangereux (DTD, entités) ou trop volumineux."
+
+
+class RemoteError(ProtocolError):
+    """The host answered with an error (SOAP fault, HL7 AE/AR, XDS RegistryError, DMP status)."""
+
+    code = "DMP-ERREUR-HOTE"
+
+    def __init__(self, dmp_code: str, reason: str, *, subcode: str | None = None) -> None:
+        self.dmp_code = dmp_code
+        self.reason = reason
+        self.subcode = subcode
+        known = KNOWN_CODES.get(subcode or "") or KNOWN_CODES.get(dmp_code)
+        message = known or f"Le DMP a refusé la demande : {reason or dmp_code}"
+        super().__init__(message, code=f"DMP:{subcode or dmp_code}")
+
+
+class SoapFault(RemoteError):
+    """A SOAP fault, whatever its shape (SOAP 1.2, SOAP 1.1 inside 1.2, with HTTP 200 or 500)."""
+
+
+# French messages for the DMP codes that are known (dmp-interface.md §12); others show the host's text.
+KNOWN_CODES = {
+    "DMPAccessDeniedByRightsService": "Accès refusé par la matrice des droits du DMP.",
+    "DMPInvalidCertificate": (
+        "Le certificat qui signe le jeton VIHF n'est pas un certificat de signature valide."
+    ),
+    "DMPClosed": "Le DMP de ce patient est fermé.",
+    "DMPFound": "Un DMP existe déjà pour ce patient.",
+    "DMPNotFound": "Ce patient n'a pas de DMP.",
+    "DMPPatientOpposition": "Le patient s'est opposé à cet accès à son DMP.",
+    "DMPVihfInvalid": "Le jeton d'identification (VIHF) a été refusé par le DMP.",
+    "XDSDocumentUniqueIdError": "Document inconnu du DMP (identifiant unique).",
+    "XDSUnknownPatientId": "Patient inconnu du DMP.",
+    "XDSPatientIdDoesNotMatch": (
+        "L'identifiant patient du document ne correspond pas à celui de la soumission."
+    ),
+    "XDSRegistryMetadataError": "Métadonnées du document refusées par le DMP.",
+    "XDSRepositoryMetadataError": "Métadonnées du document refusées par l'entrepôt du DMP.",
+    "XDSNonIdenticalHash": "Le document reçu par le DMP ne correspond pas à celui envoyé.",
+    "XDSDuplicateUniqueIdInRegistry": (
+        "Ce document a déjà été déposé dans le DMP (identifiant unique en double)."
+    ),
+}

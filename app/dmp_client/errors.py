@@ -1,0 +1,31 @@
+"""Transport errors: the host could not be reached, answered too late, or TLS failed."""
+
+from __future__ import annotations
+
+from app.errors import DmpClientError
+
+
+class TransportError(DmpClientError):
+    code = "DMP-RESEAU"
+    user_message = "Le DMP ne répond pas."
+
+
+class HostUnreachable(TransportError):
+    code = "DMP-INJOIGNABLE"
+    user_message = "Le serveur du DMP est injoignable (réseau, proxy ou serveur arrêté)."
+
+
+class Timeout(TransportError):
+    code = "DMP-DELAI"
+    user_message = "Le DMP n'a pas répondu dans le délai prévu."
+
+
+class TlsError(TransportError):
+    code = "DMP-TLS"
+    user_message = (
+        "La connexion sécurisée avec le DMP a échoué (certificat du serveur ou de la carte refusé)."
+    )
+
+
+class HttpError(TransportError):
+    code = "DMP-HTTP"

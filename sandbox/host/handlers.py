@@ -1,0 +1,223 @@
+"""The host's transactions: TD0.2 / TD1.3a (HL7v3 get demographics) and TD0.3 (setAuthorization)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lxml import etree
+
+from sandbox.host.faults import HostFault
+from sandbox.host.store import Store
+from sandbox.host.vihf import Caller
+
+HL7 = "urn:hl7-org:v3"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+HAB = "urn:si-dmp-habilitations"
+H = {"h": HL7}
+
+
+@dataclass(frozen=True)
+class Reply:
+    action: str
+    payload: etree._Element
+    transaction: str
+    matricule: str | None
+
+
+Handler = Callable[[etree._Element, Caller, Store], Reply]
+
+
+def _el(parent: etree._Element, tag: str, **attributes: str) -> etree._Element:
+    return etree.SubElement(parent, f"{{{HL7}}}{tag}", attrib=attributes)
+
+
+def _first(node: etree._Element, path: str) -> etree._Element | None:
+    found = node.xpath(path, namespaces=H)
+    return found[0] if isinstance(found, list) and found and isinstance(found[0], etree._Element) else None
+
+
+def _patient_for(caller: Caller, store: Store, requested: str | None) -> str:
+    """The patient of the request must be the VIHF's resource-id (the host checks both agree)."""
+    if caller.patient_matricule is None:
+        raise HostFault("DMPVihfInvalid", "Identifiant du patient (resource-id) absent du VIHF.")
+    if requested is not None and requested != caller.patient_matricule:
+        raise HostFault("XDSPatientIdDoesNotMatch", "Le patient de la requête n'est pas celui du VIHF.")
+    return caller.patient_matricule
+
+
+def get_demographics(payload: etree._Element, caller: Caller, store: Store) -> Reply:
+    """PRPA_IN201307UV02 (TEST_EXST for TD0.2, CNSLT_DATA for TD1.3a) → PRPA_IN201308UV02."""
+    reason = _first(payload, "h:controlActProcess/h:reasonCode")
+    value = _first(
+        payload, "h:controlActProcess/h:queryByParameter/h:parameterList/h:patientIdentifier/h:value"
+    )
+    if reason is None or value is None or reason.get("code") not in ("TEST_EXST", "CNSLT_DATA"):
+        raise HostFault(
+            "DMPInvalidRequest", "Requête HL7v3 incomplète : reasonCode et patientIdentifier attendus."
+        )
+    if value.get("root") != caller.patient_oid:
+        raise HostFault("XDSPatientIdDoesNotMatch", "L'OID de l'INS de la requête diffère de celui du VIHF.")
+    matricule = _patient_for(caller, store, value.get("extension"))
+    transaction = "TD0.2" if reason.get("code") == "TEST_EXST" else "TD1.3a"
+    row = store.patient(matricule)
+    response = _response_skeleton(payload)
+    act = response.find(f"{{{HL7}}}controlActProcess")
+    assert act is not None
+    if row is None or row["state"] == "none":
+        _query_ack(act, payload, "NF")
+        return Reply("urn:hl7-org:v3:PRPA_IN201308UV02", response, transaction, matricule)
+    authorized = store.is_authorized(matricule, caller.national_id)
+    is_mt = store.treating_doctor(matricule) == caller.national_id
+    _attention(response, "AUTORISATION", "1.2.250.1.213.4.1.2.6.1", authorized)
+    _attention_bl(response, "STATUT_MT", "1.2.250.1.213.4.1.2.6.3", is_mt)
+    subject = _el(act, "subject", typeCode="SUBJ")
+    event = _el(subject, "registrationEvent", classCode="REG", moodCode="EVN")
+    _el(event, "statusCode", code="active")
+    if row["state"] == "terminated" and row["closed_on"]:
+        _el(event, "effectiveTime", value=row["closed_on"])
+    subject1 = _el(event, "subject1", typeCode="SBJ")
+    patient = _el(subject1, "patient", classCode="PAT")
+    _el(patient, "id", root=row["oid"], extension=matricule)
+    _el(patient, "statusCode", code=row["state"])
+    person = _el(patient, "patientPerson", classCode="PSN", determinerCode="INSTANCE")
+    name = _el(person, "name")
+    _el(name, "family", qualifier="BR").text = row["birth_name"]
+    _el(name, "given").text = row["first_names"]
+    _el(person, "administrativeGenderCode", code=row["sex"], codeSystem="2.16.840.1.113883.5.1")
+    _el(person, "birthTime", value=_hl7_date(row["birth_date"]))
+    for code, flag in (
+        ("OPPOSITION_BRIS_DE_GLACE", row["opposition_bris_de_glace"]),
+        ("OPPOSITION_ACCES_URGENCE", row["opposition_centre_15"]),
+        ("RATTACHEMENT_ENS", 1),
+    ):
+        if transaction == "TD1.3a" or code == "RATTACHEMENT_ENS":
+            observation = _el(
+                _el(patient, "subjectOf1", typeCode="SBJ"),
+                "administrativeObservation",
+                classCode="OBS",
+                moodCode="EVN",
+            )
+            _el(observation, "code", code=code, codeSystem="1.2.250.1.213.4.1.2.3")
+            bl = _el(observation, "value", value="true" if flag else "false")
+            bl.set(f"{{{XSI}}}type", "BL")
+    if row["state"] == "terminated" and row["closing_reason"]:
+        issue = _el(
+            _el(act, "reasonOf", typeCode="RSON"), "detectedIssueEvent", classCode="ALRT", moodCode="EVN"
+        )
+        _el(issue, "code", code=row["closing_reason"], codeSystem="1.2.250.1.213.4.1.2.4")
+    _query_ack(act, payload, "OK")
+    store.record_first_access(matricule, caller.national_id)
+    return Reply("urn:hl7-org:v3:PRPA_IN201308UV02", response, transaction, matricule)
+
+
+def _hl7_date(iso: str) -> str:
+    """``1969-03-00`` → ``196903``: HL7 TS with the precision that is known."""
+    parts = iso.split("-")
+    while len(parts) > 1 and parts[-1] == "00":
+        parts.pop()
+    return "".join(parts)
+
+
+def _response_skeleton(request: etree._Element) -> etree._Element:
+    response = etree.Element(
+        f"{{{HL7}}}PRPA_IN201308UV02", nsmap={None: HL7, "xsi": XSI}, ITSVersion="XML_1.0"
+    )
+    _el(response, "id", root=str(uuid.uuid4()))
+    _el(response, "creationTime", value=dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S"))
+    _el(response, "interactionId", root="2.16.840.1.113883.1.6", extension="PRPA_IN201308UV02")
+    _el(response, "processingCode", code="P")
+    _el(response, "processingModeCode", code="T")
+    _el(response, "acceptAckCode", code="NE")
+    ack = _el(response, "acknowledgement", typeCode="AA")
+    target = _el(ack, "targetMessage")
+    request_id = request.find(f"{{{HL7}}}id")
+    _el(target, "id", root=request_id.get("root", "") if request_id is not None else "")
+    act = _el(response, "controlActProcess", classCode="CACT", moodCode="EVN")
+    _el(act, "code", code="PRPA_TE201308UV02", codeSystem="2.16.840.1.113883.1.6")
+    return response
+
+
+def _attention(response: etree._Element, key: str, code_system: str, authorized: bool) -> None:
+    line = etree.Element(f"{{{HL7}}}attentionLine")
+    _el(line, "keyWordText", code=key, codeSystem=code_system)
+    value = _el(
+        line, "value", code="VALIDE" if authorized else "NON_AUTORISE", codeSystem="1.2.250.1.213.4.1.2.6.2"
+    )
+    value.set(f"{{{XSI}}}type", "CE")
+    response.find(f"{{{HL7}}}acceptAckCode").addnext(line)  # type: ignore[union-attr]
+
+
+def _attention_bl(response: etree._Element, key: str, code_system: str, flag: bool) -> None:
+    line = etree.Element(f"{{{HL7}}}attentionLine")
+    _el(line, "keyWordText", code=key, codeSystem=code_system)
+    value = _el(line, "value", value="true" if flag else "false")
+    value.set(f"{{{XSI}}}type", "BL")
+    anchor = response.findall(f"{{{HL7}}}attentionLine")[-1]
+    anchor.addnext(line)
+
+
+def _query_ack(act: etree._Element, request: etree._Element, code: str) -> None:
+    ack = _el(act, "queryAck")
+    query_id = _first(request, "h:controlActProcess/h:queryByParameter/h:queryId")
+    _el(ack, "queryId", root=query_id.get("root", "") if query_id is not None else "")
+    _el(ack, "queryResponseCode", code=code)
+
+
+def set_authorization(payload: etree._Element, caller: Caller, store: Store) -> Reply:
+    """TD0.3: normal mode, direct authentication only (FI-526); the patient comes from the VIHF."""
+    action = (payload.findtext(f"{{{HAB}}}action") or payload.findtext("action") or "").strip()
+    if action not in ("AJOUT", "SUPPRESSION"):
+        raise HostFault("DMPInvalidRequest", "Action d'autorisation inconnue (AJOUT ou SUPPRESSION).")
+    if caller.mode != "DIRECTE" or caller.purpose != "normal":
+        raise HostFault(
+            "DMPAccessDeniedByRightsService", "Autorisation : mode normal et authentification directe requis."
+        )
+    matricule = _patient_for(caller, store, None)
+    row = store.patient(matricule)
+    if row is None or row["state"] == "none":
+        raise HostFault("DMPNotFound", "Ce patient n'a pas de DMP.")
+    if row["state"] == "terminated":
+        raise HostFault("DMPClosed", "Le DMP de ce patient est fermé.")
+    changed = store.set_authorization(matricule, caller.national_id, action == "AJOUT")
+    context = (
+        ""
+        if changed
+        else ("Autorisation déjà présente" if action == "AJOUT" else "Aucune autorisation à supprimer")
+    )
+    response = etree.Element(f"{{{HAB}}}setAuthorizationResponse", nsmap={None: HAB})
+    output = etree.SubElement(response, f"{{{HAB}}}output")
+    etree.SubElement(output, f"{{{HAB}}}status").text = "DMPOk"
+    etree.SubElement(output, f"{{{HAB}}}context").text = context
+    return Reply(
+        "urn:si-dmp-habilitations:HabilitationsEndPoint:setAuthorizationResponse",
+        response,
+        "TD0.3",
+        matricule,
+    )
+
+
+SERVICES: dict[str, dict[str, Handler]] = {
+    "patients": {"urn:hl7-org:v3:PRPA_IN201307UV02": get_demographics},
+    "habilitations": {
+        "urn:si-dmp-habilitations:HabilitationsEndPoint:setAuthorization": set_authorization,
+        "urn:hl7-org:v3:setAuthorization": set_authorization,
+    },
+    "patientsSpecific": {},
+    "registry": {},
+    "repository": {},
+}
+
+ALIASES = {
+    "patients": "patients",
+    "habilitations": "habilitations",
+    "habilitation": "habilitations",
+    "patientsspecific": "patientsSpecific",
+    "patientspecific": "patientsSpecific",
+    "registry": "registry",
+    "documentregistry_service": "registry",
+    "repository": "repository",
+    "documentrepository_service": "repository",
+}

@@ -1,0 +1,210 @@
+"""The sandbox host's HTTPS server: mutual TLS 1.2, SOAP 1.2 under /si-dmp-server/v2/services/.
+
+Every request: client certificate from the test PKI (checked by TLS), SOAP 1.2 envelope parsed with
+a hardened parser, WS-Addressing Action routed to the service's handler, VIHF checked, answer with
+``RelatesTo``. Refusals are SOAP faults shaped like the real host's. Optional fault injection
+(latency, error rate, dropped connections) and recording of every exchange.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import ssl
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from cryptography import x509
+from lxml import etree
+
+from sandbox.host import handlers
+from sandbox.host.faults import SOAP, WSA, HostFault, fault_envelope
+from sandbox.host.store import Store
+from sandbox.host.vihf import Trust, check_vihf
+
+BASE_PATH = "/si-dmp-server/v2/services/"
+MAX_BODY = 256 * 1024 * 1024
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+@dataclass
+class Faults:
+    """Injected faults for tests and benchmarks."""
+
+    latency: float = 0.0
+    error_rate: float = 0.0
+    drop_rate: float = 0.0
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+
+
+@dataclass
+class HostConfig:
+    pki_dir: Path
+    data_dir: Path
+    profile: str = "current"
+    record_dir: Path | None = None
+    faults: Faults = field(default_factory=Faults)
+
+
+def server_context(pki_dir: Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers("ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305")
+    context.load_cert_chain(pki_dir / "server.pem", pki_dir / "server.key")
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(pki_dir / "trust-bundle.pem")
+    context.load_verify_locations(pki_dir / "intermediates.pem")
+    return context
+
+
+class DmpHost(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], config: HostConfig) -> None:
+        super().__init__(address, RequestHandler)
+        self.config = config
+        self.context = server_context(config.pki_dir)
+        self.trust = Trust(config.pki_dir)
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(config.data_dir / "dmp.sqlite")
+        if self.store.patient("207058575627097") is None:
+            self.store.seed()
+
+    def finish_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        """TLS handshake in the worker thread, so a slow client never blocks the others."""
+        try:
+            tls = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    server: DmpHost
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        return  # the journal records every exchange without patient data
+
+    def do_POST(self) -> None:
+        faults = self.server.config.faults
+        if faults.latency:
+            time.sleep(faults.latency)
+        if faults.drop_rate and faults.rng.random() < faults.drop_rate:
+            self.close_connection = True
+            self.connection.close()
+            return
+        length = int(self.headers.get("Content-Length", "0"))
+        if not 0 < length <= MAX_BODY:
+            self._send(413 if length else 400, b"", "text/plain")
+            return
+        body = self.rfile.read(length)
+        service = (
+            handlers.ALIASES.get(self.path.removeprefix(BASE_PATH).strip("/").lower())
+            if self.path.startswith(BASE_PATH)
+            else None
+        )
+        if service is None:
+            self._send(404, b"service inconnu", "text/plain; charset=utf-8")
+            return
+        status, answer = self._answer(service, body)
+        self._record(body, answer)
+        self._send(status, answer, "application/soap+xml; charset=UTF-8")
+
+    def _answer(self, service: str, body: bytes) -> tuple[int, bytes]:
+        message_id = None
+        caller = None
+        try:
+            if (
+                self.server.config.faults.error_rate
+                and self.server.config.faults.rng.random() < self.server.config.faults.error_rate
+            ):
+                raise HostFault(
+                    "DMPServiceUnavailable", "Service temporairement indisponible (injection).", sender=False
+                )
+            envelope = self._parse(body)
+            header = envelope.find(f"{{{SOAP}}}Header")
+            message_id = header.findtext(f"{{{WSA}}}MessageID") if header is not None else None
+            action = (header.findtext(f"{{{WSA}}}Action") or "").strip() if header is not None else ""
+            handler = handlers.SERVICES[service].get(action)
+            if handler is None:
+                raise HostFault("DMPInvalidRequest", f"Action inconnue pour le service {service} : {action}")
+            caller = check_vihf(header, self._client_certificate(), self.server.trust)
+            payload_parent = envelope.find(f"{{{SOAP}}}Body")
+            payload = (
+                next((c for c in payload_parent if isinstance(c.tag, str)), None)
+                if payload_parent is not None
+                else None
+            )
+            if payload is None:
+                raise HostFault("DMPInvalidRequest", "Corps SOAP vide.")
+            reply = handler(payload, caller, self.server.store)
+        except HostFault as fault:
+            self.server.store.journal(
+                caller.national_id if caller else "?",
+                caller.mode if caller else "",
+                caller.purpose if caller else "",
+                service,
+                caller.patient_matricule if caller else None,
+                f"refus {fault.subcode}",
+            )
+            return 500, fault_envelope(fault, message_id)
+        self.server.store.journal(
+            caller.national_id, caller.mode, caller.purpose, reply.transaction, reply.matricule, "OK"
+        )
+        return 200, self._envelope(reply, message_id)
+
+    def _parse(self, body: bytes) -> etree._Element:
+        if b"<!DOCTYPE" in body[:4096].upper() or b"<!ENTITY" in body.upper():
+            raise HostFault("DMPInvalidRequest", "XML refusé (DTD ou entités).")
+        try:
+            envelope = etree.fromstring(body, parser=_PARSER)
+        except etree.XMLSyntaxError:
+            raise HostFault("DMPInvalidRequest", "Message SOAP mal formé.") from None
+        if envelope.tag != f"{{{SOAP}}}Envelope":
+            raise HostFault("VersionMismatch", "Enveloppe SOAP 1.2 attendue.")
+        return envelope
+
+    def _client_certificate(self) -> x509.Certificate:
+        der = self.connection.getpeercert(binary_form=True)
+        if not der:
+            raise HostFault("DMPInvalidCertificate", "Certificat client absent.")
+        return x509.load_der_x509_certificate(der)
+
+    def _envelope(self, reply: handlers.Reply, relates_to: str | None) -> bytes:
+        envelope = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"soap": SOAP, "wsa": WSA})
+        header = etree.SubElement(envelope, f"{{{SOAP}}}Header")
+        etree.SubElement(header, f"{{{WSA}}}Action").text = reply.action
+        etree.SubElement(header, f"{{{WSA}}}MessageID").text = f"urn:uuid:{uuid.uuid4()}"
+        etree.SubElement(header, f"{{{WSA}}}To").text = "http://www.w3.org/2005/08/addressing/anonymous"
+        if relates_to:
+            etree.SubElement(header, f"{{{WSA}}}RelatesTo").text = relates_to
+        etree.SubElement(envelope, f"{{{SOAP}}}Body").append(reply.payload)
+        return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+
+    def _record(self, request: bytes, response: bytes) -> None:
+        folder = self.server.config.record_dir
+        if folder is None:
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        (folder / f"{stem}-requete.xml").write_bytes(request)
+        (folder / f"{stem}-reponse.xml").write_bytes(response)
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def serve_in_thread(host: DmpHost) -> threading.Thread:
+    thread = threading.Thread(target=host.serve_forever, name="dmp-host", daemon=True)
+    thread.start()
+    return thread
