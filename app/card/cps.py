@@ -284,6 +284,17 @@ class CpsToken:
             return bytes(key.sign(data, mechanism=Mechanism.SHA256_RSA_PKCS))
 
     @card_thread_only
+    def authenticate(self, digest_info: bytes) -> bytes:
+        """Raw PKCS#1 v1.5 (``CKM_RSA_PKCS``, the card pads) over a DigestInfo with the
+        authentication key: what a TLS 1.2 CertificateVerify needs (the CPS3 path)."""
+        if self._user is None:
+            raise errors.CardError("Le code porteur est nécessaire pour s'authentifier.")
+        key_id, _ = self._certificate(is_authentication_certificate, "d'authentification")
+        with mapped_errors():
+            key: Any = self._user.get_key(object_class=ObjectClass.PRIVATE_KEY, id=key_id)
+            return bytes(key.sign(digest_info, mechanism=Mechanism.RSA_PKCS))
+
+    @card_thread_only
     def close(self) -> None:
         """Log out and close the sessions; errors of a card already gone are ignored here."""
         for session in (self._user, self._public):

@@ -111,6 +111,9 @@ class CardSession:
     def sign(self, data: bytes) -> bytes:
         return self.call(self.token.sign, data)
 
+    def authenticate(self, digest_info: bytes) -> bytes:
+        return self.call(self.token.authenticate, digest_info)
+
     def close(self) -> None:
         if not self._removed.is_set():
             with contextlib.suppress(CardRemoved):
