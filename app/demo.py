@@ -16,8 +16,11 @@ from app.card import pkcs11_module
 from app.card.pcsc import list_readers
 from app.card.session import CardSession
 from app.card.vitale import SandboxVitaleCard
+from app.dmp_client.client import DmpClient
+from app.dmp_client.factory import card_client, structure_client
 from app.errors import USER_FACING_ERRORS
 from app.ins import IdentityTraits, Ins, InsError, compute_insc
+from app.settings import Settings
 from sandbox.patients import SandboxPatient, load_patients
 
 
@@ -30,6 +33,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     status = _patients(out)
     if os.environ.get(pkcs11_module.ENV_VARIABLE):
         _cards(out)
+        status = max(status, _exchanges(out))
     else:
         print("\n(banc de cartes non monté : « make run » le monte avant la démonstration)", file=out)
     return status
@@ -58,6 +62,58 @@ def _cards(out: TextIO) -> None:
             )
     except USER_FACING_ERRORS as error:
         print(f"  ERREUR: {error}", file=out)
+
+
+def _exchanges(out: TextIO) -> int:
+    """TD0.2 and TD0.3 with the sandbox GP's card (direct mode) and the hospital's certificate."""
+    settings = Settings.from_env()
+    pin = os.environ.get("DMP_SANDBOX_PIN")
+    if not settings.is_sandbox or not pin:
+        return 0
+    print("\nÉchanges avec l'hôte DMP du bac à sable (TLS mutuel, VIHF signé)", file=out)
+    steps = 0
+    try:
+        client, card = card_client(settings, lambda status: pin)
+        try:
+            for pid in ("P03", "P07", "P05", "P02"):
+                steps += _status_step(client, pid, out)
+            client.set_authorization(_ins("P07"))
+            print("  TD0.3 P07 : autorisation enregistrée", file=out)
+            steps += _status_step(client, "P07", out)
+            client.set_authorization(_ins("P07"), add=False)
+            print("  TD0.3 P07 : autorisation retirée (le bac à sable reste dans son état initial)", file=out)
+        finally:
+            client.close()
+            card.close()
+        structure = structure_client(settings)
+        try:
+            print("  mode indirect (certificat de la structure) :", file=out)
+            steps += _status_step(structure, "P01", out)
+        finally:
+            structure.close()
+    except USER_FACING_ERRORS as error:
+        print(f"  ERREUR: {error}", file=out)
+        return 1
+    print(f"  {steps} échanges réussis.", file=out)
+    return 0
+
+
+def _ins(pid: str) -> Ins:
+    patient = next(p for p in load_patients() if p.id == pid)
+    return Ins.parse(patient.matricule, patient.oid)
+
+
+def _status_step(client: DmpClient, pid: str, out: TextIO) -> int:
+    status = client.status(_ins(pid))
+    state = {"active": "actif", "terminated": "fermé", "none": "aucun DMP"}[status.state.value]
+    yes_no = {True: "oui", False: "non"}
+    extra = ""
+    if status.exists:
+        extra = (
+            f", autorisé : {yes_no[status.authorized]}, médecin traitant : {yes_no[status.treating_doctor]}"
+        )
+    print(f"  TD0.2 {pid} : DMP {state}{extra}", file=out)
+    return 1
 
 
 def _patients(out: TextIO) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--sans-cartes", action="store_true", help="up : ne pas insérer les cartes par défaut"
     )
     rig_parser.add_argument("--purger", action="store_true", help="down : effacer aussi PKI et jetons")
+    rig_parser.add_argument(
+        "--port-hote", type=int, default=None, help="up : port de l'hôte DMP (défaut 8443)"
+    )
+    serve = commands.add_parser("serve", help="lancer l'hôte DMP du bac à sable (TLS mutuel)")
+    serve.add_argument("--adresse", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=rig.HOST_PORT)
+    serve.add_argument("--donnees", type=Path, help="dossier des données (défaut : <banc>/host)")
+    serve.add_argument("--profil", choices=["current", "legacy"], default="current")
+    serve.add_argument("--record", type=Path, help="écrire chaque requête et réponse dans ce dossier")
+    serve.add_argument("--latence", type=float, default=0.0, help="latence injectée par requête (s)")
+    serve.add_argument("--taux-erreur", type=float, default=0.0, help="proportion de fautes injectées (0-1)")
+    serve.add_argument(
+        "--taux-coupure", type=float, default=0.0, help="proportion de connexions coupées (0-1)"
+    )
+    commands.add_parser("seed", help="recréer les patients et DMP du bac à sable")
+    journal = commands.add_parser("journal", help="qui a fait quoi sur l'hôte DMP")
+    journal.add_argument("--nombre", type=int, default=50)
     card = commands.add_parser("card", help="insérer ou retirer une carte virtuelle")
     card.add_argument("action", choices=["insert", "remove"])
     card.add_argument("reader", type=int, choices=[0, 1], help="numéro du lecteur virtuel")
@@ -40,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "rig":
             return _rig(args, folder)
+        if args.command in ("serve", "seed", "journal"):
+            return _host(args, folder)
         if args.action == "insert":
             if not args.card:
                 print("Indiquez la carte à insérer.", file=sys.stderr)
@@ -53,9 +73,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _host(args: argparse.Namespace, folder: Path) -> int:
+    from sandbox.host.server import DmpHost, Faults, HostConfig
+    from sandbox.host.store import Store
+
+    data = getattr(args, "donnees", None) or folder / "host"
+    if args.command == "seed":
+        data.mkdir(parents=True, exist_ok=True)
+        print(f"{Store(data / 'dmp.sqlite').seed()} patients créés.")
+        return 0
+    if args.command == "journal":
+        for row in Store(data / "dmp.sqlite").journal_rows(args.nombre):
+            print(
+                f"{row['at']} {row['actor']} {row['mode']} {row['purpose']} {row['transaction_name']} {row['result']}"
+            )
+        return 0
+    faults = Faults(latency=args.latence, error_rate=args.taux_erreur, drop_rate=args.taux_coupure)
+    config = HostConfig(folder / "pki", data, args.profil, args.record, faults)
+    host = DmpHost((args.adresse, args.port), config)
+    print(
+        f"Hôte DMP du bac à sable : https://localhost:{host.server_address[1]}/si-dmp-server/v2/services",
+        flush=True,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        host.serve_forever()
+    return 0
+
+
 def _rig(args: argparse.Namespace, folder: Path) -> int:
     if args.action == "up":
-        seconds = rig.up(folder, default_cards=not args.sans_cartes)
+        seconds = rig.up(folder, default_cards=not args.sans_cartes, host_port=args.port_hote)
         print(f"Banc de cartes prêt en {seconds:.1f} s ({folder}).", file=sys.stderr)
         print("\n".join(rig.env_lines(folder)))
     elif args.action == "down":

@@ -26,6 +26,7 @@ VPCD_BASE_PORT = 35963
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 PCSCD_SOCKET = "/run/pcscd/pcscd.comm"
 DEFAULT_CARDS = {0: "cps:generaliste", 1: "vitale:P04"}
+HOST_PORT = int(os.environ.get("DMP_SANDBOX_PORT", "8443"))
 APT_HINT = "sudo apt-get install -y --no-install-recommends softhsm2 pcscd vsmartcard-vpcd"
 
 
@@ -204,15 +205,35 @@ def _wait_until_seen(reader: int, timeout: float = 10.0) -> None:
     raise RigError(f"pcscd ne voit pas la carte insérée dans le lecteur virtuel {reader}.")
 
 
+def start_host(rig: Path, port: int) -> None:
+    """Run the sandbox DMP host in the background (stopped by ``down``); wait until it listens."""
+    state = load_state(rig)
+    if state.get("host_pid"):
+        _kill(state["host_pid"])
+    log = open(rig / "host.log", "ab")  # noqa: SIM115 (handed to the child)
+    command = [sys.executable, "-m", "sandbox.cli", "--dir", str(rig), "serve", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + 20
+    while not _listening(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RigError(f"L'hôte DMP du bac à sable n'a pas démarré (voir {rig / 'host.log'}).")
+        time.sleep(0.05)
+    state["host_pid"], state["host_port"] = process.pid, port
+    _save_state(rig, state)
+
+
 def env_lines(rig: Path) -> list[str]:
+    port = load_state(rig).get("host_port", HOST_PORT)
     return [
+        f"export DMP_HOST_URL=https://localhost:{port}/si-dmp-server/v2/services",
         f"export SOFTHSM2_CONF={rig / 'softhsm2.conf'}",
         f"export DMP_PKCS11_MODULE={softhsm.module_path()}",
         f"export DMP_SANDBOX_DIR={rig}",
+        f"export DMP_SANDBOX_PIN={cards.CARD_PIN}",  # used only by `dmp demo` on sandbox cards
     ]
 
 
-def up(rig: Path, default_cards: bool = True) -> float:
+def up(rig: Path, default_cards: bool = True, host_port: int | None = None) -> float:
     """Bring the rig up; returns the seconds it took."""
     start = time.monotonic()
     _check_tools()
@@ -225,6 +246,7 @@ def up(rig: Path, default_cards: bool = True) -> float:
     if default_cards:
         for reader, spec in DEFAULT_CARDS.items():
             insert_card(rig, reader, spec)
+    start_host(rig, HOST_PORT if host_port is None else host_port)
     (rig / "env").write_text("\n".join(env_lines(rig)) + "\n")
     return time.monotonic() - start
 
@@ -234,8 +256,9 @@ def down(rig: Path, purge: bool = False) -> None:
     for reader in list(state["readers"]):
         remove_card(rig, int(reader))
     state = load_state(rig)
-    if state.get("pcscd_pid"):
-        _kill(state["pcscd_pid"])
+    for key in ("host_pid", "pcscd_pid"):
+        if state.get(key):
+            _kill(state[key])
     _state_path(rig).unlink(missing_ok=True)
     if purge:
         shutil.rmtree(rig, ignore_errors=True)

@@ -1,0 +1,123 @@
+"""``dmp status`` (TD0.2) and ``dmp authorize`` (TD0.3) against the configured host (sandbox by default)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+from app.card.cps import PinStatus
+from app.dmp_client.client import DmpClient
+from app.dmp_client.core.context import Purpose
+from app.dmp_client.core.hl7v3 import DmpState
+from app.dmp_client.factory import card_client, structure_client
+from app.errors import DmpClientError
+from app.ins import Ins, InsOid
+from app.settings import Settings
+
+_PURPOSES = {"normal": Purpose.NORMAL, "bris_de_glace": Purpose.BREAK_GLASS, "centre_15": Purpose.CENTRE_15}
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ins", required=True, help="matricule INS du patient (15 caractères)")
+    parser.add_argument("--oid", help="OID de l'INS (défaut dans le bac à sable : INS de test .10)")
+    parser.add_argument(
+        "--mode", choices=["carte", "structure"], default="carte", help="authentification (défaut : carte)"
+    )
+    parser.add_argument("--acces", choices=sorted(_PURPOSES), default="normal", help="mode d'accès")
+    parser.add_argument(
+        "--situation", type=int, default=1, help="situation d'exercice de la carte (défaut : 1)"
+    )
+    parser.add_argument("--pin-stdin", action="store_true", help="lire le code porteur sur l'entrée standard")
+
+
+def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    status = subparsers.add_parser(
+        "status", help="TD0.2 : le DMP existe-t-il, suis-je autorisé, médecin traitant"
+    )
+    _common(status)
+    status.set_defaults(handler=run_status)
+    authorize = subparsers.add_parser(
+        "authorize", help="TD0.3 : m'autoriser (ou me retirer) sur le DMP du patient"
+    )
+    _common(authorize)
+    authorize.add_argument("--retirer", action="store_true", help="supprimer mon autorisation")
+    authorize.set_defaults(handler=run_authorize)
+
+
+def _prompt(args: argparse.Namespace, err: TextIO) -> Callable[[PinStatus], str | None]:
+    def prompt(status: PinStatus) -> str | None:
+        print(f"Code porteur ({status.describe()}).", file=err)
+        if args.pin_stdin:
+            return sys.stdin.readline().strip() or None
+        try:
+            return getpass.getpass("Code porteur : ")
+        except (EOFError, KeyboardInterrupt):
+            return None
+
+    return prompt
+
+
+def _ins(args: argparse.Namespace, settings: Settings) -> Ins:
+    oid = args.oid or (InsOid.NIR_TEST.value if settings.is_sandbox else None)
+    if oid is None:
+        raise DmpClientError(
+            "Indiquez l'OID de l'INS (--oid), tel que qualifié par le téléservice INSi.", code="DMP-USAGE"
+        )
+    return Ins.parse(args.ins, oid)
+
+
+@contextmanager
+def _client(args: argparse.Namespace, settings: Settings, err: TextIO) -> Iterator[DmpClient]:
+    purpose = _PURPOSES[args.acces]
+    if args.mode == "structure":
+        client = structure_client(settings, purpose)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    client, card = card_client(settings, _prompt(args, err), args.situation, purpose)
+    try:
+        yield client
+    finally:
+        client.close()
+        card.close()
+
+
+def run_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    settings = Settings.from_env()
+    ins = _ins(args, settings)
+    with _client(args, settings, err) as client:
+        status = client.status(ins)
+    print(f"Patient : {ins.oid.label} {ins.matricule.grouped()}", file=out)
+    if status.state is DmpState.NONE:
+        print("DMP : aucun DMP pour ce patient", file=out)
+        return 0
+    if status.state is DmpState.CLOSED:
+        closed = status.closed_on or "?"
+        print(
+            f"DMP : fermé (le {closed[6:8]}/{closed[4:6]}/{closed[:4]}, "
+            f"motif {status.closing_reason or '?'})",
+            file=out,
+        )
+    else:
+        print("DMP : actif", file=out)
+    print(f"Autorisation : {'oui' if status.authorized else 'non'} ({status.authorization})", file=out)
+    print(f"Médecin traitant DMP : {'oui' if status.treating_doctor else 'non'}", file=out)
+    return 0
+
+
+def run_authorize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    settings = Settings.from_env()
+    ins = _ins(args, settings)
+    with _client(args, settings, err) as client:
+        result = client.set_authorization(ins, add=not args.retirer)
+    done = "supprimée" if args.retirer else "enregistrée"
+    print(
+        f"Autorisation {done} ({result.status}{' : ' + result.context if result.context else ''})", file=out
+    )
+    return 0

@@ -1,0 +1,79 @@
+"""Assemble a DmpClient from settings: the card (direct mode) or the structure's certificates."""
+
+from __future__ import annotations
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from app.card import pkcs11_module
+from app.card.cps import PinPrompt
+from app.card.session import CardSession
+from app.card.signer import CardSigner
+from app.dmp_client.actors import actor_from_card, structure_actor
+from app.dmp_client.card_tls import CardTlsTransport
+from app.dmp_client.client import DmpClient, Session
+from app.dmp_client.core.context import NON_PS_ROLE_CODE_SYSTEM, AuthMode, Code, Purpose
+from app.dmp_client.core.signing import SoftwareKeySigner
+from app.dmp_client.errors import TlsError
+from app.dmp_client.transport import Endpoint, Transport, client_context
+from app.errors import DmpClientError
+from app.settings import Settings
+
+
+def _endpoint(settings: Settings) -> Endpoint:
+    if not settings.trust_files:
+        raise TlsError("Aucune autorité de confiance configurée pour vérifier le serveur du DMP.")
+    return Endpoint(settings.host_url, settings.trust_files, settings.proxy)
+
+
+def structure_client(settings: Settings, purpose: Purpose = Purpose.NORMAL) -> DmpClient:
+    """Indirect mode: TLS with ORG AUTH_CLI, VIHF signed with ORG SIGN."""
+    creds = settings.structure
+    if creds is None:
+        raise DmpClientError("Aucun certificat de structure n'est configuré.", code="DMP-CONFIG")
+    endpoint = _endpoint(settings)
+    tls = client_context(endpoint, creds.auth_cert, creds.auth_key, creds.key_password)
+    key = load_pem_private_key(
+        creds.sign_key.read_bytes(), creds.key_password.encode() if creds.key_password else None
+    )
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise DmpClientError("La clé de signature de la structure n'est pas RSA.", code="DMP-CONFIG")
+    signer = SoftwareKeySigner(key, x509.load_pem_x509_certificate(creds.sign_cert.read_bytes()))
+    roles = (Code("SECRETARIAT_MEDICAL", NON_PS_ROLE_CODE_SYSTEM),)
+    actor = structure_actor(creds.user_id, creds.user_name, creds.structure_id, creds.sector, roles)
+    session = Session(actor, AuthMode.INDIRECT, settings.software, settings.sender_oid, purpose)
+    return DmpClient(Transport(endpoint, tls, settings.timeouts), signer, session)
+
+
+def card_client(
+    settings: Settings, prompt: PinPrompt, situation: int = 1, purpose: Purpose = Purpose.NORMAL
+) -> tuple[DmpClient, CardSession]:
+    """Direct mode: PIN once, TLS and VIHF with the card's keys, the chosen situation d'exercice."""
+    card = CardSession(pkcs11_module.discover(settings.pkcs11_module))
+    try:
+        card.login(prompt)
+        who = card.professional()
+        situations = card.situations()
+        chosen = next((s for s in situations if s.number == situation), None)
+        if chosen is None:
+            raise DmpClientError(
+                f"La carte n'a pas de situation d'exercice n° {situation}.", code="CARTE-SITUATION"
+            )
+        signer = CardSigner(card)
+        endpoint = _endpoint(settings)
+        roots = [
+            cert
+            for path in settings.trust_files
+            for cert in x509.load_pem_x509_certificates(path.read_bytes())
+        ]
+        tls = CardTlsTransport(
+            signer.authentication_certificate, card.authenticate, roots, settings.timeouts.query
+        )
+        session = Session(
+            actor_from_card(who, chosen), AuthMode.DIRECT, settings.software, settings.sender_oid, purpose
+        )
+        return DmpClient(Transport(endpoint, tls, settings.timeouts), signer, session), card
+    except BaseException:
+        card.close()
+        raise
