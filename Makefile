@@ -18,7 +18,9 @@ run: setup
 sandbox-down:
 	$(BIN)/dmp-sandbox --dir $(SANDBOX_DIR) rig down
 
+# The tests bring up their own card rig; a rig left up by `make run` holds the virtual readers.
 test: setup lint
+	-@$(BIN)/dmp-sandbox --dir $(SANDBOX_DIR) rig down 2>/dev/null
 	$(BIN)/python -m pytest
 
 setup: $(STAMP)

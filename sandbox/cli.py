@@ -84,9 +84,8 @@ def _host(args: argparse.Namespace, folder: Path) -> int:
         return 0
     if args.command == "journal":
         for row in Store(data / "dmp.sqlite").journal_rows(args.nombre):
-            print(
-                f"{row['at']} {row['actor']} {row['mode']} {row['purpose']} {row['transaction_name']} {row['result']}"
-            )
+            columns = ("at", "actor", "mode", "purpose", "transaction_name", "result")
+            print(" ".join(str(row[c]) for c in columns))
         return 0
     faults = Faults(latency=args.latence, error_rate=args.taux_erreur, drop_rate=args.taux_coupure)
     config = HostConfig(folder / "pki", data, args.profil, args.record, faults)
