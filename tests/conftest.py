@@ -1,10 +1,13 @@
-"""Shared test set-up: a deterministic Hypothesis profile suited to a 2-core CI machine."""
+"""Shared test set-up: a deterministic Hypothesis profile for the 2-core CI machine, and fixtures."""
 
 from __future__ import annotations
 
 import os
 
 from hypothesis import HealthCheck, settings
+
+from tests.host_fixture import host, pki_dir, structure_client  # noqa: F401 (fixtures)
+from tests.rig_fixture import cards_reset, rig  # noqa: F401 (fixtures)
 
 settings.register_profile(
     "ci", max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]

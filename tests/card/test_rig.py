@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from app.card.errors import CardRemoved
 from app.card.pcsc import CardEvent, ReaderMonitor
 from app.card.session import CardSession, wait_for
-from tests.card.conftest import Rig, tool
+from tests.rig_fixture import Rig, tool
 
 pytestmark = pytest.mark.device
 

@@ -39,7 +39,10 @@ class RemoteError(ProtocolError):
         self.reason = reason
         self.subcode = subcode
         known = KNOWN_CODES.get(subcode or "") or KNOWN_CODES.get(dmp_code)
-        message = known or f"Le DMP a refusé la demande : {reason or dmp_code}"
+        if known and reason and reason not in known:
+            message = f"{known} Motif donné par le DMP : {reason}"
+        else:
+            message = known or f"Le DMP a refusé la demande : {reason or dmp_code}"
         super().__init__(message, code=f"DMP:{subcode or dmp_code}")
 
 

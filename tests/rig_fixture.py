@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -42,6 +43,12 @@ def tool(name: str) -> str:
     return found
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def wait_for_reader_state(reader: int, present: bool, timeout: float = 5.0) -> None:
     from app.card.pcsc import PcscContext
 
@@ -63,7 +70,10 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     folder = tmp_path_factory.mktemp("rig")
     start = time.monotonic()
     done = subprocess.run(
-        [tool("dmp-sandbox"), "--dir", str(folder), "rig", "up"], capture_output=True, text=True, check=False
+        [tool("dmp-sandbox"), "--dir", str(folder), "rig", "up", "--port-hote", str(free_port())],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     seconds = time.monotonic() - start
     if done.returncode != 0:

@@ -1,0 +1,98 @@
+"""End to end in direct mode on the real rig: TLS and VIHF signed on the (SoftHSM) card.
+
+The rig's host runs as its own process (``dmp-sandbox serve``); the commands are run as a user
+would run them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from dataclasses import replace
+
+import pytest
+from cryptography import x509
+
+from app.card.session import CardSession
+from app.card.signer import CardSigner
+from app.dmp_client.core.errors import SoapFault
+from app.dmp_client.factory import card_client
+from app.ins import Ins
+from app.settings import Settings
+from tests.rig_fixture import Rig, tool
+
+pytestmark = pytest.mark.device
+SHA256_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
+
+
+def dmp(*args: str, stdin: str = "1234\n") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [tool("dmp"), *args], input=stdin, capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def test_status_as_the_treating_doctor(rig: Rig) -> None:
+    done = dmp("status", "--ins", "150081505104018", "--pin-stdin")
+    assert done.returncode == 0, done.stderr
+    assert "DMP : actif" in done.stdout and "Autorisation : oui (VALIDE)" in done.stdout
+    assert "Médecin traitant DMP : oui" in done.stdout
+
+
+def test_authorise_then_withdraw(rig: Rig) -> None:
+    assert "Autorisation : non" in dmp("status", "--ins", "256104410907756", "--pin-stdin").stdout
+    added = dmp("authorize", "--ins", "256104410907756", "--pin-stdin")
+    assert added.returncode == 0 and "Autorisation enregistrée (DMPOk)" in added.stdout
+    assert "Autorisation : oui" in dmp("status", "--ins", "256104410907756", "--pin-stdin").stdout
+    removed = dmp("authorize", "--ins", "256104410907756", "--retirer", "--pin-stdin")
+    assert removed.returncode == 0 and "supprimée" in removed.stdout
+
+
+def test_authorisation_on_a_closed_dmp_is_refused(rig: Rig) -> None:
+    done = dmp("authorize", "--ins", "169039924304295", "--pin-stdin")
+    assert done.returncode == 2 and "DMPClosed" in done.stderr
+
+
+def test_second_situation_of_the_card(rig: Rig) -> None:
+    done = dmp("status", "--ins", "150081505104018", "--situation", "2", "--pin-stdin")
+    assert done.returncode == 0, done.stderr
+    missing = dmp("status", "--ins", "150081505104018", "--situation", "3", "--pin-stdin")
+    assert missing.returncode == 2 and "CARTE-SITUATION" in missing.stderr
+
+
+class AuthKeySigner:
+    """A mistaken signer: the card's authentication key and certificate instead of the signature ones."""
+
+    def __init__(self, card: CardSession) -> None:
+        self._card = card
+        self.certificate: x509.Certificate = card.call(card.token.authentication_certificate)
+
+    def sign(self, data: bytes) -> bytes:
+        return self._card.authenticate(SHA256_PREFIX + hashlib.sha256(data).digest())
+
+
+def test_vihf_signed_with_the_card_authentication_key_is_refused_as_the_real_host_does(rig: Rig) -> None:
+    client, card = card_client(Settings.from_env(), lambda status: "1234")
+    try:
+        ins = Ins.parse("150081505104018", "1.2.250.1.213.1.4.10")
+        assert client.status(ins).authorized
+        client.signer = AuthKeySigner(card)
+        with pytest.raises(SoapFault) as caught:
+            client.status(ins)
+        assert caught.value.subcode == "DMPInvalidCertificate"
+        assert "Not a valid signature certificate" in caught.value.user_message
+        client.signer = CardSigner(card)
+        roles = tuple(r for r in client.session.actor.roles if r.code_system != "1.2.250.1.71.4.2.5")
+        client.session = replace(client.session, actor=replace(client.session.actor, roles=roles))
+        with pytest.raises(SoapFault, match="Aucune spécialité"):
+            client.status(ins)
+    finally:
+        client.close()
+        card.close()
+
+
+def test_host_journal_records_who_did_what(rig: Rig) -> None:
+    dmp("status", "--ins", "150081505104018", "--pin-stdin")
+    journal = subprocess.run(
+        rig.command("journal", "--nombre", "5"), capture_output=True, text=True, check=True
+    )
+    assert "899900012341 DIRECTE normal TD0.2 OK" in journal.stdout
