@@ -155,7 +155,9 @@ def test_hundred_thousand_lines_in_one_run(tmp_path: Path) -> None:
     assert "100000 ligne(s) : 99900 INS-C calculé(s), 100 erreur(s)." in done.stderr
 
 
-def test_demo_identifies_every_sandbox_patient() -> None:
+def test_demo_identifies_every_sandbox_patient(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("DMP_PKCS11_MODULE", "DMP_SANDBOX_DIR", "DMP_SANDBOX_PIN"):
+        monkeypatch.delenv(variable, raising=False)
     status, out, _ = run("demo")
     assert status == 0
     assert "7/7 identité(s) vérifiée(s)." in out
@@ -163,6 +165,7 @@ def test_demo_identifies_every_sandbox_patient() -> None:
     assert "INS-C (Vitale, rang 1) : 1541187387477485562488" in out
     assert "non calculable (rang 2" in out
     assert "ATTENTION" not in out
+    assert "banc de cartes non monté" in out
 
 
 def test_gui_entry_point_says_it_is_not_available_yet() -> None:

@@ -206,6 +206,11 @@ class CpsToken:
             with mapped_errors():
                 self._user = self._token.open(user_pin=pin)
         except errors.CardError as error:
+            if isinstance(error.__cause__, p11.UserAlreadyLoggedIn):
+                raise errors.CardError(
+                    "Une autre session de cette carte est déjà ouverte : fermez-la avant de vous reconnecter.",
+                    code="CARTE-SESSION-OUVERTE",
+                ) from None
             if isinstance(error.__cause__, p11.PinIncorrect):
                 after = self.pin_status()
                 if after.locked:

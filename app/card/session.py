@@ -114,13 +114,14 @@ class CardSession:
     def authenticate(self, digest_info: bytes) -> bytes:
         return self.call(self.token.authenticate, digest_info)
 
-    def close(self) -> None:
+    def close(self, wait: bool = False) -> None:
+        """End the session; ``wait`` also waits for work still running on the card thread."""
         if not self._removed.is_set():
             with contextlib.suppress(CardRemoved):
                 self._thread.run(self.token.close)
         if self._monitor:
             self._monitor.stop()
-        self._thread.shutdown()
+        self._thread.shutdown(wait)
 
 
 SANDBOX_CPS_AID = b"\xf0SBXCPS"

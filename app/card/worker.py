@@ -40,5 +40,6 @@ class CardThread:
         """Run on the card thread and wait for the result (exceptions are re-raised here)."""
         return self.submit(func, *args).result()
 
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+    def shutdown(self, wait: bool = False) -> None:
+        """Stop taking work; what is queued (a token close after a removal) still runs."""
+        self._executor.shutdown(wait=wait, cancel_futures=False)

@@ -97,7 +97,7 @@ def test_card_pulled_out_mid_operation_is_reported_within_a_second(cards_reset: 
         session.login(lambda status: "1234")
         puller.start()
         with pytest.raises(CardRemoved):
-            session.call(time.sleep, 10)  # stands for a slow signature on a real card
+            session.call(time.sleep, 3)  # stands for a slow signature on a real card
         reported_at = time.monotonic()
         puller.join()
         assert reported_at - pulled_at[0] < 1.0
@@ -105,7 +105,7 @@ def test_card_pulled_out_mid_operation_is_reported_within_a_second(cards_reset: 
         with pytest.raises(CardRemoved):
             session.sign(b"after removal")
     finally:
-        session.close()
+        session.close(wait=True)  # the token's sessions are closed once the slow call returns
 
 
 def test_monitor_reports_insertion_and_removal(cards_reset: Rig) -> None:

@@ -96,3 +96,13 @@ def test_host_journal_records_who_did_what(rig: Rig) -> None:
         rig.command("journal", "--nombre", "5"), capture_output=True, text=True, check=True
     )
     assert "899900012341 DIRECTE normal TD0.2 OK" in journal.stdout
+
+
+def test_demo_runs_end_to_end_on_the_rig(rig: Rig) -> None:
+    done = subprocess.run([tool("dmp"), "demo"], capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "7/7 identité(s) vérifiée(s)." in done.stdout
+    assert "CPS : CLAIRE MEDECIN-GENERALISTE" in done.stdout
+    assert "TD0.2 P03 : DMP actif, autorisé : oui, médecin traitant : oui" in done.stdout
+    assert "TD0.2 P02 : DMP aucun DMP" in done.stdout
+    assert "6 échanges réussis." in done.stdout
