@@ -208,7 +208,7 @@ class CpsToken:
         except errors.CardError as error:
             if isinstance(error.__cause__, p11.UserAlreadyLoggedIn):
                 raise errors.CardError(
-                    "Une autre session de cette carte est déjà ouverte : fermez-la avant de vous reconnecter.",
+                    "Une autre session de cette carte est déjà ouverte : fermez-la avant de recommencer.",
                     code="CARTE-SESSION-OUVERTE",
                 ) from None
             if isinstance(error.__cause__, p11.PinIncorrect):
