@@ -40,6 +40,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/bench_insc.py
+	$(BIN)/python bench/bench_td02.py
 
 # Re-pin after changing dependencies in pyproject.toml.
 constraints:
