@@ -1,0 +1,220 @@
+"""The level-1 CDA wrapper ("structuration minimale", dmp-interface.md §11) around a PDF, text, RTF,
+JPEG or TIFF document, including new versions (same setId, versionNumber + 1, RPLC).
+
+The document is streamed: the header is built with lxml, then the body is written as base64 in
+chunks between the header's two halves, so a 50 MB PDF is never held as one base64 string. The
+SHA-1 and size the XDS metadata need are computed on the bytes as they are written.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from lxml import etree
+
+from app.dmp_client.core.errors import LocalProtocolError
+from app.dmp_client.core.ns import HL7V3, XSI
+from app.dmp_client.core.valuesets import Concept
+from app.ins import IdentityTraits, Ins
+
+MEDIA_TYPES = ("application/pdf", "text/plain", "text/rtf", "image/jpeg", "image/tiff")
+PS_ID_ROOT = "1.2.250.1.71.4.2.1"
+STRUCTURE_ID_ROOT = "1.2.250.1.71.4.2.2"
+LOINC = "2.16.840.1.113883.6.1"
+_PLACEHOLDER = "@@B64@@"
+_CHUNK = 3 * 64 * 1024  # a multiple of 3: base64 chunks concatenate without padding in between
+
+
+def new_oid() -> str:
+    """A globally unique OID for a document or a set (the UUID arc 2.25, ITU-T X.667)."""
+    return f"2.25.{uuid.uuid4().int}"
+
+
+def hl7_time(moment: dt.datetime) -> str:
+    """Local time with its offset, as the CDA header carries it (``20210401134745+0100``)."""
+    if moment.tzinfo is None:
+        raise LocalProtocolError("Date sans fuseau horaire : impossible de la dater dans le document.")
+    return moment.strftime("%Y%m%d%H%M%S%z")
+
+
+@dataclass(frozen=True)
+class Person:
+    national_id: str
+    given: str
+    family: str
+
+
+@dataclass(frozen=True)
+class Organization:
+    id_nat_struct: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Author:
+    person: Person
+    specialty: Concept  # JDV_J01, e.g. G15_10/SM54
+    organization: Organization
+
+
+@dataclass(frozen=True)
+class DocumentHeader:
+    document_id: str
+    set_id: str
+    version: int
+    type_code: Concept
+    title: str
+    created: dt.datetime
+    service_start: dt.datetime
+    service_stop: dt.datetime | None
+    patient: Ins
+    traits: IdentityTraits
+    author: Author
+    legal_authenticator: Person
+    custodian: Organization
+    practice_setting: Concept
+    facility_type: Concept
+    media_type: str
+    replaces: str | None = None  # the CDA id of the version this one replaces
+
+
+def _el(parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
+    node = etree.SubElement(parent, f"{{{HL7V3}}}{tag}", attrib=attributes)
+    if text is not None:
+        node.text = text
+    return node
+
+
+def _code(
+    parent: etree._Element, tag: str, concept: Concept, system_name: str | None = None
+) -> etree._Element:
+    attributes = {"code": concept.code, "codeSystem": concept.code_system}
+    if concept.display_name:
+        attributes["displayName"] = concept.display_name
+    if system_name:
+        attributes["codeSystemName"] = system_name
+    return _el(parent, tag, **attributes)
+
+
+def _name(parent: etree._Element, person: Person) -> None:
+    name = _el(parent, "name")
+    _el(name, "given", person.given)
+    _el(name, "family", person.family)
+
+
+def _header(h: DocumentHeader) -> etree._Element:
+    if h.media_type not in MEDIA_TYPES:
+        raise LocalProtocolError(f"Format non admis dans un CDA de niveau 1 : {h.media_type}.")
+    if h.version < 1 or (h.version > 1) != (h.replaces is not None):
+        raise LocalProtocolError("Une nouvelle version (> 1) remplace exactement un document, et seule elle.")
+    if h.traits.birth_place is None:
+        raise LocalProtocolError(
+            "Le lieu de naissance (code INSEE) est un trait INS obligatoire dans le document."
+        )
+    doc = etree.Element(f"{{{HL7V3}}}ClinicalDocument", nsmap={None: HL7V3, "xsi": XSI})
+    _el(doc, "realmCode", code="FR")
+    _el(doc, "typeId", root="2.16.840.1.113883.1.3", extension="POCD_HD000040")
+    for template in ("2.16.840.1.113883.2.8.2.1", "1.2.250.1.213.1.1.1.1", "1.3.6.1.4.1.19376.1.2.20"):
+        _el(doc, "templateId", root=template)
+    _el(doc, "id", root=h.document_id)
+    _code(doc, "code", h.type_code, "LOINC" if h.type_code.code_system == LOINC else None)
+    _el(doc, "title", h.title)
+    _el(doc, "effectiveTime", value=hl7_time(h.created))
+    _el(doc, "confidentialityCode", code="N", displayName="Normal", codeSystem="2.16.840.1.113883.5.25")
+    _el(doc, "languageCode", code="fr-FR")
+    _el(doc, "setId", root=h.set_id)
+    _el(doc, "versionNumber", value=str(h.version))
+    _record_target(doc, h)
+    _author(doc, h)
+    custodian = _el(_el(_el(doc, "custodian"), "assignedCustodian"), "representedCustodianOrganization")
+    _el(custodian, "id", root=STRUCTURE_ID_ROOT, extension=h.custodian.id_nat_struct)
+    _el(custodian, "name", h.custodian.name)
+    legal = _el(doc, "legalAuthenticator")
+    _el(legal, "time", value=hl7_time(h.created))
+    _el(legal, "signatureCode", code="S")
+    entity = _el(legal, "assignedEntity")
+    _el(entity, "id", root=PS_ID_ROOT, extension=h.legal_authenticator.national_id)
+    _name(_el(entity, "assignedPerson"), h.legal_authenticator)
+    _documentation_of(doc, h)
+    if h.replaces:
+        parent = _el(_el(doc, "relatedDocument", typeCode="RPLC"), "parentDocument")
+        _el(parent, "id", root=h.replaces)
+    encounter = _el(_el(doc, "componentOf"), "encompassingEncounter")
+    _el(_el(encounter, "effectiveTime"), "low", value=hl7_time(h.service_start))
+    facility = _el(_el(encounter, "location"), "healthCareFacility")
+    _code(facility, "code", h.facility_type)
+    body = _el(_el(doc, "component"), "nonXMLBody")
+    _el(body, "text", _PLACEHOLDER, mediaType=h.media_type, representation="B64")
+    return doc
+
+
+def _record_target(doc: etree._Element, h: DocumentHeader) -> None:
+    role = _el(_el(doc, "recordTarget"), "patientRole")
+    _el(role, "id", **h.patient.to_hl7v3_attributes())
+    patient = _el(role, "patient", classCode="PSN")
+    name = _el(patient, "name")
+    _el(name, "family", h.traits.birth_name, qualifier="BR")
+    _el(name, "given", " ".join(h.traits.first_names))
+    _el(name, "given", h.traits.first_name, qualifier="BR")
+    _el(patient, "administrativeGenderCode", code=h.traits.sex.value, codeSystem="2.16.840.1.113883.5.1")
+    _el(patient, "birthTime", value=h.traits.birth_date.to_hl7())
+    place = _el(_el(patient, "birthplace"), "place")
+    _el(_el(place, "addr"), "county", h.traits.birth_place or "")
+
+
+def _author(doc: etree._Element, h: DocumentHeader) -> None:
+    author = _el(doc, "author")
+    _el(author, "time", value=hl7_time(h.created))
+    assigned = _el(author, "assignedAuthor")
+    _el(assigned, "id", root=PS_ID_ROOT, extension=h.author.person.national_id)
+    _code(assigned, "code", h.author.specialty)
+    _name(_el(assigned, "assignedPerson"), h.author.person)
+    organization = _el(assigned, "representedOrganization")
+    _el(organization, "id", root=STRUCTURE_ID_ROOT, extension=h.author.organization.id_nat_struct)
+    _el(organization, "name", h.author.organization.name)
+
+
+def _documentation_of(doc: etree._Element, h: DocumentHeader) -> None:
+    event = _el(_el(doc, "documentationOf"), "serviceEvent")
+    times = _el(event, "effectiveTime")
+    _el(times, "low", value=hl7_time(h.service_start))
+    if h.service_stop is not None:
+        _el(times, "high", value=hl7_time(h.service_stop))
+    performer = _el(_el(event, "performer", typeCode="PRF"), "assignedEntity")
+    _el(performer, "id", root=PS_ID_ROOT, extension=h.author.person.national_id)
+    _name(_el(performer, "assignedPerson"), h.author.person)
+    organization = _el(performer, "representedOrganization")
+    _el(organization, "id", root=STRUCTURE_ID_ROOT, extension=h.author.organization.id_nat_struct)
+    _el(organization, "name", h.author.organization.name)
+    _code(organization, "standardIndustryClassCode", h.practice_setting, "practiceSettingCode")
+
+
+@dataclass(frozen=True)
+class WrittenCda:
+    size: int
+    sha1: str
+
+
+def write_cda(header: DocumentHeader, content: BinaryIO, out: BinaryIO) -> WrittenCda:
+    """Write the CDA (header, then ``content`` base64-encoded in chunks) to ``out``."""
+    text = etree.tostring(_header(header), xml_declaration=True, encoding="UTF-8")
+    head, _, tail = text.partition(_PLACEHOLDER.encode())
+    digest = hashlib.sha1()
+    size = 0
+    for piece in _pieces(head, content, tail):
+        out.write(piece)
+        digest.update(piece)
+        size += len(piece)
+    return WrittenCda(size, digest.hexdigest())
+
+
+def _pieces(head: bytes, content: BinaryIO, tail: bytes):  # type: ignore[no-untyped-def]
+    yield head
+    while chunk := content.read(_CHUNK):
+        yield base64.b64encode(chunk)
+    yield tail
