@@ -281,23 +281,26 @@ class CpsToken:
     @card_thread_only
     def sign(self, data: bytes) -> bytes:
         """RSA PKCS#1 v1.5 with SHA-256 by the signature key; the key never leaves the card."""
-        if self._user is None:
-            raise errors.CardError("Le code porteur est nécessaire pour signer.")
-        key_id, _ = self._certificate(is_signature_certificate, "de signature")
-        with mapped_errors():
-            key: Any = self._user.get_key(object_class=ObjectClass.PRIVATE_KEY, id=key_id)
-            return bytes(key.sign(data, mechanism=Mechanism.SHA256_RSA_PKCS))
+        return self._sign_on_card(is_signature_certificate, "de signature", data, Mechanism.SHA256_RSA_PKCS)
 
     @card_thread_only
     def authenticate(self, digest_info: bytes) -> bytes:
         """Raw PKCS#1 v1.5 (``CKM_RSA_PKCS``, the card pads) over a DigestInfo with the
         authentication key: what a TLS 1.2 CertificateVerify needs (the CPS3 path)."""
+        return self._sign_on_card(
+            is_authentication_certificate, "d'authentification", digest_info, Mechanism.RSA_PKCS
+        )
+
+    def _sign_on_card(
+        self, chooser: Callable[[x509.Certificate], bool], what: str, data: bytes, mechanism: Mechanism
+    ) -> bytes:
+        """Sign with the private key paired (by CKA_ID) with the certificate ``chooser`` picks."""
         if self._user is None:
-            raise errors.CardError("Le code porteur est nécessaire pour s'authentifier.")
-        key_id, _ = self._certificate(is_authentication_certificate, "d'authentification")
+            raise errors.CardError("Le code porteur est nécessaire pour utiliser la carte.")
+        key_id, _ = self._certificate(chooser, what)
         with mapped_errors():
             key: Any = self._user.get_key(object_class=ObjectClass.PRIVATE_KEY, id=key_id)
-            return bytes(key.sign(digest_info, mechanism=Mechanism.RSA_PKCS))
+            return bytes(key.sign(data, mechanism=mechanism))
 
     @card_thread_only
     def close(self) -> None:

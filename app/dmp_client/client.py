@@ -68,21 +68,14 @@ class DmpClient:
 
     def status(self, ins: Ins) -> DmpStatus:
         """TD0.2: does the DMP exist, is it open, am I authorised, am I the médecin traitant."""
-        payload = build_get_demographics(ins, self.session.sender_oid, Reason.TEST_EXISTENCE)
-        response = self._exchange(
-            "patients",
-            ACTION_GET_DEMOGRAPHICS,
-            ACTION_GET_DEMOGRAPHICS_RESPONSE,
-            payload,
-            ins,
-            self.transport.timeouts.query,
-            idempotent=True,
-        )
-        return parse_get_demographics_response(response.payload)
+        return self._demographics(ins, Reason.TEST_EXISTENCE)
 
     def admin_data(self, ins: Ins) -> DmpStatus:
         """TD1.3a: the DMP's administrative data (oppositions included)."""
-        payload = build_get_demographics(ins, self.session.sender_oid, Reason.READ_ADMIN_DATA)
+        return self._demographics(ins, Reason.READ_ADMIN_DATA)
+
+    def _demographics(self, ins: Ins, reason: Reason) -> DmpStatus:
+        payload = build_get_demographics(ins, self.session.sender_oid, reason)
         response = self._exchange(
             "patients",
             ACTION_GET_DEMOGRAPHICS,
