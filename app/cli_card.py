@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from app.card import pkcs11_module
-from app.card.cps import PinStatus
+from app.card.cps import PinPrompt, PinStatus
 from app.card.pcsc import list_readers
 from app.card.session import CardSession
 from app.card.vitale import EhrContextSource, IdentitySource, SandboxVitaleCard
@@ -47,12 +47,13 @@ def run_readers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _pin_prompt(args: argparse.Namespace, err: TextIO):  # type: ignore[no-untyped-def]
+def pin_prompt(args: argparse.Namespace, err: TextIO) -> PinPrompt:
+    """Ask the PIN once, after showing the tries left: from a hidden prompt, or stdin (--pin-stdin)."""
+
     def prompt(status: PinStatus) -> str | None:
         print(f"Code porteur ({status.describe()}).", file=err)
         if args.pin_stdin:
-            line = sys.stdin.readline()
-            return line.strip() or None
+            return sys.stdin.readline().strip() or None
         try:
             return getpass.getpass("Code porteur : ")
         except (EOFError, KeyboardInterrupt):
@@ -80,7 +81,7 @@ def run_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"  spécialité : {who.specialty_code}", file=out)
         if who.role:
             print(f"  rôle : {who.role}", file=out)
-        session.login(_pin_prompt(args, err))
+        session.login(pin_prompt(args, err))
         situations = session.situations()
         print(f"  situations d'exercice ({len(situations)}) :", file=out)
         for s in situations:

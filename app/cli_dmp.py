@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import getpass
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from app.card.cps import PinStatus
+from app.cli_card import pin_prompt
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.context import Purpose
 from app.dmp_client.core.hl7v3 import DmpState
@@ -48,19 +46,6 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     authorize.set_defaults(handler=run_authorize)
 
 
-def _prompt(args: argparse.Namespace, err: TextIO) -> Callable[[PinStatus], str | None]:
-    def prompt(status: PinStatus) -> str | None:
-        print(f"Code porteur ({status.describe()}).", file=err)
-        if args.pin_stdin:
-            return sys.stdin.readline().strip() or None
-        try:
-            return getpass.getpass("Code porteur : ")
-        except (EOFError, KeyboardInterrupt):
-            return None
-
-    return prompt
-
-
 def _ins(args: argparse.Namespace, settings: Settings) -> Ins:
     oid = args.oid or (InsOid.NIR_TEST.value if settings.is_sandbox else None)
     if oid is None:
@@ -80,7 +65,7 @@ def _client(args: argparse.Namespace, settings: Settings, err: TextIO) -> Iterat
         finally:
             client.close()
         return
-    client, card = card_client(settings, _prompt(args, err), args.situation, purpose)
+    client, card = card_client(settings, pin_prompt(args, err), args.situation, purpose)
     try:
         yield client
     finally:

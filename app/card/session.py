@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar
 
-from app.card.atr import CardKind
+from app.card.atr import CardKind, classify_atr
 from app.card.cps import CpsToken, PinPrompt
 from app.card.errors import CardRemoved, NoCard
 from app.card.identity import Professional, Situation
@@ -68,8 +68,6 @@ class CardSession:
 
     def _find_cps_reader(self) -> str:
         assert self._monitor is not None
-        from app.card.atr import classify_atr
-
         holding = [
             name
             for name, atr in self._monitor.snapshot().items()

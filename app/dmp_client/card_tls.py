@@ -8,6 +8,7 @@ before a single byte of the request is sent.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 from collections.abc import Callable
 from typing import Any
@@ -47,11 +48,7 @@ class CardRsaKey(Python_RSAKey):  # type: ignore[misc]
         if padding.lower() != "pkcs1":
             raise TLSError("La carte CPS3 ne signe qu'en PKCS#1 v1.5.")
         data = self.addPKCS1Prefix(bytes, hashAlg) if hashAlg is not None else bytes
-        return bytearray(self._sign(bytes_(data)))
-
-
-def bytes_(data: Any) -> bytes:
-    return bytes(data)
+        return bytearray(self._sign(builtins.bytes(data)))  # ``bytes`` is tlslite's parameter name here
 
 
 def _settings() -> HandshakeSettings:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from lxml import etree
+
 from app.dmp_client.core.context import AccessContext, Actor, AuthMode, Purpose, Software
 from app.dmp_client.core.habilitations import (
     ACTION_SET_AUTHORIZATION,
@@ -55,14 +57,14 @@ class DmpClient:
         service: str,
         action: str,
         expected: str,
-        payload_builder: object,
+        payload: etree._Element,
         patient: Ins | None,
         timeout: float,
         *,
         idempotent: bool,
     ) -> SoapResponse:
         vihf = build_signed_vihf(self._context(patient), self.signer)
-        request = build_envelope(action, payload_builder, vihf)  # type: ignore[arg-type]
+        request = build_envelope(action, payload, vihf)
         raw = self.transport.post(service, request, timeout, idempotent=idempotent)
         return parse_envelope(raw.body, (expected,), request.message_id)
 
