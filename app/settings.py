@@ -31,6 +31,9 @@ class StructureCredentials:
     sector: str
     user_id: str
     user_name: str
+    structure_name: str = ""
+    # Default author of documents sent by the structure: "IdNat|Prénom|NOM|G15_10/SM04"
+    author: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class Settings:
                 "SA01",
                 "3990000017/secretariat",
                 "NADIA SECRETAIRE",
+                "CH DU BAC A SABLE",
+                os.environ.get("DMP_STRUCTURE_AUTEUR", "899900012342|PAUL|CARDIOLOGUE|G15_10/SM04"),
             )
         return cls(
             host_url=os.environ.get("DMP_HOST_URL", "https://localhost:8443/si-dmp-server/v2/services"),

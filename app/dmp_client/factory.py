@@ -13,8 +13,10 @@ from app.card.signer import CardSigner
 from app.dmp_client.actors import actor_from_card, structure_actor
 from app.dmp_client.card_tls import CardTlsTransport
 from app.dmp_client.client import DmpClient, Session
+from app.dmp_client.core.cda import Author, Organization, Person
 from app.dmp_client.core.context import NON_PS_ROLE_CODE_SYSTEM, AuthMode, Code, Purpose
 from app.dmp_client.core.signing import SoftwareKeySigner
+from app.dmp_client.core.valuesets import value_sets
 from app.dmp_client.errors import TlsError
 from app.dmp_client.transport import Endpoint, Transport, client_context
 from app.errors import DmpClientError
@@ -25,6 +27,38 @@ def _endpoint(settings: Settings) -> Endpoint:
     if not settings.trust_files:
         raise TlsError("Aucune autorité de confiance configurée pour vérifier le serveur du DMP.")
     return Endpoint(settings.host_url, settings.trust_files, settings.proxy)
+
+
+def author_of(
+    national_id: str,
+    given: str,
+    family: str,
+    profession: str | None,
+    specialty: str | None,
+    structure_id: str,
+    structure_name: str,
+) -> Author | None:
+    """The XDS/CDA author: the professional, the JDV_J01 profession/specialty, the structure."""
+    if not profession:
+        return None  # a CPE holder is not an author: the document names the professional
+    table = value_sets().author_specialties
+    code = f"G15_{profession}/{specialty}" if specialty else f"G15_{profession}"
+    concept = table.get(code) or value_sets().lookup(table, f"G15_{profession}", "JDV_J01")
+    return Author(Person(national_id, given, family), concept, Organization(structure_id, structure_name))
+
+
+def _configured_author(text: str | None, structure_id: str, structure_name: str) -> Author | None:
+    if not text:
+        return None
+    parts = text.split("|")
+    if len(parts) != 4 or not parts[3].startswith("G15_"):
+        raise DmpClientError(
+            "DMP_STRUCTURE_AUTEUR doit avoir la forme IdNat|Prénom|NOM|G15_xx/SMyy.", code="DMP-CONFIG"
+        )
+    profession, _, specialty = parts[3][4:].partition("/")
+    return author_of(
+        parts[0], parts[1], parts[2], profession, specialty or None, structure_id, structure_name
+    )
 
 
 def structure_client(settings: Settings, purpose: Purpose = Purpose.NORMAL) -> DmpClient:
@@ -42,7 +76,8 @@ def structure_client(settings: Settings, purpose: Purpose = Purpose.NORMAL) -> D
     signer = SoftwareKeySigner(key, x509.load_pem_x509_certificate(creds.sign_cert.read_bytes()))
     roles = (Code("SECRETARIAT_MEDICAL", NON_PS_ROLE_CODE_SYSTEM),)
     actor = structure_actor(creds.user_id, creds.user_name, creds.structure_id, creds.sector, roles)
-    session = Session(actor, AuthMode.INDIRECT, settings.software, settings.sender_oid, purpose)
+    author = _configured_author(creds.author, creds.structure_id, creds.structure_name)
+    session = Session(actor, AuthMode.INDIRECT, settings.software, settings.sender_oid, purpose, author)
     return DmpClient(Transport(endpoint, tls, settings.timeouts), signer, session)
 
 
@@ -70,8 +105,22 @@ def card_client(
         tls = CardTlsTransport(
             signer.authentication_certificate, card.authenticate, roots, settings.timeouts.query
         )
+        author = author_of(
+            who.national_id,
+            who.given_name,
+            who.surname,
+            who.profession_code,
+            who.specialty_code,
+            chosen.structure_id,
+            chosen.structure_name,
+        )
         session = Session(
-            actor_from_card(who, chosen), AuthMode.DIRECT, settings.software, settings.sender_oid, purpose
+            actor_from_card(who, chosen),
+            AuthMode.DIRECT,
+            settings.software,
+            settings.sender_oid,
+            purpose,
+            author,
         )
         return DmpClient(Transport(endpoint, tls, settings.timeouts), signer, session), card
     except BaseException:

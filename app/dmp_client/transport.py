@@ -8,13 +8,19 @@ host name. Time-outs are per transaction; only idempotent queries are retried au
 from __future__ import annotations
 
 import ssl
+import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
+from app.dmp_client.core.errors import HostileXml
+from app.dmp_client.core.mtom import MtomRequest, ReceivedPart, content_type_parameters, read_mtom
 from app.dmp_client.core.soap import SoapRequest
+from app.dmp_client.core.xml import MAX_XML_BYTES
 from app.dmp_client.errors import HostUnreachable, HttpError, Timeout, TlsError
 
 SOAP_STATUSES = (200, 202, 400, 500)  # a SOAP fault may come with any of these
@@ -59,10 +65,34 @@ def client_context(
 
 @dataclass(frozen=True)
 class RawResponse:
+    """The SOAP envelope's bytes (the root part of an MTOM answer) and any attachments, on disk."""
+
     status: int
     content_type: str
     body: bytes
     elapsed: float
+    parts: dict[str, ReceivedPart] = field(default_factory=dict)
+
+
+def spool_sink(content_id: str, content_type: str) -> BinaryIO:
+    """Attachments go to an anonymous temporary file: bounded memory, gone when closed."""
+    return tempfile.TemporaryFile(prefix="dmp-piece-")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What to POST: a plain SOAP envelope, or an MTOM body streamed from its parts."""
+
+    content_type: str
+    length: int
+    chunks: Callable[[], Iterator[bytes]]
+
+    @classmethod
+    def of(cls, request: SoapRequest | MtomRequest) -> Outgoing:
+        if isinstance(request, MtomRequest):
+            return cls(request.content_type, request.length, request.chunks)
+        body = request.body
+        return cls(request.content_type, len(body), lambda: iter((body,)))
 
 
 class Transport:
@@ -75,36 +105,55 @@ class Transport:
         self.timeouts = timeouts or Timeouts()
         if isinstance(tls, ssl.SSLContext):
             self._client = httpx.Client(verify=tls, proxy=endpoint.proxy, trust_env=False)
+            self.concurrency = 4  # parallel queries over the keep-alive pool
         else:
             self._client = httpx.Client(transport=tls, trust_env=False)
+            self.concurrency = 1  # the card's TLS connection is one socket
 
     def close(self) -> None:
         self._client.close()
 
     def post(
-        self, service: str, request: SoapRequest, timeout: float, *, idempotent: bool = False
+        self,
+        service: str,
+        request: SoapRequest | MtomRequest,
+        timeout: float,
+        *,
+        idempotent: bool = False,
+        sink: Callable[[str, str], BinaryIO] = spool_sink,
     ) -> RawResponse:
         """Send once; idempotent queries get one more try after a connection failure or time-out."""
+        outgoing = Outgoing.of(request)
         attempts = 2 if idempotent else 1
         for attempt in range(1, attempts + 1):
             try:
-                return self._post_once(service, request, timeout)
+                return self._post_once(service, outgoing, timeout, sink)
             except (HostUnreachable, Timeout):
                 if attempt == attempts:
                     raise
                 time.sleep(0.5)
         raise AssertionError("unreachable")
 
-    def _post_once(self, service: str, request: SoapRequest, timeout: float) -> RawResponse:
+    def _post_once(
+        self, service: str, outgoing: Outgoing, timeout: float, sink: Callable[[str, str], BinaryIO]
+    ) -> RawResponse:
         url = f"{self.endpoint.base_url.rstrip('/')}/{service}"
         start = time.monotonic()
         try:
-            response = self._client.post(
+            with self._client.stream(
+                "POST",
                 url,
-                content=request.body,
-                headers={"Content-Type": request.content_type},
+                content=outgoing.chunks(),
+                headers={"Content-Type": outgoing.content_type, "Content-Length": str(outgoing.length)},
                 timeout=httpx.Timeout(timeout, connect=self.timeouts.connect),
-            )
+            ) as response:
+                if response.status_code not in SOAP_STATUSES:
+                    raise HttpError(
+                        f"Le DMP a répondu HTTP {response.status_code}.",
+                        code=f"DMP-HTTP-{response.status_code}",
+                    )
+                content_type = response.headers.get("content-type", "")
+                body, parts = _read_body(content_type, response.iter_bytes(), sink)
         except httpx.TimeoutException:
             raise Timeout() from None
         except httpx.ConnectError as error:
@@ -117,13 +166,20 @@ class Transport:
             raise HostUnreachable() from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
             raise HostUnreachable(f"Connexion interrompue par le DMP ({type(error).__name__}).") from None
-        if response.status_code not in SOAP_STATUSES:
-            raise HttpError(
-                f"Le DMP a répondu HTTP {response.status_code}.", code=f"DMP-HTTP-{response.status_code}"
-            )
-        return RawResponse(
-            response.status_code,
-            response.headers.get("content-type", ""),
-            response.content,
-            time.monotonic() - start,
-        )
+        return RawResponse(response.status_code, content_type, body, time.monotonic() - start, parts)
+
+
+def _read_body(
+    content_type: str, chunks: Iterator[bytes], sink: Callable[[str, str], BinaryIO]
+) -> tuple[bytes, dict[str, ReceivedPart]]:
+    """A multipart/related answer is split as it arrives; a plain one is read up to the XML cap."""
+    media, _ = content_type_parameters(content_type)
+    if media == "multipart/related":
+        reader = read_mtom(content_type, chunks, sink)
+        return reader.root, reader.parts
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        if len(buffer) > MAX_XML_BYTES:
+            raise HostileXml()
+    return bytes(buffer), {}

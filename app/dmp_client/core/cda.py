@@ -197,20 +197,23 @@ def _documentation_of(doc: etree._Element, h: DocumentHeader) -> None:
 @dataclass(frozen=True)
 class WrittenCda:
     size: int
-    sha1: str
+    sha1: str  # hex, for the XDS ``hash`` slot
+    sha256: bytes  # raw, for the XAdES Manifest
 
 
 def write_cda(header: DocumentHeader, content: BinaryIO, out: BinaryIO) -> WrittenCda:
     """Write the CDA (header, then ``content`` base64-encoded in chunks) to ``out``."""
     text = etree.tostring(_header(header), xml_declaration=True, encoding="UTF-8")
     head, _, tail = text.partition(_PLACEHOLDER.encode())
-    digest = hashlib.sha1()
+    sha1 = hashlib.sha1()
+    sha256 = hashlib.sha256()
     size = 0
     for piece in _pieces(head, content, tail):
         out.write(piece)
-        digest.update(piece)
+        sha1.update(piece)
+        sha256.update(piece)
         size += len(piece)
-    return WrittenCda(size, digest.hexdigest())
+    return WrittenCda(size, sha1.hexdigest(), sha256.digest())
 
 
 def _pieces(head: bytes, content: BinaryIO, tail: bytes):  # type: ignore[no-untyped-def]
@@ -218,3 +221,49 @@ def _pieces(head: bytes, content: BinaryIO, tail: bytes):  # type: ignore[no-unt
     while chunk := content.read(_CHUNK):
         yield base64.b64encode(chunk)
     yield tail
+
+
+@dataclass(frozen=True)
+class CdaIdentity:
+    document_id: str
+    set_id: str
+    version: int
+
+
+def read_identity(source: BinaryIO) -> CdaIdentity:
+    """``ClinicalDocument/id``, ``setId`` and ``versionNumber`` of a stored CDA, read from its head
+    only (the base64 body is never parsed); hostile input refused like every received XML."""
+    found: dict[str, str] = {}
+    depth = 0
+    events = etree.iterparse(
+        source,
+        events=("start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+    )
+    try:
+        for event, node in events:
+            if event == "end":
+                depth -= 1
+                continue
+            depth += 1
+            if depth == 1 and node.tag != f"{{{HL7V3}}}ClinicalDocument":
+                break
+            if depth == 2:
+                local = etree.QName(node).localname
+                if local == "id" and "id" not in found:
+                    root, extension = node.get("root", ""), node.get("extension")
+                    found["id"] = f"{root}^{extension}" if extension else root
+                elif local == "setId":
+                    found["setId"] = node.get("root", "")
+                elif local == "versionNumber":
+                    found["version"] = node.get("value", "")
+                elif local in ("component", "recordTarget") and len(found) == 3:
+                    break
+    except etree.XMLSyntaxError:
+        raise LocalProtocolError("Document CDA précédent illisible.") from None
+    if len(found) != 3 or not found["version"].isdigit():
+        raise LocalProtocolError("Version précédente sans identifiant, setId ou numéro de version.")
+    return CdaIdentity(found["id"], found["setId"], int(found["version"]))

@@ -1,0 +1,334 @@
+"""TD3.1: ITI-18 Registry Stored Query (dmp-interface.md §3, §5.1, §9) — builders for every stored query
+the client uses and a tolerant reader of the metadata the registry returns."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from lxml import etree
+
+from app.dmp_client.core import ebrim
+from app.dmp_client.core.ebrim import QUERY, RIM, Scheme, Status
+from app.dmp_client.core.errors import MalformedResponse
+from app.dmp_client.core.ns import q
+from app.dmp_client.core.registry import RegistryErrorItem, check_status
+from app.dmp_client.core.valuesets import Concept
+from app.ins import Ins
+
+ACTION = "urn:ihe:iti:2007:RegistryStoredQuery"
+ACTION_RESPONSE = "urn:ihe:iti:2007:RegistryStoredQueryResponse"
+
+
+class StoredQuery(StrEnum):
+    FIND_DOCUMENTS = "urn:uuid:14d4debf-8f97-4251-9a74-a90016b0af0d"
+    FIND_SUBMISSION_SETS = "urn:uuid:f26abbcb-ac74-4422-8a30-edb644bbc1a9"
+    GET_DOCUMENTS = "urn:uuid:5c4f972b-d56b-40ac-a5fc-c8ca9b40b9d4"
+    GET_ASSOCIATIONS = "urn:uuid:a7ae438b-4bc2-4642-93e9-be891f7bb155"
+    GET_DOCUMENTS_AND_ASSOCIATIONS = "urn:uuid:bab9529a-4a10-40b3-a01f-f68a615d247a"
+    GET_SUBMISSION_SET_AND_CONTENTS = "urn:uuid:e8e3cb2c-e39c-46b9-99e4-c12f57260b83"
+    GET_RELATED_DOCUMENTS = "urn:uuid:d90e5407-b356-4d91-a89f-873917b4b0e6"
+    FIND_DOCUMENTS_BY_REFERENCE_ID = "urn:uuid:12941a89-e02e-4be5-967c-ce4bfc8fe492"
+
+
+class ReturnType(StrEnum):
+    LEAF_CLASS = "LeafClass"
+    OBJECT_REF = "ObjectRef"
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _list(values: Iterable[str]) -> str:
+    return "(" + ",".join(_quoted(v) for v in values) + ")"
+
+
+def _coded(concepts: Iterable[Concept]) -> str:
+    return _list(f"{c.code}^^{c.code_system}" for c in concepts)
+
+
+@dataclass(frozen=True)
+class FindDocuments:
+    """FindDocuments with the filters the client offers (all optional but the patient)."""
+
+    patient: Ins
+    statuses: tuple[str, ...] = (Status.APPROVED,)
+    class_codes: tuple[Concept, ...] = ()
+    type_codes: tuple[Concept, ...] = ()
+    format_codes: tuple[Concept, ...] = ()
+    practice_settings: tuple[Concept, ...] = ()
+    facility_types: tuple[Concept, ...] = ()
+    confidentiality: tuple[Concept, ...] = ()
+    event_codes: tuple[Concept, ...] = ()
+    author_person: str | None = None
+    creation_from: dt.datetime | None = None
+    creation_to: dt.datetime | None = None
+    service_start_from: dt.datetime | None = None
+    service_start_to: dt.datetime | None = None
+    service_stop_from: dt.datetime | None = None
+    service_stop_to: dt.datetime | None = None
+
+    def parameters(self) -> dict[str, str]:
+        p = {
+            "$XDSDocumentEntryPatientId": _quoted(self.patient.to_cx()),
+            "$XDSDocumentEntryStatus": _list(self.statuses),
+        }
+        for name, concepts in (
+            ("ClassCode", self.class_codes),
+            ("TypeCode", self.type_codes),
+            ("FormatCode", self.format_codes),
+            ("PracticeSettingCode", self.practice_settings),
+            ("HealthcareFacilityTypeCode", self.facility_types),
+            ("ConfidentialityCode", self.confidentiality),
+            ("EventCodeList", self.event_codes),
+        ):
+            if concepts:
+                p[f"$XDSDocumentEntry{name}"] = _coded(concepts)
+        for name, moment in (
+            ("CreationTimeFrom", self.creation_from),
+            ("CreationTimeTo", self.creation_to),
+            ("ServiceStartTimeFrom", self.service_start_from),
+            ("ServiceStartTimeTo", self.service_start_to),
+            ("ServiceStopTimeFrom", self.service_stop_from),
+            ("ServiceStopTimeTo", self.service_stop_to),
+        ):
+            if moment is not None:
+                p[f"$XDSDocumentEntry{name}"] = ebrim.xds_time(moment)
+        if self.author_person:
+            p["$XDSDocumentEntryAuthorPerson"] = _quoted(self.author_person)
+        return p
+
+
+def by_uuid_or_unique_id(prefix: str, uuids: Sequence[str], unique_ids: Sequence[str]) -> dict[str, str]:
+    if bool(uuids) == bool(unique_ids):
+        raise ValueError("exactly one of entry UUIDs or uniqueIds")
+    return {f"{prefix}EntryUUID": _list(uuids)} if uuids else {f"{prefix}UniqueId": _list(unique_ids)}
+
+
+def find_submission_sets(
+    patient: Ins, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> dict[str, str]:
+    p = {
+        "$XDSSubmissionSetPatientId": _quoted(patient.to_cx()),
+        "$XDSSubmissionSetStatus": _list([Status.APPROVED]),
+    }
+    if since:
+        p["$XDSSubmissionSetSubmissionTimeFrom"] = ebrim.xds_time(since)
+    if until:
+        p["$XDSSubmissionSetSubmissionTimeTo"] = ebrim.xds_time(until)
+    return p
+
+
+def get_related_documents(entry_uuid: str, association_types: Sequence[str]) -> dict[str, str]:
+    return {"$XDSDocumentEntryEntryUUID": _list([entry_uuid]), "$AssociationTypes": _list(association_types)}
+
+
+def find_by_reference_id(
+    patient: Ins, reference_ids: Sequence[str], statuses: Sequence[str]
+) -> dict[str, str]:
+    return {
+        "$XDSDocumentEntryPatientId": _quoted(patient.to_cx()),
+        "$XDSDocumentEntryStatus": _list(statuses),
+        "$XDSDocumentEntryReferenceIdList": _list(reference_ids),
+    }
+
+
+def get_associations(uuids: Sequence[str]) -> dict[str, str]:
+    return {"$uuid": _list(uuids)}
+
+
+def build_query(query: StoredQuery, parameters: dict[str, str], return_type: ReturnType) -> etree._Element:
+    root = etree.Element(q(QUERY, "AdhocQueryRequest"), nsmap={"query": QUERY, "rim": RIM})
+    etree.SubElement(
+        root, q(QUERY, "ResponseOption"), returnType=return_type.value, returnComposedObjects="true"
+    )
+    adhoc = etree.SubElement(root, q(RIM, "AdhocQuery"), id=query.value)
+    for name, value in parameters.items():
+        ebrim.slot(adhoc, name, [value])
+    return root
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One DocumentEntry as the registry describes it."""
+
+    entry_id: str
+    lid: str
+    version: str
+    status: str
+    unique_id: str
+    repository_id: str
+    patient_cx: str
+    title: str
+    mime_type: str
+    class_code: Concept | None
+    type_code: Concept | None
+    format_code: Concept | None
+    facility_type: Concept | None
+    practice_setting: Concept | None
+    confidentiality: tuple[Concept, ...]
+    creation_time: dt.datetime | None
+    service_start: dt.datetime | None
+    service_stop: dt.datetime | None
+    author_persons: tuple[str, ...]
+    author_institutions: tuple[str, ...]
+    size: int | None
+    sha1: str | None
+    element: etree._Element = field(repr=False, compare=False)
+
+    @property
+    def confidentiality_codes(self) -> frozenset[str]:
+        return frozenset(c.code for c in self.confidentiality)
+
+    @property
+    def author_ids(self) -> tuple[str, ...]:
+        return tuple(p.split("^", 1)[0] for p in self.author_persons)
+
+
+@dataclass(frozen=True)
+class AssociationInfo:
+    entry_id: str
+    kind: str
+    source: str
+    target: str
+    slots: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class SubmissionSetInfo:
+    entry_id: str
+    unique_id: str
+    submission_time: dt.datetime | None
+    title: str
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    documents: tuple[DocumentInfo, ...]
+    submission_sets: tuple[SubmissionSetInfo, ...]
+    associations: tuple[AssociationInfo, ...]
+    object_refs: tuple[str, ...]
+    warnings: tuple[RegistryErrorItem, ...]
+
+
+def _slots(node: etree._Element) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for s in node.iterfind(q(RIM, "Slot")):
+        found.setdefault(s.get("name", ""), []).extend(
+            (v.text or "").strip() for v in s.iterfind(f"{q(RIM, 'ValueList')}/{q(RIM, 'Value')}")
+        )
+    return found
+
+
+def _name(node: etree._Element) -> str:
+    string = node.find(f"{q(RIM, 'Name')}/{q(RIM, 'LocalizedString')}")
+    return string.get("value", "") if string is not None else ""
+
+
+def _concepts(node: etree._Element, scheme: str) -> list[Concept]:
+    concepts = []
+    for c in node.iterfind(q(RIM, "Classification")):
+        if c.get("classificationScheme") == scheme:
+            system = (_slots(c).get("codingScheme") or [""])[0]
+            concepts.append(Concept(c.get("nodeRepresentation", ""), system, _name(c)))
+    return concepts
+
+
+def _external(node: etree._Element, scheme: str) -> str:
+    for e in node.iterfind(q(RIM, "ExternalIdentifier")):
+        if e.get("identificationScheme") == scheme:
+            return e.get("value", "")
+    return ""
+
+
+def _first(values: list[str] | None) -> str:
+    return values[0] if values else ""
+
+
+def parse_document(node: etree._Element) -> DocumentInfo:
+    slots = _slots(node)
+    authors = [
+        c
+        for c in node.iterfind(q(RIM, "Classification"))
+        if c.get("classificationScheme") == Scheme.DE_AUTHOR
+    ]
+    persons = tuple(v for a in authors for v in _slots(a).get("authorPerson", []))
+    institutions = tuple(v for a in authors for v in _slots(a).get("authorInstitution", []))
+    version = node.find(q(RIM, "VersionInfo"))
+    size_text = _first(slots.get("size"))
+
+    def one(scheme: str) -> Concept | None:
+        found = _concepts(node, scheme)
+        return found[0] if found else None
+
+    entry_id = node.get("id", "")
+    if not entry_id:
+        raise MalformedResponse("Document sans identifiant (entryUUID) dans la réponse du DMP.")
+    return DocumentInfo(
+        entry_id=entry_id,
+        lid=node.get("lid", entry_id),
+        version=version.get("versionName", "1") if version is not None else "1",
+        status=node.get("status", ""),
+        unique_id=_external(node, Scheme.DE_UNIQUE_ID),
+        repository_id=_first(slots.get("repositoryUniqueId")),
+        patient_cx=_external(node, Scheme.DE_PATIENT_ID),
+        title=_name(node),
+        mime_type=node.get("mimeType", ""),
+        class_code=one(Scheme.DE_CLASS),
+        type_code=one(Scheme.DE_TYPE),
+        format_code=one(Scheme.DE_FORMAT),
+        facility_type=one(Scheme.DE_FACILITY),
+        practice_setting=one(Scheme.DE_PRACTICE),
+        confidentiality=tuple(_concepts(node, Scheme.DE_CONFIDENTIALITY)),
+        creation_time=ebrim.parse_xds_time(_first(slots.get("creationTime"))),
+        service_start=ebrim.parse_xds_time(_first(slots.get("serviceStartTime"))),
+        service_stop=ebrim.parse_xds_time(_first(slots.get("serviceStopTime"))),
+        author_persons=persons,
+        author_institutions=institutions,
+        size=int(size_text) if size_text.isdigit() else None,
+        sha1=_first(slots.get("hash")) or None,
+        element=node,
+    )
+
+
+def parse_query_response(payload: etree._Element) -> QueryResult:
+    if payload.tag != q(QUERY, "AdhocQueryResponse"):
+        raise MalformedResponse(f"AdhocQueryResponse attendue, reçu {etree.QName(payload).localname}.")
+    warnings = check_status(payload)
+    objects = payload.find(q(RIM, "RegistryObjectList"))
+    documents: list[DocumentInfo] = []
+    sets: list[SubmissionSetInfo] = []
+    associations: list[AssociationInfo] = []
+    refs: list[str] = []
+    for node in objects if objects is not None else []:
+        if not isinstance(node.tag, str):
+            continue
+        local = etree.QName(node).localname
+        if local == "ExtrinsicObject":
+            documents.append(parse_document(node))
+        elif local == "RegistryPackage":
+            slots = _slots(node)
+            sets.append(
+                SubmissionSetInfo(
+                    node.get("id", ""),
+                    _external(node, Scheme.SS_UNIQUE_ID),
+                    ebrim.parse_xds_time(_first(slots.get("submissionTime"))),
+                    _name(node),
+                )
+            )
+        elif local == "Association":
+            associations.append(
+                AssociationInfo(
+                    node.get("id", ""),
+                    node.get("associationType", ""),
+                    node.get("sourceObject", ""),
+                    node.get("targetObject", ""),
+                    _slots(node),
+                )
+            )
+        elif local == "ObjectRef":
+            refs.append(node.get("id", ""))
+    return QueryResult(tuple(documents), tuple(sets), tuple(associations), tuple(refs), warnings)

@@ -1,0 +1,396 @@
+"""Document transactions of the facade: TD2.1 send (ITI-41), TD3.1 find (ITI-18), TD3.2 retrieve
+(ITI-43), TD3.3 mask / visibility / archive / delete (ITI-57), with the DMPi integration rules
+(dmp-interface.md §9): status checked before document transactions, first search limited to two
+years and approved documents, GetDocumentsAndAssociations in batches of 20 fetched concurrently,
+de-duplication by uniqueId.
+
+File I/O happens here (the edge): the CDA is written to a temporary file and streamed from it; a
+retrieved document is streamed into the caller's file.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from app.dmp_client.core import ebrim, iti18, iti41, iti43, iti57
+from app.dmp_client.core.cda import Author, DocumentHeader, new_oid, read_identity, write_cda
+from app.dmp_client.core.context import Purpose
+from app.dmp_client.core.ebrim import Status
+from app.dmp_client.core.errors import MalformedResponse
+from app.dmp_client.core.hl7v3 import DmpState, DmpStatus
+from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments, QueryResult, ReturnType, StoredQuery
+from app.dmp_client.core.metadata import SubmissionSet, Visibility, entry_for_document
+from app.dmp_client.core.mtom import Part, build_mtom
+from app.dmp_client.core.registry import parse_registry_response
+from app.dmp_client.core.valuesets import Concept, value_sets
+from app.dmp_client.core.xades import SignedDocument, sign_submission
+from app.errors import DmpClientError
+from app.ins import IdentityTraits, Ins
+
+if TYPE_CHECKING:
+    from lxml import etree
+
+    from app.dmp_client.client import Session
+    from app.dmp_client.core.signing import Signer
+    from app.dmp_client.core.soap import SoapRequest, SoapResponse
+    from app.dmp_client.transport import RawResponse, Transport
+
+CHUNK = 256 * 1024
+BATCH = 20
+STATUS_TTL = 300.0
+FIRST_SEARCH_YEARS = 2
+DEFAULT_CONTENT_TYPE = Concept("04", "1.2.250.1.213.2.2", "Hospitalisation de jour")  # [UNSURE] JDV_J59
+
+
+class DmpNotUsable(DmpClientError):
+    code = "DMP-INDISPONIBLE"
+    user_message = "Le DMP de ce patient n'est pas accessible."
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """A document to send: the file, what it is, and for whom (the INS traits go into the CDA)."""
+
+    path: Path
+    media_type: str
+    type_code: str  # JDV_J07, e.g. 11488-4
+    title: str
+    traits: IdentityTraits
+    facility_type: str = "SA07"  # JDV_J02 (TRE_R02): cabinet individuel by default
+    practice_setting: str = "AMBULATOIRE"  # JDV_J04 / J62
+    service_start: dt.datetime | None = None
+    service_stop: dt.datetime | None = None
+    visibility: frozenset[Visibility] = field(default_factory=frozenset)
+    author: Author | None = None  # defaults to the session's author
+
+
+@dataclass(frozen=True)
+class Sent:
+    unique_id: str
+    entry_id: str
+    set_id: str
+    version: int
+    size: int
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().astimezone()
+
+
+def _file_chunks(handle: BinaryIO) -> Iterator[bytes]:
+    handle.seek(0)
+    while chunk := handle.read(CHUNK):
+        yield chunk
+
+
+class DocumentTransactions:
+    """Mixed into :class:`~app.dmp_client.client.DmpClient`."""
+
+    _status_cache: dict[str, tuple[float, DmpStatus]]
+
+    if TYPE_CHECKING:  # provided by DmpClient
+        transport: Transport
+        signer: Signer
+        session: Session
+        content_type: Concept
+        repository_id: str
+
+        def status(self, ins: Ins) -> DmpStatus: ...
+
+        def _exchange(
+            self,
+            service: str,
+            action: str,
+            expected: str,
+            payload: etree._Element,
+            patient: Ins | None,
+            timeout: float,
+            *,
+            idempotent: bool,
+        ) -> SoapResponse: ...
+
+        def _exchange_raw(
+            self,
+            service: str,
+            action: str,
+            expected: str,
+            payload: etree._Element,
+            patient: Ins | None,
+            timeout: float,
+            *,
+            idempotent: bool,
+        ) -> tuple[SoapResponse, RawResponse]: ...
+
+        def _envelope(self, action: str, payload: etree._Element, patient: Ins | None) -> SoapRequest: ...
+
+        @staticmethod
+        def _read(raw: RawResponse, expected: tuple[str, ...], message_id: str) -> SoapResponse: ...
+
+    # -- integration rules --------------------------------------------------------------------
+
+    def checked_status(self, ins: Ins, *, feeding: bool = False) -> DmpStatus:
+        """TD0.2 before document transactions (cached a few minutes per patient)."""
+        key = f"{ins.oid.value}|{ins.matricule}"
+        cached = self._status_cache.get(key)
+        if cached is not None and time.monotonic() - cached[0] < STATUS_TTL:
+            status = cached[1]
+        else:
+            status = self.status(ins)
+            self._status_cache[key] = (time.monotonic(), status)
+        if status.state is DmpState.NONE:
+            raise DmpNotUsable("Ce patient n'a pas de DMP.", code="DMP-INEXISTANT")
+        if status.state is DmpState.CLOSED:
+            raise DmpNotUsable("Le DMP de ce patient est fermé.", code="DMP-FERME")
+        if (
+            not feeding
+            and not status.authorized
+            and self.session.purpose is Purpose.NORMAL
+            and self.session.mode.value == "DIRECTE"
+        ):
+            raise DmpNotUsable(
+                "Vous n'êtes pas autorisé sur le DMP de ce patient : demandez son accord puis "
+                "utilisez « dmp authorize ».",
+                code="DMP-NON-AUTORISE",
+            )
+        return status
+
+    def forget_status(self, ins: Ins) -> None:
+        self._status_cache.pop(f"{ins.oid.value}|{ins.matricule}", None)
+
+    # -- TD3.1 ----------------------------------------------------------------------------------
+
+    def query(
+        self,
+        ins: Ins | None,
+        query: StoredQuery,
+        parameters: dict[str, str],
+        return_type: ReturnType,
+    ) -> QueryResult:
+        """One ITI-18 stored query (retried once if the connection fails: queries are idempotent)."""
+        response = self._exchange(
+            "registry",
+            iti18.ACTION,
+            iti18.ACTION_RESPONSE,
+            iti18.build_query(query, parameters, return_type),
+            ins,
+            self.transport.timeouts.find,
+            idempotent=True,
+        )
+        return iti18.parse_query_response(response.payload)
+
+    def find_documents(
+        self, ins: Ins, search: FindDocuments | None = None, *, check: bool = True
+    ) -> list[DocumentInfo]:
+        """FindDocuments as references, then their metadata in batches of 20 fetched concurrently,
+        de-duplicated by uniqueId, newest first. Without a query: the last two years, approved only."""
+        if check:
+            self.checked_status(ins)
+        if search is None:
+            since = _now() - dt.timedelta(days=365 * FIRST_SEARCH_YEARS)
+            search = FindDocuments(ins, statuses=(Status.APPROVED,), creation_from=since)
+        refs = self.query(ins, StoredQuery.FIND_DOCUMENTS, search.parameters(), ReturnType.OBJECT_REF)
+        return self.get_documents(ins, list(dict.fromkeys(refs.object_refs)))
+
+    def get_documents(self, ins: Ins, entry_ids: list[str]) -> list[DocumentInfo]:
+        batches = [entry_ids[i : i + BATCH] for i in range(0, len(entry_ids), BATCH)]
+
+        def fetch(batch: list[str]) -> QueryResult:
+            return self.query(
+                ins,
+                StoredQuery.GET_DOCUMENTS_AND_ASSOCIATIONS,
+                iti18.by_uuid_or_unique_id("$XDSDocumentEntry", batch, []),
+                ReturnType.LEAF_CLASS,
+            )
+
+        if len(batches) <= 1 or self.transport.concurrency <= 1:
+            results = [fetch(b) for b in batches]
+        else:
+            with ThreadPoolExecutor(self.transport.concurrency, thread_name_prefix="dmp-iti18") as pool:
+                results = list(pool.map(fetch, batches))
+        unique: dict[str, DocumentInfo] = {}
+        for result in results:
+            for document in result.documents:
+                key = document.unique_id or document.entry_id
+                kept = unique.get(key)
+                if kept is None or (document.status == Status.APPROVED and kept.status != Status.APPROVED):
+                    unique[key] = document
+        epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+        return sorted(unique.values(), key=lambda d: d.creation_time or epoch, reverse=True)
+
+    def document_by_unique_id(self, ins: Ins, unique_id: str) -> DocumentInfo:
+        result = self.query(
+            ins,
+            StoredQuery.GET_DOCUMENTS,
+            iti18.by_uuid_or_unique_id("$XDSDocumentEntry", [], [unique_id]),
+            ReturnType.LEAF_CLASS,
+        )
+        current = [d for d in result.documents if d.status != Status.DEPRECATED] or list(result.documents)
+        if not current:
+            raise DmpClientError("Document introuvable dans le DMP.", code="DMP-DOCUMENT-INCONNU")
+        return current[-1]
+
+    # -- TD3.2 ----------------------------------------------------------------------------------
+
+    def retrieve(self, ins: Ins, document: DocumentInfo, out: BinaryIO) -> int:
+        """Stream the document's bytes (the CDA as stored) into ``out``; returns the size."""
+        self.checked_status(ins)
+        request = iti43.build_retrieve(
+            [iti43.DocumentRequest(document.repository_id or self.repository_id, document.unique_id)]
+        )
+        response, raw = self._exchange_raw(
+            "repository",
+            iti43.ACTION,
+            iti43.ACTION_RESPONSE,
+            request,
+            ins,
+            self.transport.timeouts.retrieve,
+            idempotent=True,
+        )
+        try:
+            result = iti43.parse_retrieve_response(response.payload)
+            found = next((d for d in result.documents if d.unique_id == document.unique_id), None)
+            if found is None:
+                raise MalformedResponse("Le DMP n'a pas renvoyé le document demandé.")
+            if found.content_id is not None:
+                part = raw.parts.get(found.content_id)
+                if part is None:
+                    raise MalformedResponse("Pièce MTOM du document absente de la réponse.")
+                part.file.seek(0)
+                shutil.copyfileobj(part.file, out, CHUNK)
+                return part.size
+            data = base64.b64decode("".join((found.inline_base64 or "").split()), validate=True)
+            out.write(data)
+            return len(data)
+        finally:
+            for part in raw.parts.values():
+                part.file.close()
+
+    # -- TD2.1 / TD2.2 --------------------------------------------------------------------------
+
+    def send(self, ins: Ins, document: NewDocument, *, replaces: DocumentInfo | None = None) -> Sent:
+        """Wrap the file in a level-1 CDA, sign the submission set (XAdES) and send it over MTOM."""
+        self.checked_status(ins, feeding=True)
+        author = document.author or self.session.author
+        if author is None:
+            raise DmpClientError("Auteur du document inconnu.", code="DMP-AUTEUR")
+        sets = value_sets()
+        set_id, version, previous_id = new_oid(), 1, None
+        if replaces is not None:
+            set_id, version, previous_id = self._previous_version(ins, replaces)
+        now = _now()
+        header = DocumentHeader(
+            document_id=new_oid(),
+            set_id=set_id,
+            version=version,
+            type_code=sets.type_code(document.type_code),
+            title=document.title,
+            created=now,
+            service_start=document.service_start or now,
+            service_stop=document.service_stop,
+            patient=ins,
+            traits=document.traits,
+            author=author,
+            legal_authenticator=author.person,
+            custodian=author.organization,
+            practice_setting=sets.lookup(sets.practice_settings, document.practice_setting, "JDV_J04"),
+            facility_type=sets.lookup(sets.facility_types, document.facility_type, "JDV_J02"),
+            media_type=document.media_type,
+            replaces=previous_id,
+        )
+        with tempfile.TemporaryFile(prefix="dmp-cda-") as cda:
+            with document.path.open("rb") as content:
+                written = write_cda(header, content, cda)
+            entry = entry_for_document(
+                header,
+                written,
+                visibility=document.visibility,
+                replaces_entry=replaces.entry_id if replaces else None,
+            )
+            signature = sign_submission([SignedDocument(entry.unique_id, written.sha256)], self.signer)
+            signature_entry = iti41.signature_entry(
+                ins,
+                author,
+                header.facility_type,
+                header.practice_setting,
+                now,
+                len(signature),
+                hashlib.sha1(signature).hexdigest(),
+            )
+            submission = SubmissionSet(
+                ebrim.new_id(), new_oid(), self.session.sender_oid, ins, author, now, self.content_type
+            )
+            built = iti41.build_provide_and_register(submission, [entry], signature_entry)
+            envelope = self._envelope(iti41.ACTION, built.payload, ins)
+            mtom = build_mtom(
+                envelope.body,
+                iti41.ACTION,
+                [
+                    Part(built.content_ids[entry.entry_id], written.size, lambda: _file_chunks(cda)),
+                    Part(
+                        built.content_ids[signature_entry.entry_id],
+                        len(signature),
+                        lambda: iter((signature,)),
+                        "text/xml",
+                    ),
+                ],
+            )
+            raw = self.transport.post("repository", mtom, self.transport.timeouts.send, idempotent=False)
+        response = self._read(raw, (iti41.ACTION_RESPONSE,), envelope.message_id)
+        parse_registry_response(response.payload)
+        return Sent(entry.unique_id, entry.entry_id, set_id, version, written.size)
+
+    def _previous_version(self, ins: Ins, replaced: DocumentInfo) -> tuple[str, int, str]:
+        """setId, next version number and id of the CDA being replaced, read from the stored CDA."""
+        with tempfile.TemporaryFile(prefix="dmp-old-") as old:
+            self.retrieve(ins, replaced, old)
+            old.seek(0)
+            identity = read_identity(old)
+        return identity.set_id, identity.version + 1, identity.document_id
+
+    # -- TD3.3 ----------------------------------------------------------------------------------
+
+    def _update(self, ins: Ins, payload_builder: Callable[[SubmissionSet], etree._Element]) -> None:
+        author = self.session.author
+        if author is None:
+            raise DmpClientError("Auteur de la mise à jour inconnu.", code="DMP-AUTEUR")
+        submission = SubmissionSet(
+            ebrim.new_id(), new_oid(), self.session.sender_oid, ins, author, _now(), self.content_type
+        )
+        response = self._exchange(
+            "registry",
+            iti57.ACTION,
+            iti57.ACTION_RESPONSE,
+            payload_builder(submission),
+            ins,
+            self.transport.timeouts.send,
+            idempotent=False,
+        )
+        parse_registry_response(response.payload)
+
+    def set_visibility(
+        self,
+        ins: Ins,
+        document: DocumentInfo,
+        *,
+        add: set[Visibility] | None = None,
+        remove: set[Visibility] | None = None,
+    ) -> None:
+        """TD3.3a/b: mask or unmask for professionals, make visible to the patient / representatives."""
+        self.checked_status(ins)
+        codes = iti57.new_visibility(document, add or set(), remove or set())
+        self._update(ins, lambda ss: iti57.build_metadata_update(ss, document, codes))
+
+    def set_status(self, ins: Ins, document: DocumentInfo, new_status: str) -> None:
+        """TD3.3c/d: archive, unarchive or delete."""
+        self.checked_status(ins)
+        self._update(ins, lambda ss: iti57.build_availability_update(ss, document, new_status))
