@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TextIO
 
 from app.cli_card import pin_prompt
@@ -19,8 +20,8 @@ from app.settings import Settings
 _PURPOSES = {"normal": Purpose.NORMAL, "bris_de_glace": Purpose.BREAK_GLASS, "centre_15": Purpose.CENTRE_15}
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ins", required=True, help="matricule INS du patient (15 caractères)")
+def common_options(parser: argparse.ArgumentParser, *, ins_required: bool = True) -> None:
+    parser.add_argument("--ins", required=ins_required, help="matricule INS du patient (15 caractères)")
     parser.add_argument("--oid", help="OID de l'INS (défaut dans le bac à sable : INS de test .10)")
     parser.add_argument(
         "--mode", choices=["carte", "structure"], default="carte", help="authentification (défaut : carte)"
@@ -30,23 +31,31 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--situation", type=int, default=1, help="situation d'exercice de la carte (défaut : 1)"
     )
     parser.add_argument("--pin-stdin", action="store_true", help="lire le code porteur sur l'entrée standard")
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        metavar="DOSSIER",
+        help="écrire chaque échange (requête, réponse) tel qu'envoyé/reçu",
+    )
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status = subparsers.add_parser(
         "status", help="TD0.2 : le DMP existe-t-il, suis-je autorisé, médecin traitant"
     )
-    _common(status)
+    common_options(status)
     status.set_defaults(handler=run_status)
     authorize = subparsers.add_parser(
         "authorize", help="TD0.3 : m'autoriser (ou me retirer) sur le DMP du patient"
     )
-    _common(authorize)
+    common_options(authorize)
     authorize.add_argument("--retirer", action="store_true", help="supprimer mon autorisation")
     authorize.set_defaults(handler=run_authorize)
 
 
-def _ins(args: argparse.Namespace, settings: Settings) -> Ins:
+def ins_of(args: argparse.Namespace, settings: Settings) -> Ins:
+    if not args.ins:
+        raise DmpClientError("Indiquez l'INS du patient (--ins).", code="DMP-USAGE")
     oid = args.oid or (InsOid.NIR_TEST.value if settings.is_sandbox else None)
     if oid is None:
         raise DmpClientError(
@@ -56,16 +65,18 @@ def _ins(args: argparse.Namespace, settings: Settings) -> Ins:
 
 
 @contextmanager
-def _client(args: argparse.Namespace, settings: Settings, err: TextIO) -> Iterator[DmpClient]:
+def open_client(args: argparse.Namespace, settings: Settings, err: TextIO) -> Iterator[DmpClient]:
     purpose = _PURPOSES[args.acces]
     if args.mode == "structure":
         client = structure_client(settings, purpose)
+        client.transport.trace_dir = args.trace
         try:
             yield client
         finally:
             client.close()
         return
     client, card = card_client(settings, pin_prompt(args, err), args.situation, purpose)
+    client.transport.trace_dir = args.trace
     try:
         yield client
     finally:
@@ -75,8 +86,8 @@ def _client(args: argparse.Namespace, settings: Settings, err: TextIO) -> Iterat
 
 def run_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = Settings.from_env()
-    ins = _ins(args, settings)
-    with _client(args, settings, err) as client:
+    ins = ins_of(args, settings)
+    with open_client(args, settings, err) as client:
         status = client.status(ins)
     print(f"Patient : {ins.oid.label} {ins.matricule.grouped()}", file=out)
     if status.state is DmpState.NONE:
@@ -98,8 +109,8 @@ def run_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def run_authorize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = Settings.from_env()
-    ins = _ins(args, settings)
-    with _client(args, settings, err) as client:
+    ins = ins_of(args, settings)
+    with open_client(args, settings, err) as client:
         result = client.set_authorization(ins, add=not args.retirer)
     done = "supprimée" if args.retirer else "enregistrée"
     print(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ssl
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -103,6 +104,9 @@ class Transport:
     ):
         self.endpoint = endpoint
         self.timeouts = timeouts or Timeouts()
+        self.trace_dir: Path | None = None  # --trace: every exchange written as on the wire
+        self._trace_count = 0
+        self._trace_lock = threading.Lock()
         if isinstance(tls, ssl.SSLContext):
             self._client = httpx.Client(verify=tls, proxy=endpoint.proxy, trust_env=False)
             self.concurrency = 4  # parallel queries over the keep-alive pool
@@ -139,11 +143,14 @@ class Transport:
     ) -> RawResponse:
         url = f"{self.endpoint.base_url.rstrip('/')}/{service}"
         start = time.monotonic()
+        trace = self._trace_files(service)
         try:
             with self._client.stream(
                 "POST",
                 url,
-                content=outgoing.chunks(),
+                content=_tee(
+                    outgoing.chunks(), trace[0], f"POST {url}\nContent-Type: {outgoing.content_type}"
+                ),
                 headers={"Content-Type": outgoing.content_type, "Content-Length": str(outgoing.length)},
                 timeout=httpx.Timeout(timeout, connect=self.timeouts.connect),
             ) as response:
@@ -153,7 +160,12 @@ class Transport:
                         code=f"DMP-HTTP-{response.status_code}",
                     )
                 content_type = response.headers.get("content-type", "")
-                body, parts = _read_body(content_type, response.iter_bytes(), sink)
+                received = _tee(
+                    response.iter_bytes(),
+                    trace[1],
+                    f"HTTP {response.status_code}\nContent-Type: {content_type}",
+                )
+                body, parts = _read_body(content_type, received, sink)
         except httpx.TimeoutException:
             raise Timeout() from None
         except httpx.ConnectError as error:
@@ -166,7 +178,34 @@ class Transport:
             raise HostUnreachable() from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
             raise HostUnreachable(f"Connexion interrompue par le DMP ({type(error).__name__}).") from None
+        finally:
+            for handle in trace:
+                if handle is not None:
+                    handle.close()
         return RawResponse(response.status_code, content_type, body, time.monotonic() - start, parts)
+
+    def _trace_files(self, service: str) -> tuple[BinaryIO | None, BinaryIO | None]:
+        if self.trace_dir is None:
+            return None, None
+        self.trace_dir.mkdir(parents=True, exist_ok=True)
+        with self._trace_lock:
+            self._trace_count += 1
+            stem = f"{time.strftime('%Y%m%dT%H%M%S')}-{self._trace_count:04d}-{service}"
+        return (
+            (self.trace_dir / f"{stem}-requete.txt").open("wb"),
+            (self.trace_dir / f"{stem}-reponse.txt").open("wb"),
+        )
+
+
+def _tee(chunks: Iterator[bytes], handle: BinaryIO | None, head: str) -> Iterator[bytes]:
+    """Copy what goes over the wire into a trace file (first line: request line or status)."""
+    if handle is None:
+        yield from chunks
+        return
+    handle.write(head.encode() + b"\n\n")
+    for chunk in chunks:
+        handle.write(chunk)
+        yield chunk
 
 
 def _read_body(

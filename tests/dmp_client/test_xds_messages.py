@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from signxml.exceptions import InvalidDigest
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from app.dmp_client.core import ebrim, iti18, iti41, iti43, iti57
@@ -106,7 +107,7 @@ def test_iti41_is_valid_and_its_metadata_match_the_cda_header(pki_dir: Path) -> 
 def test_replacement_carries_rplc_and_the_cda_keeps_its_set_id(pki_dir: Path) -> None:
     first = header()
     second = header(set_id=first.set_id, version=2, replaces=first.document_id)
-    cda, entry, *_ = submission_for(second, structure_signer(pki_dir))
+    cda, *_ = submission_for(second, structure_signer(pki_dir))
     identity = read_identity(io.BytesIO(cda))
     assert (identity.set_id, identity.version) == (first.set_id, 2)
     replaced = ebrim.new_id()
@@ -173,7 +174,7 @@ def test_xades_signature_verifies_and_its_manifest_lists_the_documents(pki_dir: 
     xades_schema.assertValid(qualifying)
     # A tampered manifest breaks the signature.
     tampered = signature.replace(b"urn:oid:2.25.42", b"urn:oid:2.25.43")
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidDigest):
         XMLVerifier().verify(
             tampered, x509_cert=signer.certificate, expect_config=SignatureConfiguration(expect_references=2)
         )
@@ -346,9 +347,11 @@ def test_iti43_request_is_valid_and_responses_are_read() -> None:
 
 def test_registry_failures_carry_the_dmp_code() -> None:
     failure = etree.fromstring(
-        f"""<rs:RegistryResponse xmlns:rs="{ebrim.RS}" status="urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure">
-        <rs:RegistryErrorList><rs:RegistryError errorCode="XDSDuplicateUniqueIdInRegistry" codeContext="2.25.1 déjà présent"
-        severity="urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error"/></rs:RegistryErrorList></rs:RegistryResponse>"""
+        f"""<rs:RegistryResponse xmlns:rs="{ebrim.RS}"
+        status="urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure">
+        <rs:RegistryErrorList><rs:RegistryError errorCode="XDSDuplicateUniqueIdInRegistry"
+        codeContext="2.25.1 déjà présent" severity="urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error"/>
+        </rs:RegistryErrorList></rs:RegistryResponse>"""
     )
     with pytest.raises(RegistryFailure) as caught:
         parse_registry_response(failure)

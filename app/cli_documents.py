@@ -1,0 +1,258 @@
+"""Document commands over the facade: ``dmp find``, ``get``, ``send``, ``mask``, ``unmask``, ``visible``,
+``archive``, ``unarchive``, ``delete`` (TD2.1, TD3.1, TD3.2, TD3.3)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import mimetypes
+from pathlib import Path
+from typing import TextIO
+
+from app.cli_dmp import common_options, ins_of, open_client
+from app.dmp_client.client import DmpClient
+from app.dmp_client.core.ebrim import Status
+from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
+from app.dmp_client.core.metadata import Visibility
+from app.dmp_client.core.valuesets import Concept, value_sets
+from app.dmp_client.documents import NewDocument
+from app.errors import DmpClientError
+from app.ins import IdentityTraits, Ins
+from app.settings import Settings
+from sandbox.patients import load_patients
+
+STATUSES = {
+    "actif": Status.APPROVED,
+    "archive": Status.ARCHIVED,
+    "remplace": Status.DEPRECATED,
+    "supprime": Status.DELETED,
+}
+STATUS_LABELS = {v: k for k, v in STATUSES.items()}
+MEDIA = {".pdf": "application/pdf", ".txt": "text/plain", ".rtf": "text/rtf", ".jpg": "image/jpeg",
+         ".jpeg": "image/jpeg", ".tif": "image/tiff", ".tiff": "image/tiff"}  # fmt: skip
+FLAGS = {
+    "MASQUE_PS": "masqué aux PS",
+    "INVISIBLE_PATIENT": "invisible patient",
+    "INVISIBLE_REPRESENTANTS_LEGAUX": "invisible représentants",
+}
+
+
+def _document_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--document", required=True, help="identifiant unique (uniqueId) du document")
+
+
+def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    find = subparsers.add_parser("find", help="TD3.1 : rechercher les documents du DMP")
+    common_options(find)
+    find.add_argument("--depuis", help="créés depuis (AAAA-MM-JJ ; défaut : 2 ans)")
+    find.add_argument("--jusqu-a", dest="until", help="créés jusqu'au (AAAA-MM-JJ)")
+    find.add_argument(
+        "--statut", choices=sorted(STATUSES), action="append", help="statut(s) (défaut : actif)"
+    )
+    find.add_argument("--classe", action="append", help="classCode (ex. 10, 11, 31)")
+    find.add_argument("--type", dest="types", action="append", help="typeCode LOINC / TRE_A05")
+    find.set_defaults(handler=run_find)
+
+    get = subparsers.add_parser("get", help="TD3.2 : récupérer un document")
+    common_options(get)
+    _document_option(get)
+    get.add_argument("--sortie", type=Path, required=True, help="fichier où écrire le document (CDA)")
+    get.set_defaults(handler=run_get)
+
+    send = subparsers.add_parser("send", help="TD2.1 : déposer un document (CDA de niveau 1)")
+    common_options(send, ins_required=False)
+    send.add_argument("fichier", type=Path, help="PDF, texte, RTF, JPEG ou TIFF")
+    send.add_argument("--type", dest="type_code", required=True, help="typeCode (ex. 11488-4)")
+    send.add_argument("--titre", required=True, help="titre du document")
+    send.add_argument("--masque-ps", action="store_true", help="masquer aux autres professionnels")
+    send.add_argument("--invisible-patient", action="store_true", help="invisible au patient (annonce)")
+    send.add_argument(
+        "--invisible-representants", action="store_true", help="invisible aux représentants légaux"
+    )
+    send.add_argument("--replace", help="uniqueId du document dont celui-ci est la nouvelle version")
+    send.add_argument("--cadre", default="AMBULATOIRE", help="practiceSettingCode (JDV_J04)")
+    send.add_argument("--etablissement", default="SA07", help="healthcareFacilityTypeCode (JDV_J02)")
+    send.add_argument("--patient", help="patient du bac à sable (P01…P07) : INS et traits")
+    for name, what in (
+        ("nom", "nom de naissance"),
+        ("prenoms", "prénoms de naissance"),
+        ("sexe", "F ou M"),
+        ("naissance", "date de naissance AAAA-MM-JJ"),
+        ("lieu", "code INSEE du lieu de naissance"),
+    ):
+        send.add_argument(f"--{name}", help=f"trait INS : {what}")
+    send.set_defaults(handler=run_send)
+
+    for name, help_text, handler in (
+        ("mask", "TD3.3a : masquer le document aux autres professionnels", run_mask),
+        ("unmask", "TD3.3a : démasquer le document", run_unmask),
+        ("visible", "TD3.3b : rendre le document visible au patient", run_visible),
+        ("archive", "TD3.3d : archiver le document", run_archive),
+        ("unarchive", "TD3.3d : désarchiver le document", run_unarchive),
+        ("delete", "TD3.3c : supprimer le document", run_delete),
+    ):
+        command = subparsers.add_parser(name, help=help_text)
+        common_options(command)
+        _document_option(command)
+        if name == "visible":
+            command.add_argument("--representants", action="store_true", help="aux représentants légaux")
+        command.set_defaults(handler=handler)
+
+
+def _date(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        return dt.datetime.strptime(text, "%Y-%m-%d").astimezone()
+    except ValueError:
+        raise DmpClientError(f"Date invalide : {text} (AAAA-MM-JJ attendu).", code="DMP-USAGE") from None
+
+
+def describe(document: DocumentInfo) -> str:
+    when = document.creation_time.astimezone().strftime("%d/%m/%Y %H:%M") if document.creation_time else "?"
+    kind = document.type_code.display_name if document.type_code else "?"
+    flags = [FLAGS[c] for c in sorted(document.confidentiality_codes) if c in FLAGS]
+    status = STATUS_LABELS.get(document.status, document.status.rsplit(":", 1)[-1])
+    extra = f" [{', '.join(flags)}]" if flags else ""
+    return f"{when}  {status:8}  {kind} — {document.title}{extra}\n    {document.unique_id}"
+
+
+def run_find(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    settings = Settings.from_env()
+    ins = ins_of(args, settings)
+    with open_client(args, settings, err) as client:
+        search = None
+        if args.depuis or args.until or args.statut or args.classe or args.types:
+            search = FindDocuments(
+                ins,
+                statuses=tuple(STATUSES[s] for s in (args.statut or ["actif"])),
+                class_codes=tuple(Concept(c, "1.2.250.1.213.1.1.4.1", "") for c in args.classe or []),
+                type_codes=tuple(client_type(t) for t in args.types or []),
+                creation_from=_date(args.depuis),
+                creation_to=_date(args.until),
+            )
+        documents = client.find_documents(ins, search)
+    print(f"{len(documents)} document(s)", file=out)
+    for document in documents:
+        print(describe(document), file=out)
+    return 0
+
+
+def client_type(code: str) -> Concept:
+    return value_sets().type_code(code)
+
+
+def _document(client: DmpClient, ins: Ins, unique_id: str) -> DocumentInfo:
+    return client.document_by_unique_id(ins, unique_id)
+
+
+def run_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    settings = Settings.from_env()
+    ins = ins_of(args, settings)
+    with open_client(args, settings, err) as client:
+        document = _document(client, ins, args.document)
+        partial = args.sortie.with_name(args.sortie.name + ".partiel")
+        with partial.open("wb") as handle:
+            size = client.retrieve(ins, document, handle)
+        partial.replace(args.sortie)
+    print(f"Document enregistré : {args.sortie} ({size} octets)", file=out)
+    return 0
+
+
+def _traits(args: argparse.Namespace, settings: Settings) -> tuple[Ins, IdentityTraits]:
+    if args.patient:
+        if not settings.is_sandbox:
+            raise DmpClientError("--patient n'existe que dans le bac à sable.", code="DMP-USAGE")
+        found = next((p for p in load_patients() if p.id == args.patient), None)
+        if found is None:
+            raise DmpClientError(f"Patient du bac à sable inconnu : {args.patient}.", code="DMP-USAGE")
+        traits = IdentityTraits.parse(
+            found.birth_name, found.first_names, found.sex, found.birth_date, found.birth_place
+        )
+        return Ins.parse(found.matricule, found.oid), traits
+    if not (args.ins and args.nom and args.prenoms and args.sexe and args.naissance):
+        raise DmpClientError(
+            "Indiquez --ins et les traits INS (--nom, --prenoms, --sexe, --naissance, --lieu), "
+            "ou --patient dans le bac à sable.",
+            code="DMP-USAGE",
+        )
+    traits = IdentityTraits.parse(args.nom, args.prenoms, args.sexe, args.naissance, args.lieu)
+    return ins_of(args, settings), traits
+
+
+def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    settings = Settings.from_env()
+    ins, traits = _traits(args, settings)
+    media = MEDIA.get(args.fichier.suffix.lower()) or mimetypes.guess_type(args.fichier.name)[0] or ""
+    visibility = {
+        flag
+        for flag, wanted in (
+            (Visibility.MASKED_FROM_PS, args.masque_ps),
+            (Visibility.INVISIBLE_TO_PATIENT, args.invisible_patient),
+            (Visibility.INVISIBLE_TO_REPRESENTATIVES, args.invisible_representants),
+        )
+        if wanted
+    }
+    document = NewDocument(
+        args.fichier,
+        media,
+        args.type_code,
+        args.titre,
+        traits,
+        facility_type=args.etablissement,
+        practice_setting=args.cadre,
+        visibility=frozenset(visibility),
+    )
+    with open_client(args, settings, err) as client:
+        replaced = _document(client, ins, args.replace) if args.replace else None
+        sent = client.send(ins, document, replaces=replaced)
+    print(f"Document déposé (version {sent.version}, {sent.size} octets) : {sent.unique_id}", file=out)
+    return 0
+
+
+def _visibility(args: argparse.Namespace, err: TextIO, add: set[Visibility], remove: set[Visibility]) -> int:
+    settings = Settings.from_env()
+    ins = ins_of(args, settings)
+    with open_client(args, settings, err) as client:
+        client.set_visibility(ins, _document(client, ins, args.document), add=add, remove=remove)
+    return 0
+
+
+def run_mask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    _visibility(args, err, {Visibility.MASKED_FROM_PS}, set())
+    print("Document masqué aux autres professionnels.", file=out)
+    return 0
+
+
+def run_unmask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    _visibility(args, err, set(), {Visibility.MASKED_FROM_PS})
+    print("Document démasqué.", file=out)
+    return 0
+
+
+def run_visible(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    flag = Visibility.INVISIBLE_TO_REPRESENTATIVES if args.representants else Visibility.INVISIBLE_TO_PATIENT
+    _visibility(args, err, set(), {flag})
+    print("Document rendu visible.", file=out)
+    return 0
+
+
+def _status(args: argparse.Namespace, out: TextIO, err: TextIO, new: str, done: str) -> int:
+    settings = Settings.from_env()
+    ins = ins_of(args, settings)
+    with open_client(args, settings, err) as client:
+        client.set_status(ins, _document(client, ins, args.document), new)
+    print(done, file=out)
+    return 0
+
+
+def run_archive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    return _status(args, out, err, Status.ARCHIVED, "Document archivé.")
+
+
+def run_unarchive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    return _status(args, out, err, Status.APPROVED, "Document désarchivé.")
+
+
+def run_delete(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    return _status(args, out, err, Status.DELETED, "Document supprimé.")
