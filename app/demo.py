@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
+from pathlib import Path
 from typing import TextIO
 
 from app.card import pkcs11_module
@@ -17,8 +19,12 @@ from app.card.pcsc import list_readers
 from app.card.session import CardSession
 from app.card.vitale import SandboxVitaleCard
 from app.dmp_client.client import DmpClient
+from app.dmp_client.core.cda import extract_body
+from app.dmp_client.core.ebrim import Status
+from app.dmp_client.core.metadata import Visibility
+from app.dmp_client.documents import NewDocument
 from app.dmp_client.factory import card_client, structure_client
-from app.errors import USER_FACING_ERRORS
+from app.errors import USER_FACING_ERRORS, DmpClientError
 from app.ins import IdentityTraits, Ins, InsError, compute_insc
 from app.settings import Settings
 from sandbox.patients import SandboxPatient, load_patients
@@ -95,7 +101,109 @@ def _exchanges(out: TextIO) -> int:
         print(f"  ERREUR: {error}", file=out)
         return 1
     print(f"  {steps} échanges réussis.", file=out)
+    return _main_job(settings, pin, out)
+
+
+def _main_job(settings: Settings, pin: str, out: TextIO) -> int:
+    """The GP's main job on P03: status, authorisation, send a PDF report, find it, retrieve it and
+    compare the bytes, mask it, replace it with a new version, archive it."""
+    print("\nParcours principal (carte CPS du médecin généraliste, patient P03)", file=out)
+    ins = _ins("P03")
+    step = "connexion"
+    try:
+        client, card = card_client(settings, lambda status: pin)
+        try:
+            step = "TD0.2 statut"
+            status = client.status(ins)
+            print(f"  1. {step} : DMP {'actif' if status.exists else 'absent'}", file=out)
+            step = "TD0.3 autorisation"
+            result = client.set_authorization(ins)
+            print(f"  2. {step} : {result.status} {result.context}".rstrip(), file=out)
+            with tempfile.TemporaryDirectory(prefix="dmp-demo-") as folder:
+                pdf = Path(folder) / "compte-rendu.pdf"
+                pdf.write_bytes(demo_pdf("Compte rendu de consultation (démonstration)"))
+                step = "TD2.1 dépôt"
+                sent = client.send(ins, _report(pdf, "Compte rendu de consultation"))
+                print(f"  3. {step} : PDF de {pdf.stat().st_size} octets déposé ({sent.unique_id})", file=out)
+                step = "TD3.1 recherche"
+                found = next(d for d in client.find_documents(ins) if d.unique_id == sent.unique_id)
+                print(f"  4. {step} : retrouvé « {found.title} »", file=out)
+                step = "TD3.2 récupération"
+                cda, back = Path(folder) / "cda.xml", Path(folder) / "retour.pdf"
+                with cda.open("wb") as handle:
+                    client.retrieve(ins, found, handle)
+                with cda.open("rb") as source, back.open("wb") as target:
+                    extract_body(source, target)
+                if back.read_bytes() != pdf.read_bytes():
+                    raise DmpClientError("Le document récupéré diffère du document déposé.", code="DEMO")
+                print(
+                    f"  5. {step} : CDA de {cda.stat().st_size} octets, PDF identique octet pour octet",
+                    file=out,
+                )
+                step = "TD3.3a masquage"
+                client.set_visibility(ins, found, add={Visibility.MASKED_FROM_PS})
+                print(f"  6. {step} : document masqué aux autres professionnels", file=out)
+                step = "TD2.1 nouvelle version"
+                current = client.document_by_unique_id(ins, sent.unique_id)
+                pdf.write_bytes(demo_pdf("Compte rendu de consultation (version corrigée)"))
+                replaced = client.send(
+                    ins, _report(pdf, "Compte rendu de consultation (corrigé)"), replaces=current
+                )
+                old = client.document_by_unique_id(ins, sent.unique_id)
+                print(
+                    f"  7. {step} : version {replaced.version} déposée, l'ancienne est "
+                    f"{'remplacée' if old.status == Status.DEPRECATED else old.status}",
+                    file=out,
+                )
+                step = "TD3.3d archivage"
+                newest = client.document_by_unique_id(ins, replaced.unique_id)
+                client.set_status(ins, newest, Status.ARCHIVED)
+                archived = client.document_by_unique_id(ins, replaced.unique_id)
+                if archived.status != Status.ARCHIVED:
+                    raise DmpClientError("Le document n'a pas été archivé.", code="DEMO")
+                print(f"  8. {step} : nouvelle version archivée", file=out)
+        finally:
+            client.close()
+            card.close()
+    except (DmpClientError, InsError, StopIteration) as error:
+        print(f"  ÉCHEC à l'étape « {step} » : {error or 'document introuvable'}", file=out)
+        return 1
+    print("  Parcours principal réussi.", file=out)
     return 0
+
+
+def _report(path: Path, title: str) -> NewDocument:
+    patient = next(p for p in load_patients() if p.id == "P03")
+    traits = IdentityTraits.parse(
+        patient.birth_name, patient.first_names, patient.sex, patient.birth_date, patient.birth_place
+    )
+    return NewDocument(path, "application/pdf", "11488-4", title, traits)
+
+
+def demo_pdf(text: str) -> bytes:
+    """A small valid one-page PDF (built here so the demo needs no file)."""
+    content = f"BT /F1 14 Tf 60 760 Td ({text.encode('latin-1', 'replace').decode('latin-1')}) Tj ET".encode(
+        "latin-1"
+    )
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(content)).encode() + b" >>\nstream\n" + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    pdf = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(pdf))
+        pdf += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(pdf)
+    pdf += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for offset in offsets:
+        pdf += f"{offset:010d} 00000 n \n".encode()
+    pdf += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(pdf)
 
 
 def _ins(pid: str) -> Ins:

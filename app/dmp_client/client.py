@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 
 from lxml import etree
 
+from app.dmp_client.admin_client import AdminTransactions
+from app.dmp_client.core.cda import Author
 from app.dmp_client.core.context import AccessContext, Actor, AuthMode, Purpose, Software
 from app.dmp_client.core.habilitations import (
     ACTION_SET_AUTHORIZATION,
@@ -24,9 +26,11 @@ from app.dmp_client.core.hl7v3 import (
     parse_get_demographics_response,
 )
 from app.dmp_client.core.signing import Signer
-from app.dmp_client.core.soap import SoapResponse, build_envelope, parse_envelope
+from app.dmp_client.core.soap import SoapRequest, SoapResponse, build_envelope, parse_envelope
+from app.dmp_client.core.valuesets import Concept
 from app.dmp_client.core.vihf import build_signed_vihf
-from app.dmp_client.transport import Transport
+from app.dmp_client.documents import DEFAULT_CONTENT_TYPE, DocumentTransactions
+from app.dmp_client.transport import RawResponse, Transport
 from app.ins import Ins
 
 
@@ -37,16 +41,38 @@ class Session:
     software: Software
     sender_oid: str
     purpose: Purpose = Purpose.NORMAL
+    author: Author | None = None  # who documents sent in this session are by
 
 
-class DmpClient:
-    def __init__(self, transport: Transport, signer: Signer, session: Session) -> None:
+# The sandbox's repository (the real host returns its own in every DocumentEntry).
+DEFAULT_REPOSITORY_ID = "1.2.250.1.213.4.1.1.1.2"
+
+
+class DmpClient(DocumentTransactions, AdminTransactions):
+    def __init__(
+        self,
+        transport: Transport,
+        signer: Signer,
+        session: Session,
+        *,
+        content_type: Concept = DEFAULT_CONTENT_TYPE,
+        repository_id: str = DEFAULT_REPOSITORY_ID,
+    ) -> None:
         self.transport = transport
         self.signer = signer
         self.session = session
+        self.content_type = content_type
+        self.repository_id = repository_id
+        self._status_cache = {}
 
     def with_purpose(self, purpose: Purpose) -> DmpClient:
-        return DmpClient(self.transport, self.signer, replace(self.session, purpose=purpose))
+        return DmpClient(
+            self.transport,
+            self.signer,
+            replace(self.session, purpose=purpose),
+            content_type=self.content_type,
+            repository_id=self.repository_id,
+        )
 
     def _context(self, patient: Ins | None) -> AccessContext:
         s = self.session
@@ -63,10 +89,41 @@ class DmpClient:
         *,
         idempotent: bool,
     ) -> SoapResponse:
-        vihf = build_signed_vihf(self._context(patient), self.signer)
-        request = build_envelope(action, payload, vihf)
+        response, raw = self._exchange_raw(
+            service, action, expected, payload, patient, timeout, idempotent=idempotent
+        )
+        for part in raw.parts.values():
+            part.file.close()
+        return response
+
+    def _exchange_raw(
+        self,
+        service: str,
+        action: str,
+        expected: str,
+        payload: etree._Element,
+        patient: Ins | None,
+        timeout: float,
+        *,
+        idempotent: bool,
+    ) -> tuple[SoapResponse, RawResponse]:
+        """Like :meth:`_exchange`, keeping the MTOM attachments (the caller closes their files)."""
+        request = self._envelope(action, payload, patient)
         raw = self.transport.post(service, request, timeout, idempotent=idempotent)
-        return parse_envelope(raw.body, (expected,), request.message_id)
+        try:
+            return self._read(raw, (expected,), request.message_id), raw
+        except BaseException:
+            for part in raw.parts.values():
+                part.file.close()
+            raise
+
+    def _envelope(self, action: str, payload: etree._Element, patient: Ins | None) -> SoapRequest:
+        vihf = build_signed_vihf(self._context(patient), self.signer)
+        return build_envelope(action, payload, vihf)
+
+    @staticmethod
+    def _read(raw: RawResponse, expected: tuple[str, ...], message_id: str) -> SoapResponse:
+        return parse_envelope(raw.body, expected, message_id)
 
     def status(self, ins: Ins) -> DmpStatus:
         """TD0.2: does the DMP exist, is it open, am I authorised, am I the médecin traitant."""

@@ -267,3 +267,34 @@ def read_identity(source: BinaryIO) -> CdaIdentity:
     if len(found) != 3 or not found["version"].isdigit():
         raise LocalProtocolError("Version précédente sans identifiant, setId ou numéro de version.")
     return CdaIdentity(found["id"], found["setId"], int(found["version"]))
+
+
+def extract_body(source: BinaryIO, out: BinaryIO) -> str:
+    """Write the document a level-1 CDA wraps (its ``nonXMLBody/text``, base64-decoded) to ``out``;
+    return its media type. Hostile input is refused like every received XML."""
+    events = etree.iterparse(
+        source,
+        events=("end",),
+        tag=f"{{{HL7V3}}}text",
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=True,  # a 50 MB document is one large text node
+    )
+    try:
+        for _, node in events:
+            parent = node.getparent()
+            if parent is None or parent.tag != f"{{{HL7V3}}}nonXMLBody":
+                continue
+            if node.get("representation") != "B64":
+                raise LocalProtocolError("Corps du CDA non encodé en base64.")
+            text = node.text or ""
+            if any(c.isspace() for c in text[:4096]) or any(c.isspace() for c in text[-4096:]):
+                text = "".join(text.split())
+            step = _CHUNK // 3 * 4  # whole base64 quanta
+            for start in range(0, len(text), step):
+                out.write(base64.b64decode(text[start : start + step], validate=True))
+            return node.get("mediaType", "")
+    except (etree.XMLSyntaxError, ValueError):
+        raise LocalProtocolError("Document CDA illisible.") from None
+    raise LocalProtocolError("Ce CDA ne contient pas de document (nonXMLBody) : CDA structuré ?")

@@ -1,0 +1,316 @@
+"""ITI-41 ingest of 1, 10 and 50 MB documents and ITI-18 listing of the 2,000-document patient.
+
+The sandbox host runs in its own process (``dmp-sandbox serve``), so the client's memory is the
+client's. Structure mode (software key), mutual TLS, keep-alive.
+
+- ITI-41: each size in a fresh child process. Baseline: a bare streaming httpx POST, from a file,
+  of a complete ITI-41 MTOM body built beforehand (same bytes on the wire, same host work).
+  Measured: ``DmpClient.send`` of a PDF of that size (CDA wrapping with streamed base64, hashes,
+  XAdES signature, metadata, MTOM streamed from a temporary file). Peak memory: growth of the
+  child's peak RSS during the send, as a multiple of the document's size.
+- ITI-18: p50 / p95 over repeated listings with 50 ms of latency injected per request by the host:
+  the first search (two years, approved), the full listing (ObjectRef, then GetDocumentsAndAssociations
+  in batches of 20 fetched concurrently), and as baseline one bare LeafClass FindDocuments POST.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from app.dmp_client.client import DmpClient, Session
+from app.dmp_client.core import iti18
+from app.dmp_client.core.context import (
+    PROFESSION_CODE_SYSTEM,
+    SPECIALTY_CODE_SYSTEM,
+    Actor,
+    AuthMode,
+    Code,
+    Purpose,
+)
+from app.dmp_client.core.ebrim import Status
+from app.dmp_client.core.iti18 import FindDocuments, ReturnType, StoredQuery
+from app.dmp_client.core.signing import SoftwareKeySigner
+from app.dmp_client.documents import NewDocument
+from app.dmp_client.factory import author_of
+from app.dmp_client.transport import Endpoint, Transport, client_context
+from app.ins import IdentityTraits, Ins
+from app.settings import Settings
+from sandbox import cards, pki, rig
+
+MB = 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_now() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def traits_of(pid: str) -> tuple[Ins, IdentityTraits]:
+    from sandbox.patients import load_patients
+
+    p = next(p for p in load_patients() if p.id == pid)
+    return Ins.parse(p.matricule, p.oid), IdentityTraits.parse(
+        p.birth_name, p.first_names, p.sex, p.birth_date, p.birth_place
+    )
+
+
+def fake_pdf(path: Path, size: int) -> None:
+    with path.open("wb") as f:
+        f.write(b"%PDF-1.4\n")
+        block = os.urandom(MB)
+        while f.tell() < size - 6:
+            f.write(block[: min(MB, size - 6 - f.tell())])
+        f.write(b"%%EOF\n")
+
+
+def child_send(size: int, folder: Path) -> dict[str, float]:
+    """In a fresh process: the client's send (measured), then a bare replay of the same bytes."""
+    client = direct_client(folder)
+    ins, traits = traits_of("P03")
+    pdf = folder / f"doc-{size}.pdf"
+    fake_pdf(pdf, size)
+    small = folder / "warm.pdf"
+    fake_pdf(small, 4096)
+    client.send(ins, NewDocument(small, "application/pdf", "11488-4", "Préchauffage", traits))
+    before_rss = rss_now()
+    # First send captured on the wire (--trace), second send measured without tracing.
+    client.transport.trace_dir = folder / f"trace-{size}"
+    client.send(ins, NewDocument(pdf, "application/pdf", "11488-4", "Capture", traits))
+    client.transport.trace_dir = None
+    start = time.perf_counter()
+    client.send(ins, NewDocument(pdf, "application/pdf", "11488-4", "Mesure", traits))
+    elapsed = time.perf_counter() - start
+    growth = max(0, peak_rss() - before_rss)
+    # Baseline: the captured request replayed as it is, streamed from disk over the same connection.
+    # (The host reads and checks it all, then refuses the uniqueId it already has.)
+    request = sorted((folder / f"trace-{size}").glob("*-repository-requete.txt"))[-1]
+    content_type, offset = _split_trace(request)
+    length = request.stat().st_size - offset
+
+    def body() -> Iterator[bytes]:
+        with request.open("rb") as handle:
+            handle.seek(offset)
+            while chunk := handle.read(MB):
+                yield chunk
+
+    start = time.perf_counter()
+    with client.transport._client.stream(
+        "POST",
+        f"{os.environ['DMP_HOST_URL']}/repository",
+        content=body(),
+        headers={"Content-Type": content_type, "Content-Length": str(length)},
+        timeout=600,
+    ) as response:
+        response.read()
+    baseline = time.perf_counter() - start
+    client.close()
+    return {"size": size, "baseline": baseline, "client": elapsed, "growth": growth}
+
+
+def _split_trace(path: Path) -> tuple[str, int]:
+    data = path.read_bytes()[:4096]
+    head, _, _ = data.partition(b"\n\n")
+    content_type = head.decode().split("\n")[1].removeprefix("Content-Type: ")
+    return content_type, len(head) + 2
+
+
+def direct_client(folder: Path, key: str = "generaliste") -> DmpClient:
+    """The sandbox GP in direct mode with software keys issued by the test PKI (no card rig needed:
+    the card's own signing time is the card's, not the client's)."""
+    pki_dir = folder / "pki"
+    ca_key = load_pem_private_key((pki_dir / "ca-personnes.key").read_bytes(), None)
+    assert isinstance(ca_key, rsa.RSAPrivateKey)
+    ca = pki.Issued(x509.load_pem_x509_certificate((pki_dir / "ca-personnes.pem").read_bytes()), ca_key)
+    profile = cards.card(key)
+    subject = pki.card_subject(
+        profile.national_id, profile.surname, profile.given_name, profile.profession_label
+    )
+    auth_key, sign_key = pki.new_key(), pki.new_key()
+    auth = pki.card_auth_certificate(subject, auth_key.public_key(), ca)
+    sign = pki.card_sign_certificate(subject, sign_key.public_key(), ca)
+    cert_path, key_path = folder / f"{key}-auth.pem", folder / f"{key}-auth.key"
+    cert_path.write_bytes(pki.Issued(auth, None).cert_pem())
+    pki.write_pem_key(key_path, auth_key)
+    settings = Settings.from_env()
+    endpoint = Endpoint(settings.host_url, settings.trust_files)
+    situation = profile.situations[0]
+    roles = (
+        Code(profile.profession or "", PROFESSION_CODE_SYSTEM, profile.profession_label),
+        Code(profile.specialty or "", SPECIALTY_CODE_SYSTEM),
+    )
+    actor = Actor(
+        profile.national_id,
+        f"{profile.given_name} {profile.surname}",
+        roles,
+        situation.structure_id,
+        situation.sector,
+    )
+    author = author_of(
+        profile.national_id, profile.given_name, profile.surname, profile.profession, profile.specialty,
+        situation.structure_id, situation.name,
+    )  # fmt: skip
+    session = Session(actor, AuthMode.DIRECT, settings.software, settings.sender_oid, Purpose.NORMAL, author)
+    transport = Transport(endpoint, client_context(endpoint, cert_path, key_path), settings.timeouts)
+    return DmpClient(transport, SoftwareKeySigner(sign_key, sign), session)
+
+
+def listing(client: DmpClient, runs: int) -> list[tuple[str, list[float]]]:
+    ins, _ = traits_of("P01")
+    every = FindDocuments(ins, statuses=(Status.APPROVED, Status.ARCHIVED, Status.DEPRECATED))
+    bare = client.transport._client
+    envelope = client._envelope(
+        iti18.ACTION,
+        iti18.build_query(StoredQuery.FIND_DOCUMENTS, every.parameters(), ReturnType.LEAF_CLASS),
+        ins,
+    )
+    url = f"{os.environ['DMP_HOST_URL']}/registry"
+    rows: list[tuple[str, list[float]]] = [("bare LeafClass FindDocuments POST, all (baseline)", []),
+                                           ("first search: 2 years, approved", []),
+                                           ("full listing: ObjectRef + batches of 20", [])]  # fmt: skip
+    counts = {}
+    for _ in range(runs):
+        start = time.perf_counter()
+        response = bare.post(
+            url, content=envelope.body, headers={"Content-Type": envelope.content_type}, timeout=600
+        )
+        assert response.status_code == 200
+        rows[0][1].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        counts["recent"] = len(client.find_documents(ins, check=False))
+        rows[1][1].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        counts["all"] = len(client.find_documents(ins, every, check=False))
+        rows[2][1].append(time.perf_counter() - start)
+    print(f"(documents: {counts['recent']} in the first search, {counts['all']} in the full listing)")
+    return rows
+
+
+def p50_p95(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.95) - 1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,10,50", help="MB")
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child_send(args.child, Path(tempfile.mkdtemp(dir=os.environ["BENCH_DIR"])))))
+        return
+    folder = Path(tempfile.mkdtemp(prefix="bench-xds-"))
+    rig.build_pki(folder)
+    port = free_port()
+    env = dict(os.environ)
+    env["DMP_SANDBOX_DIR"] = str(folder)
+    env["DMP_HOST_URL"] = f"https://localhost:{port}/si-dmp-server/v2/services"
+    env["BENCH_DIR"] = str(folder)
+    os.environ.update(env)
+    tools = Path(sys.executable).parent
+    host = subprocess.Popen(
+        [
+            str(tools / "dmp-sandbox"),
+            "--dir",
+            str(folder),
+            "serve",
+            "--port",
+            str(port),
+            "--donnees",
+            str(folder / "host"),
+        ],
+        env=env,
+    )
+    try:
+        _wait(port)
+        print("| ITI-41, structure mode | bare streaming POST | DmpClient.send | ratio | peak RSS growth |")
+        print("|---|---|---|---|---|")
+        for size in (int(s) * MB for s in args.sizes.split(",")):
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", str(size)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            print(
+                f"| {size // MB} MB | {r['baseline']:.2f} s | {r['client']:.2f} s "
+                f"| {r['client'] / r['baseline']:.2f} "
+                f"| {r['growth'] / MB:.0f} MiB ({r['growth'] / size:.2f} x the document) |"
+            )
+    finally:
+        host.terminate()
+        host.wait()
+    host = subprocess.Popen(
+        [
+            str(tools / "dmp-sandbox"),
+            "--dir",
+            str(folder),
+            "serve",
+            "--port",
+            str(port),
+            "--donnees",
+            str(folder / "host2"),
+            "--latence",
+            "0.05",
+        ],
+        env=env,
+    )
+    try:
+        _wait(port)
+        client = direct_client(folder)
+        client.find_documents(traits_of("P01")[0], check=False)  # warm-up
+        rows = listing(client, args.runs)
+        client.close()
+    finally:
+        host.terminate()
+        host.wait()
+    print(
+        f"\n| ITI-18, P01 (2,000 documents), host +50 ms per request, {args.runs} runs | p50 | p95 | ratio |"
+    )
+    print("|---|---|---|---|")
+    base = p50_p95(rows[0][1])[0]
+    for name, samples in rows:
+        p50, p95 = p50_p95(samples)
+        print(f"| {name} | {p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms | {p50 / base:.2f} |")
+
+
+def _wait(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("sandbox host did not start")
+
+
+if __name__ == "__main__":
+    main()
