@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from sandbox.host import admin
 from sandbox.host.faults import HostFault
 from sandbox.host.store import Store
 from sandbox.host.vihf import Caller
@@ -200,12 +201,25 @@ def set_authorization(payload: etree._Element, caller: Caller, store: Store) -> 
 
 
 SERVICES: dict[str, dict[str, Handler]] = {
-    "patients": {"urn:hl7-org:v3:PRPA_IN201307UV02": get_demographics},
-    "habilitations": {
-        "urn:si-dmp-habilitations:HabilitationsEndPoint:setAuthorization": set_authorization,
-        "urn:hl7-org:v3:setAuthorization": set_authorization,
+    "patients": {
+        "urn:hl7-org:v3:PRPA_IN201307UV02": get_demographics,
+        "urn:hl7-org:v3:PRPA_IN201305UV02": admin.find_candidates,
+        "urn:hl7-org:v3:PRPA_IN201311UV02": admin.create_dmp,
+        "urn:hl7-org:v3:PRPA_IN201314UV02": admin.revise_dmp,
     },
-    "patientsSpecific": {},
+    "habilitations": {
+        # admin.set_authorization adds the MEDECIN_TRAITANT role and defers to set_authorization above.
+        "urn:si-dmp-habilitations:HabilitationsEndPoint:setAuthorization": admin.set_authorization,
+        "urn:hl7-org:v3:setAuthorization": admin.set_authorization,
+        "urn:si-dmp-habilitations:HabilitationsEndPoint:listAuthorizationByPatient": (
+            admin.list_authorizations
+        ),
+        "urn:hl7-org:v3:listAuthorizationByPatient": admin.list_authorizations,
+    },
+    "patientsSpecific": {
+        "urn:si-dmp-patients:PatientSpecificEndPoint:patientList": admin.patient_list,
+        "": admin.patient_list,  # the WSDL's soapAction is empty
+    },
     "registry": {},
     "repository": {},
 }

@@ -72,6 +72,7 @@ class DmpHost(ThreadingHTTPServer):
         self.trust = Trust(config.pki_dir)
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(config.data_dir / "dmp.sqlite")
+        self.store.profile = config.profile  # read by the administrative transactions
         if self.store.patient("207058575627097") is None:
             self.store.seed()
 
