@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_ins.add_parsers(commands)
     cli_card.add_parsers(commands)
     cli_dmp.add_parsers(commands)
+    cli_dmp.add_admin_parsers(commands)
     cli_documents.add_parsers(commands)
     demo.add_parser(commands)
     return parser

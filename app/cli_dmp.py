@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import TextIO
 
 from app.cli_card import pin_prompt
 from app.dmp_client.client import DmpClient
+from app.dmp_client.core.admin import DateType
 from app.dmp_client.core.context import Purpose
 from app.dmp_client.core.hl7v3 import DmpState
 from app.dmp_client.factory import card_client, structure_client
@@ -116,4 +118,78 @@ def run_authorize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     print(
         f"Autorisation {done} ({result.status}{' : ' + result.context if result.context else ''})", file=out
     )
+    return 0
+
+
+def add_admin_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    listing = subparsers.add_parser(
+        "list-dmps", help="TD0.4 : DMP sur lesquels je suis autorisé, ou avec de nouveaux documents"
+    )
+    common_options(listing, ins_required=False)
+    listing.add_argument("--depuis", default=None, help="depuis (AAAA-MM-JJ ; défaut : 30 jours)")
+    listing.add_argument(
+        "--nouveaux-documents",
+        action="store_true",
+        help="DMP ayant reçu un document depuis la date (LASTDOC)",
+    )
+    listing.set_defaults(handler=run_list_dmps)
+    admin = subparsers.add_parser("admin", help="TD1.3a : données administratives du DMP (oppositions…)")
+    common_options(admin)
+    admin.set_defaults(handler=run_admin)
+    authorizations = subparsers.add_parser(
+        "authorizations", help="TD1.6 : professionnels autorisés ou bloqués sur le DMP"
+    )
+    common_options(authorizations)
+    authorizations.set_defaults(handler=run_authorizations)
+
+
+def run_list_dmps(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    settings = Settings.from_env()
+    since = (
+        dt.datetime.strptime(args.depuis, "%Y-%m-%d").astimezone()
+        if args.depuis
+        else dt.datetime.now().astimezone() - dt.timedelta(days=30)
+    )
+    kind = DateType.LAST_DOCUMENT if args.nouveaux_documents else DateType.LAST_AUTHORIZATION
+    with open_client(args, settings, err) as client:
+        entries = client.list_patients(since, kind)
+    print(f"{len(entries)} DMP", file=out)
+    for entry in entries:
+        # RG_0320: the DMP's identity traits are not shown; the INS lets the user open the local record.
+        ins = f"{entry.ins.oid.label} {entry.ins.matricule.grouped()}" if entry.ins else "INS inconnu"
+        flags = " (médecin traitant)" if entry.treating_doctor else ""
+        added = f", dernier ajout {entry.last_add[:8]}" if entry.last_add else ""
+        print(f"  {ins}{flags}{added}", file=out)
+    return 0
+
+
+def run_admin(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    settings = Settings.from_env()
+    ins = ins_of(args, settings)
+    with open_client(args, settings, err) as client:
+        status = client.admin_data(ins)
+    labels = {
+        "OPPOSITION_BRIS_DE_GLACE": "opposition au bris de glace",
+        "OPPOSITION_ACCES_URGENCE": "opposition à l'accès en urgence (centre 15)",
+        "RATTACHEMENT_ENS": "rattaché à Mon espace santé",
+        "COMPTE_INTERNET_OUVERT": "compte internet ouvert",
+    }
+    print(f"DMP : {status.state.value}", file=out)
+    for code, flag in sorted(status.observations.items()):
+        print(f"  {labels.get(code, code)} : {'oui' if flag else 'non'}", file=out)
+    return 0
+
+
+def run_authorizations(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    settings = Settings.from_env()
+    ins = ins_of(args, settings)
+    with open_client(args, settings, err) as client:
+        rows = client.list_authorizations(ins)
+    print(f"{len(rows)} professionnel(s)", file=out)
+    for row in rows:
+        since = f" depuis le {row.start[6:8]}/{row.start[4:6]}/{row.start[:4]}" if row.start else ""
+        specialty = f", {', '.join(row.specialty_labels or row.specialties)}" if row.specialties else ""
+        print(
+            f"  {row.first_name} {row.last_name} ({row.national_id}{specialty}) : {row.mode}{since}", file=out
+        )
     return 0
