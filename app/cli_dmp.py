@@ -52,6 +52,11 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     common_options(authorize)
     authorize.add_argument("--retirer", action="store_true", help="supprimer mon autorisation")
+    authorize.add_argument(
+        "--medecin-traitant",
+        action="store_true",
+        help="me déclarer médecin traitant DMP (avec --retirer : cesser de l'être)",
+    )
     authorize.set_defaults(handler=run_authorize)
 
 
@@ -113,11 +118,13 @@ def run_authorize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = Settings.from_env()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
-        result = client.set_authorization(ins, add=not args.retirer)
+        if args.medecin_traitant:
+            result = client.set_treating_doctor(ins, declare=not args.retirer)
+        else:
+            result = client.set_authorization(ins, add=not args.retirer)
     done = "supprimée" if args.retirer else "enregistrée"
-    print(
-        f"Autorisation {done} ({result.status}{' : ' + result.context if result.context else ''})", file=out
-    )
+    what = "Déclaration de médecin traitant" if args.medecin_traitant else "Autorisation"
+    print(f"{what} {done} ({result.status}{' : ' + result.context if result.context else ''})", file=out)
     return 0
 
 
