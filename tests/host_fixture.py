@@ -1,4 +1,4 @@
-"""An in-process sandbox DMP host over real mutual TLS, and a structure-mode client for it.
+"""An in-process sandbox DMP host over real mutual TLS, and structure-mode and direct-mode clients.
 
 The test PKI is generated once per session (no card rig needed); each test gets a fresh host on
 a free loopback port with freshly seeded data.
@@ -7,14 +7,30 @@ a free loopback port with freshly seeded data.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from app.dmp_client.client import DmpClient
+from app.dmp_client.client import DmpClient, Session
+from app.dmp_client.core.context import (
+    NON_PS_ROLE_CODE_SYSTEM,
+    PROFESSION_CODE_SYSTEM,
+    SPECIALTY_CODE_SYSTEM,
+    Actor,
+    AuthMode,
+    Code,
+    Purpose,
+)
+from app.dmp_client.core.signing import SoftwareKeySigner
+from app.dmp_client.factory import author_of
 from app.dmp_client.factory import structure_client as make_structure_client
+from app.dmp_client.transport import Endpoint, Transport, client_context
 from app.settings import Settings
+from sandbox import cards, pki
 from sandbox import rig as sandbox_rig
 from sandbox.host.server import DmpHost, HostConfig, serve_in_thread
 
@@ -59,3 +75,85 @@ def structure_client(host: DmpHost, pki_dir: Path) -> Iterator[DmpClient]:
     client = make_structure_client(settings_for(host, pki_dir))
     yield client
     client.close()
+
+
+DirectClient = Callable[..., DmpClient]
+
+
+@pytest.fixture(scope="session")
+def card_keys(
+    pki_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Path, Path, SoftwareKeySigner]]:
+    """Per virtual card: TLS certificate and key files, and the VIHF signer (software keys)."""
+    folder = pki_dir / "pki"
+    ca_key = load_pem_private_key((folder / "ca-personnes.key").read_bytes(), None)
+    assert isinstance(ca_key, rsa.RSAPrivateKey)
+    ca = pki.Issued(x509.load_pem_x509_certificate((folder / "ca-personnes.pem").read_bytes()), ca_key)
+    out = tmp_path_factory.mktemp("cards")
+    keys = {}
+    for profile in cards.load_cards():
+        subject = pki.card_subject(
+            profile.national_id, profile.surname, profile.given_name, profile.profession_label
+        )
+        auth_key, sign_key = pki.new_key(), pki.new_key()
+        auth = pki.card_auth_certificate(subject, auth_key.public_key(), ca)
+        sign = pki.card_sign_certificate(subject, sign_key.public_key(), ca)
+        cert_path, key_path = out / f"{profile.key}-auth.pem", out / f"{profile.key}-auth.key"
+        cert_path.write_bytes(pki.Issued(auth, None).cert_pem())
+        pki.write_pem_key(key_path, auth_key)
+        keys[profile.key] = (cert_path, key_path, SoftwareKeySigner(sign_key, sign))
+    return keys
+
+
+def card_actor(key: str) -> Actor:
+    profile = cards.card(key)
+    roles: list[Code] = []
+    if profile.profession:
+        roles.append(Code(profile.profession, PROFESSION_CODE_SYSTEM, profile.profession_label))
+        if profile.specialty:
+            roles.append(Code(profile.specialty, SPECIALTY_CODE_SYSTEM))
+    elif profile.role:
+        roles.append(Code(profile.role, NON_PS_ROLE_CODE_SYSTEM))
+    situation = profile.situations[0]
+    return Actor(
+        profile.national_id,
+        f"{profile.given_name} {profile.surname}",
+        tuple(roles),
+        situation.structure_id,
+        situation.sector,
+    )
+
+
+@pytest.fixture
+def direct_client(
+    card_keys: dict[str, tuple[Path, Path, SoftwareKeySigner]], pki_dir: Path
+) -> Iterator[DirectClient]:
+    """``direct_client(host, "generaliste", purpose=…)``: a direct-mode client of that card holder."""
+    made: list[DmpClient] = []
+
+    def make(host: DmpHost, key: str, purpose: Purpose = Purpose.NORMAL) -> DmpClient:
+        settings = settings_for(host, pki_dir)
+        endpoint = Endpoint(settings.host_url, settings.trust_files)
+        cert, private, signer = card_keys[key]
+        tls = client_context(endpoint, cert, private)
+        profile = cards.card(key)
+        situation = profile.situations[0]
+        author = author_of(
+            profile.national_id,
+            profile.given_name,
+            profile.surname,
+            profile.profession,
+            profile.specialty,
+            situation.structure_id,
+            situation.name,
+        )
+        session = Session(
+            card_actor(key), AuthMode.DIRECT, settings.software, settings.sender_oid, purpose, author
+        )
+        client = DmpClient(Transport(endpoint, tls, settings.timeouts), signer, session)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()

@@ -29,8 +29,8 @@ from app.dmp_client.core.errors import RemoteError, SoapFault
 from app.dmp_client.core.hl7v3 import DmpState
 from app.ins import Ins
 from sandbox.host.server import DmpHost
-from tests.admin.conftest import DirectClient
 from tests.dmp_client.helpers import envelope_schema
+from tests.host_fixture import DirectClient
 
 TEST = "1.2.250.1.213.1.4.10"
 P01, P02, P03, P05, P07 = (

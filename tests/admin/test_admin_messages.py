@@ -25,7 +25,7 @@ from app.dmp_client.core.admin import (
 from app.dmp_client.core.errors import LocalProtocolError, MalformedResponse, RemoteError
 from app.dmp_client.core.habilitations import AuthorizationAction
 from app.ins import Ins
-from tests.admin.conftest import card_actor
+from tests.host_fixture import card_actor
 
 DATA = Path(__file__).parent / "data"
 H = {"h": "urn:hl7-org:v3"}
