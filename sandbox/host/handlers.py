@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from sandbox.host import admin
+from sandbox.host import admin, documents, queries
 from sandbox.host.faults import HostFault
 from sandbox.host.store import Store
 from sandbox.host.vihf import Caller
@@ -220,8 +220,14 @@ SERVICES: dict[str, dict[str, Handler]] = {
         "urn:si-dmp-patients:PatientSpecificEndPoint:patientList": admin.patient_list,
         "": admin.patient_list,  # the WSDL's soapAction is empty
     },
-    "registry": {},
-    "repository": {},
+    "registry": {
+        queries.ACTION: queries.stored_query,
+        documents.UPDATE_ACTION: documents.update_document_set,
+    },
+    "repository": {
+        documents.PNR_ACTION: documents.provide_and_register,
+        documents.RETRIEVE_ACTION: documents.retrieve,
+    },
 }
 
 ALIASES = {

@@ -8,7 +8,9 @@ a hardened parser, WS-Addressing Action routed to the service's handler, VIHF ch
 
 from __future__ import annotations
 
+import base64
 import random
+import shutil
 import socket
 import ssl
 import threading
@@ -17,14 +19,15 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import IO
 
 from cryptography import x509
 from lxml import etree
 
-from sandbox.host import handlers
+from sandbox.host import handlers, mtom
 from sandbox.host.faults import SOAP, WSA, HostFault, fault_envelope
 from sandbox.host.store import Store
-from sandbox.host.vihf import Trust, check_vihf
+from sandbox.host.vihf import DS, SAML, WSSE, Trust, check_vihf
 
 BASE_PATH = "/si-dmp-server/v2/services/"
 MAX_BODY = 256 * 1024 * 1024
@@ -103,24 +106,50 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return
-        length = int(self.headers.get("Content-Length", "0"))
-        if not 0 < length <= MAX_BODY:
-            self._send(413 if length else 400, b"", "text/plain")
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        try:
+            length = None if chunked else int(self.headers.get("Content-Length", "0"))
+            body = mtom.spool(self.rfile, length, chunked, MAX_BODY)  # type: ignore[arg-type]
+        except (ValueError, mtom.BodyError) as error:
+            self.close_connection = True  # the rest of the body was not read
+            self._send(getattr(error, "status", 400), b"", "text/plain")
             return
-        body = self.rfile.read(length)
-        service = (
-            handlers.ALIASES.get(self.path.removeprefix(BASE_PATH).strip("/").lower())
-            if self.path.startswith(BASE_PATH)
-            else None
-        )
-        if service is None:
-            self._send(404, b"service inconnu", "text/plain; charset=utf-8")
-            return
-        status, answer = self._answer(service, body)
-        self._record(body, answer)
-        self._send(status, answer, "application/soap+xml; charset=UTF-8")
+        with body:
+            service = (
+                handlers.ALIASES.get(self.path.removeprefix(BASE_PATH).strip("/").lower())
+                if self.path.startswith(BASE_PATH)
+                else None
+            )
+            if service is None:
+                self._send(404, b"service inconnu", "text/plain; charset=utf-8")
+                return
+            exchange = mtom.Exchange()
+            token = mtom.EXCHANGE.set(exchange)
+            try:
+                status, envelope = self._answer(service, body, exchange)
+            finally:
+                mtom.EXCHANGE.reset(token)
+            if service == "repository":
+                # The repository answers in MTOM, faults included (dmp-interface.md §2.2).
+                answer = mtom.mtom_answer(envelope, exchange.outgoing)
+                self._record(body, answer)
+                self._send_mtom(status, answer)
+            else:
+                self._record(body, envelope)
+                self._send(status, envelope, "application/soap+xml; charset=UTF-8")
 
-    def _answer(self, service: str, body: bytes) -> tuple[int, bytes]:
+    def _envelope_bytes(self, body: IO[bytes], exchange: mtom.Exchange) -> bytes:
+        content_type = self.headers.get("Content-Type", "")
+        if content_type.split(";", 1)[0].strip().lower() == "multipart/related":
+            try:
+                root, exchange.parts = mtom.parse_related(body, content_type)
+            except mtom.BodyError as error:
+                raise HostFault("DMPInvalidRequest", f"Message MTOM invalide : {error}") from None
+            return root
+        body.seek(0)
+        return body.read()
+
+    def _answer(self, service: str, body: IO[bytes], exchange: mtom.Exchange) -> tuple[int, bytes]:
         message_id = None
         caller = None
         try:
@@ -131,7 +160,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 raise HostFault(
                     "DMPServiceUnavailable", "Service temporairement indisponible (injection).", sender=False
                 )
-            envelope = self._parse(body)
+            envelope = self._parse(self._envelope_bytes(body, exchange))
             header = envelope.find(f"{{{SOAP}}}Header")
             message_id = header.findtext(f"{{{WSA}}}MessageID") if header is not None else None
             action = (header.findtext(f"{{{WSA}}}Action") or "").strip() if header is not None else ""
@@ -139,6 +168,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             if handler is None:
                 raise HostFault("DMPInvalidRequest", f"Action inconnue pour le service {service} : {action}")
             caller = check_vihf(header, self._client_certificate(), self.server.trust)
+            exchange.signer = _vihf_signer(header)
+            exchange.trust = self.server.trust
             payload_parent = envelope.find(f"{{{SOAP}}}Body")
             payload = (
                 next((c for c in payload_parent if isinstance(c.tag, str)), None)
@@ -149,6 +180,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 raise HostFault("DMPInvalidRequest", "Corps SOAP vide.")
             reply = handler(payload, caller, self.server.store)
         except HostFault as fault:
+            exchange.outgoing.clear()
             self.server.store.journal(
                 caller.national_id if caller else "?",
                 caller.mode if caller else "",
@@ -159,7 +191,12 @@ class RequestHandler(BaseHTTPRequestHandler):
             )
             return 500, fault_envelope(fault, message_id)
         self.server.store.journal(
-            caller.national_id, caller.mode, caller.purpose, reply.transaction, reply.matricule, "OK"
+            caller.national_id,
+            caller.mode,
+            caller.purpose,
+            reply.transaction,
+            reply.matricule,
+            exchange.result,
         )
         return 200, self._envelope(reply, message_id)
 
@@ -191,14 +228,22 @@ class RequestHandler(BaseHTTPRequestHandler):
         etree.SubElement(envelope, f"{{{SOAP}}}Body").append(reply.payload)
         return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
 
-    def _record(self, request: bytes, response: bytes) -> None:
+    def _record(self, request: IO[bytes], response: bytes | mtom.MtomAnswer) -> None:
+        """Every request and answer as received / sent (MTOM parts included), streamed to disk."""
         folder = self.server.config.record_dir
         if folder is None:
             return
         folder.mkdir(parents=True, exist_ok=True)
         stem = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        (folder / f"{stem}-requete.xml").write_bytes(request)
-        (folder / f"{stem}-reponse.xml").write_bytes(response)
+        multipart = self.headers.get("Content-Type", "").lower().startswith("multipart/")
+        request.seek(0)
+        with (folder / f"{stem}-requete.{'mime' if multipart else 'xml'}").open("wb") as out:
+            shutil.copyfileobj(request, out, mtom.CHUNK)
+        if isinstance(response, bytes):
+            (folder / f"{stem}-reponse.xml").write_bytes(response)
+        else:
+            with (folder / f"{stem}-reponse.mime").open("wb") as out:
+                response.write(out)
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
@@ -206,6 +251,22 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _send_mtom(self, status: int, answer: mtom.MtomAnswer) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(answer.length))
+        self.end_headers()
+        answer.write(self.wfile)
+
+
+def _vihf_signer(header: etree._Element | None) -> x509.Certificate | None:
+    """The certificate that signed the (already checked) VIHF."""
+    path = f"{{{WSSE}}}Security/{{{SAML}}}Assertion/{{{DS}}}Signature/{{{DS}}}KeyInfo/{{{DS}}}X509Data"
+    node = header.find(f"{path}/{{{DS}}}X509Certificate") if header is not None else None
+    if node is None:
+        return None
+    return x509.load_der_x509_certificate(base64.b64decode("".join((node.text or "").split())))
 
 
 def serve_in_thread(host: DmpHost) -> threading.Thread:

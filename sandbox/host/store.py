@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import cards
+from sandbox.host import docstore
 from sandbox.patients import load_patients
 
 SCHEMA = """
@@ -54,6 +55,7 @@ class Store:
         with self.connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            docstore.create(db)
 
     def connect(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -78,6 +80,7 @@ class Store:
                 "treating_doctor",
                 "legal_representative",
                 "notification",
+                *docstore.TABLES,
             ):
                 db.execute(f"DELETE FROM {table}")
             for pid, patient in patients.items():
@@ -104,6 +107,22 @@ class Store:
                         "INSERT INTO legal_representative VALUES (?,?)",
                         (patients[minor].matricule, patient.matricule),
                     )
+            docstore.seed(
+                db,
+                [
+                    (
+                        patients[pid].matricule,
+                        patients[pid].oid,
+                        int(state.get("documents", docstore.DEFAULT_COUNT)),
+                        patients[pid].birth_name,
+                        patients[pid].first_names,
+                        patients[pid].sex,
+                        patients[pid].birth_date,
+                    )
+                    for pid, state in states.items()
+                    if pid in patients and state.get("state") in ("active", "terminated")
+                ],
+            )
             for card in cards.load_cards():
                 for pid in card.treating_doctor_of:
                     matricule = patients[pid].matricule
