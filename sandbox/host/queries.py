@@ -419,6 +419,7 @@ def stored_query(payload: etree._Element, caller: Caller, store: Store) -> Reply
         objects = run(query.get("id", ""), Params(query), context)
     except XdsError as error:
         xds.fill_status(response, [error])
+        etree.SubElement(response, f"{{{RIM}}}RegistryObjectList")  # required by query.xsd, even empty
         mtom.current().result = f"échec {error.code}"
         return _reply(RESPONSE, response, "TD3.1", matricule)
     xds.fill_status(response, None)
@@ -429,11 +430,10 @@ def stored_query(payload: etree._Element, caller: Caller, store: Store) -> Reply
     else:
         if len(objects) > MAX_LEAF_CLASS:
             response.remove(object_list)
-            for child in list(response):
-                response.remove(child)
             xds.fill_status(
                 response, [XdsError("XDSTooManyResults", "Trop de résultats : affinez la recherche.")]
             )
+            etree.SubElement(response, f"{{{RIM}}}RegistryObjectList")
             mtom.current().result = "échec XDSTooManyResults"
             return _reply(RESPONSE, response, "TD3.1", matricule)
         for kind, row in objects:
