@@ -140,7 +140,7 @@ class DocumentTransactions:
 
     def checked_status(self, ins: Ins, *, feeding: bool = False) -> DmpStatus:
         """TD0.2 before document transactions (cached a few minutes per patient)."""
-        key = f"{ins.oid.value}|{ins.matricule}"
+        key = ins.to_cx()
         cached = self._status_cache.get(key)
         if cached is not None and time.monotonic() - cached[0] < STATUS_TTL:
             status = cached[1]
@@ -165,7 +165,7 @@ class DocumentTransactions:
         return status
 
     def forget_status(self, ins: Ins) -> None:
-        self._status_cache.pop(f"{ins.oid.value}|{ins.matricule}", None)
+        self._status_cache.pop(ins.to_cx(), None)
 
     # -- TD3.1 ----------------------------------------------------------------------------------
 
@@ -173,7 +173,7 @@ class DocumentTransactions:
         self,
         ins: Ins | None,
         query: StoredQuery,
-        parameters: dict[str, str],
+        parameters: dict[str, list[str]],
         return_type: ReturnType,
     ) -> QueryResult:
         """One ITI-18 stored query (retried once if the connection fails: queries are idempotent)."""

@@ -258,10 +258,15 @@ def test_iti18_queries_are_valid(pki_dir: Path) -> None:
             etree.fromstring(build_envelope(iti18.ACTION, iti18.build_query(query, params, rtype), None).body)
         )
     p = search.parameters()
-    assert p["$XDSDocumentEntryPatientId"] == "'150081505104018^^^&1.2.250.1.213.1.4.10&ISO^NH'"
-    assert p["$XDSDocumentEntryStatus"] == f"('{Status.APPROVED}','{Status.ARCHIVED}')"
-    assert p["$XDSDocumentEntryCreationTimeFrom"] == "20240101000000"
-    assert p["$XDSDocumentEntryClassCode"] == "('10^^1.2.250.1.213.1.1.4.1')"
+    assert p["$XDSDocumentEntryPatientId"] == ["'150081505104018^^^&1.2.250.1.213.1.4.10&ISO^NH'"]
+    assert p["$XDSDocumentEntryStatus"] == [f"('{Status.APPROVED}','{Status.ARCHIVED}')"]
+    assert p["$XDSDocumentEntryCreationTimeFrom"] == ["20240101000000"]
+    assert p["$XDSDocumentEntryClassCode"] == ["('10^^1.2.250.1.213.1.1.4.1')"]
+    # 20 entry UUIDs do not fit the 256-character rim:Value: packed into several Values, none too long.
+    uuids = [ebrim.new_id() for _ in range(20)]
+    values = iti18.by_uuid_or_unique_id("$XDSDocumentEntry", uuids, [])["$XDSDocumentEntryEntryUUID"]
+    assert len(values) > 1 and all(len(v) <= 256 for v in values)
+    assert [u for v in values for u in v.strip("()").replace("'", "").split(",")] == uuids
 
 
 def test_the_ipf_samples_parse() -> None:

@@ -38,15 +38,30 @@ class ReturnType(StrEnum):
     OBJECT_REF = "ObjectRef"
 
 
-def _quoted(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+MAX_VALUE = 256  # ebRIM caps rim:Value at 256 characters
 
 
-def _list(values: Iterable[str]) -> str:
-    return "(" + ",".join(_quoted(v) for v in values) + ")"
+def _quoted(value: str) -> list[str]:
+    return ["'" + value.replace("'", "''") + "'"]
 
 
-def _coded(concepts: Iterable[Concept]) -> str:
+def _list(values: Iterable[str]) -> list[str]:
+    """``('a','b')`` packed into as few ``rim:Value`` as the 256-character cap allows (IHE: several
+    Values of one parameter are OR-ed, like the items of one list)."""
+    packed: list[str] = []
+    current: list[str] = []
+    for value in values:
+        item = "'" + value.replace("'", "''") + "'"
+        if current and len(",".join([*current, item])) + 2 > MAX_VALUE:
+            packed.append("(" + ",".join(current) + ")")
+            current = []
+        current.append(item)
+    if current:
+        packed.append("(" + ",".join(current) + ")")
+    return packed
+
+
+def _coded(concepts: Iterable[Concept]) -> list[str]:
     return _list(f"{c.code}^^{c.code_system}" for c in concepts)
 
 
@@ -71,7 +86,7 @@ class FindDocuments:
     service_stop_from: dt.datetime | None = None
     service_stop_to: dt.datetime | None = None
 
-    def parameters(self) -> dict[str, str]:
+    def parameters(self) -> dict[str, list[str]]:
         p = {
             "$XDSDocumentEntryPatientId": _quoted(self.patient.to_cx()),
             "$XDSDocumentEntryStatus": _list(self.statuses),
@@ -96,13 +111,15 @@ class FindDocuments:
             ("ServiceStopTimeTo", self.service_stop_to),
         ):
             if moment is not None:
-                p[f"$XDSDocumentEntry{name}"] = ebrim.xds_time(moment)
+                p[f"$XDSDocumentEntry{name}"] = [ebrim.xds_time(moment)]
         if self.author_person:
             p["$XDSDocumentEntryAuthorPerson"] = _quoted(self.author_person)
         return p
 
 
-def by_uuid_or_unique_id(prefix: str, uuids: Sequence[str], unique_ids: Sequence[str]) -> dict[str, str]:
+def by_uuid_or_unique_id(
+    prefix: str, uuids: Sequence[str], unique_ids: Sequence[str]
+) -> dict[str, list[str]]:
     if bool(uuids) == bool(unique_ids):
         raise ValueError("exactly one of entry UUIDs or uniqueIds")
     return {f"{prefix}EntryUUID": _list(uuids)} if uuids else {f"{prefix}UniqueId": _list(unique_ids)}
@@ -110,25 +127,25 @@ def by_uuid_or_unique_id(prefix: str, uuids: Sequence[str], unique_ids: Sequence
 
 def find_submission_sets(
     patient: Ins, since: dt.datetime | None = None, until: dt.datetime | None = None
-) -> dict[str, str]:
+) -> dict[str, list[str]]:
     p = {
         "$XDSSubmissionSetPatientId": _quoted(patient.to_cx()),
         "$XDSSubmissionSetStatus": _list([Status.APPROVED]),
     }
     if since:
-        p["$XDSSubmissionSetSubmissionTimeFrom"] = ebrim.xds_time(since)
+        p["$XDSSubmissionSetSubmissionTimeFrom"] = [ebrim.xds_time(since)]
     if until:
-        p["$XDSSubmissionSetSubmissionTimeTo"] = ebrim.xds_time(until)
+        p["$XDSSubmissionSetSubmissionTimeTo"] = [ebrim.xds_time(until)]
     return p
 
 
-def get_related_documents(entry_uuid: str, association_types: Sequence[str]) -> dict[str, str]:
+def get_related_documents(entry_uuid: str, association_types: Sequence[str]) -> dict[str, list[str]]:
     return {"$XDSDocumentEntryEntryUUID": _list([entry_uuid]), "$AssociationTypes": _list(association_types)}
 
 
 def find_by_reference_id(
     patient: Ins, reference_ids: Sequence[str], statuses: Sequence[str]
-) -> dict[str, str]:
+) -> dict[str, list[str]]:
     return {
         "$XDSDocumentEntryPatientId": _quoted(patient.to_cx()),
         "$XDSDocumentEntryStatus": _list(statuses),
@@ -136,18 +153,20 @@ def find_by_reference_id(
     }
 
 
-def get_associations(uuids: Sequence[str]) -> dict[str, str]:
+def get_associations(uuids: Sequence[str]) -> dict[str, list[str]]:
     return {"$uuid": _list(uuids)}
 
 
-def build_query(query: StoredQuery, parameters: dict[str, str], return_type: ReturnType) -> etree._Element:
+def build_query(
+    query: StoredQuery, parameters: dict[str, list[str]], return_type: ReturnType
+) -> etree._Element:
     root = etree.Element(q(QUERY, "AdhocQueryRequest"), nsmap={"query": QUERY, "rim": RIM})
     etree.SubElement(
         root, q(QUERY, "ResponseOption"), returnType=return_type.value, returnComposedObjects="true"
     )
     adhoc = etree.SubElement(root, q(RIM, "AdhocQuery"), id=query.value)
-    for name, value in parameters.items():
-        ebrim.slot(adhoc, name, [value])
+    for name, values in parameters.items():
+        ebrim.slot(adhoc, name, values)
     return root
 
 

@@ -1,0 +1,105 @@
+"""Document transactions end to end against the in-process sandbox host over real mutual TLS, with
+the structure's certificates (indirect mode) and with card-shaped software keys (direct mode)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from app.demo import demo_pdf
+from app.dmp_client.client import DmpClient
+from app.dmp_client.core.cda import extract_body
+from app.dmp_client.core.ebrim import Status
+from app.dmp_client.core.iti18 import FindDocuments
+from app.dmp_client.core.metadata import Visibility
+from app.dmp_client.core.registry import RegistryFailure
+from app.dmp_client.documents import DmpNotUsable, NewDocument
+from app.ins import IdentityTraits, Ins
+from sandbox.host.server import DmpHost
+from sandbox.patients import load_patients
+from tests.host_fixture import DirectClient
+
+
+@pytest.fixture
+def card_like_client(host: DmpHost, direct_client: DirectClient) -> DmpClient:
+    """The sandbox GP in direct mode (software keys shaped like the card's), author of what it sends."""
+    return direct_client(host, "generaliste")
+
+
+def patient(pid: str) -> tuple[Ins, IdentityTraits]:
+    p = next(p for p in load_patients() if p.id == pid)
+    traits = IdentityTraits.parse(p.birth_name, p.first_names, p.sex, p.birth_date, p.birth_place)
+    return Ins.parse(p.matricule, p.oid), traits
+
+
+def report(
+    tmp_path: Path, traits: IdentityTraits, text: str = "Compte rendu", **changes: object
+) -> NewDocument:
+    pdf = tmp_path / f"{abs(hash(text))}.pdf"
+    pdf.write_bytes(demo_pdf(text))
+    return NewDocument(pdf, "application/pdf", "11488-4", text, traits, **changes)  # type: ignore[arg-type]
+
+
+def test_send_find_retrieve_compare_in_indirect_mode(structure_client: DmpClient, tmp_path: Path) -> None:
+    ins, traits = patient("P03")
+    document = report(tmp_path, traits, "Compte rendu de consultation")
+    sent = structure_client.send(ins, document)
+    found = structure_client.document_by_unique_id(ins, sent.unique_id)
+    assert found.status == Status.APPROVED and found.title == "Compte rendu de consultation"
+    assert found.size == sent.size and found.repository_id
+    with pytest.raises(RegistryFailure) as caught:  # indirect mode may not consult (FI-526)
+        structure_client.retrieve(ins, found, io.BytesIO())
+    assert "DMPAccessDenied" in caught.value.code or "Rights" in caught.value.code
+
+
+def test_full_job_in_direct_mode(card_like_client: DmpClient, tmp_path: Path) -> None:
+    client = card_like_client
+    ins, traits = patient("P03")
+    document = report(tmp_path, traits, "Compte rendu de consultation")
+    sent = client.send(ins, document)
+    listed = client.find_documents(ins)
+    found = next(d for d in listed if d.unique_id == sent.unique_id)
+    cda = io.BytesIO()
+    client.retrieve(ins, found, cda)
+    cda.seek(0)
+    back = io.BytesIO()
+    assert extract_body(cda, back) == "application/pdf"
+    assert back.getvalue() == document.path.read_bytes()
+
+    client.set_visibility(ins, found, add={Visibility.MASKED_FROM_PS})
+    masked = client.document_by_unique_id(ins, sent.unique_id)
+    assert "MASQUE_PS" in masked.confidentiality_codes and masked.lid == found.lid
+
+    new = report(tmp_path, traits, "Compte rendu corrigé")
+    replaced = client.send(ins, new, replaces=masked)
+    assert replaced.version == 2
+    assert client.document_by_unique_id(ins, sent.unique_id).status == Status.DEPRECATED
+
+    newest = client.document_by_unique_id(ins, replaced.unique_id)
+    client.set_status(ins, newest, Status.ARCHIVED)
+    assert client.document_by_unique_id(ins, replaced.unique_id).status == Status.ARCHIVED
+    client.set_status(ins, client.document_by_unique_id(ins, replaced.unique_id), Status.APPROVED)
+    assert client.document_by_unique_id(ins, replaced.unique_id).status == Status.APPROVED
+    client.set_status(ins, client.document_by_unique_id(ins, replaced.unique_id), Status.DELETED)
+    assert client.document_by_unique_id(ins, replaced.unique_id).status == Status.DELETED
+
+
+def test_the_two_thousand_documents_patient(card_like_client: DmpClient) -> None:
+    ins, _ = patient("P01")
+    recent = card_like_client.find_documents(ins)  # first search: two years, approved
+    everything = card_like_client.find_documents(
+        ins, FindDocuments(ins, statuses=(Status.APPROVED, Status.ARCHIVED, Status.DEPRECATED))
+    )
+    assert 0 < len(recent) < len(everything)
+    assert len({d.unique_id for d in everything}) == len(everything)
+    assert all(d.status == Status.APPROVED for d in recent)
+
+
+def test_documents_need_an_open_dmp(card_like_client: DmpClient, tmp_path: Path) -> None:
+    for pid, code in (("P02", "DMP-INEXISTANT"), ("P05", "DMP-FERME")):
+        ins, traits = patient(pid)
+        with pytest.raises(DmpNotUsable) as caught:
+            card_like_client.send(ins, report(tmp_path, traits))
+        assert caught.value.code == code
