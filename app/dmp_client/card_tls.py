@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-from collections.abc import Callable
+import http.client
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +25,8 @@ from tlslite.errors import TLSError
 from tlslite.utils.python_rsakey import Python_RSAKey
 
 from app.dmp_client.errors import HostUnreachable, Timeout, TlsError
+
+_READ_CHUNK = 256 * 1024
 
 DigestSigner = Callable[[bytes], bytes]
 
@@ -116,18 +119,21 @@ class CardTlsTransport(httpx.BaseTransport):
         try:
             connection.request(request.method, path, body=request.read(), headers=dict(request.headers))
             response = connection.getresponse()
-            body = response.read()
         except TimeoutError:
             self.close()
             raise httpx.ReadTimeout("card TLS read timed out", request=request) from None
-        except (OSError, TLSError) as error:
+        except (OSError, TLSError, http.client.HTTPException) as error:
             self.close()
             raise httpx.RemoteProtocolError(
                 f"card TLS connection lost: {type(error).__name__}", request=request
             ) from None
-        if response.getheader("connection", "").lower() == "close":
-            self.close()
-        return httpx.Response(response.status, headers=response.getheaders(), content=body, request=request)
+        keep = response.getheader("connection", "").lower() != "close"
+        return httpx.Response(
+            response.status,
+            headers=response.getheaders(),
+            stream=_CardStream(self, response, request, keep),
+            request=request,
+        )
 
     def close(self) -> None:
         if self._connection is not None:
@@ -140,3 +146,41 @@ def _tlslite_cert(certificate: x509.Certificate) -> X509:
     parsed = X509()
     parsed.parseBinary(bytearray(certificate.public_bytes(serialization.Encoding.DER)))
     return parsed
+
+
+class _CardStream(httpx.SyncByteStream):
+    """The response body read in bounded chunks as it arrives (tlslite's socket emulation can hand
+    http.client a short read, so ``read()`` of the whole body is not used), with its errors mapped."""
+
+    def __init__(
+        self, owner: CardTlsTransport, response: http.client.HTTPResponse, request: httpx.Request, keep: bool
+    ) -> None:
+        self._owner = owner
+        self._response = response
+        self._request = request
+        self._keep = keep
+        self._done = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while True:
+                chunk = self._response.read(_READ_CHUNK)
+                if not chunk:
+                    break
+                yield chunk
+        except TimeoutError:
+            self._owner.close()
+            raise httpx.ReadTimeout("card TLS read timed out", request=self._request) from None
+        except (OSError, TLSError, http.client.HTTPException) as error:
+            self._owner.close()
+            raise httpx.RemoteProtocolError(
+                f"card TLS connection lost: {type(error).__name__}", request=self._request
+            ) from None
+        if self._response.length:  # http.client counts down what Content-Length still announces
+            self._owner.close()
+            raise httpx.RemoteProtocolError("card TLS response truncated", request=self._request)
+        self._done = True
+
+    def close(self) -> None:
+        if not (self._done and self._keep):
+            self._owner.close()  # a half-read answer leaves the connection unusable
