@@ -7,21 +7,27 @@ would run them.
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 import subprocess
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from cryptography import x509
 
 from app.card.session import CardSession
 from app.card.signer import CardSigner
+from app.dmp_client.core.cda import extract_body
 from app.dmp_client.core.errors import SoapFault
 from app.dmp_client.factory import card_client
 from app.ins import Ins
 from app.settings import Settings
+from sandbox.patients import load_patients
 from tests.rig_fixture import Rig, tool
 
 pytestmark = pytest.mark.device
+P04 = next(p.matricule for p in load_patients() if p.id == "P04")
 SHA256_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
 
 
@@ -106,3 +112,28 @@ def test_demo_runs_end_to_end_on_the_rig(rig: Rig) -> None:
     assert "TD0.2 P03 : DMP actif, autorisé : oui, médecin traitant : oui" in done.stdout
     assert "TD0.2 P02 : DMP aucun DMP" in done.stdout
     assert "6 échanges réussis." in done.stdout
+    assert "PDF identique octet pour octet" in done.stdout
+    assert "Parcours principal réussi." in done.stdout
+
+
+def test_documents_with_the_card_from_the_command_line(rig: Rig, tmp_path: Path) -> None:
+    """Send (a 3 MB report: several TLS records each way), find, retrieve and archive with the card."""
+    pdf = tmp_path / "rapport.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n" + os.urandom(3 * 1024 * 1024) + b"\n%%EOF\n")
+    sent = dmp("send", str(pdf), "--patient", "P04", "--type", "11488-4", "--titre", "Bilan", "--pin-stdin",
+               "--trace", str(tmp_path / "trace"))  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    unique_id = sent.stdout.strip().rsplit(" ", 1)[-1]
+    found = dmp("find", "--ins", P04, "--pin-stdin")
+    assert found.returncode == 0 and unique_id in found.stdout and "Bilan" in found.stdout
+    got = dmp(
+        "get", "--ins", P04, "--document", unique_id, "--sortie", str(tmp_path / "cda.xml"), "--pin-stdin"
+    )
+    assert got.returncode == 0, got.stderr
+    back = io.BytesIO()
+    with (tmp_path / "cda.xml").open("rb") as cda:
+        assert extract_body(cda, back) == "application/pdf"
+    assert back.getvalue() == pdf.read_bytes()
+    archived = dmp("archive", "--ins", P04, "--document", unique_id, "--pin-stdin")
+    assert archived.returncode == 0 and "archivé" in archived.stdout
+    assert any(p.name.endswith("-repository-requete.txt") for p in (tmp_path / "trace").iterdir())
