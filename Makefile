@@ -41,6 +41,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/bench_insc.py
 	$(BIN)/python bench/bench_td02.py
+	$(BIN)/python bench/bench_xds.py
 
 # Re-pin after changing dependencies in pyproject.toml.
 constraints:

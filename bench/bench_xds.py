@@ -4,7 +4,8 @@ The sandbox host runs in its own process (``dmp-sandbox serve``), so the client'
 client's. Structure mode (software key), mutual TLS, keep-alive.
 
 - ITI-41: each size in a fresh child process. Baseline: a bare streaming httpx POST, from a file,
-  of a complete ITI-41 MTOM body built beforehand (same bytes on the wire, same host work).
+  of a complete ITI-41 MTOM body the client built beforehand without sending it (same bytes on the
+  wire, same host work: the host has never seen that document).
   Measured: ``DmpClient.send`` of a PDF of that size (CDA wrapping with streamed base64, hashes,
   XAdES signature, metadata, MTOM streamed from a temporary file). Peak memory: growth of the
   child's peak RSS during the send, as a multiple of the document's size.
@@ -44,6 +45,7 @@ from app.dmp_client.core.context import (
 )
 from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.iti18 import FindDocuments, ReturnType, StoredQuery
+from app.dmp_client.core.mtom import MtomRequest
 from app.dmp_client.core.signing import SoftwareKeySigner
 from app.dmp_client.documents import NewDocument
 from app.dmp_client.factory import author_of
@@ -97,24 +99,29 @@ def child_send(size: int, folder: Path) -> dict[str, float]:
     small = folder / "warm.pdf"
     fake_pdf(small, 4096)
     client.send(ins, NewDocument(small, "application/pdf", "11488-4", "Préchauffage", traits))
-    before_rss = rss_now()
-    # First send captured on the wire (--trace), second send measured without tracing.
-    client.transport.trace_dir = folder / f"trace-{size}"
-    client.send(ins, NewDocument(pdf, "application/pdf", "11488-4", "Capture", traits))
-    client.transport.trace_dir = None
-    start = time.perf_counter()
-    client.send(ins, NewDocument(pdf, "application/pdf", "11488-4", "Mesure", traits))
-    elapsed = time.perf_counter() - start
-    growth = max(0, peak_rss() - before_rss)
-    # Baseline: the captured request replayed as it is, streamed from disk over the same connection.
-    # (The host reads and checks it all, then refuses the uniqueId it already has.)
-    request = sorted((folder / f"trace-{size}").glob("*-repository-requete.txt"))[-1]
-    content_type, offset = _split_trace(request)
-    length = request.stat().st_size - offset
+    # Baseline body: a complete ITI-41 request of this size built by the client but not sent, then
+    # POSTed bare (streamed from disk) over the same connection: same bytes on the wire, and the host
+    # does the same work (it has never seen this document).
+    captured = folder / f"request-{size}.mime"
+    real_post = client.transport.post
+
+    def capture(service: str, request: object, timeout: float, **_: object) -> object:
+        assert isinstance(request, MtomRequest)
+        with captured.open("wb") as out:
+            for chunk in request.chunks():
+                out.write(chunk)
+        raise Captured(request.content_type)
+
+    client.transport.post = capture  # type: ignore[method-assign, assignment]
+    try:
+        client.send(ins, NewDocument(pdf, "application/pdf", "11488-4", "Référence", traits))
+        raise SystemExit("the request was not captured")
+    except Captured as done:
+        content_type = str(done)
+    client.transport.post = real_post  # type: ignore[method-assign]
 
     def body() -> Iterator[bytes]:
-        with request.open("rb") as handle:
-            handle.seek(offset)
+        with captured.open("rb") as handle:
             while chunk := handle.read(MB):
                 yield chunk
 
@@ -123,26 +130,31 @@ def child_send(size: int, folder: Path) -> dict[str, float]:
         "POST",
         f"{os.environ['DMP_HOST_URL']}/repository",
         content=body(),
-        headers={"Content-Type": content_type, "Content-Length": str(length)},
+        headers={"Content-Type": content_type, "Content-Length": str(captured.stat().st_size)},
         timeout=600,
     ) as response:
-        response.read()
+        answer = response.read()
     baseline = time.perf_counter() - start
+    if b"ResponseStatusType:Success" not in answer:
+        raise SystemExit(f"baseline refused by the host: {answer[-600:]!r}")
+    before_rss = rss_now()
+    start = time.perf_counter()
+    client.send(ins, NewDocument(pdf, "application/pdf", "11488-4", "Mesure", traits))
+    elapsed = time.perf_counter() - start
+    growth = max(0, peak_rss() - before_rss)
     client.close()
     return {"size": size, "baseline": baseline, "client": elapsed, "growth": growth}
 
 
-def _split_trace(path: Path) -> tuple[str, int]:
-    data = path.read_bytes()[:4096]
-    head, _, _ = data.partition(b"\n\n")
-    content_type = head.decode().split("\n")[1].removeprefix("Content-Type: ")
-    return content_type, len(head) + 2
+class Captured(Exception):
+    """Stops the client's send once its request body is on disk."""
 
 
-def direct_client(folder: Path, key: str = "generaliste") -> DmpClient:
+def direct_client(work: Path, key: str = "generaliste") -> DmpClient:
     """The sandbox GP in direct mode with software keys issued by the test PKI (no card rig needed:
     the card's own signing time is the card's, not the client's)."""
-    pki_dir = folder / "pki"
+    folder = work
+    pki_dir = Path(os.environ["DMP_SANDBOX_DIR"]) / "pki"
     ca_key = load_pem_private_key((pki_dir / "ca-personnes.key").read_bytes(), None)
     assert isinstance(ca_key, rsa.RSAPrivateKey)
     ca = pki.Issued(x509.load_pem_x509_certificate((pki_dir / "ca-personnes.pem").read_bytes()), ca_key)
@@ -256,13 +268,15 @@ def main() -> None:
                 env=env,
                 capture_output=True,
                 text=True,
-                check=True,
+                check=False,
             )
+            if out.returncode:
+                raise SystemExit(out.stderr)
             r = json.loads(out.stdout.strip().splitlines()[-1])
             print(
                 f"| {size // MB} MB | {r['baseline']:.2f} s | {r['client']:.2f} s "
                 f"| {r['client'] / r['baseline']:.2f} "
-                f"| {r['growth'] / MB:.0f} MiB ({r['growth'] / size:.2f} x the document) |"
+                f"| {r['growth'] / MB:.1f} MiB ({r['growth'] / size:.2f} x the document) |"
             )
     finally:
         host.terminate()
