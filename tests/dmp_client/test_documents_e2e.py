@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from app.demo import demo_pdf
 from app.dmp_client.client import DmpClient
@@ -14,11 +15,14 @@ from app.dmp_client.core.cda import extract_body
 from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.iti18 import FindDocuments
 from app.dmp_client.core.metadata import Visibility
+from app.dmp_client.core.mtom import read_mtom
 from app.dmp_client.core.registry import RegistryFailure
 from app.dmp_client.documents import DmpNotUsable, NewDocument
 from app.ins import IdentityTraits, Ins
 from sandbox.host.server import DmpHost
 from sandbox.patients import load_patients
+from tests.dmp_client.helpers import envelope_schema
+from tests.dmp_client.test_xds_messages import resolve_xop
 from tests.host_fixture import DirectClient
 
 
@@ -26,6 +30,32 @@ from tests.host_fixture import DirectClient
 def card_like_client(host: DmpHost, direct_client: DirectClient) -> DmpClient:
     """The sandbox GP in direct mode (software keys shaped like the card's), author of what it sends."""
     return direct_client(host, "generaliste")
+
+
+def validate_recordings(host: DmpHost) -> int:
+    """Every request the client sent and every answer the host gave, as on the wire, against the
+    XSDs (MTOM resolved first: each xop:Include replaced by the base64 of its part)."""
+    folder = host.config.record_dir
+    assert folder is not None
+    schema = envelope_schema()
+    count = 0
+    for path in sorted(folder.iterdir()):
+        data = path.read_bytes()
+        if path.suffix == ".mime":
+            boundary = data.split(b"\r\n", 1)[0][2:].decode()
+            parts: dict[str, io.BytesIO] = {}
+
+            def sink(cid: str, _type: str, parts: dict[str, io.BytesIO] = parts) -> io.BytesIO:
+                parts[cid] = io.BytesIO()
+                return parts[cid]
+
+            reader = read_mtom(f'multipart/related; boundary="{boundary}"', [data], sink)
+            envelope = resolve_xop(reader.root, {cid: part.getvalue() for cid, part in parts.items()})
+        else:
+            envelope = etree.fromstring(data)
+        assert schema.validate(envelope), (path.name, str(schema.error_log)[:2000])
+        count += 1
+    return count
 
 
 def patient(pid: str) -> tuple[Ins, IdentityTraits]:
@@ -42,7 +72,9 @@ def report(
     return NewDocument(pdf, "application/pdf", "11488-4", text, traits, **changes)  # type: ignore[arg-type]
 
 
-def test_send_find_retrieve_compare_in_indirect_mode(structure_client: DmpClient, tmp_path: Path) -> None:
+def test_send_find_retrieve_compare_in_indirect_mode(
+    structure_client: DmpClient, host: DmpHost, tmp_path: Path
+) -> None:
     ins, traits = patient("P03")
     document = report(tmp_path, traits, "Compte rendu de consultation")
     sent = structure_client.send(ins, document)
@@ -52,9 +84,10 @@ def test_send_find_retrieve_compare_in_indirect_mode(structure_client: DmpClient
     with pytest.raises(RegistryFailure) as caught:  # indirect mode may not consult (FI-526)
         structure_client.retrieve(ins, found, io.BytesIO())
     assert "DMPAccessDenied" in caught.value.code or "Rights" in caught.value.code
+    assert validate_recordings(host) >= 6
 
 
-def test_full_job_in_direct_mode(card_like_client: DmpClient, tmp_path: Path) -> None:
+def test_full_job_in_direct_mode(card_like_client: DmpClient, host: DmpHost, tmp_path: Path) -> None:
     client = card_like_client
     ins, traits = patient("P03")
     document = report(tmp_path, traits, "Compte rendu de consultation")
@@ -84,6 +117,7 @@ def test_full_job_in_direct_mode(card_like_client: DmpClient, tmp_path: Path) ->
     assert client.document_by_unique_id(ins, replaced.unique_id).status == Status.APPROVED
     client.set_status(ins, client.document_by_unique_id(ins, replaced.unique_id), Status.DELETED)
     assert client.document_by_unique_id(ins, replaced.unique_id).status == Status.DELETED
+    assert validate_recordings(host) > 30  # ITI-41, 18, 43, 57 and TD0.2, both ways
 
 
 def test_the_two_thousand_documents_patient(card_like_client: DmpClient) -> None:
