@@ -21,7 +21,7 @@ from app.dmp_client.documents import DmpNotUsable, NewDocument
 from app.ins import IdentityTraits, Ins
 from sandbox.host.server import DmpHost
 from sandbox.patients import load_patients
-from tests.dmp_client.helpers import envelope_schema
+from tests.dmp_client.helpers import ROOT, envelope_schema
 from tests.dmp_client.test_xds_messages import resolve_xop
 from tests.host_fixture import DirectClient
 
@@ -137,3 +137,25 @@ def test_documents_need_an_open_dmp(card_like_client: DmpClient, tmp_path: Path)
         with pytest.raises(DmpNotUsable) as caught:
             card_like_client.send(ins, report(tmp_path, traits))
         assert caught.value.code == code
+
+
+def test_the_ipf_sample_query_is_understood_by_the_host(card_like_client: DmpClient) -> None:
+    """The IPF ITI-18 sample as published (a hostile patient id, a quoted time) and with P01's INS."""
+    from app.dmp_client.core import iti18
+
+    ins, _ = patient("P01")
+    sample = ROOT / "resources" / "spec" / "samples" / "ipf" / "iti18request.xml"
+    payload = etree.fromstring(sample.read_bytes())
+    refused = card_like_client._exchange(
+        "registry", iti18.ACTION, iti18.ACTION_RESPONSE, payload, ins, 60, idempotent=True
+    )
+    with pytest.raises(RegistryFailure) as caught:  # answered as an XDS error, not a crash or a fault
+        iti18.parse_query_response(refused.payload)
+    assert caught.value.code.startswith("DMP:XDS")
+    value = payload.find(".//{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}Value")
+    assert value is not None
+    value.text = f"'{ins.to_cx()}'"
+    response = card_like_client._exchange(
+        "registry", iti18.ACTION, iti18.ACTION_RESPONSE, payload, ins, 60, idempotent=True
+    )
+    assert iti18.parse_query_response(response.payload).warnings == ()
