@@ -260,7 +260,10 @@ def main() -> None:
     )
     try:
         _wait(port)
-        print("| ITI-41, direct mode (software keys) | bare streaming POST | DmpClient.send | ratio | peak RSS growth |")
+        print(
+            "| ITI-41, direct mode (software keys) | bare streaming POST | DmpClient.send | ratio "
+            "| peak RSS growth |"
+        )
         print("|---|---|---|---|---|")
         for size in (int(s) * MB for s in args.sizes.split(",")):
             out = subprocess.run(
