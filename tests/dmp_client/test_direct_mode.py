@@ -137,3 +137,16 @@ def test_documents_with_the_card_from_the_command_line(rig: Rig, tmp_path: Path)
     archived = dmp("archive", "--ins", P04, "--document", unique_id, "--pin-stdin")
     assert archived.returncode == 0 and "archivé" in archived.stdout
     assert any(p.name.endswith("-repository-requete.txt") for p in (tmp_path / "trace").iterdir())
+
+
+def test_administrative_transactions_with_the_card(rig: Rig) -> None:
+    """TD1.3a, TD1.6, TD0.4 and the médecin traitant role of TD0.3 as a user runs them, on the card."""
+    admin = dmp("admin", "--ins", P04, "--pin-stdin")
+    assert admin.returncode == 0 and "rattaché à Mon espace santé : oui" in admin.stdout, admin.stderr
+    listed = dmp("authorizations", "--ins", P04, "--pin-stdin")
+    assert listed.returncode == 0 and "899900012341" in listed.stdout, listed.stderr
+    dmps = dmp("list-dmps", "--depuis", "2000-01-01", "--pin-stdin")
+    assert dmps.returncode == 0 and "(médecin traitant)" in dmps.stdout, dmps.stderr
+    assert not any(p.birth_name in dmps.stdout for p in load_patients())  # no DMP traits (RG_0320)
+    declared = dmp("authorize", "--ins", P04, "--medecin-traitant", "--pin-stdin")
+    assert declared.returncode == 0 and "Déclaration de médecin traitant enregistrée" in declared.stdout
