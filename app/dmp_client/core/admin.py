@@ -28,12 +28,13 @@ from app.dmp_client.core.context import PS_ID_OID, STRUCTURE_ID_OID, Actor
 from app.dmp_client.core.errors import LocalProtocolError, MalformedResponse, ProtocolError, RemoteError
 from app.dmp_client.core.habilitations import AuthorizationAction
 from app.dmp_client.core.hl7v3 import (
-    DMP_DEVICE_OID,
     INTERACTION_OID,
     REASON_CODE_SYSTEM,
     _attr,
     _find,
     _hl7,
+    timestamp,
+    transmission_wrapper,
 )
 from app.dmp_client.core.ns import HABILITATIONS, HL7V3, PATIENTS_SPECIFIC, XSI, q
 from app.ins import Ins, InsError
@@ -129,29 +130,6 @@ class RegulationOnly(ProtocolError):
 # --- shared pieces ---------------------------------------------------------------------------------
 
 
-def _timestamp(moment: dt.datetime) -> str:
-    """``yyyyMMddHHmmss`` in UTC (naive values are taken as UTC)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC)
-    return moment.strftime("%Y%m%d%H%M%S")
-
-
-def _transmission(interaction: str, sender_oid: str, now: dt.datetime | None) -> etree._Element:
-    """The HL7v3 transmission wrapper, as in TD0.2: id, times, codes, receiver DMP, sender LPS."""
-    root = etree.Element(q(HL7V3, interaction), nsmap={None: HL7V3, "xsi": XSI}, ITSVersion="XML_1.0")
-    _hl7(root, "id", root=str(uuid.uuid4()))
-    _hl7(root, "creationTime", value=_timestamp(now or dt.datetime.now(dt.UTC)))
-    _hl7(root, "interactionId", root=INTERACTION_OID, extension=interaction)
-    _hl7(root, "processingCode", code="P")
-    _hl7(root, "processingModeCode", code="T")
-    _hl7(root, "acceptAckCode", code="AL")
-    for role, oid in (("receiver", DMP_DEVICE_OID), ("sender", sender_oid)):
-        party = _hl7(root, role, typeCode="RCV" if role == "receiver" else "SND")
-        device = _hl7(party, "device", classCode="DEV", determinerCode="INSTANCE")
-        _hl7(device, "id", root=oid)
-    return root
-
-
 def _text(node: etree._Element | None) -> str:
     return "".join(node.itertext()).strip() if node is not None else ""
 
@@ -176,7 +154,7 @@ def _hl7_date(value: dt.date | str) -> str:
 
 def build_patient_list(start: dt.datetime, date_type: DateType) -> etree._Element:
     root = etree.Element(q(PATIENTS_SPECIFIC, "patientList"), nsmap={None: PATIENTS_SPECIFIC})
-    etree.SubElement(root, q(PATIENTS_SPECIFIC, "startDate")).text = _timestamp(start)
+    etree.SubElement(root, q(PATIENTS_SPECIFIC, "startDate")).text = timestamp(start)
     etree.SubElement(root, q(PATIENTS_SPECIFIC, "dateType")).text = date_type.value
     return root
 
@@ -365,7 +343,7 @@ def build_find_candidates(
     """PRPA_IN201305UV02; parameters in the PRPA_MT201306UV02 order (gender, birth time, name)."""
     if not (query.family or query.given or query.birth_date or query.gender):
         raise LocalProtocolError("Recherche de patient sans aucun critère.")
-    root = _transmission("PRPA_IN201305UV02", sender_oid, now)
+    root = transmission_wrapper("PRPA_IN201305UV02", sender_oid, now)
     act = _hl7(root, "controlActProcess", classCode="CACT", moodCode="EVN")
     _hl7(act, "code", code="PRPA_TE201305UV02", codeSystem=INTERACTION_OID)
     params_parent = _hl7(act, "queryByParameter")
@@ -573,7 +551,7 @@ def _registration(
 ) -> tuple[etree._Element, etree._Element]:
     if data is not None and data.ins != ins:
         raise LocalProtocolError("L'INS des données du patient diffère de celui de la requête.")
-    root = _transmission(interaction, sender_oid, now)
+    root = transmission_wrapper(interaction, sender_oid, now)
     act = _hl7(root, "controlActProcess", classCode="CACT", moodCode="EVN")
     _hl7(act, "code", code=interaction.replace("_IN", "_TE"), codeSystem=INTERACTION_OID)
     _hl7(

@@ -40,15 +40,20 @@ def _hl7(parent: etree._Element, tag: str, **attributes: str) -> etree._Element:
     return etree.SubElement(parent, q(HL7V3, tag), attrib=attributes)
 
 
-def build_get_demographics(
-    ins: Ins, sender_oid: str, reason: Reason, *, now: dt.datetime | None = None
-) -> etree._Element:
-    """PRPA_IN201307UV02 for TD0.2 (TEST_EXST) or TD1.3a (CNSLT_DATA)."""
-    now = now or dt.datetime.now(dt.UTC)
-    root = etree.Element(q(HL7V3, "PRPA_IN201307UV02"), nsmap={None: HL7V3, "xsi": XSI}, ITSVersion="XML_1.0")
+def timestamp(moment: dt.datetime) -> str:
+    """``yyyyMMddHHmmss`` in UTC (naive values are taken as UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return moment.strftime("%Y%m%d%H%M%S")
+
+
+def transmission_wrapper(interaction: str, sender_oid: str, now: dt.datetime | None = None) -> etree._Element:
+    """The HL7v3 transmission wrapper of every DMP patient message: id, time, interaction, codes,
+    receiver the DMP, sender the LPS."""
+    root = etree.Element(q(HL7V3, interaction), nsmap={None: HL7V3, "xsi": XSI}, ITSVersion="XML_1.0")
     _hl7(root, "id", root=str(uuid.uuid4()))
-    _hl7(root, "creationTime", value=now.strftime("%Y%m%d%H%M%S"))
-    _hl7(root, "interactionId", root=INTERACTION_OID, extension="PRPA_IN201307UV02")
+    _hl7(root, "creationTime", value=timestamp(now or dt.datetime.now(dt.UTC)))
+    _hl7(root, "interactionId", root=INTERACTION_OID, extension=interaction)
     _hl7(root, "processingCode", code="P")
     _hl7(root, "processingModeCode", code="T")
     _hl7(root, "acceptAckCode", code="AL")
@@ -56,6 +61,14 @@ def build_get_demographics(
         party = _hl7(root, role, typeCode="RCV" if role == "receiver" else "SND")
         device = _hl7(party, "device", classCode="DEV", determinerCode="INSTANCE")
         _hl7(device, "id", root=oid)
+    return root
+
+
+def build_get_demographics(
+    ins: Ins, sender_oid: str, reason: Reason, *, now: dt.datetime | None = None
+) -> etree._Element:
+    """PRPA_IN201307UV02 for TD0.2 (TEST_EXST) or TD1.3a (CNSLT_DATA)."""
+    root = transmission_wrapper("PRPA_IN201307UV02", sender_oid, now)
     act = _hl7(root, "controlActProcess", classCode="CACT", moodCode="EVN")
     _hl7(act, "code", code="PRPA_TE201307UV02", codeSystem=INTERACTION_OID)
     _hl7(act, "reasonCode", code=reason.value, codeSystem=REASON_CODE_SYSTEM)
