@@ -8,10 +8,10 @@ refusals come back as :class:`~app.dmp_client.core.errors.RemoteError` with the 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
 from lxml import etree
 
+from app.dmp_client.base import ClientBase
 from app.dmp_client.core.admin import (
     ACTION_ADD_PATIENT,
     ACTION_ADD_PATIENT_RESPONSE,
@@ -55,12 +55,7 @@ from app.dmp_client.core.habilitations import (
     AuthorizationResult,
     parse_set_authorization_response,
 )
-from app.dmp_client.core.soap import SoapResponse
 from app.ins import Ins
-
-if TYPE_CHECKING:
-    from app.dmp_client.client import Session
-    from app.dmp_client.transport import Transport
 
 SERVICE_PATIENTS = "patients"
 SERVICE_PATIENTS_SPECIFIC = "patientsSpecific"
@@ -68,27 +63,11 @@ SERVICE_PDQ = "patients"  # [UNSURE] the PDQ path is not documented (dmp-interfa
 SERVICE_HABILITATIONS = "habilitations"
 
 
-class AdminTransactions:
+class AdminTransactions(ClientBase):
     """TD0.3 (médecin traitant), TD0.4, TD0.5, TD1.1, TD1.2, TD1.3b, TD1.4 and TD1.6.
 
-    Mixed into ``DmpClient``, which provides ``transport``, ``session`` and ``_exchange``.
+    Part of ``DmpClient``; the exchange itself is ``ClientBase``'s.
     """
-
-    if TYPE_CHECKING:
-        transport: Transport
-        session: Session
-
-        def _exchange(
-            self,
-            service: str,
-            action: str,
-            expected: str,
-            payload: etree._Element,
-            patient: Ins | None,
-            timeout: float,
-            *,
-            idempotent: bool,
-        ) -> SoapResponse: ...
 
     def list_patients(
         self, since: dt.datetime, date_type: DateType = DateType.LAST_AUTHORIZATION

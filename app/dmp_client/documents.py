@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from app.dmp_client.base import ClientBase
 from app.dmp_client.core import ebrim, iti18, iti41, iti43, iti57
 from app.dmp_client.core.cda import Author, DocumentHeader, new_oid, read_identity, write_cda
-from app.dmp_client.core.context import Purpose
+from app.dmp_client.core.context import AuthMode, Purpose
 from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.errors import MalformedResponse
 from app.dmp_client.core.hl7v3 import DmpState, DmpStatus
@@ -32,7 +33,7 @@ from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments, QueryResult, 
 from app.dmp_client.core.metadata import SubmissionSet, Visibility, entry_for_document
 from app.dmp_client.core.mtom import Part, build_mtom
 from app.dmp_client.core.registry import parse_registry_response
-from app.dmp_client.core.valuesets import Concept, value_sets
+from app.dmp_client.core.valuesets import value_sets
 from app.dmp_client.core.xades import SignedDocument, sign_submission
 from app.errors import DmpClientError
 from app.ins import IdentityTraits, Ins
@@ -40,16 +41,10 @@ from app.ins import IdentityTraits, Ins
 if TYPE_CHECKING:
     from lxml import etree
 
-    from app.dmp_client.client import Session
-    from app.dmp_client.core.signing import Signer
-    from app.dmp_client.core.soap import SoapRequest, SoapResponse
-    from app.dmp_client.transport import RawResponse, Transport
-
 CHUNK = 256 * 1024
 BATCH = 20
 STATUS_TTL = 300.0
 FIRST_SEARCH_YEARS = 2
-DEFAULT_CONTENT_TYPE = Concept("04", "1.2.250.1.213.2.2", "Hospitalisation de jour")  # [UNSURE] JDV_J59
 
 
 class DmpNotUsable(DmpClientError):
@@ -93,48 +88,8 @@ def _file_chunks(handle: BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
-class DocumentTransactions:
-    """Mixed into :class:`~app.dmp_client.client.DmpClient`."""
-
-    _status_cache: dict[str, tuple[float, DmpStatus]]
-
-    if TYPE_CHECKING:  # provided by DmpClient
-        transport: Transport
-        signer: Signer
-        session: Session
-        content_type: Concept
-        repository_id: str
-
-        def status(self, ins: Ins) -> DmpStatus: ...
-
-        def _exchange(
-            self,
-            service: str,
-            action: str,
-            expected: str,
-            payload: etree._Element,
-            patient: Ins | None,
-            timeout: float,
-            *,
-            idempotent: bool,
-        ) -> SoapResponse: ...
-
-        def _exchange_raw(
-            self,
-            service: str,
-            action: str,
-            expected: str,
-            payload: etree._Element,
-            patient: Ins | None,
-            timeout: float,
-            *,
-            idempotent: bool,
-        ) -> tuple[SoapResponse, RawResponse]: ...
-
-        def _envelope(self, action: str, payload: etree._Element, patient: Ins | None) -> SoapRequest: ...
-
-        @staticmethod
-        def _read(raw: RawResponse, expected: tuple[str, ...], message_id: str) -> SoapResponse: ...
+class DocumentTransactions(ClientBase):
+    """Part of :class:`~app.dmp_client.client.DmpClient`."""
 
     # -- integration rules --------------------------------------------------------------------
 
@@ -155,7 +110,7 @@ class DocumentTransactions:
             not feeding
             and not status.authorized
             and self.session.purpose is Purpose.NORMAL
-            and self.session.mode.value == "DIRECTE"
+            and self.session.mode is AuthMode.DIRECT
         ):
             raise DmpNotUsable(
                 "Vous n'êtes pas autorisé sur le DMP de ce patient : demandez son accord puis "

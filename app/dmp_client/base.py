@@ -1,0 +1,155 @@
+"""What every DMP transaction of the facade shares: the session (who, how, from which software), the
+exchange (VIHF, envelope, transport, response checks) and TD0.2 / TD1.3a / TD0.3."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from app.dmp_client.core.cda import Author
+from app.dmp_client.core.context import AccessContext, Actor, AuthMode, Purpose, Software
+from app.dmp_client.core.habilitations import (
+    ACTION_SET_AUTHORIZATION,
+    ACTION_SET_AUTHORIZATION_RESPONSE,
+    AuthorizationAction,
+    AuthorizationResult,
+    build_set_authorization,
+    parse_set_authorization_response,
+)
+from app.dmp_client.core.hl7v3 import (
+    ACTION_GET_DEMOGRAPHICS,
+    ACTION_GET_DEMOGRAPHICS_RESPONSE,
+    DmpStatus,
+    Reason,
+    build_get_demographics,
+    parse_get_demographics_response,
+)
+from app.dmp_client.core.signing import Signer
+from app.dmp_client.core.soap import SoapRequest, SoapResponse, build_envelope, parse_envelope
+from app.dmp_client.core.valuesets import Concept
+from app.dmp_client.core.vihf import build_signed_vihf
+from app.dmp_client.transport import RawResponse, Transport
+from app.ins import Ins
+
+
+@dataclass(frozen=True)
+class Session:
+    actor: Actor
+    mode: AuthMode
+    software: Software
+    sender_oid: str
+    purpose: Purpose = Purpose.NORMAL
+    author: Author | None = None  # who documents sent in this session are by
+
+
+# The sandbox's repository (the real host returns its own in every DocumentEntry).
+DEFAULT_REPOSITORY_ID = "1.2.250.1.213.4.1.1.1.2"
+DEFAULT_CONTENT_TYPE = Concept("04", "1.2.250.1.213.2.2", "Hospitalisation de jour")  # [UNSURE] JDV_J59
+
+
+class ClientBase:
+    def __init__(
+        self,
+        transport: Transport,
+        signer: Signer,
+        session: Session,
+        *,
+        content_type: Concept = DEFAULT_CONTENT_TYPE,
+        repository_id: str = DEFAULT_REPOSITORY_ID,
+    ) -> None:
+        self.transport = transport
+        self.signer = signer
+        self.session = session
+        self.content_type = content_type
+        self.repository_id = repository_id
+        self._status_cache: dict[str, tuple[float, DmpStatus]] = {}  # TD0.2 per patient (documents)
+
+    def _context(self, patient: Ins | None) -> AccessContext:
+        s = self.session
+        return AccessContext(s.actor, s.mode, s.purpose, patient, s.software)
+
+    def _exchange(
+        self,
+        service: str,
+        action: str,
+        expected: str,
+        payload: etree._Element,
+        patient: Ins | None,
+        timeout: float,
+        *,
+        idempotent: bool,
+    ) -> SoapResponse:
+        response, raw = self._exchange_raw(
+            service, action, expected, payload, patient, timeout, idempotent=idempotent
+        )
+        for part in raw.parts.values():
+            part.file.close()
+        return response
+
+    def _exchange_raw(
+        self,
+        service: str,
+        action: str,
+        expected: str,
+        payload: etree._Element,
+        patient: Ins | None,
+        timeout: float,
+        *,
+        idempotent: bool,
+    ) -> tuple[SoapResponse, RawResponse]:
+        """Like :meth:`_exchange`, keeping the MTOM attachments (the caller closes their files)."""
+        request = self._envelope(action, payload, patient)
+        raw = self.transport.post(service, request, timeout, idempotent=idempotent)
+        try:
+            return self._read(raw, (expected,), request.message_id), raw
+        except BaseException:
+            for part in raw.parts.values():
+                part.file.close()
+            raise
+
+    def _envelope(self, action: str, payload: etree._Element, patient: Ins | None) -> SoapRequest:
+        vihf = build_signed_vihf(self._context(patient), self.signer)
+        return build_envelope(action, payload, vihf)
+
+    @staticmethod
+    def _read(raw: RawResponse, expected: tuple[str, ...], message_id: str) -> SoapResponse:
+        return parse_envelope(raw.body, expected, message_id)
+
+    def status(self, ins: Ins) -> DmpStatus:
+        """TD0.2: does the DMP exist, is it open, am I authorised, am I the médecin traitant."""
+        return self._demographics(ins, Reason.TEST_EXISTENCE)
+
+    def admin_data(self, ins: Ins) -> DmpStatus:
+        """TD1.3a: the DMP's administrative data (oppositions included)."""
+        return self._demographics(ins, Reason.READ_ADMIN_DATA)
+
+    def _demographics(self, ins: Ins, reason: Reason) -> DmpStatus:
+        payload = build_get_demographics(ins, self.session.sender_oid, reason)
+        response = self._exchange(
+            "patients",
+            ACTION_GET_DEMOGRAPHICS,
+            ACTION_GET_DEMOGRAPHICS_RESPONSE,
+            payload,
+            ins,
+            self.transport.timeouts.query,
+            idempotent=True,
+        )
+        return parse_get_demographics_response(response.payload)
+
+    def set_authorization(self, ins: Ins, add: bool = True) -> AuthorizationResult:
+        """TD0.3: add (or remove) my authorisation on the patient's DMP."""
+        payload = build_set_authorization(AuthorizationAction.ADD if add else AuthorizationAction.REMOVE)
+        response = self._exchange(
+            "habilitations",
+            ACTION_SET_AUTHORIZATION,
+            ACTION_SET_AUTHORIZATION_RESPONSE,
+            payload,
+            ins,
+            self.transport.timeouts.query,
+            idempotent=False,
+        )
+        return parse_set_authorization_response(response.payload)
+
+    def close(self) -> None:
+        self.transport.close()
