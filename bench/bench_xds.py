@@ -29,10 +29,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
 from app.dmp_client.client import DmpClient, Session
 from app.dmp_client.core import iti18
 from app.dmp_client.core.context import (
@@ -153,21 +149,8 @@ class Captured(Exception):
 def direct_client(work: Path, key: str = "generaliste") -> DmpClient:
     """The sandbox GP in direct mode with software keys issued by the test PKI (no card rig needed:
     the card's own signing time is the card's, not the client's)."""
-    folder = work
-    pki_dir = Path(os.environ["DMP_SANDBOX_DIR"]) / "pki"
-    ca_key = load_pem_private_key((pki_dir / "ca-personnes.key").read_bytes(), None)
-    assert isinstance(ca_key, rsa.RSAPrivateKey)
-    ca = pki.Issued(x509.load_pem_x509_certificate((pki_dir / "ca-personnes.pem").read_bytes()), ca_key)
     profile = cards.card(key)
-    subject = pki.card_subject(
-        profile.national_id, profile.surname, profile.given_name, profile.profession_label
-    )
-    auth_key, sign_key = pki.new_key(), pki.new_key()
-    auth = pki.card_auth_certificate(subject, auth_key.public_key(), ca)
-    sign = pki.card_sign_certificate(subject, sign_key.public_key(), ca)
-    cert_path, key_path = folder / f"{key}-auth.pem", folder / f"{key}-auth.key"
-    cert_path.write_bytes(pki.Issued(auth, None).cert_pem())
-    pki.write_pem_key(key_path, auth_key)
+    card = pki.software_card(Path(os.environ["DMP_SANDBOX_DIR"]) / "pki", profile, work)
     settings = Settings.from_env()
     endpoint = Endpoint(settings.host_url, settings.trust_files)
     situation = profile.situations[0]
@@ -187,8 +170,8 @@ def direct_client(work: Path, key: str = "generaliste") -> DmpClient:
         situation.structure_id, situation.name,
     )  # fmt: skip
     session = Session(actor, AuthMode.DIRECT, settings.software, settings.sender_oid, Purpose.NORMAL, author)
-    transport = Transport(endpoint, client_context(endpoint, cert_path, key_path), settings.timeouts)
-    return DmpClient(transport, SoftwareKeySigner(sign_key, sign), session)
+    transport = Transport(endpoint, client_context(endpoint, card.tls_cert, card.tls_key), settings.timeouts)
+    return DmpClient(transport, SoftwareKeySigner(card.sign_key, card.sign_cert), session)
 
 
 def listing(client: DmpClient, runs: int) -> list[tuple[str, list[float]]]:

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from sandbox.cards import CardProfile
+
 SMARTCARD_LOGON = x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.2")
 TEST_OU = "IGC-SANTE TEST"
 TEST_O = "ASIP-SANTE"
@@ -210,3 +212,32 @@ def write_p12(
     )
     path.write_bytes(data)
     path.chmod(0o600)
+
+
+@dataclass(frozen=True)
+class SoftwareCard:
+    """A card holder's two key pairs as software keys, issued by the test PKI's PERSONNES CA: for
+    tests and benchmarks that need direct mode without the card rig (the host sees only TLS and VIHF)."""
+
+    tls_cert: Path  # the authentication certificate (PEM), for the TLS client
+    tls_key: Path
+    sign_key: rsa.RSAPrivateKey
+    sign_cert: x509.Certificate
+
+
+def software_card(
+    pki_dir: Path, profile: CardProfile, out: Path, *, with_chain: bool = False
+) -> SoftwareCard:
+    """Issue the pair from ``pki_dir`` (the rig's ``pki`` folder); the TLS files go to ``out``
+    (``<key>-auth.pem`` / ``.key``). ``with_chain``: the certificate file carries the CA after the leaf."""
+    ca_key = serialization.load_pem_private_key((pki_dir / "ca-personnes.key").read_bytes(), None)
+    assert isinstance(ca_key, rsa.RSAPrivateKey)
+    ca = Issued(x509.load_pem_x509_certificate((pki_dir / "ca-personnes.pem").read_bytes()), ca_key)
+    subject = card_subject(profile.national_id, profile.surname, profile.given_name, profile.profession_label)
+    auth_key, sign_key = new_key(), new_key()
+    auth = card_auth_certificate(subject, auth_key.public_key(), ca)
+    sign = card_sign_certificate(subject, sign_key.public_key(), ca)
+    cert_path, key_path = out / f"{profile.key}-auth.pem", out / f"{profile.key}-auth.key"
+    cert_path.write_bytes(Issued(auth, auth_key).cert_pem() + (ca.cert_pem() if with_chain else b""))
+    write_pem_key(key_path, auth_key)
+    return SoftwareCard(cert_path, key_path, sign_key, sign)

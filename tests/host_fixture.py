@@ -11,9 +11,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from app.dmp_client.client import DmpClient, Session
 from app.dmp_client.core.context import (
@@ -85,23 +82,11 @@ def card_keys(
     pki_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, tuple[Path, Path, SoftwareKeySigner]]:
     """Per virtual card: TLS certificate and key files, and the VIHF signer (software keys)."""
-    folder = pki_dir / "pki"
-    ca_key = load_pem_private_key((folder / "ca-personnes.key").read_bytes(), None)
-    assert isinstance(ca_key, rsa.RSAPrivateKey)
-    ca = pki.Issued(x509.load_pem_x509_certificate((folder / "ca-personnes.pem").read_bytes()), ca_key)
     out = tmp_path_factory.mktemp("cards")
     keys = {}
     for profile in cards.load_cards():
-        subject = pki.card_subject(
-            profile.national_id, profile.surname, profile.given_name, profile.profession_label
-        )
-        auth_key, sign_key = pki.new_key(), pki.new_key()
-        auth = pki.card_auth_certificate(subject, auth_key.public_key(), ca)
-        sign = pki.card_sign_certificate(subject, sign_key.public_key(), ca)
-        cert_path, key_path = out / f"{profile.key}-auth.pem", out / f"{profile.key}-auth.key"
-        cert_path.write_bytes(pki.Issued(auth, None).cert_pem())
-        pki.write_pem_key(key_path, auth_key)
-        keys[profile.key] = (cert_path, key_path, SoftwareKeySigner(sign_key, sign))
+        card = pki.software_card(pki_dir / "pki", profile, out)
+        keys[profile.key] = (card.tls_cert, card.tls_key, SoftwareKeySigner(card.sign_key, card.sign_cert))
     return keys
 
 

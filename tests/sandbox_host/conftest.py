@@ -64,21 +64,10 @@ class Who:
 def people(pki_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Who, Actor]]:
     """Software 'cards' for the sandbox's professionals, plus the structure (indirect mode)."""
     folder = pki_dir / "pki"
-    ca_key = load_pem_private_key((folder / "ca-personnes.key").read_bytes(), None)
-    assert isinstance(ca_key, rsa.RSAPrivateKey)
-    ca = pki.Issued(x509.load_pem_x509_certificate((folder / "ca-personnes.pem").read_bytes()), ca_key)
     out = tmp_path_factory.mktemp("cards")
     result: dict[str, tuple[Who, Actor]] = {}
     for profile in cards.load_cards():
-        subject = pki.card_subject(
-            profile.national_id, profile.surname, profile.given_name, profile.profession_label
-        )
-        auth_key, sign_key = pki.new_key(), pki.new_key()
-        auth = pki.card_auth_certificate(subject, auth_key.public_key(), ca)
-        sign = pki.card_sign_certificate(subject, sign_key.public_key(), ca)
-        cert_path, key_path = out / f"{profile.key}-auth.pem", out / f"{profile.key}-auth.key"
-        cert_path.write_bytes(pki.Issued(auth, auth_key).cert_pem() + ca.cert_pem())
-        pki.write_pem_key(key_path, auth_key)
+        card = pki.software_card(folder, profile, out, with_chain=True)
         if profile.profession:
             roles: tuple[Code, ...] = (Code(profile.profession, PROFESSION_CODE_SYSTEM),)
             if profile.specialty:
@@ -93,7 +82,7 @@ def people(pki_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
             situation.structure_id,
             situation.sector,
         )
-        result[profile.key] = (Who(sign_key, sign, (cert_path, key_path)), actor)
+        result[profile.key] = (Who(card.sign_key, card.sign_cert, (card.tls_cert, card.tls_key)), actor)
     structure = cards.load_structure()
     sign_key = load_pem_private_key((folder / "structure-sign.key").read_bytes(), None)
     assert isinstance(sign_key, rsa.RSAPrivateKey)
