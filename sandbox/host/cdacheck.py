@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from lxml import etree
 
 from sandbox.host.mtom import Part
-from sandbox.host.xds import INS_OIDS, XdsError, cda_schema, schema_errors
+from sandbox.host.vihf import TEST_OIDS
+from sandbox.host.xds import XdsError, cda_schema, schema_errors
 
 HL7 = "urn:hl7-org:v3"
 H = {"h": HL7}
@@ -89,7 +90,7 @@ def check_cda(source: Part | bytes, entry: dict[str, str], matricule: str, oid: 
     patient_ids = {
         (i.get("root"), i.get("extension")) for i in doc.iterfind("h:recordTarget/h:patientRole/h:id", H)
     }
-    if (oid, matricule) not in patient_ids or oid not in INS_OIDS:
+    if (oid, matricule) not in patient_ids or oid not in TEST_OIDS:
         mismatches.append("INS du patient ≠ recordTarget/patientRole/id")
     if (doc.findtext(f"{{{HL7}}}title") or "").strip() != entry["title"].strip():
         mismatches.append("titre (Name) ≠ ClinicalDocument/title")

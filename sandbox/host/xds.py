@@ -73,8 +73,6 @@ MASQUE_PS = "MASQUE_PS"
 INVISIBLE_PATIENT = "INVISIBLE_PATIENT"
 INVISIBLE_LEGAL = "INVISIBLE_REPRESENTANTS_LEGAUX"
 
-INS_OIDS = {"1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11"}
-
 
 def spec_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "resources" / "spec"
