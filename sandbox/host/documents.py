@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
@@ -515,22 +515,7 @@ def _store_submission(
         signature = next(e for e in submission.entries if e.is_signature)
         docstore.insert_association(db, new_uuid(), xds.SIGNS, uuids[signature.values["id"]], set_uuid, {})
         docstore.insert_submission_set(
-            db,
-            {
-                "entry_uuid": set_uuid,
-                "unique_id": submission.values["uniqueId"],
-                "source_id": submission.values["sourceId"],
-                "matricule": matricule,
-                "patient_oid": oid,
-                "submission_time": submission.values["submissionTime"],
-                "author_id": author_id,
-                "author_structure": author_structure,
-                "author_person": submission.values["authorPerson"],
-                "content_type_code": submission.values.get("contentType"),
-                "content_type_scheme": submission.values.get("contentTypeScheme"),
-                "title": submission.values["title"],
-                "status": "Approved",
-            },
+            db, _submission_set_row(submission, set_uuid, matricule, oid, author_id, author_structure)
         )
         db.execute("COMMIT")
     except BaseException:
@@ -761,24 +746,31 @@ def _record_set(
         "SELECT 1 FROM xds_submission_set WHERE unique_id = ?", (submission.values["uniqueId"],)
     ).fetchone():
         raise XdsError("XDSDuplicateUniqueIdInRegistry", "uniqueId du SubmissionSet déjà utilisé.")
+    author_id = actor.national_id if actor.kind == "PS" else ""
     docstore.insert_submission_set(
-        db,
-        {
-            "entry_uuid": set_uuid,
-            "unique_id": submission.values["uniqueId"],
-            "source_id": submission.values["sourceId"],
-            "matricule": matricule,
-            "patient_oid": oid,
-            "submission_time": submission.values["submissionTime"],
-            "author_id": actor.national_id if actor.kind == "PS" else "",
-            "author_structure": actor.structure_id,
-            "author_person": submission.values["authorPerson"],
-            "content_type_code": submission.values.get("contentType"),
-            "content_type_scheme": submission.values.get("contentTypeScheme"),
-            "title": submission.values["title"],
-            "status": "Approved",
-        },
+        db, _submission_set_row(submission, set_uuid, matricule, oid, author_id, actor.structure_id)
     )
+
+
+def _submission_set_row(
+    submission: Submission, set_uuid: str, matricule: str, oid: str, author_id: str, author_structure: str
+) -> dict[str, Any]:
+    """The stored SubmissionSet, for a feed (ITI-41) and for an update (ITI-57) alike."""
+    return {
+        "entry_uuid": set_uuid,
+        "unique_id": submission.values["uniqueId"],
+        "source_id": submission.values["sourceId"],
+        "matricule": matricule,
+        "patient_oid": oid,
+        "submission_time": submission.values["submissionTime"],
+        "author_id": author_id,
+        "author_structure": author_structure,
+        "author_person": submission.values["authorPerson"],
+        "content_type_code": submission.values.get("contentType"),
+        "content_type_scheme": submission.values.get("contentTypeScheme"),
+        "title": submission.values["title"],
+        "status": "Approved",
+    }
 
 
 def _update_metadata(submission: Submission, actor: rights.Actor, store: Store, matricule: str) -> str:
