@@ -227,20 +227,7 @@ def main() -> None:
     env["DMP_HOST_URL"] = f"https://localhost:{port}/si-dmp-server/v2/services"
     env["BENCH_DIR"] = str(folder)
     os.environ.update(env)
-    tools = Path(sys.executable).parent
-    host = subprocess.Popen(
-        [
-            str(tools / "dmp-sandbox"),
-            "--dir",
-            str(folder),
-            "serve",
-            "--port",
-            str(port),
-            "--donnees",
-            str(folder / "host"),
-        ],
-        env=env,
-    )
+    host = serve(folder, port, "host", env)
     try:
         _wait(port)
         print(
@@ -267,21 +254,7 @@ def main() -> None:
     finally:
         host.terminate()
         host.wait()
-    host = subprocess.Popen(
-        [
-            str(tools / "dmp-sandbox"),
-            "--dir",
-            str(folder),
-            "serve",
-            "--port",
-            str(port),
-            "--donnees",
-            str(folder / "host2"),
-            "--latence",
-            "0.05",
-        ],
-        env=env,
-    )
+    host = serve(folder, port, "host2", env, "--latence", "0.05")
     try:
         _wait(port)
         client = direct_client(folder)
@@ -299,6 +272,13 @@ def main() -> None:
     for name, samples in rows:
         p50, p95 = p50_p95(samples)
         print(f"| {name} | {p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms | {p50 / base:.2f} |")
+
+
+def serve(folder: Path, port: int, data: str, env: dict[str, str], *options: str) -> subprocess.Popen[bytes]:
+    """The sandbox host in its own process, as ``dmp-sandbox serve`` (its data in ``folder / data``)."""
+    tool = Path(sys.executable).parent / "dmp-sandbox"
+    command = [str(tool), "--dir", str(folder), "serve", "--port", str(port), "--donnees", str(folder / data)]
+    return subprocess.Popen([*command, *options], env=env)
 
 
 def _wait(port: int) -> None:
