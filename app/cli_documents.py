@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TextIO
 
 from app.cli_dmp import common_options, ins_of, open_client
-from app.dmp_client.client import DmpClient
 from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
@@ -127,7 +126,7 @@ def run_find(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 ins,
                 statuses=tuple(STATUSES[s] for s in (args.statut or ["actif"])),
                 class_codes=tuple(Concept(c, "1.2.250.1.213.1.1.4.1", "") for c in args.classe or []),
-                type_codes=tuple(client_type(t) for t in args.types or []),
+                type_codes=tuple(value_sets().type_code(t) for t in args.types or []),
                 creation_from=_date(args.depuis),
                 creation_to=_date(args.until),
             )
@@ -138,19 +137,11 @@ def run_find(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def client_type(code: str) -> Concept:
-    return value_sets().type_code(code)
-
-
-def _document(client: DmpClient, ins: Ins, unique_id: str) -> DocumentInfo:
-    return client.document_by_unique_id(ins, unique_id)
-
-
 def run_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = Settings.from_env()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
-        document = _document(client, ins, args.document)
+        document = client.document_by_unique_id(ins, args.document)
         partial = args.sortie.with_name(args.sortie.name + ".partiel")
         with partial.open("wb") as handle:
             size = client.retrieve(ins, document, handle)
@@ -204,7 +195,7 @@ def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         visibility=frozenset(visibility),
     )
     with open_client(args, settings, err) as client:
-        replaced = _document(client, ins, args.replace) if args.replace else None
+        replaced = client.document_by_unique_id(ins, args.replace) if args.replace else None
         sent = client.send(ins, document, replaces=replaced)
     print(f"Document déposé (version {sent.version}, {sent.size} octets) : {sent.unique_id}", file=out)
     return 0
@@ -214,7 +205,7 @@ def _visibility(args: argparse.Namespace, err: TextIO, add: set[Visibility], rem
     settings = Settings.from_env()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
-        client.set_visibility(ins, _document(client, ins, args.document), add=add, remove=remove)
+        client.set_visibility(ins, client.document_by_unique_id(ins, args.document), add=add, remove=remove)
     return 0
 
 
@@ -241,7 +232,7 @@ def _status(args: argparse.Namespace, out: TextIO, err: TextIO, new: str, done: 
     settings = Settings.from_env()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
-        client.set_status(ins, _document(client, ins, args.document), new)
+        client.set_status(ins, client.document_by_unique_id(ins, args.document), new)
     print(done, file=out)
     return 0
 

@@ -54,20 +54,10 @@ class XadesOptions:
     digest: str = "sha256"
 
 
-def document_digest(data_chunks: Any, options: XadesOptions = XadesOptions()) -> bytes:
-    """Digest of a document's bytes, fed chunk by chunk."""
-    digest = _DIGESTS[options.digest][1]()
-    for chunk in data_chunks:
-        digest.update(chunk)
-    return digest.digest()
-
-
 class _DsgSigner(XMLSigner):
     """signxml signer whose annotator adds the Manifest's Object and the XAdES properties."""
 
-    def __init__(
-        self, signer: Signer, documents: list[SignedDocument], options: XadesOptions, now: dt.datetime
-    ):
+    def __init__(self, signer: Signer, options: XadesOptions, now: dt.datetime):
         super().__init__(
             method=methods.detached,
             signature_algorithm=SignatureMethod.RSA_SHA256,
@@ -75,7 +65,6 @@ class _DsgSigner(XMLSigner):
             c14n_algorithm=EXC_C14N,
         )
         self._signer = signer
-        self._documents = documents
         self._options = options
         self._now = now
         self.signature_annotators.append(self._add_xades)
@@ -156,7 +145,7 @@ def sign_submission(
 ) -> bytes:
     """The signature document's bytes (a detached ``ds:Signature``), serialised once after signing."""
     holder = _manifest_object(documents, options)
-    xml_signer = _DsgSigner(signer, documents, options, now or dt.datetime.now(dt.UTC))
+    xml_signer = _DsgSigner(signer, options, now or dt.datetime.now(dt.UTC))
     signature = xml_signer.sign(
         holder,
         key=SignxmlKey(signer),  # type: ignore[arg-type]
