@@ -11,7 +11,7 @@ import datetime as dt
 
 from lxml import etree
 
-from app.dmp_client.base import ClientBase
+from app.dmp_client.base import ClientBase, journaled
 from app.dmp_client.core.admin import (
     ACTION_ADD_PATIENT,
     ACTION_ADD_PATIENT_RESPONSE,
@@ -69,6 +69,7 @@ class AdminTransactions(ClientBase):
     Part of ``DmpClient``; the exchange itself is ``ClientBase``'s.
     """
 
+    @journaled("TD0.4")
     def list_patients(
         self, since: dt.datetime, date_type: DateType = DateType.LAST_AUTHORIZATION
     ) -> list[PatientListEntry]:
@@ -84,6 +85,7 @@ class AdminTransactions(ClientBase):
         )
         return parse_patient_list_response(response.payload)
 
+    @journaled("TD0.5")
     def find_patients(self, query: DemographicQuery) -> list[Candidate]:
         """TD0.5: find a patient without INS; only in régulation mode (purpose centre_15)."""
         if self.session.purpose is not Purpose.CENTRE_15:
@@ -99,6 +101,7 @@ class AdminTransactions(ClientBase):
         )
         return parse_find_candidates_response(response.payload)
 
+    @journaled("TD1.1")
     def create_dmp(self, patient: DmpPatient, *, consent: bool) -> AdminResult:
         """TD1.1: create the patient's DMP, with the patient's express consent (refused without)."""
         if not consent:
@@ -106,11 +109,13 @@ class AdminTransactions(ClientBase):
         payload = build_create_dmp(patient, self.session.actor, self.session.sender_oid, consent=True)
         return self._registration(ACTION_ADD_PATIENT, ACTION_ADD_PATIENT_RESPONSE, payload, patient.ins)
 
+    @journaled("TD1.2")
     def reactivate_dmp(self, ins: Ins) -> AdminResult:
         """TD1.2: reactivate a closed DMP (REAC) [UNSURE: message shape inferred from TD1.4]."""
         payload = build_revise_dmp(AdminReason.REACTIVATE, ins, self.session.actor, self.session.sender_oid)
         return self._registration(ACTION_REVISE_PATIENT, ACTION_REVISE_PATIENT_RESPONSE, payload, ins)
 
+    @journaled("TD1.3b")
     def update_admin_data(self, patient: DmpPatient) -> AdminResult:
         """TD1.3b: modify the DMP's administrative data (contact data, oppositions)."""
         payload = build_revise_dmp(
@@ -118,6 +123,7 @@ class AdminTransactions(ClientBase):
         )
         return self._registration(ACTION_REVISE_PATIENT, ACTION_REVISE_PATIENT_RESPONSE, payload, patient.ins)
 
+    @journaled("TD1.4")
     def close_dmp(self, ins: Ins, reason: ClosingReason = ClosingReason.PATIENT_REQUEST) -> AdminResult:
         """TD1.4: close the DMP (statusCode terminated, closing reason)."""
         payload = build_revise_dmp(
@@ -133,6 +139,7 @@ class AdminTransactions(ClientBase):
             return parse_create_dmp_response(response.payload)
         return parse_revise_dmp_response(response.payload)
 
+    @journaled("TD1.6")
     def list_authorizations(
         self, ins: Ins, mode: AuthorizationMode = AuthorizationMode.ALL
     ) -> list[ProfessionalAuthorization]:
@@ -148,6 +155,7 @@ class AdminTransactions(ClientBase):
         )
         return parse_list_authorizations_response(response.payload)
 
+    @journaled("TD0.3")
     def set_treating_doctor(self, ins: Ins, declare: bool = True) -> AuthorizationResult:
         """TD0.3 with role MEDECIN_TRAITANT: declare myself the patient's médecin traitant DMP, or stop."""
         payload = build_set_treating_doctor(

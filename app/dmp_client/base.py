@@ -3,7 +3,11 @@ exchange (VIHF, envelope, transport, response checks) and TD0.2 / TD1.3a / TD0.3
 
 from __future__ import annotations
 
+import functools
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from lxml import etree
 
@@ -30,7 +34,8 @@ from app.dmp_client.core.soap import SoapRequest, SoapResponse, build_envelope, 
 from app.dmp_client.core.valuesets import Concept
 from app.dmp_client.core.vihf import build_signed_vihf
 from app.dmp_client.transport import RawResponse, Transport
-from app.ins import Ins
+from app.errors import DmpClientError
+from app.ins import Ins, InsError
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,59 @@ class Session:
     sender_oid: str
     purpose: Purpose = Purpose.NORMAL
     author: Author | None = None  # who documents sent in this session are by
+
+
+@dataclass(frozen=True)
+class JournalEvent:
+    """One DMP transaction as the local journal records it: never any document content."""
+
+    transaction: str  # TD0.2, TD2.1, TD3.1…
+    patient: Ins | None
+    actor_id: str
+    structure_id: str
+    mode: AuthMode
+    purpose: Purpose
+    result: str  # "OK" or the error's stable code
+    duration: float
+
+
+class Journal(Protocol):
+    def record(self, event: JournalEvent) -> None: ...
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+C = TypeVar("C", bound="ClientBase")
+
+
+def journaled(
+    transaction: str,
+) -> Callable[[Callable[Concatenate[C, P], R]], Callable[Concatenate[C, P], R]]:
+    """Record the call in the session's journal (if any): who, which transaction, which patient
+    (the first argument), the outcome."""
+
+    def wrap(method: Callable[Concatenate[C, P], R]) -> Callable[Concatenate[C, P], R]:
+        @functools.wraps(method)
+        def run(self: C, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            if self.journal is None:
+                return method(self, *args, **kwargs)
+            patient = args[0] if args and isinstance(args[0], Ins) else None
+            start = time.monotonic()
+            result = "OK"
+            try:
+                return method(self, *args, **kwargs)
+            except (DmpClientError, InsError) as error:
+                result = error.code
+                raise
+            except BaseException:
+                result = "INTERROMPU"
+                raise
+            finally:
+                self._journal_event(transaction, patient, result, time.monotonic() - start)
+
+        return run
+
+    return wrap
 
 
 # The sandbox's repository (the real host returns its own in every DocumentEntry).
@@ -64,6 +122,24 @@ class ClientBase:
         self.content_type = content_type
         self.repository_id = repository_id
         self._status_cache: dict[str, tuple[float, DmpStatus]] = {}  # TD0.2 per patient (documents)
+        self.journal: Journal | None = None
+
+    def _journal_event(self, transaction: str, patient: Ins | None, result: str, duration: float) -> None:
+        if self.journal is None:
+            return
+        s = self.session
+        self.journal.record(
+            JournalEvent(
+                transaction,
+                patient,
+                s.actor.national_id,
+                s.actor.structure_id,
+                s.mode,
+                s.purpose,
+                result,
+                duration,
+            )
+        )
 
     def _context(self, patient: Ins | None) -> AccessContext:
         s = self.session
@@ -116,10 +192,12 @@ class ClientBase:
     def _read(raw: RawResponse, expected: tuple[str, ...], message_id: str) -> SoapResponse:
         return parse_envelope(raw.body, expected, message_id)
 
+    @journaled("TD0.2")
     def status(self, ins: Ins) -> DmpStatus:
         """TD0.2: does the DMP exist, is it open, am I authorised, am I the médecin traitant."""
         return self._demographics(ins, Reason.TEST_EXISTENCE)
 
+    @journaled("TD1.3a")
     def admin_data(self, ins: Ins) -> DmpStatus:
         """TD1.3a: the DMP's administrative data (oppositions included)."""
         return self._demographics(ins, Reason.READ_ADMIN_DATA)
@@ -137,6 +215,7 @@ class ClientBase:
         )
         return parse_get_demographics_response(response.payload)
 
+    @journaled("TD0.3")
     def set_authorization(self, ins: Ins, add: bool = True) -> AuthorizationResult:
         """TD0.3: add (or remove) my authorisation on the patient's DMP."""
         payload = build_set_authorization(AuthorizationAction.ADD if add else AuthorizationAction.REMOVE)

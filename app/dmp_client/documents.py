@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from app.dmp_client.base import ClientBase
+from app.dmp_client.base import ClientBase, journaled
 from app.dmp_client.core import ebrim, iti18, iti41, iti43, iti57
 from app.dmp_client.core.cda import Author, DocumentHeader, new_oid, read_identity, write_cda
 from app.dmp_client.core.context import AuthMode, Purpose
@@ -67,6 +67,12 @@ class NewDocument:
     service_stop: dt.datetime | None = None
     visibility: frozenset[Visibility] = field(default_factory=frozenset)
     author: Author | None = None  # defaults to the session's author
+    # Pinned by the upload queue so that every attempt sends the same document (same uniqueId,
+    # same bytes): a resend after an ambiguous failure is then detectable by the host.
+    document_id: str | None = None
+    set_id: str | None = None
+    created: dt.datetime | None = None
+    content: BinaryIO | None = None  # read instead of ``path`` (the queue's decrypted copy)
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,7 @@ class DocumentTransactions(ClientBase):
         )
         return iti18.parse_query_response(response.payload)
 
+    @journaled("TD3.1")
     def find_documents(
         self, ins: Ins, search: FindDocuments | None = None, *, check: bool = True
     ) -> list[DocumentInfo]:
@@ -182,6 +189,22 @@ class DocumentTransactions(ClientBase):
         epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
         return sorted(unique.values(), key=lambda d: d.creation_time or epoch, reverse=True)
 
+    @journaled("TD3.1")
+    def document_reference(self, ins: Ins, unique_id: str) -> str | None:
+        """The entryUUID of the document with this uniqueId, or None when the DMP does not hold it.
+
+        An ObjectRef query: allowed in every mode, indirect included ("find the reference of a
+        document", dmp-interface.md §3.1). The upload queue asks it before sending again after an
+        ambiguous failure."""
+        result = self.query(
+            ins,
+            StoredQuery.GET_DOCUMENTS,
+            iti18.by_uuid_or_unique_id("$XDSDocumentEntry", [], [unique_id]),
+            ReturnType.OBJECT_REF,
+        )
+        return result.object_refs[0] if result.object_refs else None
+
+    @journaled("TD3.1")
     def document_by_unique_id(self, ins: Ins, unique_id: str) -> DocumentInfo:
         result = self.query(
             ins,
@@ -196,6 +219,7 @@ class DocumentTransactions(ClientBase):
 
     # -- TD3.2 ----------------------------------------------------------------------------------
 
+    @journaled("TD3.2")
     def retrieve(self, ins: Ins, document: DocumentInfo, out: BinaryIO) -> int:
         """Stream the document's bytes (the CDA as stored) into ``out``; returns the size."""
         self.checked_status(ins)
@@ -232,6 +256,7 @@ class DocumentTransactions(ClientBase):
 
     # -- TD2.1 / TD2.2 --------------------------------------------------------------------------
 
+    @journaled("TD2.1")
     def send(self, ins: Ins, document: NewDocument, *, replaces: DocumentInfo | None = None) -> Sent:
         """Wrap the file in a level-1 CDA, sign the submission set (XAdES) and send it over MTOM."""
         self.checked_status(ins, feeding=True)
@@ -239,12 +264,12 @@ class DocumentTransactions(ClientBase):
         if author is None:
             raise DmpClientError("Auteur du document inconnu.", code="DMP-AUTEUR")
         sets = value_sets()
-        set_id, version, previous_id = new_oid(), 1, None
+        set_id, version, previous_id = document.set_id or new_oid(), 1, None
         if replaces is not None:
             set_id, version, previous_id = self._previous_version(ins, replaces)
-        now = _now()
+        now = document.created or _now()
         header = DocumentHeader(
-            document_id=new_oid(),
+            document_id=document.document_id or new_oid(),
             set_id=set_id,
             version=version,
             type_code=sets.type_code(document.type_code),
@@ -263,8 +288,12 @@ class DocumentTransactions(ClientBase):
             replaces=previous_id,
         )
         with tempfile.TemporaryFile(prefix="dmp-cda-") as cda:
-            with document.path.open("rb") as content:
-                written = write_cda(header, content, cda)
+            if document.content is not None:
+                document.content.seek(0)
+                written = write_cda(header, document.content, cda)
+            else:
+                with document.path.open("rb") as content:
+                    written = write_cda(header, content, cda)
             entry = entry_for_document(
                 header,
                 written,
@@ -332,6 +361,7 @@ class DocumentTransactions(ClientBase):
         )
         parse_registry_response(response.payload)
 
+    @journaled("TD3.3")
     def set_visibility(
         self,
         ins: Ins,
@@ -345,6 +375,7 @@ class DocumentTransactions(ClientBase):
         codes = iti57.new_visibility(document, add or set(), remove or set())
         self._update(ins, lambda ss: iti57.build_metadata_update(ss, document, codes))
 
+    @journaled("TD3.3")
     def set_status(self, ins: Ins, document: DocumentInfo, new_status: str) -> None:
         """TD3.3c/d: archive, unarchive or delete."""
         self.checked_status(ins)

@@ -1,0 +1,86 @@
+"""The database key: 32 random bytes kept in the operating system's keyring, never on disk.
+
+Windows: the Credential Manager; macOS: the Keychain; Linux: a Secret Service (gnome-keyring,
+KWallet). Backends that would keep the key in clear (keyrings.alt's plaintext file) or that keep
+nothing (fail, null) are refused: the store then refuses to open rather than weaken the encryption.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import keyring
+import keyring.errors
+
+from app.store.errors import KeyringUnavailable
+
+SERVICE = "fr.dmp-client.base-locale"
+KEY_BYTES = 32
+_REFUSED_BACKENDS = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt")
+
+
+def _backend_is_secure(backend: Any) -> bool:
+    module = type(backend).__module__
+    if any(module.startswith(prefix) for prefix in _REFUSED_BACKENDS):
+        return False
+    if module.startswith("keyring.backends.chainer"):
+        return any(_backend_is_secure(b) for b in getattr(backend, "backends", ()))
+    return True
+
+
+class KeyStore:
+    """Reads and creates named keys in the system keyring (one name per database)."""
+
+    def __init__(self, service: str = SERVICE, backend: Any = None) -> None:
+        self.service = service
+        self._backend = backend
+
+    @property
+    def backend(self) -> Any:
+        backend = self._backend or keyring.get_keyring()
+        if not _backend_is_secure(backend):
+            raise KeyringUnavailable()
+        return backend
+
+    def get(self, name: str) -> bytes | None:
+        try:
+            text = self.backend.get_password(self.service, name)
+        except keyring.errors.KeyringError as error:
+            raise KeyringUnavailable(code="STORE-TROUSSEAU") from error
+        except Exception as error:  # D-Bus and platform errors surface as their own types
+            raise KeyringUnavailable() from error
+        if text is None:
+            return None
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            raise KeyringUnavailable(
+                "La clé de la base locale lue dans le trousseau est malformée.", code="STORE-CLE-MALFORMEE"
+            ) from None
+        if len(key) != KEY_BYTES:
+            raise KeyringUnavailable(
+                "La clé de la base locale lue dans le trousseau est malformée.", code="STORE-CLE-MALFORMEE"
+            )
+        return key
+
+    def create(self, name: str) -> bytes:
+        """A new random key, stored before it is used (a key that cannot be stored is never used)."""
+        key = os.urandom(KEY_BYTES)
+        try:
+            self.backend.set_password(self.service, name, key.hex())
+        except keyring.errors.KeyringError as error:
+            raise KeyringUnavailable() from error
+        except Exception as error:
+            raise KeyringUnavailable() from error
+        if self.get(name) != key:
+            raise KeyringUnavailable("Le trousseau n'a pas conservé la clé de la base locale.")
+        return key
+
+    def delete(self, name: str) -> None:
+        try:
+            self.backend.delete_password(self.service, name)
+        except keyring.errors.PasswordDeleteError:
+            return
+        except Exception as error:
+            raise KeyringUnavailable() from error

@@ -1,0 +1,161 @@
+"""What a queued upload is, as stored: everything needed to build the same document at every
+attempt (identity pinned at enqueue time), turned to and from JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from app.dmp_client.core.cda import Author, Organization, Person, new_oid
+from app.dmp_client.core.metadata import Visibility
+from app.dmp_client.core.valuesets import Concept
+from app.dmp_client.documents import NewDocument
+from app.ins import IdentityTraits, Ins
+
+
+class SendMode(StrEnum):
+    """Which credentials an entry needs: the professional's card, or the structure's certificate."""
+
+    CARD = "card"
+    STRUCTURE = "structure"
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    """A document to send through the queue (the bytes travel separately, as a stream)."""
+
+    ins: Ins
+    traits: IdentityTraits
+    media_type: str
+    type_code: str
+    title: str
+    mode: SendMode
+    professional: str | None = None  # the card holder's national id (card mode)
+    facility_type: str = "SA07"
+    practice_setting: str = "AMBULATOIRE"
+    service_start: dt.datetime | None = None
+    service_stop: dt.datetime | None = None
+    visibility: frozenset[Visibility] = field(default_factory=frozenset)
+    author: Author | None = None
+    replaces: str | None = None  # uniqueId of the document this one is a new version of
+    # Pinned identity (filled by ``pinned()`` at enqueue time)
+    document_id: str = ""
+    set_id: str = ""
+    created: dt.datetime | None = None
+
+    def pinned(self, now: dt.datetime) -> UploadRequest:
+        return replace(
+            self,
+            document_id=self.document_id or new_oid(),
+            set_id=self.set_id or new_oid(),
+            created=self.created or now,
+        )
+
+    def new_document(self, content: BinaryIO) -> NewDocument:
+        return NewDocument(
+            Path("file-d-envoi"),
+            self.media_type,
+            self.type_code,
+            self.title,
+            self.traits,
+            facility_type=self.facility_type,
+            practice_setting=self.practice_setting,
+            service_start=self.service_start,
+            service_stop=self.service_stop,
+            visibility=self.visibility,
+            author=self.author,
+            document_id=self.document_id,
+            set_id=self.set_id,
+            created=self.created,
+            content=content,
+        )
+
+    def to_json(self) -> str:
+        t = self.traits
+        data: dict[str, Any] = {
+            "ins": {"matricule": self.ins.matricule.value, "oid": str(self.ins.oid)},
+            "traits": {
+                "nom": t.birth_name,
+                "prenoms": " ".join(t.first_names),
+                "sexe": str(t.sex),
+                "naissance": t.birth_date.to_french(),
+                "lieu": t.birth_place,
+            },
+            "media_type": self.media_type,
+            "type_code": self.type_code,
+            "title": self.title,
+            "mode": str(self.mode),
+            "professional": self.professional,
+            "facility_type": self.facility_type,
+            "practice_setting": self.practice_setting,
+            "service_start": _iso(self.service_start),
+            "service_stop": _iso(self.service_stop),
+            "visibility": sorted(str(v) for v in self.visibility),
+            "author": _author_json(self.author),
+            "replaces": self.replaces,
+            "document_id": self.document_id,
+            "set_id": self.set_id,
+            "created": _iso(self.created),
+        }
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> UploadRequest:
+        data = json.loads(text)
+        t = data["traits"]
+        return cls(
+            Ins.parse(data["ins"]["matricule"], data["ins"]["oid"]),
+            IdentityTraits.parse(t["nom"], t["prenoms"], t["sexe"], t["naissance"], t["lieu"]),
+            data["media_type"],
+            data["type_code"],
+            data["title"],
+            SendMode(data["mode"]),
+            data["professional"],
+            data["facility_type"],
+            data["practice_setting"],
+            _datetime(data["service_start"]),
+            _datetime(data["service_stop"]),
+            frozenset(Visibility(v) for v in data["visibility"]),
+            _author(data["author"]),
+            data["replaces"],
+            data["document_id"],
+            data["set_id"],
+            _datetime(data["created"]),
+        )
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _datetime(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def _author_json(author: Author | None) -> dict[str, str] | None:
+    if author is None:
+        return None
+    return {
+        "id": author.person.national_id,
+        "given": author.person.given,
+        "family": author.person.family,
+        "specialty": author.specialty.code,
+        "specialty_system": author.specialty.code_system,
+        "specialty_name": author.specialty.display_name,
+        "structure": author.organization.id_nat_struct,
+        "structure_name": author.organization.name,
+    }
+
+
+def _author(data: dict[str, str] | None) -> Author | None:
+    if data is None:
+        return None
+    return Author(
+        Person(data["id"], data["given"], data["family"]),
+        Concept(data["specialty"], data["specialty_system"], data["specialty_name"]),
+        Organization(data["structure"], data["structure_name"]),
+    )

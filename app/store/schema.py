@@ -1,0 +1,80 @@
+"""Schema migrations of the local database, oldest first: ``MIGRATIONS[n]`` takes a base from
+``PRAGMA user_version`` n to n + 1. Never edit a released step; append a new one."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, ...]] = [
+    # 1: upload queue (with the document's bytes until the host acknowledges it), cache, journal.
+    (
+        """CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)""",
+        """CREATE TABLE queue_entry (
+            id INTEGER PRIMARY KEY,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('queued', 'sending', 'sent', 'failed', 'cancelled')),
+            mode TEXT NOT NULL CHECK (mode IN ('card', 'structure')),
+            professional TEXT,
+            patient TEXT NOT NULL,
+            request TEXT NOT NULL,
+            unique_id TEXT NOT NULL UNIQUE,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            source_digest TEXT UNIQUE,
+            source_name TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            uncertain INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0,
+            reason_code TEXT,
+            reason TEXT,
+            sent_at REAL,
+            host_entry_id TEXT
+        )""",
+        "CREATE INDEX queue_entry_due ON queue_entry (state, next_attempt_at)",
+        """CREATE TABLE queue_content (
+            entry_id INTEGER NOT NULL REFERENCES queue_entry (id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (entry_id, seq)
+        )""",
+        """CREATE TABLE queue_event (
+            id INTEGER PRIMARY KEY,
+            entry_id INTEGER NOT NULL REFERENCES queue_entry (id) ON DELETE CASCADE,
+            at REAL NOT NULL,
+            state TEXT NOT NULL,
+            code TEXT
+        )""",
+        """CREATE TABLE cache_list (
+            patient TEXT PRIMARY KEY,
+            stored_at REAL NOT NULL,
+            payload BLOB NOT NULL
+        )""",
+        """CREATE TABLE cache_document (
+            unique_id TEXT PRIMARY KEY,
+            patient TEXT NOT NULL,
+            stored_at REAL NOT NULL,
+            used_at REAL NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL
+        )""",
+        """CREATE TABLE cache_chunk (
+            unique_id TEXT NOT NULL REFERENCES cache_document (unique_id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (unique_id, seq)
+        )""",
+        """CREATE TABLE journal (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            actor TEXT NOT NULL,
+            structure TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            transaction_name TEXT NOT NULL,
+            patient TEXT,
+            result TEXT NOT NULL,
+            duration_ms INTEGER NOT NULL
+        )""",
+        "CREATE INDEX journal_at ON journal (at)",
+    ),
+]
