@@ -38,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--taux-coupure", type=float, default=0.0, help="proportion de connexions coupées (0-1)"
     )
+    serve.add_argument(
+        "--taux-perte-reponse",
+        type=float,
+        default=0.0,
+        help="proportion de requêtes traitées dont la réponse est perdue (connexion coupée, 0-1)",
+    )
+    serve.add_argument("--graine", type=int, help="graine des fautes injectées (défaut : 0)")
     commands.add_parser("seed", help="recréer les patients et DMP du bac à sable")
     journal = commands.add_parser("journal", help="qui a fait quoi sur l'hôte DMP")
     journal.add_argument("--nombre", type=int, default=50)
@@ -87,7 +94,14 @@ def _host(args: argparse.Namespace, folder: Path) -> int:
             columns = ("at", "actor", "mode", "purpose", "transaction_name", "result")
             print(" ".join(str(row[c]) for c in columns))
         return 0
-    faults = Faults(latency=args.latence, error_rate=args.taux_erreur, drop_rate=args.taux_coupure)
+    faults = Faults(
+        latency=args.latence,
+        error_rate=args.taux_erreur,
+        drop_rate=args.taux_coupure,
+        lost_answer_rate=args.taux_perte_reponse,
+    )
+    if args.graine is not None:
+        faults.rng.seed(args.graine)
     config = HostConfig(folder / "pki", data, args.profil, args.record, faults)
     host = DmpHost((args.adresse, args.port), config)
     print(

@@ -41,6 +41,9 @@ class Faults:
     latency: float = 0.0
     error_rate: float = 0.0
     drop_rate: float = 0.0
+    # The request is processed (and committed), then the connection is closed without an answer:
+    # the ambiguous failure a client must resolve without sending the document twice.
+    lost_answer_rate: float = 0.0
     rng: random.Random = field(default_factory=lambda: random.Random(0))
 
 
@@ -129,6 +132,10 @@ class RequestHandler(BaseHTTPRequestHandler):
                 status, envelope = self._answer(service, body, exchange)
             finally:
                 mtom.EXCHANGE.reset(token)
+            if faults.lost_answer_rate and faults.rng.random() < faults.lost_answer_rate:
+                self.close_connection = True
+                self.connection.close()
+                return
             if service == "repository":
                 # The repository answers in MTOM, faults included (dmp-interface.md §2.2).
                 answer = mtom.mtom_answer(envelope, exchange.outgoing)

@@ -1,0 +1,235 @@
+"""Draining the upload queue: exactly-once delivery over an unreliable network.
+
+Rules (docs/store.md):
+- one process drains at a time (``ProcessLock``); on taking the lock, entries left ``sending`` by a
+  process that died are queued again and marked uncertain;
+- the document's identity is pinned at enqueue time, so every attempt sends the same document;
+- before sending an uncertain entry again, the host is asked whether it holds the document's
+  uniqueId (an ObjectRef query, allowed in every authentication mode); a duplicate-uniqueId
+  refusal after an uncertain attempt also means the host has it;
+- transient faults (network, time-out, host unavailable) wait with exponential back-off and
+  jitter, and the whole mode waits with them (one probe, not one failure per entry); the first
+  success wakes every waiting entry of that mode;
+- missing credentials (no card, card pulled out, PIN refused) make entries wait without counting
+  an attempt; the PIN is never retried automatically;
+- permanent refusals stop the entry in ``failed`` with the host's code, until a person acts.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from app.card.errors import CardError, PinCancelled, PinFormat, PinIncorrect, PinLocked
+from app.dmp_client.client import DmpClient
+from app.dmp_client.core.errors import RemoteError
+from app.dmp_client.errors import HostUnreachable, HttpError, Timeout
+from app.errors import DmpClientError
+from app.ins import InsError
+from app.store.errors import StoreError
+from app.store.lock import ProcessLock
+from app.store.queue import Entry, UploadQueue
+from app.store.request import SendMode
+
+log = logging.getLogger(__name__)
+
+# DMP / XDS codes after which trying again later may succeed [UNSURE: the DMPi guide's list of
+# temporary errors is not public; configurable through ``Policy.transient_codes``].
+TRANSIENT_CODES = frozenset(
+    {
+        "DMPServiceUnavailable",
+        "DMPInternalError",
+        "DMPTemporaryUnavailable",
+        "XDSRegistryBusy",
+        "XDSRepositoryBusy",
+        "XDSRegistryOutOfResources",
+        "XDSRepositoryOutOfResources",
+    }
+)
+TRANSIENT_HTTP = frozenset({408, 429, 500, 502, 503, 504})
+ALREADY_THERE = "XDSDuplicateUniqueIdInRegistry"
+# Faults worth waiting out. TLS failures are not among them: a certificate refused or expired
+# needs a person (the entry goes to "failed" with DMP-TLS).
+TransportErrors = (HostUnreachable, Timeout)
+
+
+class CredentialsUnavailable(DmpClientError):
+    """What an entry needs to be sent is not there now (no card, wrong card, refused PIN)."""
+
+    code = "FILE-CARTE-NECESSAIRE"
+    user_message = "La carte CPS du professionnel est nécessaire pour signer cet envoi."
+
+
+class Credentials(Protocol):
+    """Gives the client for a mode (and, in card mode, for the professional whose card it is)."""
+
+    def client(self, mode: SendMode, professional: str | None) -> DmpClient: ...
+
+    def invalidate(self, mode: SendMode) -> None: ...
+
+
+@dataclass(frozen=True)
+class Policy:
+    base_delay: float = 5.0
+    max_delay: float = 900.0
+    transient_codes: frozenset[str] = TRANSIENT_CODES
+
+    def delay(self, attempts: int, rng: random.Random) -> float:
+        """Exponential back-off with "equal jitter": half fixed, half random."""
+        ceiling = min(self.max_delay, self.base_delay * float(2 ** max(0, attempts - 1)))
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+@dataclass
+class DrainReport:
+    sent: list[int] = field(default_factory=list)
+    confirmed: list[int] = field(default_factory=list)  # found on the host after an uncertain attempt
+    waiting: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    recovered: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.sent) + len(self.confirmed)} envoyé(s) (dont {len(self.confirmed)} déjà reçu(s) "
+            f"par le DMP), {len(self.waiting)} en attente, {len(self.failed)} en échec"
+        )
+
+
+class QueueSender:
+    def __init__(
+        self,
+        queue: UploadQueue,
+        credentials: Credentials,
+        lock_path: Path,
+        *,
+        policy: Policy | None = None,
+        rng: random.Random | None = None,
+        on_change: Callable[[Entry], None] | None = None,
+    ) -> None:
+        self.queue = queue
+        self.credentials = credentials
+        self.lock = ProcessLock(lock_path)
+        self.policy = policy or Policy()
+        self.rng = rng or random.Random()
+        self.on_change = on_change
+
+    def drain(
+        self,
+        modes: tuple[SendMode, ...] = (SendMode.STRUCTURE, SendMode.CARD),
+        *,
+        follow: bool = False,
+        stop: threading.Event | None = None,
+        poll: float = 5.0,
+    ) -> DrainReport:
+        """Send every due entry (once through, or until ``stop`` when ``follow``)."""
+        stop = stop or threading.Event()
+        report = DrainReport()
+        with self.lock:
+            report.recovered = self.queue.recover()
+            while not stop.is_set():
+                blocked: set[SendMode] = set()
+                while not stop.is_set():
+                    entry = self.queue.claim_next([m for m in modes if m not in blocked])
+                    if entry is None:
+                        break
+                    outcome = self._attempt(entry, blocked)
+                    getattr(report, outcome).append(entry.id)
+                    if self.on_change is not None:
+                        self.on_change(self.queue.get(entry.id))
+                if not follow:
+                    break
+                due = self.queue.next_due(modes)
+                wait = poll if due is None else max(0.05, min(poll, due - self.queue.clock()))
+                stop.wait(wait)
+        return report
+
+    # -- one attempt ----------------------------------------------------------------------------
+
+    def _attempt(self, entry: Entry, blocked: set[SendMode]) -> str:
+        """Try one claimed entry; return the report list it belongs to."""
+        try:
+            client = self.credentials.client(entry.mode, entry.professional)
+        except (CredentialsUnavailable, CardError) as error:
+            return self._no_credentials(entry, error, blocked)
+        except TransportErrors as error:
+            return self._transient(entry, error, blocked)
+        try:
+            return self._send(entry, client)
+        except (CredentialsUnavailable, CardError) as error:
+            self.credentials.invalidate(entry.mode)
+            return self._no_credentials(entry, error, blocked)
+        except TransportErrors as error:
+            return self._transient(entry, error, blocked)
+        except HttpError as error:
+            status = int(error.code.rsplit("-", 1)[-1]) if error.code[-3:].isdigit() else 0
+            if status in TRANSIENT_HTTP:
+                return self._transient(entry, error, blocked)
+            return self._failed(entry, error.code, error.user_message)
+        except RemoteError as error:
+            if (error.subcode or error.dmp_code) in self.policy.transient_codes:
+                return self._transient(entry, error, blocked)
+            return self._failed(entry, error.code, error.user_message)
+        except StoreError:
+            raise  # the base itself is failing: stop here; the entry stays "sending" → uncertain
+        except (DmpClientError, InsError) as error:
+            return self._failed(entry, error.code, error.user_message)
+        except Exception as error:  # a bug must not loop or lose the entry
+            log.exception("queue entry %s: unexpected %s", entry.id, type(error).__name__)
+            return self._failed(entry, "FILE-ERREUR-INTERNE", "Erreur interne du logiciel pendant l'envoi.")
+
+    def _send(self, entry: Entry, client: DmpClient) -> str:
+        request = entry.request
+        if entry.uncertain:
+            reference = client.document_reference(request.ins, entry.unique_id)
+            if reference is not None:
+                self.queue.mark_sent(entry.id, reference, "FILE-DEJA-RECU")
+                self.queue.wake(entry.mode)
+                return "confirmed"
+        client.checked_status(request.ins, feeding=True)
+        replaces = client.document_by_unique_id(request.ins, request.replaces) if request.replaces else None
+        with tempfile.TemporaryFile(prefix="dmp-file-") as plain:
+            self.queue.copy_content(entry.id, plain)
+            if not entry.uncertain:
+                self.queue.mark_uncertain(entry.id)
+            try:
+                sent = client.send(request.ins, request.new_document(plain), replaces=replaces)
+            except RemoteError as error:
+                if (error.subcode or error.dmp_code) == ALREADY_THERE:
+                    # Same uniqueId and same bytes: the host already holds this very document.
+                    self.queue.mark_sent(entry.id, None, "FILE-DEJA-RECU")
+                    return "confirmed"
+                raise
+        self.queue.mark_sent(entry.id, sent.entry_id)
+        self.queue.wake(entry.mode)
+        return "sent"
+
+    # -- outcomes -------------------------------------------------------------------------------
+
+    def _transient(self, entry: Entry, error: DmpClientError, blocked: set[SendMode]) -> str:
+        due = self.queue.clock() + self.policy.delay(entry.attempts, self.rng)
+        self.queue.mark_waiting(entry.id, error.code, error.user_message, due)
+        self.queue.defer_mode(entry.mode, due, error.code, error.user_message)
+        blocked.add(entry.mode)
+        return "waiting"
+
+    def _no_credentials(self, entry: Entry, error: DmpClientError, blocked: set[SendMode]) -> str:
+        never_again = isinstance(error, PinIncorrect | PinLocked | PinCancelled | PinFormat)
+        code = error.code
+        reason = error.user_message
+        if not never_again:
+            reason = f"{CredentialsUnavailable.user_message} ({error.user_message})"
+        self.queue.mark_waiting(entry.id, code, reason, self.queue.clock(), attempt_counted=False)
+        blocked.add(entry.mode)
+        return "waiting"
+
+    def _failed(self, entry: Entry, code: str, reason: str) -> str:
+        # A refusal is an answer: the document did not enter the DMP.
+        self.queue.mark_failed(entry.id, code, reason)
+        self.queue.clear_uncertain(entry.id)
+        return "failed"
