@@ -1,10 +1,12 @@
 """The hardware-free card rig: test PKI, SoftHSM2 CPS tokens, pcscd with vpcd readers, virtual cards.
 
 ``dmp-sandbox rig up`` builds what is missing (PKI and tokens are kept between runs), starts pcscd
-when it is not running, and plugs the default cards in: the general practitioner's CPS in reader 0
-and a family's Vitale card in reader 1. ``dmp-sandbox rig down`` pulls the cards and stops what
-``up`` started. The state (process ids, paths) is kept in ``<rig>/state.json`` and the variables the
-client needs in ``<rig>/env`` (shell syntax).
+when it is not running, starts the private Secret Service that keeps the store's key
+(``sandbox.keyring_daemon``, in ``<rig>/keyring``) when it is not running, and plugs the default
+cards in: the general practitioner's CPS in reader 0 and a family's Vitale card in reader 1.
+``dmp-sandbox rig down`` pulls the cards and stops what ``up`` started. The state (process ids,
+paths) is kept in ``<rig>/state.json`` and the variables the client needs in ``<rig>/env`` (shell
+syntax).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sandbox import cards, pki, softhsm
+from sandbox import cards, keyring_daemon, pki, softhsm
 from sandbox.softhsm import RigError
 
 VPCD_BASE_PORT = 35963
@@ -154,6 +156,16 @@ def start_pcscd(rig: Path, state: dict[str, Any]) -> None:
         time.sleep(0.05)
 
 
+def start_keyring(rig: Path, state: dict[str, Any]) -> None:
+    """The private Secret Service of ``<rig>/keyring`` (its keyring, hence the store's key, is kept)."""
+    current = state.get("keyring")
+    if current and keyring_daemon.running(current):
+        return
+    if current:
+        keyring_daemon.stop(current)  # whatever is left of an earlier run
+    state["keyring"] = keyring_daemon.start(rig / "keyring")
+
+
 def _kill(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
@@ -223,13 +235,17 @@ def start_host(rig: Path, port: int) -> None:
 
 
 def env_lines(rig: Path) -> list[str]:
-    port = load_state(rig).get("host_port", HOST_PORT)
+    state = load_state(rig)
+    port = state.get("host_port", HOST_PORT)
+    keyring_env = keyring_daemon.client_env(state["keyring"]) if state.get("keyring") else {}
     return [
         f"export DMP_HOST_URL=https://localhost:{port}/si-dmp-server/v2/services",
         f"export SOFTHSM2_CONF={rig / 'softhsm2.conf'}",
         f"export DMP_PKCS11_MODULE={softhsm.module_path()}",
         f"export DMP_SANDBOX_DIR={rig}",
         f"export DMP_SANDBOX_PIN={cards.CARD_PIN}",  # used only by `dmp demo` on sandbox cards
+        f"export DMP_STORE_DIR={rig / 'store'}",
+        *(f"export {name}={value}" for name, value in keyring_env.items()),
     ]
 
 
@@ -237,11 +253,14 @@ def up(rig: Path, default_cards: bool = True, host_port: int | None = None) -> f
     """Bring the rig up; returns the seconds it took."""
     start = time.monotonic()
     _check_tools()
+    keyring_daemon.check_tools()
     rig.mkdir(parents=True, exist_ok=True)
     build_pki(rig)
     build_tokens(rig)
     state = load_state(rig)
     start_pcscd(rig, state)
+    _save_state(rig, state)
+    start_keyring(rig, state)
     _save_state(rig, state)
     if default_cards:
         for reader, spec in DEFAULT_CARDS.items():
@@ -259,6 +278,8 @@ def down(rig: Path, purge: bool = False) -> None:
     for key in ("host_pid", "pcscd_pid"):
         if state.get(key):
             _kill(state[key])
+    if state.get("keyring"):
+        keyring_daemon.stop(state["keyring"])
     _state_path(rig).unlink(missing_ok=True)
     if purge:
         shutil.rmtree(rig, ignore_errors=True)
