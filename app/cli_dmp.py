@@ -18,6 +18,8 @@ from app.dmp_client.factory import card_client, structure_client
 from app.errors import DmpClientError
 from app.ins import Ins, InsOid
 from app.settings import Settings
+from app.store.errors import StoreError
+from app.store.local import LocalStore
 
 _PURPOSES = {"normal": Purpose.NORMAL, "bris_de_glace": Purpose.BREAK_GLASS, "centre_15": Purpose.CENTRE_15}
 
@@ -73,22 +75,39 @@ def ins_of(args: argparse.Namespace, settings: Settings) -> Ins:
 
 @contextmanager
 def open_client(args: argparse.Namespace, settings: Settings, err: TextIO) -> Iterator[DmpClient]:
+    """The client of the command's mode, its exchanges recorded in the local journal; at the end
+    of a card session the cache is purged when the configuration says so."""
     purpose = _PURPOSES[args.acces]
-    if args.mode == "structure":
-        client = structure_client(settings, purpose)
+    store = _journal_store(settings, err)
+    card = None
+    try:
+        if args.mode == "structure":
+            client = structure_client(settings, purpose)
+        else:
+            client, card = card_client(settings, pin_prompt(args, err), args.situation, purpose)
         client.transport.trace_dir = args.trace
+        client.journal = store.journal if store else None
         try:
             yield client
         finally:
             client.close()
-        return
-    client, card = card_client(settings, pin_prompt(args, err), args.situation, purpose)
-    client.transport.trace_dir = args.trace
-    try:
-        yield client
+            if card is not None:
+                card.close()
+                if store is not None:
+                    store.cache.end_of_session()
     finally:
-        client.close()
-        card.close()
+        if store is not None:
+            store.close()
+
+
+def _journal_store(settings: Settings, err: TextIO) -> LocalStore | None:
+    """The local store for the journal; when it cannot be opened the action still goes ahead (a
+    consultation must not depend on the workstation's keyring) and the user is told."""
+    try:
+        return LocalStore.open(settings.store)
+    except StoreError as error:
+        print(f"ATTENTION : journal local indisponible, action non journalisée : {error}", file=err)
+        return None
 
 
 def run_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -9,15 +9,21 @@ import mimetypes
 from pathlib import Path
 from typing import TextIO
 
+from app.card import pkcs11_module
+from app.card.session import CardSession
 from app.cli_dmp import common_options, ins_of, open_client
 from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.core.valuesets import Concept, value_sets
 from app.dmp_client.documents import NewDocument
-from app.errors import DmpClientError
+from app.errors import DmpClientError, InputFileError
 from app.ins import IdentityTraits, Ins
 from app.settings import Settings
+from app.store.cache import Cache
+from app.store.errors import StoreError
+from app.store.local import LocalStore
+from app.store.request import SendMode, UploadRequest
 from sandbox.patients import load_patients
 
 STATUSES = {
@@ -50,6 +56,9 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     find.add_argument("--classe", action="append", help="classCode (ex. 10, 11, 31)")
     find.add_argument("--type", dest="types", action="append", help="typeCode LOINC / TRE_A05")
+    find.add_argument(
+        "--hors-ligne", action="store_true", help="afficher la dernière liste gardée en cache (avec son âge)"
+    )
     find.set_defaults(handler=run_find)
 
     get = subparsers.add_parser("get", help="TD3.2 : récupérer un document")
@@ -71,6 +80,12 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     send.add_argument("--replace", help="uniqueId du document dont celui-ci est la nouvelle version")
     send.add_argument("--cadre", default="AMBULATOIRE", help="practiceSettingCode (JDV_J04)")
     send.add_argument("--etablissement", default="SA07", help="healthcareFacilityTypeCode (JDV_J02)")
+    send.add_argument(
+        "--en-file",
+        action="store_true",
+        help="confier le document à la file d'envoi durable (envoyé par « dmp queue drain »)",
+    )
+    send.add_argument("--professionnel", help="(--en-file, mode carte) identifiant national du porteur")
     send.add_argument("--patient", help="patient du bac à sable (P01…P07) : INS et traits")
     for name, what in (
         ("nom", "nom de naissance"),
@@ -119,6 +134,8 @@ def describe(document: DocumentInfo) -> str:
 def run_find(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = Settings.from_env()
     ins = ins_of(args, settings)
+    if args.hors_ligne:
+        return _find_offline(settings, ins, out)
     with open_client(args, settings, err) as client:
         search = None
         if args.depuis or args.until or args.statut or args.classe or args.types:
@@ -131,9 +148,28 @@ def run_find(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 creation_to=_date(args.until),
             )
         documents = client.find_documents(ins, search)
+    lines = [describe(document) for document in documents]
+    if search is None:  # the default listing is the one kept for offline use
+        cache = _cache(settings)
+        if cache is not None:
+            cache.put_list(ins, [{"text": line} for line in lines])
+            cache.db.close()
     print(f"{len(documents)} document(s)", file=out)
-    for document in documents:
-        print(describe(document), file=out)
+    for line in lines:
+        print(line, file=out)
+    return 0
+
+
+def _find_offline(settings: Settings, ins: Ins, out: TextIO) -> int:
+    with LocalStore.open(settings.store) as store:
+        cached = store.cache.get_list(ins)
+        now = store.cache.clock()
+    if cached is None:
+        raise DmpClientError("Aucune liste récente de ce patient dans le cache local.", code="CACHE-VIDE")
+    minutes = int(cached.age(now) // 60)
+    print(f"{len(cached.documents)} document(s) — liste du cache local, vieille de {minutes} min", file=out)
+    for item in cached.documents:
+        print(item["text"], file=out)
     return 0
 
 
@@ -141,13 +177,32 @@ def run_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = Settings.from_env()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
+        # The metadata query checks the rights online; the bytes may then come from the cache (a
+        # uniqueId always names the same bytes).
         document = client.document_by_unique_id(ins, args.document)
         partial = args.sortie.with_name(args.sortie.name + ".partiel")
-        with partial.open("wb") as handle:
-            size = client.retrieve(ins, document, handle)
+        cache = _cache(settings)
+        try:
+            with partial.open("w+b") as handle:
+                size = cache.get_document(document.unique_id, handle) if cache else None
+                origin = "cache local" if size is not None else "DMP"
+                if size is None:
+                    size = client.retrieve(ins, document, handle)
+                    if cache is not None:
+                        cache.put_document(ins, document.unique_id, handle)
+        finally:
+            if cache is not None:
+                cache.db.close()
         partial.replace(args.sortie)
-    print(f"Document enregistré : {args.sortie} ({size} octets)", file=out)
+    print(f"Document enregistré : {args.sortie} ({size} octets, {origin})", file=out)
     return 0
+
+
+def _cache(settings: Settings) -> Cache | None:
+    try:
+        return LocalStore.open(settings.store).cache
+    except StoreError:
+        return None
 
 
 def _traits(args: argparse.Namespace, settings: Settings) -> tuple[Ins, IdentityTraits]:
@@ -194,10 +249,53 @@ def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         practice_setting=args.cadre,
         visibility=frozenset(visibility),
     )
+    if args.en_file:
+        return _enqueue(args, settings, ins, document, out)
     with open_client(args, settings, err) as client:
         replaced = client.document_by_unique_id(ins, args.replace) if args.replace else None
         sent = client.send(ins, document, replaces=replaced)
     print(f"Document déposé (version {sent.version}, {sent.size} octets) : {sent.unique_id}", file=out)
+    return 0
+
+
+def _card_holder(settings: Settings) -> str:
+    """The national id of the card in the reader (read without the PIN)."""
+    session = CardSession(pkcs11_module.discover(settings.pkcs11_module))
+    try:
+        return session.professional().national_id
+    finally:
+        session.close()
+
+
+def _enqueue(
+    args: argparse.Namespace, settings: Settings, ins: Ins, document: NewDocument, out: TextIO
+) -> int:
+    mode = SendMode.STRUCTURE if args.mode == "structure" else SendMode.CARD
+    professional = None
+    if mode is SendMode.CARD:
+        # The entry is bound to this professional: only their card may sign and send it.
+        professional = args.professionnel or _card_holder(settings)
+    request = UploadRequest(
+        ins,
+        document.traits,
+        document.media_type,
+        document.type_code,
+        document.title,
+        mode,
+        professional,
+        document.facility_type,
+        document.practice_setting,
+        visibility=document.visibility,
+        replaces=args.replace,
+    )
+    value_sets().type_code(document.type_code)  # refused now rather than at sending time
+    try:
+        handle = args.fichier.open("rb")
+    except OSError:
+        raise InputFileError(f"Le fichier ne peut pas être lu : {args.fichier}") from None
+    with handle, LocalStore.open(settings.store) as store:
+        entry = store.queue.enqueue(request, handle, source_name=args.fichier.name)
+    print(f"Document confié à la file d'envoi : entrée #{entry.id} (uniqueId {entry.unique_id})", file=out)
     return 0
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from app import __version__
 from app.dmp_client.core.context import Software
 from app.dmp_client.transport import Timeouts
+from app.store.local import StoreSettings
 
 SANDBOX_HOMOLOGATION = "BAC-A-SABLE"
 DEFAULT_SENDER_OID = "1.2.250.1.999.42.1"  # the LPS's OID: set by the vendor [configurable]
@@ -47,6 +48,7 @@ class Settings:
     proxy: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     is_sandbox: bool = False
+    store: StoreSettings = field(default_factory=StoreSettings.from_env)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -87,4 +89,5 @@ class Settings:
             structure=structure,
             proxy=os.environ.get("DMP_PROXY"),
             is_sandbox=rig is not None,
+            store=StoreSettings.from_env(),
         )

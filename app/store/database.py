@@ -57,6 +57,10 @@ def map_error(error: BaseException) -> StoreError:
         return StoreUnreadable()
     if isinstance(error, sqlcipher3.DatabaseError) and "disk i/o" in text:
         return StoreError("Erreur d'écriture sur le disque de la base locale.", code="STORE-DISQUE")
+    if isinstance(error, OSError):
+        return StoreError(
+            f"Le dossier de la base locale est inaccessible ({type(error).__name__}).", code="STORE-DOSSIER"
+        )
     return StoreError(f"Erreur de la base locale ({type(error).__name__}).", code="STORE-ERREUR")
 
 
@@ -163,6 +167,16 @@ class Database:
                 self._cx.execute("BEGIN IMMEDIATE")
             try:
                 yield self._cx
+            except sqlcipher3.Error as error:
+                with contextlib.suppress(sqlcipher3.Error):
+                    self._cx.execute("ROLLBACK")
+                raise map_error(error) from error
+            except OSError as error:  # from the caller's own I/O (the source being read)
+                with contextlib.suppress(sqlcipher3.Error):
+                    self._cx.execute("ROLLBACK")
+                if error.errno == errno.ENOSPC:
+                    raise DiskFull() from error
+                raise
             except BaseException:
                 with contextlib.suppress(sqlcipher3.Error):
                     self._cx.execute("ROLLBACK")

@@ -1,0 +1,364 @@
+"""The local store's commands: ``dmp queue list|show|retry|cancel|drain|watch``, ``dmp cache
+status|purge``, ``dmp journal export``, ``dmp store check|quarantine``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from app.card.errors import PinCancelled, PinFormat, PinIncorrect, PinLocked
+from app.cli_card import pin_prompt
+from app.dmp_client.client import DmpClient
+from app.dmp_client.factory import card_client, structure_client
+from app.errors import DmpClientError
+from app.settings import Settings
+from app.store.database import quarantine
+from app.store.local import LocalStore
+from app.store.queue import STATE_LABELS, Entry, State
+from app.store.request import SendMode
+from app.store.sender import CredentialsUnavailable
+
+MODES = {"carte": SendMode.CARD, "structure": SendMode.STRUCTURE}
+MODE_LABELS = {SendMode.CARD: "carte", SendMode.STRUCTURE: "structure"}
+PIN_REFUSALS = (PinIncorrect, PinLocked, PinCancelled, PinFormat)
+
+
+def open_store(settings: Settings) -> LocalStore:
+    return LocalStore.open(settings.store)
+
+
+class CliCredentials:
+    """Clients for the drain: the structure's certificate, or the card (PIN asked once; a refused
+    PIN is never asked again in the same run)."""
+
+    def __init__(self, settings: Settings, args: argparse.Namespace, err: TextIO, store: LocalStore) -> None:
+        self.settings = settings
+        self.args = args
+        self.err = err
+        self.store = store
+        self._clients: dict[SendMode, DmpClient] = {}
+        self._card: object | None = None
+        self._refused: DmpClientError | None = None
+
+    def client(self, mode: SendMode, professional: str | None) -> DmpClient:
+        client = self._clients.get(mode)
+        if client is None:
+            client = self._open(mode)
+            client.journal = self.store.journal
+            self._clients[mode] = client
+        if mode is SendMode.CARD and professional and client.session.actor.national_id != professional:
+            raise CredentialsUnavailable(
+                "Ce document doit être envoyé avec la carte du professionnel qui l'a confié : la carte "
+                "insérée est celle d'un autre professionnel."
+            )
+        return client
+
+    def _open(self, mode: SendMode) -> DmpClient:
+        if mode is SendMode.STRUCTURE:
+            return structure_client(self.settings)
+        if self._refused is not None:
+            raise self._refused
+        try:
+            client, card = card_client(self.settings, pin_prompt(self.args, self.err), self.args.situation)
+        except PIN_REFUSALS as error:
+            self._refused = error  # never retried automatically
+            raise
+        self._card = card
+        return client
+
+    def invalidate(self, mode: SendMode) -> None:
+        client = self._clients.pop(mode, None)
+        if client is not None:
+            client.close()
+        if mode is SendMode.CARD and self._card is not None:
+            self._card.close()  # type: ignore[attr-defined]
+            self._card = None
+            self.store.cache.end_of_session()
+
+    def close(self) -> None:
+        for mode in list(self._clients):
+            self.invalidate(mode)
+
+
+# -- parsers -------------------------------------------------------------------------------------
+
+
+def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    queue = subparsers.add_parser("queue", help="file d'envoi durable des documents")
+    actions = queue.add_subparsers(dest="queue_command", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="les entrées de la file et leur état")
+    listing.add_argument("--tous", action="store_true", help="y compris envoyées et annulées")
+    listing.set_defaults(handler=run_list)
+    show = actions.add_parser("show", help="le détail et l'historique d'une entrée")
+    show.add_argument("entree", type=int)
+    show.set_defaults(handler=run_show)
+    for name, help_text, handler in (
+        ("retry", "relancer une entrée en attente ou en échec", run_retry),
+        ("cancel", "annuler une entrée (son contenu est effacé de la base)", run_cancel),
+    ):
+        command = actions.add_parser(name, help=help_text)
+        command.add_argument("entrees", type=int, nargs="+", metavar="ENTREE")
+        command.set_defaults(handler=handler)
+    drain = actions.add_parser("drain", help="envoyer les entrées dues")
+    _drain_options(drain)
+    drain.set_defaults(handler=run_drain)
+    watch = actions.add_parser("watch", help="surveiller un dossier de dépôt et envoyer ce qui y arrive")
+    watch.add_argument("dossier", type=Path)
+    watch.add_argument("--stable", type=float, default=2.0, help="secondes sans changement avant dépôt")
+    watch.add_argument("--intervalle", type=float, default=10.0, help="secondes entre deux examens complets")
+    watch.add_argument("--une-fois", action="store_true", help="un seul examen du dossier, puis un envoi")
+    _drain_options(watch)
+    watch.set_defaults(handler=run_watch)
+
+    cache = subparsers.add_parser("cache", help="cache local chiffré des documents")
+    cache_actions = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
+    cache_actions.add_parser("status", help="ce que le cache contient").set_defaults(handler=run_cache_status)
+    cache_actions.add_parser("purge", help="vider le cache maintenant").set_defaults(handler=run_cache_purge)
+
+    journal = subparsers.add_parser("journal", help="journal local des actions DMP")
+    journal_actions = journal.add_subparsers(dest="journal_command", required=True, metavar="ACTION")
+    export = journal_actions.add_parser("export", help="exporter le journal pour un audit")
+    export.add_argument("--sortie", type=Path, help="fichier (défaut : sortie standard)")
+    export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    export.add_argument("--depuis", help="AAAA-MM-JJ")
+    export.add_argument("--jusqu-a", dest="until", help="AAAA-MM-JJ (exclu)")
+    export.add_argument("--ins", help="seulement ce patient (son pseudonyme est calculé)")
+    export.add_argument("--oid", help="OID de l'INS")
+    export.set_defaults(handler=run_journal_export)
+
+    store = subparsers.add_parser("store", help="la base locale chiffrée")
+    store_actions = store.add_subparsers(dest="store_command", required=True, metavar="ACTION")
+    store_actions.add_parser("check", help="ouvrir la base et dire ce qu'elle contient").set_defaults(
+        handler=run_store_check
+    )
+    store_actions.add_parser(
+        "quarantine", help="mettre de côté une base illisible (conservée) et repartir d'une base vide"
+    ).set_defaults(handler=run_store_quarantine)
+
+
+def _drain_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mode", choices=["carte", "structure", "tous"], default="tous")
+    parser.add_argument("--suivre", action="store_true", help="continuer et envoyer ce qui devient dû")
+    parser.add_argument("--pin-stdin", action="store_true", help="lire le code porteur sur l'entrée standard")
+    parser.add_argument("--situation", type=int, default=1, help="situation d'exercice de la carte")
+
+
+# -- queue -----------------------------------------------------------------------------------------
+
+
+def _when(timestamp: float | None) -> str:
+    if not timestamp:
+        return "-"
+    return dt.datetime.fromtimestamp(timestamp).strftime("%d/%m/%Y %H:%M:%S")
+
+
+def describe(entry: Entry, now: float) -> str:
+    state = STATE_LABELS[entry.state]
+    line = (
+        f"#{entry.id:<5} {state:15} {MODE_LABELS[entry.mode]:9} {entry.request.type_code:8} "
+        f"{entry.size:>10} o  {entry.title}"
+    )
+    details = []
+    if entry.state is State.QUEUED and entry.next_attempt_at > now + 1:
+        details.append(f"prochaine tentative {_when(entry.next_attempt_at)}")
+    if entry.state in (State.QUEUED, State.FAILED) and entry.reason:
+        details.append(f"{entry.reason} [{entry.reason_code}]")
+    if entry.uncertain:
+        details.append("le DMP sera interrogé avant tout nouvel envoi")
+    if entry.state is State.SENT:
+        details.append(f"envoyé le {_when(entry.sent_at)}")
+    if entry.attempts:
+        details.append(f"{entry.attempts} tentative(s)")
+    return line + "".join(f"\n        {d}" for d in details)
+
+
+def run_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with open_store(Settings.from_env()) as store:
+        states = None if args.tous else (State.QUEUED, State.SENDING, State.FAILED)
+        entries = store.queue.entries(states)
+        counts = store.queue.counts()
+        now = store.queue.clock()
+    print(", ".join(f"{STATE_LABELS[s]} : {n}" for s, n in counts.items()), file=out)
+    for entry in entries:
+        print(describe(entry, now), file=out)
+    return 0
+
+
+def run_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with open_store(Settings.from_env()) as store:
+        entry = store.queue.get(args.entree)
+        history = store.queue.history(entry.id)
+        print(describe(entry, store.queue.clock()), file=out)
+    print(
+        f"        uniqueId {entry.unique_id}  patient {entry.patient}  source {entry.source_name or '-'}",
+        file=out,
+    )
+    for at, state, code in history:
+        print(f"  {_when(at)}  {STATE_LABELS[state]}{' [' + code + ']' if code else ''}", file=out)
+    return 0
+
+
+def run_retry(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with open_store(Settings.from_env()) as store:
+        for entry_id in args.entrees:
+            store.queue.retry(entry_id)
+            print(f"Entrée #{entry_id} relancée.", file=out)
+    return 0
+
+
+def run_cancel(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with open_store(Settings.from_env()) as store:
+        for entry_id in args.entrees:
+            store.queue.cancel(entry_id)
+            print(f"Entrée #{entry_id} annulée.", file=out)
+    return 0
+
+
+def _modes(args: argparse.Namespace) -> tuple[SendMode, ...]:
+    return tuple(MODES.values()) if args.mode == "tous" else (MODES[args.mode],)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def run_drain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    settings = Settings.from_env()
+    with open_store(settings) as store:
+        credentials = CliCredentials(settings, args, err, store)
+        try:
+            report = store.sender(credentials).drain(
+                _modes(args), follow=args.suivre, stop=_stop_on_signals()
+            )
+        finally:
+            credentials.close()
+        remaining = [e for e in store.queue.entries((State.QUEUED, State.FAILED)) if e.mode in _modes(args)]
+        now = store.queue.clock()
+    print(f"File d'envoi : {report.summary()}.", file=out)
+    for entry in remaining:
+        print(describe(entry, now), file=out)
+    return 0 if not remaining else 1
+
+
+def run_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from app.store.hotfolder import HotFolder
+
+    settings = Settings.from_env()
+    if not args.dossier.is_dir():
+        raise DmpClientError(f"Dossier de dépôt introuvable : {args.dossier}", code="DMP-FICHIER")
+    mode = _modes(args)[0] if args.mode != "tous" else SendMode.STRUCTURE
+    creds = settings.structure
+    with open_store(settings) as store:
+        folder = HotFolder(
+            args.dossier,
+            store.queue,
+            mode=mode,
+            structure_id=creds.structure_id if creds else "",
+            structure_name=creds.structure_name if creds else "",
+            stable_seconds=args.stable,
+        )
+        credentials = CliCredentials(settings, args, err, store)
+        try:
+            if args.une_fois:
+                report = folder.scan()
+                print(report.summary(), file=out)
+                store.sender(credentials).drain((mode,))
+                report = folder.scan()  # deletes what the host acknowledged
+                print(report.summary(), file=out)
+                return 0
+            stop = _stop_on_signals()
+            watcher = threading.Thread(
+                target=folder.run, args=(stop, args.intervalle), name="dmp-dossier", daemon=True
+            )
+            watcher.start()
+            store.sender(credentials).drain((mode,), follow=True, stop=stop)
+            watcher.join(timeout=10)
+        finally:
+            credentials.close()
+    return 0
+
+
+# -- cache, journal, base ----------------------------------------------------------------------------
+
+
+def run_cache_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with open_store(Settings.from_env()) as store:
+        lists, documents, size = store.cache.usage()
+        policy = store.cache.policy
+    print(
+        f"Cache : {lists} liste(s), {documents} document(s), {size} octets "
+        f"(limites : {policy.max_age / 3600:g} h, {policy.max_bytes >> 20} Mo"
+        f"{', vidé en fin de session carte' if policy.purge_at_session_end else ''}).",
+        file=out,
+    )
+    return 0
+
+
+def run_cache_purge(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with open_store(Settings.from_env()) as store:
+        removed = store.cache.purge()
+    print(f"Cache vidé ({removed} élément(s)).", file=out)
+    return 0
+
+
+def _day(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return dt.datetime.strptime(text, "%Y-%m-%d").astimezone().timestamp()
+    except ValueError:
+        raise DmpClientError(f"Date invalide : {text} (AAAA-MM-JJ attendu).", code="DMP-USAGE") from None
+
+
+def run_journal_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from app.cli_dmp import ins_of
+
+    settings = Settings.from_env()
+    patient = ins_of(args, settings) if args.ins else None
+    with open_store(settings) as store:
+        filters = {"since": _day(args.depuis), "until": _day(args.until), "patient": patient}
+        if args.sortie:
+            partial = args.sortie.with_name(args.sortie.name + ".partiel")
+            with partial.open("w", encoding="utf-8", newline="") as handle:
+                count = store.journal.export(handle, args.format, **filters)
+            partial.replace(args.sortie)
+            print(f"{count} action(s) exportée(s) dans {args.sortie}.", file=err)
+        else:
+            store.journal.export(out, args.format, **filters)
+    return 0
+
+
+def run_store_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    settings = Settings.from_env()
+    with open_store(settings) as store:
+        counts = store.queue.counts()
+        version = store.db.schema_version
+        lists, documents, size = store.cache.usage()
+    print(f"Base locale : {store.db.path} (chiffrée, schéma v{version})", file=out)
+    print("File d'envoi : " + ", ".join(f"{STATE_LABELS[s]} {n}" for s, n in counts.items()), file=out)
+    print(f"Cache : {lists} liste(s), {documents} document(s), {size} octets", file=out)
+    return 0
+
+
+def run_store_quarantine(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    target = quarantine(Settings.from_env().store.folder)
+    if target is None:
+        print("Aucune base locale à mettre de côté.", file=out)
+    else:
+        print(
+            f"Base mise de côté (conservée) : {target}. Une base vide sera créée au prochain usage.", file=out
+        )
+    return 0
