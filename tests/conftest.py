@@ -7,6 +7,7 @@ import os
 from hypothesis import HealthCheck, settings
 
 from tests.host_fixture import card_keys, direct_client, host, pki_dir, structure_client  # noqa: F401 (fixtures)
+from tests.keyring_fixture import system_keyring  # noqa: F401 (fixtures)
 from tests.rig_fixture import cards_reset, rig  # noqa: F401 (fixtures)
 
 settings.register_profile(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pkcs11
 import pytest
@@ -27,6 +30,19 @@ def dmp(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 
 def test_rig_comes_up_in_under_a_minute(rig: Rig) -> None:
     assert rig.seconds < 60
+
+
+def test_rig_runs_a_private_secret_service_for_the_store_key(rig: Rig) -> None:
+    assert rig.env["DMP_STORE_DIR"] == str(rig.folder / "store")
+    address = rig.env["DBUS_SESSION_BUS_ADDRESS"]
+    assert address.startswith("unix:path=") and Path(address.removeprefix("unix:path=")).is_socket()
+    code = "import keyring; keyring.set_password('dmp-rig-test', 'cle', 'v'); b = keyring.get_keyring(); "
+    code += "print(type(b).__module__, keyring.get_password('dmp-rig-test', 'cle')); "
+    code += "keyring.delete_password('dmp-rig-test', 'cle')"
+    env = dict(os.environ, **rig.env)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["keyring.backends.SecretService", "v"]
 
 
 def test_readers_and_card_kinds(rig: Rig) -> None:
