@@ -224,7 +224,9 @@ class QueueSender:
         reason = error.user_message
         if not never_again:
             reason = f"{CredentialsUnavailable.user_message} ({error.user_message})"
-        self.queue.mark_waiting(entry.id, code, reason, self.queue.clock(), attempt_counted=False)
+        now = self.queue.clock()
+        self.queue.mark_waiting(entry.id, code, reason, now, attempt_counted=False)
+        self.queue.defer_mode(entry.mode, now, code, reason)  # every entry of the mode says why
         blocked.add(entry.mode)
         return "waiting"
 
