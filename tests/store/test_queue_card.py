@@ -1,0 +1,61 @@
+"""Card-mode entries on the real rig (pcscd + vpcd + SoftHSM CPS, the sandbox host over mutual TLS
+signed on the card): the card pulled out while entries wait, then back; PIN asked once, never
+retried."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.rig_fixture import Rig, tool
+
+pytestmark = pytest.mark.device
+
+
+def dmp(*args: str, stdin: str = "1234\n") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [tool("dmp"), *args], input=stdin, capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+def host_copies(rig: Rig, title: str) -> int:
+    db = sqlite3.connect(rig.folder / "host" / "dmp.sqlite")
+    try:
+        return int(db.execute("SELECT count(*) FROM xds_document WHERE title = ?", (title,)).fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_card_entries_wait_for_the_card_then_go_once(cards_reset: Rig, tmp_path: Path) -> None:
+    rig = cards_reset
+    report = tmp_path / "cr.txt"
+    report.write_text("Compte rendu de consultation\n", encoding="utf-8")
+    titles = [f"Carte {uuid.uuid4().hex[:8]} {i}" for i in range(2)]
+    for title in titles:
+        queued = dmp("send", str(report), "--patient", "P04", "--type", "11488-4", "--titre", title, "--en-file")
+        assert queued.returncode == 0, queued.stderr
+        assert "entrée #" in queued.stdout
+    rig.remove(0)
+    waiting = dmp("queue", "drain", "--mode", "carte", "--pin-stdin")
+    assert waiting.returncode == 1, waiting.stderr
+    assert "carte CPS" in waiting.stdout and "[CARTE-ABSENTE]" in waiting.stdout
+    listed = dmp("queue", "list")
+    assert listed.stdout.count("en attente") >= 2 and "tentative" not in listed.stdout.split("\n", 1)[1]
+    assert all(host_copies(rig, t) == 0 for t in titles)
+
+    rig.insert(0, "cps:generaliste")
+    wrong = dmp("queue", "drain", "--mode", "carte", "--pin-stdin", stdin="0000\n")
+    assert wrong.returncode == 1 and "[CARTE-CODE-FAUX]" in wrong.stdout
+    assert wrong.stderr.count("Code porteur (") == 1  # asked once, not retried
+
+    sent = dmp("queue", "drain", "--mode", "carte", "--pin-stdin")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert "2 envoyé(s)" in sent.stdout
+    assert all(host_copies(rig, t) == 1 for t in titles)
+    journal = dmp("journal", "export", "--format", "csv")
+    assert journal.returncode == 0 and ";TD2.1;" in journal.stdout
+    assert "285127505612353" not in journal.stdout  # the INS never appears: pseudonyms only
