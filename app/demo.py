@@ -9,6 +9,7 @@ beneficiary's own NIR is on the card.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -101,7 +102,7 @@ def _exchanges(out: TextIO) -> int:
         print(f"  ERREUR: {error}", file=out)
         return 1
     print(f"  {steps} échanges réussis.", file=out)
-    return _main_job(settings, pin, out)
+    return max(_main_job(settings, pin, out), _queue_job(settings, out))
 
 
 def _main_job(settings: Settings, pin: str, out: TextIO) -> int:
@@ -169,6 +170,56 @@ def _main_job(settings: Settings, pin: str, out: TextIO) -> int:
         print(f"  ÉCHEC à l'étape « {step} » : {error or 'document introuvable'}", file=out)
         return 1
     print("  Parcours principal réussi.", file=out)
+    return 0
+
+
+def _queue_job(settings: Settings, out: TextIO) -> int:
+    """The secretariat's job: reports confided to the durable queue (encrypted base, key in the
+    system keyring), then sent with the structure's certificate; the journal records each action."""
+    from app.cli_store import CliCredentials
+    from app.store.local import LocalStore
+    from app.store.queue import State
+    from app.store.request import SendMode, UploadRequest
+
+    print("\nFile d'envoi du secrétariat (base locale chiffrée, certificat de la structure, P01)", file=out)
+    patient = next(p for p in load_patients() if p.id == "P01")
+    traits = IdentityTraits.parse(
+        patient.birth_name, patient.first_names, patient.sex, patient.birth_date, patient.birth_place
+    )
+    try:
+        with LocalStore.open(settings.store) as store:
+            ids = []
+            for number in (1, 2, 3):
+                request = UploadRequest(
+                    _ins("P01"),
+                    traits,
+                    "application/pdf",
+                    "11488-4",
+                    f"Compte rendu {number}",
+                    SendMode.STRUCTURE,
+                )
+                pdf = io.BytesIO(demo_pdf(f"Compte rendu d'hospitalisation n° {number} (démonstration)"))
+                ids.append(store.queue.enqueue(request, pdf).id)
+            print(
+                f"  1. {len(ids)} comptes rendus confiés à la file (entrées {ids[0]} à {ids[-1]})", file=out
+            )
+            credentials = CliCredentials(
+                settings, argparse.Namespace(pin_stdin=False, situation=1), out, store
+            )
+            try:
+                report = store.sender(credentials).drain((SendMode.STRUCTURE,))
+            finally:
+                credentials.close()
+            print(f"  2. envoi de la file : {report.summary()}", file=out)
+            if any(store.queue.get(i).state is not State.SENT for i in ids):
+                print("  ÉCHEC : des entrées restent dans la file (dmp queue list)", file=out)
+                return 1
+            sends = sum(1 for row in store.journal.rows() if row.transaction == "TD2.1")
+            print(f"  3. journal local : {sends} dépôt(s) journalisé(s) en tout, patients pseudonymisés", file=out)
+    except USER_FACING_ERRORS as error:
+        print(f"  ÉCHEC de la file d'envoi : {error}", file=out)
+        return 1
+    print("  File d'envoi réussie.", file=out)
     return 0
 
 
