@@ -215,7 +215,10 @@ def _queue_job(settings: Settings, out: TextIO) -> int:
                 print("  ÉCHEC : des entrées restent dans la file (dmp queue list)", file=out)
                 return 1
             sends = sum(1 for row in store.journal.rows() if row.transaction == "TD2.1")
-            print(f"  3. journal local : {sends} dépôt(s) journalisé(s) en tout, patients pseudonymisés", file=out)
+            print(
+                f"  3. journal local : {sends} dépôt(s) journalisé(s) en tout (patients pseudonymisés)",
+                file=out,
+            )
     except USER_FACING_ERRORS as error:
         print(f"  ÉCHEC de la file d'envoi : {error}", file=out)
         return 1
