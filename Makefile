@@ -42,6 +42,7 @@ bench: setup
 	$(BIN)/python bench/bench_insc.py
 	$(BIN)/python bench/bench_td02.py
 	$(BIN)/python bench/bench_xds.py
+	$(BIN)/python bench/bench_store.py
 
 # Re-pin after changing dependencies in pyproject.toml.
 constraints:

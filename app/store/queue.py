@@ -197,7 +197,8 @@ class UploadQueue:
         entry = self.get(entry_id)
         if entry.state not in (State.QUEUED, State.FAILED):
             raise EntryStateError(
-                f"Seule une entrée en attente ou en échec peut être relancée ({entry.state})."
+                "Seule une entrée en attente ou en échec peut être relancée "
+                f"(état : {STATE_LABELS[entry.state]})."
             )
         now = self.clock()
         with self.db.write() as cx:
@@ -213,7 +214,8 @@ class UploadQueue:
         entry = self.get(entry_id)
         if entry.state not in (State.QUEUED, State.FAILED):
             raise EntryStateError(
-                f"Seule une entrée en attente ou en échec peut être annulée ({entry.state})."
+                "Seule une entrée en attente ou en échec peut être annulée "
+                f"(état : {STATE_LABELS[entry.state]})."
             )
         if entry.uncertain:
             raise EntryStateError(

@@ -15,5 +15,11 @@ def request_for(
         found.birth_name, found.first_names, found.sex, found.birth_date, found.birth_place
     )
     return UploadRequest(
-        Ins.parse(found.matricule, found.oid), traits, "text/plain", "11488-4", title, mode, **extra  # type: ignore[arg-type]
+        Ins.parse(found.matricule, found.oid),
+        traits,
+        "text/plain",
+        "11488-4",
+        title,
+        mode,
+        **extra,  # type: ignore[arg-type]
     )

@@ -66,7 +66,7 @@ def test_killed_again_and_again_nothing_lost_nothing_doubled(
     faults.latency = faults.error_rate = faults.drop_rate = faults.lost_answer_rate = 0.0
     for _ in range(10):  # then the network is fine: drains run to their end
         done = drain_process(host, pki_dir, store_dir)
-        out, err = done.communicate(timeout=120)
+        _, err = done.communicate(timeout=120)
         assert "Traceback" not in err, err
         if done.returncode == 0:
             break
@@ -81,7 +81,9 @@ def test_killed_again_and_again_nothing_lost_nothing_doubled(
             by_title = db.execute("SELECT count(*) FROM xds_document WHERE title = ?", (entry.title,))
             assert by_id.fetchone()[0] == 1 and by_title.fetchone()[0] == 1, entry.title
         assert store.db.execute("SELECT count(*) FROM queue_content")[0][0] == 0
-        interrupted = [c for e in entries for _, _, c in store.queue.history(e.id) if c == "FILE-ENVOI-INTERROMPU"]
+        interrupted = [
+            c for e in entries for _, _, c in store.queue.history(e.id) if c == "FILE-ENVOI-INTERROMPU"
+        ]
     assert interrupted, "no drain was killed in the middle of a send"
     confirmed = sum(e.reason_code == "FILE-DEJA-RECU" for e in entries)
     print(f"kills={kills} interrupted={len(interrupted)} confirmed={confirmed}")  # shown with -s

@@ -96,7 +96,9 @@ def test_a_plaintext_sqlite_file_is_named_foreign(tmp_path: Path, memory_keys: K
         Database.open(folder, memory_keys)
 
 
-def test_quarantine_keeps_the_old_file_and_an_empty_base_starts(tmp_path: Path, memory_keys: KeyStore) -> None:
+def test_quarantine_keeps_the_old_file_and_an_empty_base_starts(
+    tmp_path: Path, memory_keys: KeyStore
+) -> None:
     folder = tmp_path / "store"
     _fill(folder, KeyStore(backend=MemoryKeyring()))
     with pytest.raises(KeyMissing):
@@ -166,9 +168,12 @@ def test_a_full_disk_cancels_the_whole_enqueue(db: Database) -> None:
         queue.enqueue(request_for(title="Trop gros"), io.BytesIO(b"b" * 2_000_000))
     assert "rien n'a été perdu" in caught.value.user_message
     assert [e.title for e in queue.entries()] == ["Avant"]
-    assert db.execute("SELECT count(*) FROM queue_content WHERE entry_id NOT IN (SELECT id FROM queue_entry)")[
-        0
-    ][0] == 0
+    assert (
+        db.execute("SELECT count(*) FROM queue_content WHERE entry_id NOT IN (SELECT id FROM queue_entry)")[
+            0
+        ][0]
+        == 0
+    )
 
 
 def test_sqlcipher_is_really_in_use(db: Database) -> None:

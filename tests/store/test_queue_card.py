@@ -36,7 +36,9 @@ def test_card_entries_wait_for_the_card_then_go_once(cards_reset: Rig, tmp_path:
     report.write_text("Compte rendu de consultation\n", encoding="utf-8")
     titles = [f"Carte {uuid.uuid4().hex[:8]} {i}" for i in range(2)]
     for title in titles:
-        queued = dmp("send", str(report), "--patient", "P04", "--type", "11488-4", "--titre", title, "--en-file")
+        queued = dmp(
+            "send", str(report), "--patient", "P04", "--type", "11488-4", "--titre", title, "--en-file"
+        )
         assert queued.returncode == 0, queued.stderr
         assert "entrée #" in queued.stdout
     rig.remove(0)

@@ -106,13 +106,17 @@ def clock(queue: UploadQueue) -> Clock:
 
 
 def sender(queue: UploadQueue, credentials: Any, tmp_path: Path) -> QueueSender:
-    return QueueSender(queue, credentials, tmp_path / "envoi.lock", policy=Policy(1.0, 60.0), rng=random.Random(1))
+    return QueueSender(
+        queue, credentials, tmp_path / "envoi.lock", policy=Policy(1.0, 60.0), rng=random.Random(1)
+    )
 
 
 def enqueue(queue: UploadQueue, n: int, mode: SendMode = SendMode.STRUCTURE) -> list[int]:
     professional = "899900018" if mode is SendMode.CARD else None
     return [
-        queue.enqueue(request_for(title=f"Doc {i}", mode=mode, professional=professional), io.BytesIO(b"%d" % i)).id
+        queue.enqueue(
+            request_for(title=f"Doc {i}", mode=mode, professional=professional), io.BytesIO(b"%d" % i)
+        ).id
         for i in range(n)
     ]
 
@@ -126,7 +130,9 @@ def test_everything_sent_once_and_the_bytes_erased(queue: UploadQueue, clock: Cl
     assert queue.db.execute("SELECT count(*) FROM queue_content")[0][0] == 0
 
 
-def test_a_lost_answer_is_resolved_by_asking_the_host(queue: UploadQueue, clock: Clock, tmp_path: Path) -> None:
+def test_a_lost_answer_is_resolved_by_asking_the_host(
+    queue: UploadQueue, clock: Clock, tmp_path: Path
+) -> None:
     host = FakeHost()
     client = FakeClient(host, ["lost"])
     [entry_id] = enqueue(queue, 1)
@@ -206,7 +212,9 @@ def test_transient_dmp_fault_waits_permanent_refusal_waits_for_a_person(
     [busy, refused] = enqueue(queue, 2)
     drain = sender(queue, FakeCredentials({SendMode.STRUCTURE: client}), tmp_path)
     drain.drain()
-    assert queue.get(busy).state is State.QUEUED and queue.get(busy).reason_code == "DMP:DMPServiceUnavailable"
+    assert (
+        queue.get(busy).state is State.QUEUED and queue.get(busy).reason_code == "DMP:DMPServiceUnavailable"
+    )
     clock.now += 1000
     client.script = ["ok", "refused"]
     drain.drain()
@@ -254,7 +262,9 @@ def test_card_pulled_out_during_the_send(queue: UploadQueue, clock: Clock, tmp_p
     assert drain.drain().sent == [entry_id] and card_client.checks == 1
 
 
-def test_a_refused_pin_is_never_retried_by_the_sender(queue: UploadQueue, clock: Clock, tmp_path: Path) -> None:
+def test_a_refused_pin_is_never_retried_by_the_sender(
+    queue: UploadQueue, clock: Clock, tmp_path: Path
+) -> None:
     enqueue(queue, 3, SendMode.CARD)
     credentials = FakeCredentials({}, {SendMode.CARD: PinIncorrect(2)})
     report = sender(queue, credentials, tmp_path).drain()
@@ -269,7 +279,9 @@ def test_one_drainer_at_a_time(queue: UploadQueue, clock: Clock, tmp_path: Path)
     assert queue.entries()[0].state is State.QUEUED
 
 
-def test_a_bug_in_a_send_stops_that_entry_not_the_queue(queue: UploadQueue, clock: Clock, tmp_path: Path) -> None:
+def test_a_bug_in_a_send_stops_that_entry_not_the_queue(
+    queue: UploadQueue, clock: Clock, tmp_path: Path
+) -> None:
     host = FakeHost()
 
     class Buggy(FakeClient):
