@@ -47,18 +47,25 @@ def author_of(
     return Author(Person(national_id, given, family), concept, Organization(structure_id, structure_name))
 
 
-def _configured_author(text: str | None, structure_id: str, structure_name: str) -> Author | None:
+def parse_author(
+    text: str | None, structure_id: str, structure_name: str, *, what: str = "L'auteur"
+) -> Author | None:
+    """An author written ``IdNat|Prénom|NOM|G15_xx/SMyy`` (JDV_J01 profession, optional specialty),
+    working for the given structure; ``None`` for an empty text. ``what`` names the setting in the
+    message when the text has the wrong shape; an unknown profession raises the value sets' error."""
     if not text:
         return None
     parts = text.split("|")
     if len(parts) != 4 or not parts[3].startswith("G15_"):
-        raise DmpClientError(
-            "DMP_STRUCTURE_AUTEUR doit avoir la forme IdNat|Prénom|NOM|G15_xx/SMyy.", code="DMP-CONFIG"
-        )
+        raise DmpClientError(f"{what} doit avoir la forme IdNat|Prénom|NOM|G15_xx/SMyy.", code="DMP-CONFIG")
     profession, _, specialty = parts[3][4:].partition("/")
     return author_of(
         parts[0], parts[1], parts[2], profession, specialty or None, structure_id, structure_name
     )
+
+
+def _configured_author(text: str | None, structure_id: str, structure_name: str) -> Author | None:
+    return parse_author(text, structure_id, structure_name, what="DMP_STRUCTURE_AUTEUR")
 
 
 def structure_client(settings: Settings, purpose: Purpose = Purpose.NORMAL) -> DmpClient:

@@ -1,0 +1,475 @@
+"""The hot folder: documents dropped into a folder (often a network share), each with a sidecar
+``<document>.dmp.json`` naming the patient, the document type and the author, go into the upload queue.
+
+Polling is the authority (shares miss events); watchdog only triggers an early pass. A pair is claimed
+once both files are stable. Valid: queued (durable), then moved to ``.en-cours/<id>-<name>``; invalid:
+moved to ``erreurs/`` beside a French ``<name>.erreur.txt``. Files are deleted only once the host has
+acknowledged their entry. A crash between queueing and moving is harmless: the same bytes give the
+same source digest, and the queue returns the entry it already has. Format: docs/hot-folder.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from app.dmp_client.core.cda import Author
+from app.dmp_client.core.metadata import Visibility
+from app.dmp_client.core.valuesets import Concept, value_sets
+from app.dmp_client.factory import parse_author
+from app.errors import USER_FACING_ERRORS, DmpClientError
+from app.ins import BirthDate, IdentityTraits, Ins, parse_birth_place
+from app.ins.traits import parse_sex
+from app.store.errors import EntryNotFound, StoreError
+from app.store.queue import State, UploadQueue
+from app.store.request import SendMode, UploadRequest
+
+log = logging.getLogger(__name__)
+
+SIDECAR = ".dmp.json"
+IN_PROGRESS = ".en-cours"
+ERRORS = "erreurs"
+NOTE = ".erreur.txt"
+MEDIA = {".pdf": "application/pdf", ".txt": "text/plain", ".rtf": "text/rtf", ".jpg": "image/jpeg",
+         ".jpeg": "image/jpeg", ".tif": "image/tiff", ".tiff": "image/tiff"}  # fmt: skip
+IGNORED_SUFFIXES = (".tmp", ".part", "~")
+IGNORED_NAMES = {"thumbs.db", "desktop.ini"}
+MAX_SIDECAR = 64 * 1024
+REQUIRED = ("ins", "oid", "nom", "prenoms", "sexe", "naissance", "type", "titre")
+OPTIONAL = ("lieu", "auteur", "date_acte", "remplace")
+FLAGS = {
+    "masque_ps": Visibility.MASKED_FROM_PS,
+    "invisible_patient": Visibility.INVISIBLE_TO_PATIENT,
+    "invisible_representants": Visibility.INVISIBLE_TO_REPRESENTATIVES,
+}
+KEYS = (*REQUIRED, *OPTIONAL, *FLAGS)
+_IN_PROGRESS_NAME = re.compile(r"(\d+)-(.+)")
+_AUTHOR = re.compile(r"(\s*[^|\s][^|]*\|){3}G15_\w+(/\w+)?")
+
+Problem = tuple[str, str]  # (stable code, French message)
+
+MESSAGES = {
+    "DEPOT-FORMAT": "Format de document non pris en charge : PDF, texte, RTF, JPEG ou TIFF attendu.",
+    "DEPOT-JSON": "Le fichier d'accompagnement n'est pas un objet JSON lisible en UTF-8 (ou trop gros).",
+    "DEPOT-CLE-INCONNUE": "Clé inconnue « {key} » (faute de frappe ?). Clés possibles : {keys}.",
+    "DEPOT-CLE-MANQUANTE": "La clé « {key} » est obligatoire.",
+    "DEPOT-VALEUR": "« {key} » doit être {what}.",
+    "DEPOT-TITRE": "Le titre du document (« titre ») est vide.",
+    "DEPOT-AUTEUR": "« auteur » doit avoir la forme IdNat|Prénom|NOM|G15_xx/SMyy{detail}.",
+    "DEPOT-DATE": "« date_acte » doit être une date AAAA-MM-JJ qui existe et n'est pas dans le futur.",
+    "DEPOT-VIDE": "Le document est vide (0 octet).",
+    "DEPOT-ORPHELIN": "Le {what} correspondant est absent : la paire est incomplète.",
+    "DEPOT-ANNULE": "L'envoi de ce document a été annulé dans la file d'envoi : rien n'a été envoyé au DMP.",
+    "DEPOT-ENTREE-INCONNUE": "Ce document ne correspond à aucune entrée de la file d'envoi (base locale "
+    "remplacée ?) : il n'a peut-être pas été envoyé.",
+}
+ADVICE = {
+    "DEPOT-ACCOMPAGNEMENT": "Corrigez le fichier d'accompagnement « {name}.dmp.json » (ou le document), "
+    "puis déposez à nouveau les deux fichiers ensemble dans le dossier de dépôt.",
+    "DEPOT-ORPHELIN": "Déposez ensemble le document et son fichier d'accompagnement, nommé comme le "
+    "document suivi de « .dmp.json » (par exemple « cr-123.pdf » et « cr-123.pdf.dmp.json »).",
+    "DEPOT-ANNULE": "Pour l'envoyer quand même, redéposez-le avec un fichier d'accompagnement modifié : "
+    "une paire redéposée à l'identique est reconnue comme déjà traitée.",
+    "DEPOT-ENTREE-INCONNUE": "Vérifiez dans le DMP du patient si ce document y figure ; sinon, redéposez "
+    "la paire dans le dossier de dépôt.",
+}
+
+
+def source_digest(document: bytes, sidecar: bytes) -> str:
+    """The pair's identity in the queue: SHA-256 over the document's length, bytes and the sidecar."""
+    digest = hashlib.sha256(len(document).to_bytes(8, "big"))
+    digest.update(document)
+    digest.update(sidecar)
+    return digest.hexdigest()
+
+
+@dataclass
+class ScanReport:
+    """What one pass did, for a summary (file names are for the user's eyes, never for logs)."""
+
+    queued: list[int] = field(default_factory=list)  # entry ids (new, or recognised after a crash)
+    rejected: list[str] = field(default_factory=list)  # document names moved to erreurs/
+    waiting: list[str] = field(default_factory=list)  # not yet stable, or waiting for their pair
+    deleted: list[int] = field(default_factory=list)  # acknowledged entries whose files were deleted
+    returned: list[int] = field(default_factory=list)  # cancelled or unknown entries, back in erreurs/
+    store_errors: list[Problem] = field(default_factory=list)  # the pairs concerned stay where they are
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (name, French message)
+
+    def summary(self) -> str:
+        lines = [
+            f"Dossier de dépôt : {len(self.queued)} mis en file, {len(self.rejected)} refusé(s), "
+            f"{len(self.waiting)} en attente, {len(self.deleted)} supprimé(s) après envoi."
+        ]
+        lines += [f"Base locale : {message} [{code}]" for code, message in self.store_errors]
+        return "\n".join(lines + [f"{name or 'Dossier'} : {message}" for name, message in self.failures])
+
+
+def _problem(code: str, **values: str) -> Problem:
+    return code, MESSAGES[code].format(keys=", ".join(KEYS), **values)
+
+
+def _refuse(code: str, **values: str) -> NoReturn:
+    raise DmpClientError(_problem(code, **values)[1], code=code)
+
+
+def _check(problems: list[Problem], parse: Callable[..., Any], *args: Any, code: str | None = None) -> Any:
+    """``parse(*args)``, or None with its user-facing error (under ``code`` if given) in the problems."""
+    try:
+        return parse(*args)
+    except USER_FACING_ERRORS as error:
+        problems.append((code or str(getattr(error, "code", "")), str(getattr(error, "user_message", ""))))
+        return None
+
+
+def _document_type(code: str) -> Concept:
+    return value_sets().class_code(value_sets().type_code(code))  # the class is needed to send it
+
+
+def _act_date(text: str) -> dt.datetime:
+    try:
+        day = dt.date.fromisoformat(text) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else None
+    except ValueError:
+        day = None
+    if day is None or day > dt.date.today():
+        _refuse("DEPOT-DATE")
+    return dt.datetime.combine(day, dt.time()).astimezone()
+
+
+def _ignored(name: str) -> bool:
+    lower = name.lower()
+    return name.startswith((".", "~$")) or lower.endswith(IGNORED_SUFFIXES) or lower in IGNORED_NAMES
+
+
+def _document_of(name: str) -> str:
+    return name[: -len(SIDECAR)] if name.endswith(SIDECAR) else name
+
+
+def _unreadable(error: Exception) -> str:
+    return f"Fichier inaccessible ou erreur inattendue ({type(error).__name__}) : nouvel essai plus tard."
+
+
+class HotFolder:
+    def __init__(
+        self,
+        folder: Path,
+        queue: UploadQueue,
+        *,
+        mode: SendMode = SendMode.STRUCTURE,
+        professional: str | None = None,
+        structure_id: str = "",
+        structure_name: str = "",
+        stable_seconds: float = 2.0,
+        orphan_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.folder, self.queue, self.mode, self.professional = folder, queue, mode, professional
+        self.structure_id, self.structure_name = structure_id, structure_name
+        self.stable_seconds, self.clock = stable_seconds, clock
+        self.orphan_seconds = 10 * stable_seconds if orphan_seconds is None else orphan_seconds
+        self._seen: dict[str, tuple[tuple[int, int], float, float]] = {}  # signature, since, first seen
+
+    # -- the sidecar ----------------------------------------------------------------------------
+
+    def request_for(self, name: str, sidecar: bytes) -> tuple[UploadRequest | None, list[Problem]]:
+        """The upload request a sidecar describes, or every problem found in it (in French)."""
+        media = MEDIA.get(Path(name).suffix.lower())
+        problems = [] if media else [_problem("DEPOT-FORMAT")]
+        try:
+            data = json.loads(sidecar.decode("utf-8-sig")) if len(sidecar) <= MAX_SIDECAR else None
+        except ValueError:  # UnicodeDecodeError included
+            data = None
+        if not isinstance(data, dict):
+            return None, [*problems, _problem("DEPOT-JSON")]
+        problems += [_problem("DEPOT-CLE-INCONNUE", key=k[:40]) for k in sorted(set(data) - set(KEYS))]
+        problems += [_problem("DEPOT-CLE-MANQUANTE", key=k) for k in REQUIRED if data.get(k) is None]
+        for key, value in data.items():
+            kind, what = (bool, "true ou false") if key in FLAGS else (str, "une chaîne de caractères")
+            if key in KEYS and value is not None and not isinstance(value, kind):
+                problems.append(_problem("DEPOT-VALEUR", key=key, what=what))
+        text = {k: v for k, v in data.items() if k in KEYS and isinstance(v, str)}
+        parsers: dict[str, Callable[[str], Any]] = {
+            "nom": lambda v: IdentityTraits.parse(v, "A", "F", "2000"),  # each trait on its own, so
+            "prenoms": lambda v: IdentityTraits.parse("A", v, "F", "2000"),  # that all are reported
+            "sexe": parse_sex,
+            "naissance": BirthDate.parse,
+            "lieu": lambda v: parse_birth_place(v) if v else None,
+            "type": _document_type,
+            "titre": lambda v: v.strip() or _refuse("DEPOT-TITRE"),
+            "auteur": self._author,
+            "date_acte": _act_date,
+            "remplace": lambda v: v.strip() or _refuse("DEPOT-VALEUR", key="remplace", what="un uniqueId"),
+        }
+        value = {
+            key: _check(problems, parse, text[key], code="DEPOT-TYPE" if key == "type" else None)
+            for key, parse in parsers.items()
+            if key in text
+        }
+        ins = _check(problems, Ins.parse, text["ins"], text["oid"]) if {"ins", "oid"} <= set(text) else None
+        if problems or media is None or ins is None:
+            return None, problems
+        traits = _check(problems, IdentityTraits.parse, text["nom"], text["prenoms"], text["sexe"],
+                        text["naissance"], text.get("lieu") or None)  # fmt: skip
+        if traits is None:
+            return None, problems
+        visibility = frozenset(flag for key, flag in FLAGS.items() if data.get(key) is True)
+        return UploadRequest(
+            ins, traits, media, text["type"], value["titre"], self.mode, self.professional,
+            service_start=value.get("date_acte"), visibility=visibility, author=value.get("auteur"),
+            replaces=value.get("remplace"),
+        ), problems  # fmt: skip
+
+    def _author(self, text: str) -> Author:
+        if not _AUTHOR.fullmatch(text):
+            _refuse("DEPOT-AUTEUR", detail=" (ex. 899900012342|PAUL|CARDIOLOGUE|G15_10/SM04)")
+        try:
+            author = parse_author(text, self.structure_id, self.structure_name)
+        except DmpClientError as error:  # e.g. a profession unknown to JDV_J01
+            _refuse("DEPOT-AUTEUR", detail=f" : {error.user_message}")
+        return author or _refuse("DEPOT-AUTEUR", detail="")
+
+    # -- one pass -------------------------------------------------------------------------------
+
+    def scan(self) -> ScanReport:
+        """One pass over the folder: claim the stable pairs, then tidy ``.en-cours/``."""
+        report = ScanReport()
+        try:
+            files = self._listing()
+        except OSError:
+            report.failures.append(("", "Dossier de dépôt inaccessible (partage réseau déconnecté ?)."))
+            return report
+        now = self.clock()
+        stable = {name for name, signature in files.items() if self._stable(name, signature, now)}
+        self._seen = {k: v for k, v in self._seen.items() if k in files}
+        for name in self._resume_moves(set(files), report):
+            del files[name]
+        store_down = False
+        for name in sorted(files):
+            document = _document_of(name)
+            sidecar = document + SIDECAR
+            if name == sidecar and document in files:
+                continue  # handled with its document
+            try:
+                if document in files and sidecar in files:
+                    if store_down or not {document, sidecar} <= stable:
+                        report.waiting.append(document)
+                    else:
+                        self._claim(document, files[document][0], report)
+                elif name in stable and now - self._seen[name][2] >= self.orphan_seconds:
+                    missing = "fichier d'accompagnement" if name == document else "document"
+                    orphan = _problem("DEPOT-ORPHELIN", what=missing)
+                    self._to_errors(document, [self.folder / name], [orphan], ADVICE["DEPOT-ORPHELIN"])
+                    report.rejected.append(document)
+                else:
+                    report.waiting.append(document)
+            except StoreError as error:
+                report.store_errors.append((error.code, error.user_message))
+                store_down = True  # every pair would meet the same error: the next pass tries again
+            except Exception as error:  # never stop on one bad file (OSError, or a bug)
+                log.warning("hot folder: one pair skipped (%s)", type(error).__name__)
+                report.failures.append((document, _unreadable(error)))
+        if not store_down:
+            self._tidy(report)
+        if report.queued or report.rejected or report.store_errors:
+            log.info("hot folder pass: %d queued, %d rejected", len(report.queued), len(report.rejected))
+        return report
+
+    def _listing(self) -> dict[str, tuple[int, int]]:
+        """{name: (size, mtime)} of the candidate files (not hidden, temporary, a folder or a link)."""
+        files = {}
+        with os.scandir(self.folder) as entries:
+            for entry in entries:
+                try:
+                    if not _ignored(entry.name) and entry.is_file(follow_symlinks=False):
+                        st = entry.stat(follow_symlinks=False)
+                        files[entry.name] = (st.st_size, st.st_mtime_ns)
+                except OSError:
+                    continue  # gone meanwhile (renamed by the program writing it)
+        return files
+
+    def _stable(self, name: str, signature: tuple[int, int], now: float) -> bool:
+        """Size and mtime unchanged for ``stable_seconds``, as seen by successive passes."""
+        seen = self._seen.get(name)
+        if seen is None or seen[0] != signature:
+            self._seen[name] = (signature, now, seen[2] if seen else now)
+            return self.stable_seconds <= 0
+        return now - seen[1] >= self.stable_seconds
+
+    def _claim(self, name: str, size: int, report: ScanReport) -> None:
+        with open(self.folder / (name + SIDECAR), "rb") as file:
+            sidecar = file.read(MAX_SIDECAR + 1)
+        content = (self.folder / name).read_bytes()
+        if len(content) != size:  # changed since it was found stable: wait again
+            self._seen.pop(name, None)
+            report.waiting.append(name)
+            return
+        request, problems = self.request_for(name, sidecar)
+        if not content:
+            problems.append(_problem("DEPOT-VIDE"))
+        if problems or request is None:
+            paths = [self.folder / name, self.folder / (name + SIDECAR)]
+            self._to_errors(name, paths, problems, ADVICE["DEPOT-ACCOMPAGNEMENT"].format(name=name))
+            report.rejected.append(name)
+            return
+        digest = source_digest(content, sidecar)
+        entry = self.queue.enqueue(request, io.BytesIO(content), source_digest=digest, source_name=name)
+        # Durable from here on: after a crash, the next pass finds the pair and the queue its entry.
+        self._move_in(entry.id, name)
+        self._move_in(entry.id, name + SIDECAR)
+        report.queued.append(entry.id)
+
+    def _move_in(self, entry_id: int, name: str) -> None:
+        (self.folder / IN_PROGRESS).mkdir(exist_ok=True)
+        # Same id means same digest, hence the same bytes: replacing an identical copy loses nothing.
+        os.replace(self.folder / name, self.folder / IN_PROGRESS / f"{entry_id}-{name}")
+
+    def _resume_moves(self, files: set[str], report: ScanReport) -> list[str]:
+        """Complete the pairs that a crash left half moved into ``.en-cours/``."""
+        moved = []
+        for (entry_id, document), present in self._in_progress().items():
+            for name, partner in ((document, document + SIDECAR), (document + SIDECAR, document)):
+                if name not in present and name in files and partner not in files:
+                    try:
+                        self._move_in(entry_id, name)
+                        moved.append(name)
+                    except OSError as error:
+                        report.failures.append((document, _unreadable(error)))
+        return moved
+
+    def _in_progress(self) -> dict[tuple[int, str], set[str]]:
+        """``.en-cours/`` as {(entry id, document name): names of the pair's files present}."""
+        groups: dict[tuple[int, str], set[str]] = {}
+        folder = self.folder / IN_PROGRESS
+        for path in folder.iterdir() if folder.is_dir() else ():
+            if (match := _IN_PROGRESS_NAME.fullmatch(path.name)) and path.is_file():
+                key = (int(match.group(1)), _document_of(match.group(2)))
+                groups.setdefault(key, set()).add(match.group(2))
+        return groups
+
+    def _tidy(self, report: ScanReport) -> None:
+        """Delete the pairs the host acknowledged; cancelled or unknown ones go back to erreurs/.
+        Failed or waiting entries keep their files here until a person retries or cancels them."""
+        try:
+            groups = [key for key, names in self._in_progress().items() if len(names) == 2]
+            sent = dict(self.queue.sent_with_sources()) if groups else {}
+        except StoreError as error:
+            report.store_errors.append((error.code, error.user_message))
+            return
+        except OSError as error:
+            report.failures.append(("", _unreadable(error)))
+            return
+        for entry_id, document in groups:
+            paths = [self.folder / IN_PROGRESS / f"{entry_id}-{n}" for n in (document, document + SIDECAR)]
+            try:
+                code = self._verdict(entry_id, paths, sent)
+                if code == "SUPPRIMER":
+                    for path in paths:
+                        path.unlink()
+                    report.deleted.append(entry_id)
+                elif code is not None:
+                    self._to_errors(document, paths, [_problem(code)], ADVICE[code])
+                    report.returned.append(entry_id)
+            except StoreError as error:
+                report.store_errors.append((error.code, error.user_message))
+                return
+            except OSError as error:
+                report.failures.append((document, _unreadable(error)))
+
+    def _verdict(self, entry_id: int, paths: list[Path], sent: dict[int, str]) -> str | None:
+        """What to do with a pair in ``.en-cours/``: delete it, send it back (a code), or keep it."""
+        if entry_id in sent:  # the digest tells this pair from another one under a reused id
+            same = source_digest(paths[0].read_bytes(), paths[1].read_bytes()) == sent[entry_id]
+            return "SUPPRIMER" if same else "DEPOT-ENTREE-INCONNUE"
+        try:
+            entry = self.queue.get(entry_id)
+        except EntryNotFound:
+            return "DEPOT-ENTREE-INCONNUE"
+        if entry.state is not State.CANCELLED:
+            return None
+        same = hashlib.sha256(paths[0].read_bytes()).hexdigest() == entry.sha256
+        return "DEPOT-ANNULE" if same else "DEPOT-ENTREE-INCONNUE"
+
+    def _to_errors(self, document: str, paths: list[Path], problems: list[Problem], advice: str) -> None:
+        """Move a pair (or what there is of it) into erreurs/ beside a French explanation. Nothing
+        is overwritten there: a name already taken gets « (2) », « (3) »… before its extension."""
+        folder = self.folder / ERRORS
+        folder.mkdir(exist_ok=True)
+        stem, suffix = os.path.splitext(document)
+        n, target = 1, document
+        while any((folder / (target + end)).exists() for end in ("", SIDECAR, NOTE)):
+            n += 1
+            target = f"{stem} ({n}){suffix}"
+        lines = [f"Le document « {document} » n'a pas été envoyé au DMP.", "", "Problèmes relevés :"]
+        lines += [f"- {message} [{code}]" for code, message in problems]
+        (folder / (target + NOTE)).write_text("\n".join([*lines, "", "Que faire :", advice, ""]), "utf-8")
+        for path in paths:
+            os.replace(path, folder / (target + (SIDECAR if path.name.endswith(SIDECAR) else "")))
+
+    # -- watching -------------------------------------------------------------------------------
+
+    def run(
+        self,
+        stop: threading.Event,
+        rescan_interval: float = 10.0,
+        on_report: Callable[[ScanReport], None] | None = None,
+    ) -> None:
+        """Scan until ``stop`` is set: at once when watchdog reports a change in the folder, and
+        every ``rescan_interval`` seconds anyway (sooner while files are settling)."""
+        hint = threading.Event()
+        observer = self._watch(hint)
+        try:
+            while not stop.is_set():
+                hint.clear()
+                try:
+                    report = self.scan()
+                except Exception as error:  # the loop outlives any one pass
+                    log.error("hot folder: pass failed (%s)", type(error).__name__)
+                    report = ScanReport(failures=[("", _unreadable(error))])
+                if on_report is not None:
+                    on_report(report)
+                delay = (
+                    min(rescan_interval, max(self.stable_seconds, 0.1)) if report.waiting else rescan_interval
+                )
+                deadline = time.monotonic() + delay
+                while not stop.is_set() and not hint.is_set() and (left := deadline - time.monotonic()) > 0:
+                    stop.wait(min(left, 0.1))
+                if observer is not None and not observer.is_alive():
+                    log.warning("hot folder: file system watcher stopped; polling only")
+                    observer = None
+        finally:
+            if observer is not None:
+                observer.stop()
+                observer.join(timeout=2)
+
+    def _watch(self, hint: threading.Event) -> Any:
+        """A watchdog observer that sets ``hint`` on changes in the folder, or None (polling only)."""
+        folder = os.path.abspath(self.folder)
+
+        class Hint(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                where = event.dest_path if event.event_type == "moved" else event.src_path
+                if event.event_type != "deleted" and os.path.dirname(os.fsdecode(where)) == folder:
+                    hint.set()
+
+        try:
+            observer = Observer()
+            observer.daemon = True
+            observer.schedule(Hint(), folder, recursive=False)
+            observer.start()
+            return observer
+        except Exception as error:  # e.g. a network share, or no inotify watch left
+            log.warning("hot folder: no file system watcher (%s); polling only", type(error).__name__)
+            return None
