@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import signal
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
@@ -274,6 +275,11 @@ def run_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         try:
             if args.une_fois:
                 report = folder.scan()
+                for _ in range(3):  # a file is claimed once seen unchanged across two passes
+                    if not report.waiting:
+                        break
+                    time.sleep(max(args.stable, 0.05))
+                    report = folder.scan()
                 print(report.summary(), file=out)
                 store.sender(credentials).drain((mode,))
                 report = folder.scan()  # deletes what the host acknowledged

@@ -116,6 +116,7 @@ class UploadQueue:
         """Store the request and the document's bytes in one transaction: when this returns, the
         entry survives a crash or a power cut. The document's identity (uniqueId, setId, creation
         time) is pinned now, so every attempt sends the same document."""
+        request.check()
         if source_digest is not None:
             existing = self.db.execute("SELECT id FROM queue_entry WHERE source_digest = ?", (source_digest,))
             if existing:

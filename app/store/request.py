@@ -10,11 +10,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from app.dmp_client.core.cda import Author, Organization, Person, new_oid
+from app.dmp_client.core.cda import MEDIA_TYPES, Author, Organization, Person, new_oid
 from app.dmp_client.core.metadata import Visibility
-from app.dmp_client.core.valuesets import Concept
+from app.dmp_client.core.valuesets import Concept, value_sets
 from app.dmp_client.documents import NewDocument
+from app.errors import DmpClientError
 from app.ins import IdentityTraits, Ins
+
+
+class IncompleteRequest(DmpClientError):
+    code = "FILE-DEMANDE-INCOMPLETE"
+    user_message = "Document refusé par la file d'envoi : informations incomplètes."
 
 
 class SendMode(StrEnum):
@@ -46,6 +52,26 @@ class UploadRequest:
     document_id: str = ""
     set_id: str = ""
     created: dt.datetime | None = None
+
+    def check(self) -> None:
+        """Refuse now, at the desk, what the document builder would refuse at sending time."""
+        problems = []
+        if self.media_type not in MEDIA_TYPES:
+            problems.append(
+                f"format non admis ({self.media_type or 'inconnu'} : PDF, texte, RTF, JPEG, TIFF)"
+            )
+        if self.traits.birth_place is None:
+            problems.append("lieu de naissance (code INSEE) absent : c'est un trait INS obligatoire")
+        if not self.title.strip():
+            problems.append("titre vide")
+        if self.mode is SendMode.CARD and not self.professional:
+            problems.append("professionnel dont la carte signera l'envoi non indiqué")
+        try:
+            value_sets().class_code(value_sets().type_code(self.type_code))
+        except DmpClientError:
+            problems.append(f"type de document inconnu : {self.type_code}")
+        if problems:
+            raise IncompleteRequest("Document refusé par la file d'envoi : " + " ; ".join(problems) + ".")
 
     def pinned(self, now: dt.datetime) -> UploadRequest:
         return replace(

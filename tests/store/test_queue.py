@@ -109,3 +109,22 @@ def test_claims_go_by_due_time_and_mode(queue: UploadQueue) -> None:
 def test_counts(queue: UploadQueue) -> None:
     queue.enqueue(request_for(), io.BytesIO(b"x"))
     assert queue.counts()[State.QUEUED] == 1 and queue.counts()[State.SENT] == 0
+
+
+def test_what_the_document_builder_would_refuse_is_refused_at_enqueue(queue: UploadQueue) -> None:
+    from dataclasses import replace
+
+    from app.store.request import IncompleteRequest
+
+    good = request_for()
+    for bad, expected in (
+        (replace(good, media_type="application/zip"), "format non admis"),
+        (replace(good, traits=replace(good.traits, birth_place=None)), "lieu de naissance"),
+        (replace(good, title="  "), "titre vide"),
+        (replace(good, type_code="99999-9"), "type de document inconnu"),
+        (replace(good, mode=SendMode.CARD), "professionnel"),
+    ):
+        with pytest.raises(IncompleteRequest) as caught:
+            queue.enqueue(bad, io.BytesIO(b"x"))
+        assert expected in caught.value.user_message
+    assert queue.entries() == []
