@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import keyring.backends.fail
@@ -22,7 +23,7 @@ from app.store.errors import (
     StoreUnreadable,
 )
 from app.store.keys import KeyStore
-from app.store.queue import UploadQueue
+from app.store.queue import State, UploadQueue
 from tests.store.conftest import MemoryKeyring
 from tests.store.helpers import request_for
 
@@ -179,3 +180,45 @@ def test_a_full_disk_cancels_the_whole_enqueue(db: Database) -> None:
 def test_sqlcipher_is_really_in_use(db: Database) -> None:
     assert db.execute("PRAGMA cipher_version")[0][0].startswith("4.")
     assert isinstance(db._cx, sqlcipher3.Connection)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 4 MiB file system (tmpfs), where the machine allows mounting one (root on CI)."""
+    import subprocess
+
+    mount = tmp_path / "petit-disque"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True, check=False
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_really_full_disk_loses_nothing(tiny_disk: Path, memory_keys: KeyStore) -> None:
+    filler = tiny_disk / "autre-logiciel.bin"
+    filler.write_bytes(b"\0" * 1_500_000)  # another program's file, deleted later to free space
+    with Database.open(tiny_disk / "store", memory_keys) as db:
+        queue = UploadQueue(db)
+        kept = []
+        with pytest.raises(DiskFull):
+            for n in range(100):
+                kept.append(queue.enqueue(request_for(title=f"Doc {n}"), io.BytesIO(bytes([n]) * 300_000)).id)
+        assert len(kept) >= 2
+        with pytest.raises(DiskFull):  # still full: every change says so, none is half done
+            queue.cancel(kept[0])
+        assert [e.id for e in queue.entries([State.QUEUED])] == kept
+        for n, entry_id in enumerate(kept):
+            out = io.BytesIO()
+            queue.copy_content(entry_id, out)
+            assert out.getvalue() == bytes([n]) * 300_000
+        filler.unlink()
+        queue.enqueue(request_for(title="Après"), io.BytesIO(b"z" * 1000))
+    with Database.open(tiny_disk / "store", memory_keys) as db:  # reopens fine after the failure
+        titles = [e.title for e in UploadQueue(db).entries([State.QUEUED])]
+        assert titles == [f"Doc {n}" for n in range(len(kept))] + ["Après"]
