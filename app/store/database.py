@@ -79,6 +79,7 @@ class Database:
         self._cx = connection
         self.path = path
         self._lock = threading.RLock()
+        self._depth = 0  # nesting of write() in the thread that holds the lock
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -161,32 +162,49 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlcipher3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE: the write lock is taken at once, or StoreLocked)."""
+        """A write transaction (BEGIN IMMEDIATE: the write lock is taken at once, or StoreLocked).
+        A write opened inside another one (same thread) joins it."""
         with self._lock:
-            with mapped():
-                self._cx.execute("BEGIN IMMEDIATE")
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._cx
+                finally:
+                    self._depth -= 1
+                return
+            self._depth = 1
             try:
-                yield self._cx
-            except sqlcipher3.Error as error:
-                with contextlib.suppress(sqlcipher3.Error):
-                    self._cx.execute("ROLLBACK")
-                raise map_error(error) from error
-            except OSError as error:  # from the caller's own I/O (the source being read)
-                with contextlib.suppress(sqlcipher3.Error):
-                    self._cx.execute("ROLLBACK")
-                if error.errno == errno.ENOSPC:
-                    raise DiskFull() from error
-                raise
-            except BaseException:
-                with contextlib.suppress(sqlcipher3.Error):
-                    self._cx.execute("ROLLBACK")
-                raise
-            try:
-                self._cx.execute("COMMIT")
-            except (sqlcipher3.Error, OSError) as error:
-                with contextlib.suppress(sqlcipher3.Error):
-                    self._cx.execute("ROLLBACK")
-                raise map_error(error) from error
+                with self._transaction():
+                    yield self._cx
+            finally:
+                self._depth = 0
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlcipher3.Connection]:
+        with mapped():
+            self._cx.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._cx
+        except sqlcipher3.Error as error:
+            with contextlib.suppress(sqlcipher3.Error):
+                self._cx.execute("ROLLBACK")
+            raise map_error(error) from error
+        except OSError as error:  # from the caller's own I/O (the source being read)
+            with contextlib.suppress(sqlcipher3.Error):
+                self._cx.execute("ROLLBACK")
+            if error.errno == errno.ENOSPC:
+                raise DiskFull() from error
+            raise
+        except BaseException:
+            with contextlib.suppress(sqlcipher3.Error):
+                self._cx.execute("ROLLBACK")
+            raise
+        try:
+            self._cx.execute("COMMIT")
+        except (sqlcipher3.Error, OSError) as error:
+            with contextlib.suppress(sqlcipher3.Error):
+                self._cx.execute("ROLLBACK")
+            raise map_error(error) from error
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlcipher3.Connection]:
