@@ -180,7 +180,8 @@ class QueueSender:
         except (DmpClientError, InsError) as error:
             return self._failed(entry, error.code, error.user_message)
         except Exception as error:  # a bug must not loop or lose the entry
-            log.exception("queue entry %s: unexpected %s", entry.id, type(error).__name__)
+            # The type only: a message or traceback could carry patient data.
+            log.error("queue entry %s: unexpected %s", entry.id, type(error).__name__)
             return self._failed(entry, "FILE-ERREUR-INTERNE", "Erreur interne du logiciel pendant l'envoi.")
 
     def _send(self, entry: Entry, client: DmpClient) -> str:

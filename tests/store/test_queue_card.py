@@ -14,6 +14,7 @@ import pytest
 from tests.rig_fixture import Rig, tool
 
 pytestmark = pytest.mark.device
+P04 = "285127505612353"
 
 
 def dmp(*args: str, stdin: str = "1234\n") -> subprocess.CompletedProcess[str]:
@@ -61,3 +62,30 @@ def test_card_entries_wait_for_the_card_then_go_once(cards_reset: Rig, tmp_path:
     journal = dmp("journal", "export", "--format", "csv")
     assert journal.returncode == 0 and ";TD2.1;" in journal.stdout
     assert "285127505612353" not in journal.stdout  # the INS never appears: pseudonyms only
+
+
+def test_retrieved_documents_come_from_the_cache_after_the_rights_check(rig: Rig, tmp_path: Path) -> None:
+    import os
+
+    report = tmp_path / "cr.txt"
+    report.write_text("Compte rendu pour le cache\n", encoding="utf-8")
+    sent = dmp(
+        "send", str(report), "--patient", "P04", "--type", "11488-4", "--titre", "Cache", "--pin-stdin"
+    )
+    assert sent.returncode == 0, sent.stderr
+    unique_id = sent.stdout.strip().rsplit(" ", 1)[-1]
+    first, second = tmp_path / "1.xml", tmp_path / "2.xml"
+    got = dmp("get", "--ins", P04, "--document", unique_id, "--sortie", str(first), "--pin-stdin")
+    assert got.returncode == 0 and got.stdout.strip().endswith("DMP)"), got.stdout + got.stderr
+    again = dmp("get", "--ins", P04, "--document", unique_id, "--sortie", str(second), "--pin-stdin")
+    assert again.returncode == 0 and again.stdout.strip().endswith("cache local)")
+    assert first.read_bytes() == second.read_bytes()
+
+    purging = dict(os.environ, DMP_CACHE_PURGE_FIN_SESSION="1")
+    done = subprocess.run(
+        [tool("dmp"), "status", "--ins", P04, "--pin-stdin"],
+        input="1234\n", capture_output=True, text=True, env=purging, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    status = dmp("cache", "status")
+    assert "0 liste(s), 0 document(s)" in status.stdout  # purged when the card session ended
