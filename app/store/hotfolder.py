@@ -5,15 +5,14 @@ Polling is the authority (shares miss events); watchdog only triggers an early p
 once both files are stable. Valid: queued (durable), then moved to ``.en-cours/<id>-<name>``; invalid:
 moved to ``erreurs/`` beside a French ``<name>.erreur.txt``. Files are deleted only once the host has
 acknowledged their entry. A crash between queueing and moving is harmless: the same bytes give the
-same source digest, and the queue returns the entry it already has. Format: docs/hot-folder.md.
+same source digest, and the queue returns the entry it already has. Documents are read in chunks,
+never whole. The sidecar's format and check: app/store/sidecar.py; both: docs/hot-folder.md.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import io
-import json
 import logging
 import os
 import re
@@ -22,21 +21,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, cast
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from app.dmp_client.core.cda import Author
-from app.dmp_client.core.metadata import Visibility
-from app.dmp_client.core.valuesets import Concept, value_sets
-from app.dmp_client.factory import parse_author
-from app.errors import USER_FACING_ERRORS, DmpClientError
-from app.ins import BirthDate, IdentityTraits, Ins, parse_birth_place
-from app.ins.traits import parse_sex
+from app.store.database import CHUNK
 from app.store.errors import EntryNotFound, StoreError
 from app.store.queue import State, UploadQueue
 from app.store.request import SendMode, UploadRequest
+from app.store.sidecar import ADVICE, MAX_SIDECAR, Problem, check_sidecar, problem
 
 log = logging.getLogger(__name__)
 
@@ -44,57 +38,52 @@ SIDECAR = ".dmp.json"
 IN_PROGRESS = ".en-cours"
 ERRORS = "erreurs"
 NOTE = ".erreur.txt"
-MEDIA = {".pdf": "application/pdf", ".txt": "text/plain", ".rtf": "text/rtf", ".jpg": "image/jpeg",
-         ".jpeg": "image/jpeg", ".tif": "image/tiff", ".tiff": "image/tiff"}  # fmt: skip
 IGNORED_SUFFIXES = (".tmp", ".part", "~")
 IGNORED_NAMES = {"thumbs.db", "desktop.ini"}
-MAX_SIDECAR = 64 * 1024
-REQUIRED = ("ins", "oid", "nom", "prenoms", "sexe", "naissance", "type", "titre")
-OPTIONAL = ("lieu", "auteur", "date_acte", "remplace")
-FLAGS = {
-    "masque_ps": Visibility.MASKED_FROM_PS,
-    "invisible_patient": Visibility.INVISIBLE_TO_PATIENT,
-    "invisible_representants": Visibility.INVISIBLE_TO_REPRESENTATIVES,
-}
-KEYS = (*REQUIRED, *OPTIONAL, *FLAGS)
 _IN_PROGRESS_NAME = re.compile(r"(\d+)-(.+)")
-_AUTHOR = re.compile(r"(\s*[^|\s][^|]*\|){3}G15_\w+(/\w+)?")
 
-Problem = tuple[str, str]  # (stable code, French message)
 
-MESSAGES = {
-    "DEPOT-FORMAT": "Format de document non pris en charge : PDF, texte, RTF, JPEG ou TIFF attendu.",
-    "DEPOT-JSON": "Le fichier d'accompagnement n'est pas un objet JSON lisible en UTF-8 (ou trop gros).",
-    "DEPOT-CLE-INCONNUE": "Clé inconnue « {key} » (faute de frappe ?). Clés possibles : {keys}.",
-    "DEPOT-CLE-MANQUANTE": "La clé « {key} » est obligatoire.",
-    "DEPOT-VALEUR": "« {key} » doit être {what}.",
-    "DEPOT-TITRE": "Le titre du document (« titre ») est vide.",
-    "DEPOT-AUTEUR": "« auteur » doit avoir la forme IdNat|Prénom|NOM|G15_xx/SMyy{detail}.",
-    "DEPOT-DATE": "« date_acte » doit être une date AAAA-MM-JJ qui existe et n'est pas dans le futur.",
-    "DEPOT-VIDE": "Le document est vide (0 octet).",
-    "DEPOT-ORPHELIN": "Le {what} correspondant est absent : la paire est incomplète.",
-    "DEPOT-ANNULE": "L'envoi de ce document a été annulé dans la file d'envoi : rien n'a été envoyé au DMP.",
-    "DEPOT-ENTREE-INCONNUE": "Ce document ne correspond à aucune entrée de la file d'envoi (base locale "
-    "remplacée ?) : il n'a peut-être pas été envoyé.",
-}
-ADVICE = {
-    "DEPOT-ACCOMPAGNEMENT": "Corrigez le fichier d'accompagnement « {name}.dmp.json » (ou le document), "
-    "puis déposez à nouveau les deux fichiers ensemble dans le dossier de dépôt.",
-    "DEPOT-ORPHELIN": "Déposez ensemble le document et son fichier d'accompagnement, nommé comme le "
-    "document suivi de « .dmp.json » (par exemple « cr-123.pdf » et « cr-123.pdf.dmp.json »).",
-    "DEPOT-ANNULE": "Pour l'envoyer quand même, redéposez-le avec un fichier d'accompagnement modifié : "
-    "une paire redéposée à l'identique est reconnue comme déjà traitée.",
-    "DEPOT-ENTREE-INCONNUE": "Vérifiez dans le DMP du patient si ce document y figure ; sinon, redéposez "
-    "la paire dans le dossier de dépôt.",
-}
+def read_digest(file: BinaryIO, size: int, sidecar: bytes) -> str | None:
+    """The pair's identity in the queue: SHA-256 over the document's length ``size``, its bytes read
+    from ``file`` in chunks, then the sidecar's bytes; None unless ``file`` holds ``size`` bytes."""
+    digest = hashlib.sha256(size.to_bytes(8, "big"))
+    seen = 0
+    while seen <= size and (chunk := file.read(CHUNK)):
+        digest.update(chunk)
+        seen += len(chunk)
+    digest.update(sidecar)
+    return digest.hexdigest() if seen == size else None
 
 
 def source_digest(document: bytes, sidecar: bytes) -> str:
-    """The pair's identity in the queue: SHA-256 over the document's length, bytes and the sidecar."""
-    digest = hashlib.sha256(len(document).to_bytes(8, "big"))
-    digest.update(document)
-    digest.update(sidecar)
-    return digest.hexdigest()
+    """``read_digest`` of a document held in memory."""
+    return cast(str, read_digest(io.BytesIO(document), len(document), sidecar))
+
+
+class _Changed(Exception):
+    """The document is not the one found stable: it changed since, or while it was being read."""
+
+
+class _Replay:
+    """The document as the queue reads it: exactly the bytes whose digest was taken, else _Changed
+    (raised inside the queue's transaction, which is rolled back: nothing is queued)."""
+
+    def __init__(self, file: BinaryIO, size: int, sidecar: bytes, digest: str) -> None:
+        self.file, self.size, self.sidecar, self.digest = file, size, sidecar, digest
+        self.hash, self.seen = hashlib.sha256(size.to_bytes(8, "big")), 0
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.file.read(n)
+        self.hash.update(chunk)
+        self.seen += len(chunk)
+        if self.seen > self.size:
+            raise _Changed()
+        if not chunk:
+            final = self.hash.copy()
+            final.update(self.sidecar)
+            if self.seen != self.size or final.hexdigest() != self.digest:
+                raise _Changed()
+        return chunk
 
 
 @dataclass
@@ -116,37 +105,6 @@ class ScanReport:
         ]
         lines += [f"Base locale : {message} [{code}]" for code, message in self.store_errors]
         return "\n".join(lines + [f"{name or 'Dossier'} : {message}" for name, message in self.failures])
-
-
-def _problem(code: str, **values: str) -> Problem:
-    return code, MESSAGES[code].format(keys=", ".join(KEYS), **values)
-
-
-def _refuse(code: str, **values: str) -> NoReturn:
-    raise DmpClientError(_problem(code, **values)[1], code=code)
-
-
-def _check(problems: list[Problem], parse: Callable[..., Any], *args: Any, code: str | None = None) -> Any:
-    """``parse(*args)``, or None with its user-facing error (under ``code`` if given) in the problems."""
-    try:
-        return parse(*args)
-    except USER_FACING_ERRORS as error:
-        problems.append((code or str(getattr(error, "code", "")), str(getattr(error, "user_message", ""))))
-        return None
-
-
-def _document_type(code: str) -> Concept:
-    return value_sets().class_code(value_sets().type_code(code))  # the class is needed to send it
-
-
-def _act_date(text: str) -> dt.datetime:
-    try:
-        day = dt.date.fromisoformat(text) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else None
-    except ValueError:
-        day = None
-    if day is None or day > dt.date.today():
-        _refuse("DEPOT-DATE")
-    return dt.datetime.combine(day, dt.time()).astimezone()
 
 
 def _ignored(name: str) -> bool:
@@ -182,64 +140,16 @@ class HotFolder:
         self.orphan_seconds = 10 * stable_seconds if orphan_seconds is None else orphan_seconds
         self._seen: dict[str, tuple[tuple[int, int], float, float]] = {}  # signature, since, first seen
 
-    # -- the sidecar ----------------------------------------------------------------------------
-
     def request_for(self, name: str, sidecar: bytes) -> tuple[UploadRequest | None, list[Problem]]:
         """The upload request a sidecar describes, or every problem found in it (in French)."""
-        media = MEDIA.get(Path(name).suffix.lower())
-        problems = [] if media else [_problem("DEPOT-FORMAT")]
-        try:
-            data = json.loads(sidecar.decode("utf-8-sig")) if len(sidecar) <= MAX_SIDECAR else None
-        except ValueError:  # UnicodeDecodeError included
-            data = None
-        if not isinstance(data, dict):
-            return None, [*problems, _problem("DEPOT-JSON")]
-        problems += [_problem("DEPOT-CLE-INCONNUE", key=k[:40]) for k in sorted(set(data) - set(KEYS))]
-        problems += [_problem("DEPOT-CLE-MANQUANTE", key=k) for k in REQUIRED if data.get(k) is None]
-        for key, value in data.items():
-            kind, what = (bool, "true ou false") if key in FLAGS else (str, "une chaîne de caractères")
-            if key in KEYS and value is not None and not isinstance(value, kind):
-                problems.append(_problem("DEPOT-VALEUR", key=key, what=what))
-        text = {k: v for k, v in data.items() if k in KEYS and isinstance(v, str)}
-        parsers: dict[str, Callable[[str], Any]] = {
-            "nom": lambda v: IdentityTraits.parse(v, "A", "F", "2000"),  # each trait on its own, so
-            "prenoms": lambda v: IdentityTraits.parse("A", v, "F", "2000"),  # that all are reported
-            "sexe": parse_sex,
-            "naissance": BirthDate.parse,
-            "lieu": lambda v: parse_birth_place(v) if v else None,
-            "type": _document_type,
-            "titre": lambda v: v.strip() or _refuse("DEPOT-TITRE"),
-            "auteur": self._author,
-            "date_acte": _act_date,
-            "remplace": lambda v: v.strip() or _refuse("DEPOT-VALEUR", key="remplace", what="un uniqueId"),
-        }
-        value = {
-            key: _check(problems, parse, text[key], code="DEPOT-TYPE" if key == "type" else None)
-            for key, parse in parsers.items()
-            if key in text
-        }
-        ins = _check(problems, Ins.parse, text["ins"], text["oid"]) if {"ins", "oid"} <= set(text) else None
-        if problems or media is None or ins is None:
-            return None, problems
-        traits = _check(problems, IdentityTraits.parse, text["nom"], text["prenoms"], text["sexe"],
-                        text["naissance"], text.get("lieu") or None)  # fmt: skip
-        if traits is None:
-            return None, problems
-        visibility = frozenset(flag for key, flag in FLAGS.items() if data.get(key) is True)
-        return UploadRequest(
-            ins, traits, media, text["type"], value["titre"], self.mode, self.professional,
-            service_start=value.get("date_acte"), visibility=visibility, author=value.get("auteur"),
-            replaces=value.get("remplace"),
-        ), problems  # fmt: skip
-
-    def _author(self, text: str) -> Author:
-        if not _AUTHOR.fullmatch(text):
-            _refuse("DEPOT-AUTEUR", detail=" (ex. 899900012342|PAUL|CARDIOLOGUE|G15_10/SM04)")
-        try:
-            author = parse_author(text, self.structure_id, self.structure_name)
-        except DmpClientError as error:  # e.g. a profession unknown to JDV_J01
-            _refuse("DEPOT-AUTEUR", detail=f" : {error.user_message}")
-        return author or _refuse("DEPOT-AUTEUR", detail="")
+        return check_sidecar(
+            name,
+            sidecar,
+            mode=self.mode,
+            professional=self.professional,
+            structure_id=self.structure_id,
+            structure_name=self.structure_name,
+        )
 
     # -- one pass -------------------------------------------------------------------------------
 
@@ -270,7 +180,7 @@ class HotFolder:
                         self._claim(document, files[document][0], report)
                 elif name in stable and now - self._seen[name][2] >= self.orphan_seconds:
                     missing = "fichier d'accompagnement" if name == document else "document"
-                    orphan = _problem("DEPOT-ORPHELIN", what=missing)
+                    orphan = problem("DEPOT-ORPHELIN", what=missing)
                     self._to_errors(document, [self.folder / name], [orphan], ADVICE["DEPOT-ORPHELIN"])
                     report.rejected.append(document)
                 else:
@@ -311,21 +221,29 @@ class HotFolder:
     def _claim(self, name: str, size: int, report: ScanReport) -> None:
         with open(self.folder / (name + SIDECAR), "rb") as file:
             sidecar = file.read(MAX_SIDECAR + 1)
-        content = (self.folder / name).read_bytes()
-        if len(content) != size:  # changed since it was found stable: wait again
+        request, problems = self.request_for(name, sidecar)
+        if size == 0:
+            problems.append(problem("DEPOT-VIDE"))
+        entry = None
+        try:
+            with open(self.folder / name, "rb") as document:  # closed before any move (Windows)
+                # Read in chunks, twice (its digest, then its bytes): both times the size found stable.
+                same = os.fstat(document.fileno()).st_size == size
+                if not same or (digest := read_digest(document, size, sidecar)) is None:
+                    raise _Changed()
+                if request is not None and not problems:
+                    document.seek(0)
+                    replay = cast(BinaryIO, _Replay(document, size, sidecar, digest))
+                    entry = self.queue.enqueue(request, replay, source_digest=digest, source_name=name)
+        except _Changed:  # not the file found stable: wait again
             self._seen.pop(name, None)
             report.waiting.append(name)
             return
-        request, problems = self.request_for(name, sidecar)
-        if not content:
-            problems.append(_problem("DEPOT-VIDE"))
-        if problems or request is None:
+        if entry is None:
             paths = [self.folder / name, self.folder / (name + SIDECAR)]
             self._to_errors(name, paths, problems, ADVICE["DEPOT-ACCOMPAGNEMENT"].format(name=name))
             report.rejected.append(name)
             return
-        digest = source_digest(content, sidecar)
-        entry = self.queue.enqueue(request, io.BytesIO(content), source_digest=digest, source_name=name)
         # Durable from here on: after a crash, the next pass finds the pair and the queue its entry.
         self._move_in(entry.id, name)
         self._move_in(entry.id, name + SIDECAR)
@@ -380,7 +298,7 @@ class HotFolder:
                         path.unlink()
                     report.deleted.append(entry_id)
                 elif code is not None:
-                    self._to_errors(document, paths, [_problem(code)], ADVICE[code])
+                    self._to_errors(document, paths, [problem(code)], ADVICE[code])
                     report.returned.append(entry_id)
             except StoreError as error:
                 report.store_errors.append((error.code, error.user_message))
@@ -391,15 +309,17 @@ class HotFolder:
     def _verdict(self, entry_id: int, paths: list[Path], sent: dict[int, str]) -> str | None:
         """What to do with a pair in ``.en-cours/``: delete it, send it back (a code), or keep it."""
         if entry_id in sent:  # the digest tells this pair from another one under a reused id
-            same = source_digest(paths[0].read_bytes(), paths[1].read_bytes()) == sent[entry_id]
-            return "SUPPRIMER" if same else "DEPOT-ENTREE-INCONNUE"
+            with open(paths[0], "rb") as file:
+                digest = read_digest(file, os.fstat(file.fileno()).st_size, paths[1].read_bytes())
+            return "SUPPRIMER" if digest == sent[entry_id] else "DEPOT-ENTREE-INCONNUE"
         try:
             entry = self.queue.get(entry_id)
         except EntryNotFound:
             return "DEPOT-ENTREE-INCONNUE"
         if entry.state is not State.CANCELLED:
             return None
-        same = hashlib.sha256(paths[0].read_bytes()).hexdigest() == entry.sha256
+        with open(paths[0], "rb") as file:
+            same = hashlib.file_digest(file, "sha256").hexdigest() == entry.sha256
         return "DEPOT-ANNULE" if same else "DEPOT-ENTREE-INCONNUE"
 
     def _to_errors(self, document: str, paths: list[Path], problems: list[Problem], advice: str) -> None:

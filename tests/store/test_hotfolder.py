@@ -4,11 +4,14 @@ fictitious sandbox patients only (test INS OID 1.2.250.1.213.1.4.10)."""
 from __future__ import annotations
 
 import datetime as dt
+import filecmp
+import hashlib
 import io
 import json
 import os
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +110,79 @@ def test_the_queued_bytes_are_exactly_the_documents(inbox: Path, queue: UploadQu
     out = io.BytesIO()
     queue.copy_content(entry_id, out)
     assert out.getvalue() == PDF
+
+
+def test_the_source_digest_is_length_document_then_sidecar() -> None:
+    # Entries queued by earlier versions keep their digest: a pair dropped again is recognised.
+    expected = hashlib.sha256(len(PDF).to_bytes(8, "big") + PDF + b"{}").hexdigest()
+    assert source_digest(PDF, b"{}") == expected
+
+
+def test_a_large_document_is_streamed_into_the_queue(inbox: Path, queue: UploadQueue, tmp_path: Path) -> None:
+    size = 20 * 1024 * 1024
+    (inbox / "gros.pdf.dmp.json").write_text(json.dumps(sidecar()), encoding="utf-8")
+    with open(inbox / "gros.pdf.tmp", "wb") as file:
+        for n in range(size // 2**20):  # 1 MiB blocks, each one different
+            file.write(n.to_bytes(4, "big") + bytes(range(256)) * 4095 + bytes(252))
+    os.replace(inbox / "gros.pdf.tmp", inbox / "gros.pdf")
+    folder = hot(inbox, queue)
+    folder.request_for("gros.pdf", (inbox / "gros.pdf.dmp.json").read_bytes())  # value sets loaded
+    tracemalloc.start()
+    try:
+        report = folder.scan()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(report.queued) == 1 and queue.get(report.queued[0]).size == size
+    assert peak < size / 10, f"peak {peak} bytes while queueing {size}"
+    out = tmp_path / "copie"
+    with open(out, "wb") as file:
+        queue.copy_content(report.queued[0], file)
+    assert filecmp.cmp(inbox / IN_PROGRESS / f"{report.queued[0]}-gros.pdf", out, shallow=False)
+
+
+def test_a_document_changed_after_it_was_found_stable_waits(
+    inbox: Path, queue: UploadQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drop(inbox)
+    real = HotFolder._listing
+
+    def listing_then_append(self: HotFolder) -> dict[str, tuple[int, int]]:
+        files = real(self)
+        monkeypatch.setattr(HotFolder, "_listing", real)
+        with open(inbox / "cr-123.pdf", "ab") as file:  # the copy resumes
+            file.write(b"more")
+        return files
+
+    monkeypatch.setattr(HotFolder, "_listing", listing_then_append)
+    folder = hot(inbox, queue)
+    report = folder.scan()
+    assert report.waiting == ["cr-123.pdf"] and not report.queued and not queue.entries()
+    out = io.BytesIO()
+    queue.copy_content(folder.scan().queued[0], out)
+    assert out.getvalue() == PDF + b"more"
+
+
+def test_a_document_rewritten_while_queued_is_not_queued(
+    inbox: Path, queue: UploadQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drop(inbox)
+    real = queue.enqueue
+
+    def rewrite_then_enqueue(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(queue, "enqueue", real)
+        with open(inbox / "cr-123.pdf", "r+b") as file:  # same size, other bytes
+            file.write(b"%PDF-1.7")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(queue, "enqueue", rewrite_then_enqueue)
+    folder = hot(inbox, queue)
+    report = folder.scan()
+    assert report.waiting == ["cr-123.pdf"] and not report.queued and not queue.entries()
+    assert names(inbox) == {"cr-123.pdf", "cr-123.pdf.dmp.json"}
+    out = io.BytesIO()
+    queue.copy_content(folder.scan().queued[0], out)
+    assert out.getvalue() == b"%PDF-1.7" + PDF[8:]
 
 
 def test_without_author_the_structures_default_applies(inbox: Path, queue: UploadQueue) -> None:
