@@ -26,6 +26,8 @@ from typing import Any, BinaryIO, cast
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from app.errors import DmpClientError
+from app.ins import InsError
 from app.store.database import CHUNK
 from app.store.errors import EntryNotFound, StoreError
 from app.store.queue import State, UploadQueue
@@ -234,7 +236,12 @@ class HotFolder:
                 if request is not None and not problems:
                     document.seek(0)
                     replay = cast(BinaryIO, _Replay(document, size, sidecar, digest))
-                    entry = self.queue.enqueue(request, replay, source_digest=digest, source_name=name)
+                    try:
+                        entry = self.queue.enqueue(request, replay, source_digest=digest, source_name=name)
+                    except StoreError:
+                        raise
+                    except (DmpClientError, InsError) as error:  # refused by the queue's own checks
+                        problems.append((error.code, error.user_message))
         except _Changed:  # not the file found stable: wait again
             self._seen.pop(name, None)
             report.waiting.append(name)

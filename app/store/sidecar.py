@@ -27,8 +27,9 @@ from app.store.request import SendMode, UploadRequest
 MEDIA = {".pdf": "application/pdf", ".txt": "text/plain", ".rtf": "text/rtf", ".jpg": "image/jpeg",
          ".jpeg": "image/jpeg", ".tif": "image/tiff", ".tiff": "image/tiff"}  # fmt: skip
 MAX_SIDECAR = 64 * 1024
-REQUIRED = ("ins", "oid", "nom", "prenoms", "sexe", "naissance", "type", "titre")
-OPTIONAL = ("lieu", "auteur", "date_acte", "remplace")
+# The birth place is an INS trait the CDA must carry: required.
+REQUIRED = ("ins", "oid", "nom", "prenoms", "sexe", "naissance", "lieu", "type", "titre")
+OPTIONAL = ("auteur", "date_acte", "remplace")
 FLAGS = {
     "masque_ps": Visibility.MASKED_FROM_PS,
     "invisible_patient": Visibility.INVISIBLE_TO_PATIENT,
@@ -102,7 +103,7 @@ def check_sidecar(
         "prenoms": lambda v: IdentityTraits.parse("A", v, "F", "2000"),  # that all are reported
         "sexe": parse_sex,
         "naissance": BirthDate.parse,
-        "lieu": lambda v: parse_birth_place(v) if v else None,
+        "lieu": parse_birth_place,
         "type": _document_type,
         "titre": lambda v: v.strip() or _refuse("DEPOT-TITRE"),
         "auteur": lambda v: _author(v, structure_id, structure_name),

@@ -186,9 +186,33 @@ def test_a_document_rewritten_while_queued_is_not_queued(
 
 
 def test_without_author_the_structures_default_applies(inbox: Path, queue: UploadQueue) -> None:
-    drop(inbox, meta=sidecar(auteur=..., lieu=None))
+    drop(inbox, meta=sidecar(auteur=...))
     entry = queue.get(hot(inbox, queue).scan().queued[0])
-    assert entry.request.author is None and entry.request.traits.birth_place is None
+    assert entry.request.author is None and entry.request.traits.birth_place is not None
+
+
+def test_without_birth_place_the_pair_is_refused(inbox: Path, queue: UploadQueue) -> None:
+    drop(inbox, meta=sidecar(lieu=...))
+    report = hot(inbox, queue).scan()
+    assert report.rejected == ["cr-123.pdf"] and queue.entries() == []
+    note = (inbox / "erreurs" / "cr-123.pdf.erreur.txt").read_text(encoding="utf-8")
+    assert "DEPOT-CLE-MANQUANTE" in note and "lieu" in note
+
+
+def test_a_pair_the_queue_refuses_goes_to_errors_with_the_queue_s_reason(
+    inbox: Path, queue: UploadQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.store.request import IncompleteRequest
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise IncompleteRequest("Document refusé par la file d'envoi : titre vide.")
+
+    monkeypatch.setattr(queue, "enqueue", refuse)
+    drop(inbox)
+    report = hot(inbox, queue).scan()
+    assert report.rejected == ["cr-123.pdf"]
+    note = (inbox / "erreurs" / "cr-123.pdf.erreur.txt").read_text(encoding="utf-8")
+    assert "FILE-DEMANDE-INCOMPLETE" in note
 
 
 def test_a_growing_file_is_not_claimed_until_stable(inbox: Path, queue: UploadQueue) -> None:

@@ -4,6 +4,7 @@ retried."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import uuid
@@ -17,9 +18,26 @@ pytestmark = pytest.mark.device
 P04 = "285127505612353"
 
 
-def dmp(*args: str, stdin: str = "1234\n") -> subprocess.CompletedProcess[str]:
+RIG_ENV: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def rig_env(rig: Rig) -> None:
+    """The rig's own keyring and store: other tests may have pointed this process at another
+    Secret Service (``system_keyring``), in which the rig's base has no key."""
+    RIG_ENV.clear()
+    RIG_ENV.update(rig.env)
+
+
+def dmp(*args: str, stdin: str = "1234\n", **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [tool("dmp"), *args], input=stdin, capture_output=True, text=True, check=False, timeout=120
+        [tool("dmp"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, **RIG_ENV, **extra},
     )
 
 
@@ -65,8 +83,6 @@ def test_card_entries_wait_for_the_card_then_go_once(cards_reset: Rig, tmp_path:
 
 
 def test_retrieved_documents_come_from_the_cache_after_the_rights_check(rig: Rig, tmp_path: Path) -> None:
-    import os
-
     report = tmp_path / "cr.txt"
     report.write_text("Compte rendu pour le cache\n", encoding="utf-8")
     sent = dmp(
@@ -81,11 +97,7 @@ def test_retrieved_documents_come_from_the_cache_after_the_rights_check(rig: Rig
     assert again.returncode == 0 and again.stdout.strip().endswith("cache local)")
     assert first.read_bytes() == second.read_bytes()
 
-    purging = dict(os.environ, DMP_CACHE_PURGE_FIN_SESSION="1")
-    done = subprocess.run(
-        [tool("dmp"), "status", "--ins", P04, "--pin-stdin"],
-        input="1234\n", capture_output=True, text=True, env=purging, check=False, timeout=120,
-    )  # fmt: skip
+    done = dmp("status", "--ins", P04, "--pin-stdin", DMP_CACHE_PURGE_FIN_SESSION="1")
     assert done.returncode == 0, done.stderr
     status = dmp("cache", "status")
     assert "0 liste(s), 0 document(s)" in status.stdout  # purged when the card session ended
