@@ -275,20 +275,7 @@ def _enqueue(
     if mode is SendMode.CARD:
         # The entry is bound to this professional: only their card may sign and send it.
         professional = args.professionnel or _card_holder(settings)
-    request = UploadRequest(
-        ins,
-        document.traits,
-        document.media_type,
-        document.type_code,
-        document.title,
-        mode,
-        professional,
-        document.facility_type,
-        document.practice_setting,
-        visibility=document.visibility,
-        replaces=args.replace,
-    )
-    value_sets().type_code(document.type_code)  # refused now rather than at sending time
+    request = UploadRequest.from_document(document, ins, mode, professional, args.replace)
     try:
         handle = args.fichier.open("rb")
     except OSError:

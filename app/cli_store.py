@@ -8,6 +8,7 @@ import datetime as dt
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
@@ -205,18 +206,20 @@ def run_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_retry(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    with open_store(Settings.from_env()) as store:
-        for entry_id in args.entrees:
-            store.queue.retry(entry_id)
-            print(f"Entrée #{entry_id} relancée.", file=out)
-    return 0
+    return _each_entry(args, out, lambda store, entry_id: store.queue.retry(entry_id), "relancée")
 
 
 def run_cancel(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    return _each_entry(args, out, lambda store, entry_id: store.queue.cancel(entry_id), "annulée")
+
+
+def _each_entry(
+    args: argparse.Namespace, out: TextIO, action: Callable[[LocalStore, int], object], done: str
+) -> int:
     with open_store(Settings.from_env()) as store:
         for entry_id in args.entrees:
-            store.queue.cancel(entry_id)
-            print(f"Entrée #{entry_id} annulée.", file=out)
+            action(store, entry_id)
+            print(f"Entrée #{entry_id} {done}.", file=out)
     return 0
 
 

@@ -195,12 +195,7 @@ class UploadQueue:
 
     def retry(self, entry_id: int) -> Entry:
         """Make a waiting or failed entry due now (its history and uncertainty are kept)."""
-        entry = self.get(entry_id)
-        if entry.state not in (State.QUEUED, State.FAILED):
-            raise EntryStateError(
-                "Seule une entrée en attente ou en échec peut être relancée "
-                f"(état : {STATE_LABELS[entry.state]})."
-            )
+        self._waiting_or_failed(entry_id, "relancée")
         now = self.clock()
         with self.db.write() as cx:
             cx.execute(
@@ -212,12 +207,7 @@ class UploadQueue:
 
     def cancel(self, entry_id: int) -> Entry:
         """Cancel an entry that is not being sent; its bytes are erased from the base."""
-        entry = self.get(entry_id)
-        if entry.state not in (State.QUEUED, State.FAILED):
-            raise EntryStateError(
-                "Seule une entrée en attente ou en échec peut être annulée "
-                f"(état : {STATE_LABELS[entry.state]})."
-            )
+        entry = self._waiting_or_failed(entry_id, "annulée")
         if entry.uncertain:
             raise EntryStateError(
                 "Le dernier envoi de ce document a peut-être abouti : relancez la file pour que le "
@@ -234,6 +224,15 @@ class UploadQueue:
             cx.execute("DELETE FROM queue_content WHERE entry_id = ?", (entry_id,))
             self._event(cx, entry_id, State.CANCELLED, None, now)
         return self.get(entry_id)
+
+    def _waiting_or_failed(self, entry_id: int, verb: str) -> Entry:
+        entry = self.get(entry_id)
+        if entry.state not in (State.QUEUED, State.FAILED):
+            raise EntryStateError(
+                f"Seule une entrée en attente ou en échec peut être {verb} "
+                f"(état : {STATE_LABELS[entry.state]})."
+            )
+        return entry
 
     # -- the sender's side (the caller holds the drain lock) ------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -82,23 +82,21 @@ class UploadRequest:
         )
 
     def new_document(self, content: BinaryIO) -> NewDocument:
-        return NewDocument(
-            Path("file-d-envoi"),
-            self.media_type,
-            self.type_code,
-            self.title,
-            self.traits,
-            facility_type=self.facility_type,
-            practice_setting=self.practice_setting,
-            service_start=self.service_start,
-            service_stop=self.service_stop,
-            visibility=self.visibility,
-            author=self.author,
-            document_id=self.document_id,
-            set_id=self.set_id,
-            created=self.created,
-            content=content,
-        )
+        """The facade's document, its bytes read from ``content`` (the queue's decrypted copy)."""
+        shared = {name: getattr(self, name) for name in _SHARED}
+        return NewDocument(Path("file-d-envoi"), content=content, **shared)
+
+    @classmethod
+    def from_document(
+        cls,
+        document: NewDocument,
+        ins: Ins,
+        mode: SendMode,
+        professional: str | None = None,
+        replaces: str | None = None,
+    ) -> UploadRequest:
+        shared = {name: getattr(document, name) for name in _SHARED}
+        return cls(ins=ins, mode=mode, professional=professional, replaces=replaces, **shared)
 
     def to_json(self) -> str:
         t = self.traits
@@ -152,6 +150,10 @@ class UploadRequest:
             data["set_id"],
             _datetime(data["created"]),
         )
+
+
+# What a queued request and the facade's document both describe, under the same names.
+_SHARED = tuple(f.name for f in fields(NewDocument) if f.name not in ("path", "content"))
 
 
 def _iso(value: dt.datetime | None) -> str | None:
