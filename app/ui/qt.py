@@ -1,0 +1,76 @@
+"""The one import point for Qt: the rest of ``app.ui`` imports Qt names from here only, so a binding
+change, a stub or a test shim happens in one place."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtNetwork, QtPdf, QtPdfWidgets, QtPrintSupport, QtWidgets
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QByteArray,
+    QDate,
+    QModelIndex,
+    QObject,
+    QRunnable,
+    QSortFilterProxyModel,
+    Qt,
+    QThreadPool,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QAction, QColor, QFont, QIcon, QKeySequence, QPixmap
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtPdf import QPdfDocument
+from PySide6.QtPdfWidgets import QPdfView
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QStatusBar,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTextBrowser,
+    QToolBar,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+__all__ = [
+    "QAbstractItemView", "QAbstractTableModel", "QAction", "QApplication", "QByteArray", "QCheckBox",
+    "QColor", "QComboBox", "QDate", "QDateEdit", "QDialog", "QDialogButtonBox", "QFileDialog", "QFont",
+    "QFormLayout", "QFrame", "QGroupBox", "QHBoxLayout", "QHeaderView", "QIcon", "QKeySequence", "QLabel",
+    "QLineEdit", "QListWidget", "QListWidgetItem", "QLocalServer", "QLocalSocket", "QMainWindow",
+    "QMessageBox", "QModelIndex", "QObject", "QPdfDocument", "QPdfView", "QPixmap", "QPlainTextEdit",
+    "QProgressBar", "QPushButton", "QRunnable", "QScrollArea", "QSortFilterProxyModel", "QSpinBox",
+    "QSplitter", "QStackedWidget", "QStatusBar", "QTabWidget", "QTableView", "QTableWidget",
+    "QTableWidgetItem", "QTextBrowser", "QThreadPool", "QTimer", "QToolBar", "QTreeWidget",
+    "QTreeWidgetItem", "QVBoxLayout", "QWidget", "Qt", "QtCore", "QtGui", "QtNetwork", "QtPdf",
+    "QtPdfWidgets", "QtPrintSupport", "QtWidgets", "Signal", "Slot",
+]  # fmt: skip

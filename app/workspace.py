@@ -1,0 +1,308 @@
+"""The professional's working session, without Qt: who is connected (card or structure
+certificate), which patient is open, and the DMP actions the desktop application offers. Every
+method may block (card, network, disk): the GUI calls them off its thread (``app.ui.tasks``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.card.cps import PinPrompt
+from app.card.identity import Professional
+from app.card.session import CardSession
+from app.dmp_client.client import DmpClient
+from app.dmp_client.core.actions import Action, document_actions
+from app.dmp_client.core.admin import OPPOSITION_BREAK_GLASS, OPPOSITION_CENTRE_15
+from app.dmp_client.core.cda import extract_body, read_identity
+from app.dmp_client.core.context import AuthMode, Purpose
+from app.dmp_client.core.ebrim import Status
+from app.dmp_client.core.hl7v3 import DmpStatus
+from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
+from app.dmp_client.core.metadata import Visibility
+from app.dmp_client.factory import card_client, structure_client
+from app.errors import DmpClientError
+from app.ins import IdentityTraits, Ins
+from app.settings import Settings
+from app.store.local import LocalStore
+from app.store.queue import Entry
+from app.store.request import SendMode, UploadRequest
+from app.store.sender import CredentialsUnavailable, DrainReport
+
+ALL_STATUSES = (Status.APPROVED, Status.ARCHIVED, Status.DEPRECATED)
+
+
+class NotConnected(DmpClientError):
+    code = "POSTE-NON-CONNECTE"
+    user_message = "Connectez-vous d'abord (carte CPS ou certificat de la structure)."
+
+
+@dataclass(frozen=True)
+class Patient:
+    """The open patient: the INS (what the DMP is keyed by), the traits (what documents carry), the
+    INS status as the identity referential gives it, and where it came from."""
+
+    ins: Ins
+    traits: IdentityTraits | None
+    ins_status: str  # qualifiée, validée, récupérée, provisoire
+    source: str
+    insc: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Patient(source={self.source!r})"
+
+
+@dataclass(frozen=True)
+class Connection:
+    mode: AuthMode
+    purpose: Purpose
+    actor_id: str
+    display_name: str
+    structure: str
+    situation: str
+    card_reader: str | None = None
+    professional: Professional | None = None
+
+    @property
+    def physician(self) -> bool:
+        return bool(self.professional and self.professional.profession_code == "10")
+
+
+@dataclass(frozen=True)
+class DmpOverview:
+    status: DmpStatus
+    opposition_break_glass: bool
+    opposition_centre_15: bool
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """A retrieved document: the CDA as stored and its body (PDF, text, image), in private temp files."""
+
+    cda: Path
+    body: Path
+    media_type: str
+    identity_title: str
+
+
+class Workspace:
+    def __init__(self, settings: Settings, store: LocalStore | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.client: DmpClient | None = None
+        self.connection: Connection | None = None
+        self._card: CardSession | None = None
+        self._lock = threading.RLock()
+        self._folder = tempfile.TemporaryDirectory(prefix="dmp-gui-")
+
+    # -- connection -----------------------------------------------------------------------------
+
+    def connect_card(
+        self, prompt: PinPrompt, situation: int = 1, purpose: Purpose = Purpose.NORMAL
+    ) -> Connection:
+        with self._lock:
+            self.disconnect()
+            client, card = card_client(self.settings, prompt, situation, purpose)
+            who = card.professional()
+            chosen = next(s for s in card.situations() if s.number == situation)
+            self._attach(client)
+            self._card = card
+            self.connection = Connection(
+                AuthMode.DIRECT,
+                purpose,
+                who.national_id,
+                who.display_name,
+                chosen.structure_name or chosen.structure_id,
+                f"n° {chosen.number} — {chosen.structure_name or chosen.structure_id}",
+                card.reader,
+                who,
+            )
+            return self.connection
+
+    def connect_structure(self, purpose: Purpose = Purpose.NORMAL) -> Connection:
+        with self._lock:
+            self.disconnect()
+            client = structure_client(self.settings, purpose)
+            self._attach(client)
+            creds = self.settings.structure
+            actor = client.session.actor
+            self.connection = Connection(
+                AuthMode.INDIRECT,
+                purpose,
+                actor.national_id,
+                actor.display_name,
+                creds.structure_name if creds else actor.structure_id,
+                "certificat de la structure",
+            )
+            return self.connection
+
+    def _attach(self, client: DmpClient) -> None:
+        client.journal = self.store.journal if self.store else None
+        self.client = client
+
+    def attach(self, client: DmpClient, connection: Connection) -> None:
+        """Use a client built elsewhere (tests: software card keys; other authentication modes)."""
+        with self._lock:
+            self.disconnect()
+            self._attach(client)
+            self.connection = connection
+
+    def with_purpose(self, purpose: Purpose, prompt: PinPrompt) -> Connection:
+        """Break-glass or centre-15 access (or back to normal): a new session with that purpose."""
+        current = self.connection
+        if current is None:
+            raise NotConnected()
+        if current.mode is AuthMode.DIRECT:
+            return self.connect_card(prompt, purpose=purpose)
+        return self.connect_structure(purpose)
+
+    def disconnect(self) -> None:
+        with self._lock:
+            if self.client is not None:
+                self.client.close()
+            if self._card is not None:
+                self._card.close()
+                if self.store is not None:
+                    self.store.cache.end_of_session()
+            self.client, self._card, self.connection = None, None, None
+
+    def _client(self) -> DmpClient:
+        if self.client is None:
+            raise NotConnected()
+        return self.client
+
+    # -- the DMP --------------------------------------------------------------------------------
+
+    def overview(self, patient: Patient) -> DmpOverview:
+        """TD0.2, then TD1.3a for the oppositions when the DMP exists."""
+        client = self._client()
+        client.forget_status(patient.ins)
+        status = client.status(patient.ins)
+        observations = client.admin_data(patient.ins).observations if status.exists else {}
+        return DmpOverview(
+            status,
+            observations.get(OPPOSITION_BREAK_GLASS, False),
+            observations.get(OPPOSITION_CENTRE_15, False),
+        )
+
+    def authorize(self, patient: Patient, add: bool = True) -> str:
+        result = self._client().set_authorization(patient.ins, add)
+        return f"{result.status} {result.context}".strip()
+
+    def declare_treating_doctor(self, patient: Patient, declare: bool = True) -> str:
+        result = self._client().set_treating_doctor(patient.ins, declare)
+        return f"{result.status} {result.context}".strip()
+
+    def documents(self, patient: Patient, since: dt.datetime | None = None) -> list[DocumentInfo]:
+        """Every document of the DMP (approved, archived, replaced versions), newest first."""
+        search = FindDocuments(patient.ins, statuses=ALL_STATUSES, creation_from=since)
+        documents = self._client().find_documents(patient.ins, search)
+        if self.store is not None:
+            self.store.cache.put_list(patient.ins, [_summary(d) for d in documents])
+        return documents
+
+    def actions(self, document: DocumentInfo, treating_doctor: bool) -> frozenset[Action]:
+        if self.connection is None:
+            return frozenset()
+        c = self.connection
+        return document_actions(
+            document,
+            actor_id=c.actor_id,
+            mode=c.mode,
+            purpose=c.purpose,
+            treating_doctor=treating_doctor,
+            physician=c.physician,
+        )
+
+    def retrieve(self, patient: Patient, document: DocumentInfo) -> Retrieved:
+        """The CDA (from the cache when it holds it, after the rights check of the listing) and its
+        body, in this session's private folder (removed when the application ends)."""
+        folder = Path(self._folder.name)
+        safe = document.unique_id.replace(".", "_")
+        cda, body = folder / f"{safe}.xml", folder / f"{safe}.corps"
+        with cda.open("w+b") as handle:
+            cached = self.store.cache.get_document(document.unique_id, handle) if self.store else None
+            if cached is None:
+                self._client().retrieve(patient.ins, document, handle)
+                if self.store is not None:
+                    self.store.cache.put_document(patient.ins, document.unique_id, handle)
+        with cda.open("rb") as source, body.open("wb") as target:
+            media = extract_body(source, target)
+        with cda.open("rb") as source:
+            identity = read_identity(source)
+        return Retrieved(cda, body, media, identity.document_id)
+
+    def apply(self, patient: Patient, document: DocumentInfo, action: Action) -> None:
+        client = self._client()
+        if action is Action.MASK:
+            client.set_visibility(patient.ins, document, add={Visibility.MASKED_FROM_PS})
+        elif action is Action.UNMASK:
+            client.set_visibility(patient.ins, document, remove={Visibility.MASKED_FROM_PS})
+        elif action is Action.SHOW_TO_PATIENT:
+            client.set_visibility(patient.ins, document, remove={Visibility.INVISIBLE_TO_PATIENT})
+        elif action is Action.SHOW_TO_REPRESENTATIVES:
+            client.set_visibility(patient.ins, document, remove={Visibility.INVISIBLE_TO_REPRESENTATIVES})
+        elif action is Action.ARCHIVE:
+            client.set_status(patient.ins, document, Status.ARCHIVED)
+        elif action is Action.UNARCHIVE:
+            client.set_status(patient.ins, document, Status.APPROVED)
+        elif action is Action.DELETE:
+            client.set_status(patient.ins, document, Status.DELETED)
+        else:
+            raise DmpClientError(f"Action non disponible ici : {action}.", code="POSTE-ACTION")
+
+    # -- feeding --------------------------------------------------------------------------------
+
+    def enqueue(self, request: UploadRequest, path: Path) -> Entry:
+        """Confide a document to the durable queue (sent by :meth:`drain`)."""
+        if self.store is None:
+            raise DmpClientError("La base locale n'est pas disponible : envoi impossible.", code="POSTE-BASE")
+        with path.open("rb") as handle:
+            return self.store.queue.enqueue(request, handle, source_name=path.name)
+
+    def send_mode(self) -> tuple[SendMode, str | None]:
+        c = self.connection
+        if c is None:
+            raise NotConnected()
+        return (SendMode.CARD, c.actor_id) if c.mode is AuthMode.DIRECT else (SendMode.STRUCTURE, None)
+
+    def drain(self) -> DrainReport:
+        """Send what the queue holds for this session's credentials (exactly once, docs/store.md)."""
+        if self.store is None:
+            raise DmpClientError("La base locale n'est pas disponible : envoi impossible.", code="POSTE-BASE")
+        mode, _ = self.send_mode()
+        return self.store.sender(_SessionCredentials(self)).drain((mode,))
+
+    def close(self) -> None:
+        self.disconnect()
+        self._folder.cleanup()
+
+
+class _SessionCredentials:
+    """The open session's client, for the entries it may send (card entries: the same card holder)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    def client(self, mode: SendMode, professional: str | None) -> DmpClient:
+        connection = self.workspace.connection
+        if connection is None or self.workspace.client is None:
+            raise CredentialsUnavailable()
+        expected, actor = self.workspace.send_mode()
+        if mode is not expected or (professional and professional != actor):
+            raise CredentialsUnavailable(
+                "Ce document doit être envoyé avec la carte du professionnel qui l'a confié."
+            )
+        return self.workspace.client
+
+    def invalidate(self, mode: SendMode) -> None:
+        return None  # the session's owner (the window) reacts to a pulled card
+
+
+def _summary(document: DocumentInfo) -> dict[str, str]:
+    when = document.creation_time.isoformat() if document.creation_time else ""
+    kind = document.type_code.display_name if document.type_code else ""
+    return {"unique_id": document.unique_id, "title": document.title, "type": kind, "created": when}

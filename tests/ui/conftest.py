@@ -1,0 +1,73 @@
+"""Qt tests: offscreen, a session QApplication (pytest-qt's ``qapp``/``qtbot``), and workspaces
+connected to an in-process sandbox host over real mutual TLS, their local base keyed from the real
+Secret Service.
+
+- ``gp_workspace``: the sandbox GP in direct mode (the test PKI's card-shaped software keys: the
+  same certificates and VIHF as the card, without the rig), médecin traitant of P01/P03/P04;
+- ``structure_workspace``: the hospital's secretariat (structure certificate, indirect mode).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.dmp_client.core.context import AuthMode, Purpose
+from app.ins import IdentityTraits, Ins
+from app.store.local import LocalStore, StoreSettings
+from app.workspace import Connection, Patient, Workspace
+from sandbox import cards
+from sandbox.host.server import DmpHost
+from sandbox.patients import load_patients
+from tests.host_fixture import DirectClient, settings_for
+from tests.keyring_fixture import SystemKeyring
+
+
+def sandbox_patient(pid: str) -> Patient:
+    p = next(p for p in load_patients() if p.id == pid)
+    traits = IdentityTraits.parse(p.birth_name, p.first_names, p.sex, p.birth_date, p.birth_place)
+    return Patient(Ins.parse(p.matricule, p.oid), traits, "qualifiée", "bac à sable")
+
+
+@pytest.fixture
+def ui_store(system_keyring: SystemKeyring, tmp_path: Path) -> Iterator[LocalStore]:
+    store = LocalStore.open(StoreSettings(tmp_path / "store"))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def gp_workspace(
+    host: DmpHost, pki_dir: Path, direct_client: DirectClient, ui_store: LocalStore
+) -> Iterator[Workspace]:
+    workspace = Workspace(settings_for(host, pki_dir), ui_store)
+    profile = cards.card("generaliste")
+    situation = profile.situations[0]
+    workspace.attach(
+        direct_client(host, "generaliste"),
+        Connection(
+            AuthMode.DIRECT,
+            Purpose.NORMAL,
+            profile.national_id,
+            f"{profile.given_name} {profile.surname}",
+            situation.name,
+            f"n° 1 — {situation.name}",
+            "Lecteur virtuel (clés logicielles de test)",
+        ),
+    )
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture
+def structure_workspace(host: DmpHost, pki_dir: Path, ui_store: LocalStore) -> Iterator[Workspace]:
+    workspace = Workspace(settings_for(host, pki_dir), ui_store)
+    workspace.connect_structure()
+    yield workspace
+    workspace.close()
