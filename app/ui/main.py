@@ -1,22 +1,61 @@
-"""``dmp-gui``: entry point of the desktop application."""
+"""``dmp-gui``: the desktop application.
+
+``dmp-gui [--contexte FICHIER.json] [--patient P01]``: the EHR's hand-off gives the patient's
+context (a JSON file, see docs/gui.md); when an instance is already running, the context is
+forwarded to it and this process exits (single instance).
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from app import __version__
 
 
-def main() -> int:
-    """Start the desktop application.
-
-    The Qt application arrives with the Desktop application issue; until then this entry point says
-    so plainly instead of pretending to start.
-    """
-    print(
-        "dmp-gui : l'application de bureau n'est pas encore disponible dans cette version ; "
-        "utilisez « dmp demo » ou « dmp ins ».",
-        file=sys.stderr,
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="dmp-gui", description="Client DMP : application de bureau.")
+    parser.add_argument("--version", action="version", version=f"dmp-gui {__version__}")
+    parser.add_argument(
+        "--contexte", type=Path, help="contexte patient transmis par le logiciel métier (JSON)"
     )
-    return 2
+    parser.add_argument("--patient", help="patient du bac à sable à ouvrir (P01…P07)")
+    parser.add_argument("--profil-hote", choices=["current", "legacy"], help="profil de l'hôte DMP")
+    return parser.parse_args(argv)
+
+
+def message_of(args: argparse.Namespace) -> dict[str, Any]:
+    message: dict[str, Any] = {}
+    if args.contexte:
+        message["contexte"] = json.loads(args.contexte.read_text(encoding="utf-8"))
+    if args.patient:
+        message["patient"] = args.patient
+    return message
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    try:
+        message = message_of(args)
+    except (OSError, ValueError):
+        print("dmp-gui : fichier de contexte illisible ou mal formé (JSON UTF-8 attendu).", file=sys.stderr)
+        return 2
+    from app.ui.application import create_application, forward_or_serve, open_main_window
+
+    app = create_application()
+    server = forward_or_serve(message)
+    if server is None:
+        return 0  # forwarded to the running instance
+    window = open_main_window(args.profil_hote or os.environ.get("DMP_PROFIL_HOTE", "current"))
+    server.received.connect(window.open_context)
+    window.open_context(message)
+    window.show()
+    return int(app.exec())
 
 
 if __name__ == "__main__":
