@@ -87,6 +87,9 @@ def open_client(args: argparse.Namespace, settings: Settings, err: TextIO) -> It
             client, card = card_client(settings, pin_prompt(args, err), args.situation, purpose)
         client.transport.trace_dir = args.trace
         client.journal = store.journal if store else None
+        client.on_journal_failure = lambda error: print(
+            f"ATTENTION : action non journalisée localement ({getattr(error, 'code', 'erreur')}).", file=err
+        )
         try:
             yield client
         finally:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import mimetypes
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from app.card import pkcs11_module
 from app.card.session import CardSession
@@ -148,12 +149,9 @@ def run_find(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 creation_to=_date(args.until),
             )
         documents = client.find_documents(ins, search)
-    lines = [describe(document) for document in documents]
-    if search is None:  # the default listing is the one kept for offline use
-        cache = _cache(settings)
-        if cache is not None:
-            cache.put_list(ins, [{"text": line} for line in lines])
-            cache.db.close()
+        lines = [describe(document) for document in documents]
+        if search is None:  # the default listing is kept for offline use, inside the card session
+            _cached(err, lambda cache: cache.put_list(ins, [{"text": line} for line in lines]), settings)
     print(f"{len(documents)} document(s)", file=out)
     for line in lines:
         print(line, file=out)
@@ -181,28 +179,66 @@ def run_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # uniqueId always names the same bytes).
         document = client.document_by_unique_id(ins, args.document)
         partial = args.sortie.with_name(args.sortie.name + ".partiel")
-        cache = _cache(settings)
+        cache = _cache(settings, err)
         try:
             with partial.open("w+b") as handle:
-                size = cache.get_document(document.unique_id, handle) if cache else None
+                size = _cache_read(cache, document.unique_id, handle, err)
                 origin = "cache local" if size is not None else "DMP"
                 if size is None:
                     size = client.retrieve(ins, document, handle)
                     if cache is not None:
-                        cache.put_document(ins, document.unique_id, handle)
+                        _cached(err, lambda c: c.put_document(ins, document.unique_id, handle), cache=cache)
+            partial.replace(args.sortie)
+        except BaseException:
+            partial.unlink(missing_ok=True)  # no half-written copy of a medical document left behind
+            raise
         finally:
             if cache is not None:
                 cache.db.close()
-        partial.replace(args.sortie)
     print(f"Document enregistré : {args.sortie} ({size} octets, {origin})", file=out)
     return 0
 
 
-def _cache(settings: Settings) -> Cache | None:
+def _cache(settings: Settings, err: TextIO) -> Cache | None:
     try:
         return LocalStore.open(settings.store).cache
-    except StoreError:
+    except StoreError as error:
+        print(f"ATTENTION : cache local indisponible ({error.code}).", file=err)
         return None
+
+
+def _cache_read(cache: Cache | None, unique_id: str, handle: BinaryIO, err: TextIO) -> int | None:
+    if cache is None:
+        return None
+    try:
+        return cache.get_document(unique_id, handle)
+    except StoreError as error:
+        print(f"ATTENTION : cache local illisible ({error.code}) : document demandé au DMP.", file=err)
+        handle.seek(0)
+        handle.truncate()
+        return None
+
+
+def _cached(
+    err: TextIO,
+    write: Callable[[Cache], object],
+    settings: Settings | None = None,
+    cache: Cache | None = None,
+) -> None:
+    """A cache write is a convenience: its failure is said, never the command's failure."""
+    own = cache is None
+    if cache is None:
+        assert settings is not None
+        cache = _cache(settings, err)
+        if cache is None:
+            return
+    try:
+        write(cache)
+    except StoreError as error:
+        print(f"ATTENTION : cache local non mis à jour ({error.code}).", file=err)
+    finally:
+        if own:
+            cache.db.close()
 
 
 def _traits(args: argparse.Namespace, settings: Settings) -> tuple[Ins, IdentityTraits]:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 from app.card.errors import PinCancelled, PinFormat, PinIncorrect, PinLocked
 from app.cli_card import pin_prompt
@@ -20,7 +20,9 @@ from app.dmp_client.factory import card_client, structure_client
 from app.errors import DmpClientError
 from app.settings import Settings
 from app.store.database import quarantine
-from app.store.local import LocalStore
+from app.store.errors import StoreError
+from app.store.local import LOCK_NAME, LocalStore
+from app.store.lock import ProcessLock
 from app.store.queue import STATE_LABELS, Entry, State
 from app.store.request import SendMode
 from app.store.sender import CredentialsUnavailable
@@ -105,6 +107,12 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     ):
         command = actions.add_parser(name, help=help_text)
         command.add_argument("entrees", type=int, nargs="+", metavar="ENTREE")
+        if name == "cancel":
+            command.add_argument(
+                "--forcer",
+                action="store_true",
+                help="annuler même si le dernier envoi a peut-être abouti (le DMP peut l'avoir reçu)",
+            )
         command.set_defaults(handler=handler)
     drain = actions.add_parser("drain", help="envoyer les entrées dues")
     _drain_options(drain)
@@ -138,9 +146,15 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     store_actions.add_parser("check", help="ouvrir la base et dire ce qu'elle contient").set_defaults(
         handler=run_store_check
     )
-    store_actions.add_parser(
+    quarantine_parser = store_actions.add_parser(
         "quarantine", help="mettre de côté une base illisible (conservée) et repartir d'une base vide"
-    ).set_defaults(handler=run_store_quarantine)
+    )
+    quarantine_parser.add_argument(
+        "--forcer",
+        action="store_true",
+        help="même si la base s'ouvre (ses entrées en attente ne partiront pas)",
+    )
+    quarantine_parser.set_defaults(handler=run_store_quarantine)
 
 
 def _drain_options(parser: argparse.ArgumentParser) -> None:
@@ -206,21 +220,30 @@ def run_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_retry(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    return _each_entry(args, out, lambda store, entry_id: store.queue.retry(entry_id), "relancée")
+    return _each_entry(args, out, err, lambda store, entry_id: store.queue.retry(entry_id), "relancée")
 
 
 def run_cancel(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    return _each_entry(args, out, lambda store, entry_id: store.queue.cancel(entry_id), "annulée")
+    force = bool(args.forcer)
+    return _each_entry(
+        args, out, err, lambda store, entry_id: store.queue.cancel(entry_id, force=force), "annulée"
+    )
 
 
 def _each_entry(
-    args: argparse.Namespace, out: TextIO, action: Callable[[LocalStore, int], object], done: str
+    args: argparse.Namespace, out: TextIO, err: TextIO, action: Callable[[LocalStore, int], object], done: str
 ) -> int:
+    status = 0
     with open_store(Settings.from_env()) as store:
-        for entry_id in args.entrees:
-            action(store, entry_id)
+        for entry_id in args.entrees:  # each entry on its own: one refusal does not stop the others
+            try:
+                action(store, entry_id)
+            except StoreError as error:
+                print(f"ERREUR: entrée #{entry_id} : {error}", file=err)
+                status = 2
+                continue
             print(f"Entrée #{entry_id} {done}.", file=out)
-    return 0
+    return status
 
 
 def _modes(args: argparse.Namespace) -> tuple[SendMode, ...]:
@@ -243,10 +266,10 @@ def run_drain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = Settings.from_env()
     with open_store(settings) as store:
         credentials = CliCredentials(settings, args, err, store)
+        sender = store.sender(credentials)
+        sender.on_error = lambda error: print(f"ATTENTION : {error} (nouvel essai dans un instant)", file=err)
         try:
-            report = store.sender(credentials).drain(
-                _modes(args), follow=args.suivre, stop=_stop_on_signals()
-            )
+            report = sender.drain(_modes(args), follow=args.suivre, stop=_stop_on_signals())
         finally:
             credentials.close()
         remaining = [e for e in store.queue.entries((State.QUEUED, State.FAILED)) if e.mode in _modes(args)]
@@ -289,12 +312,34 @@ def run_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print(report.summary(), file=out)
                 return 0
             stop = _stop_on_signals()
+
+            def reported(report: Any) -> None:
+                if (
+                    report.queued
+                    or report.rejected
+                    or report.deleted
+                    or report.store_errors
+                    or report.failures
+                ):
+                    print(report.summary(), file=out, flush=True)
+                for code, message in report.store_errors:
+                    print(f"ATTENTION : {message} [{code}]", file=err, flush=True)
+
             watcher = threading.Thread(
-                target=folder.run, args=(stop, args.intervalle), name="dmp-dossier", daemon=True
+                target=folder.run,
+                args=(stop, args.intervalle),
+                kwargs={"on_report": reported},
+                name="dmp-dossier",
+                daemon=True,
             )
             watcher.start()
-            store.sender(credentials).drain((mode,), follow=True, stop=stop)
-            watcher.join(timeout=10)
+            sender = store.sender(credentials)
+            sender.on_error = lambda error: print(f"ATTENTION : {error} (nouvel essai)", file=err, flush=True)
+            try:
+                sender.drain((mode,), follow=True, stop=stop)
+            finally:
+                stop.set()  # the folder's thread ends before the base is closed
+                watcher.join(timeout=30)
         finally:
             credentials.close()
     return 0
@@ -341,9 +386,16 @@ def run_journal_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
         filters = {"since": _day(args.depuis), "until": _day(args.until), "patient": patient}
         if args.sortie:
             partial = args.sortie.with_name(args.sortie.name + ".partiel")
-            with partial.open("w", encoding="utf-8", newline="") as handle:
-                count = store.journal.export(handle, args.format, **filters)
-            partial.replace(args.sortie)
+            try:
+                with partial.open("w", encoding="utf-8", newline="") as handle:
+                    count = store.journal.export(handle, args.format, **filters)
+                partial.replace(args.sortie)
+            except OSError as error:
+                partial.unlink(missing_ok=True)
+                raise DmpClientError(
+                    f"Le fichier d'export ne peut pas être écrit : {args.sortie} ({error.strerror}).",
+                    code="DMP-FICHIER-SORTIE",
+                ) from None
             print(f"{count} action(s) exportée(s) dans {args.sortie}.", file=err)
         else:
             store.journal.export(out, args.format, **filters)
@@ -363,7 +415,24 @@ def run_store_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_store_quarantine(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    target = quarantine(Settings.from_env().store.folder)
+    settings = Settings.from_env()
+    lock = ProcessLock(settings.store.folder / LOCK_NAME)
+    lock.acquire()  # FILE-OCCUPEE while a drainer has the base open
+    try:
+        if not args.forcer:
+            try:
+                LocalStore.open(settings.store).close()
+            except StoreError:
+                pass  # unreadable: this is what quarantine is for
+            else:
+                raise DmpClientError(
+                    "La base locale s'ouvre normalement : rien à mettre de côté. Utilisez --forcer pour "
+                    "l'écarter quand même (ses entrées en attente ne partiront pas).",
+                    code="STORE-SAINE",
+                )
+        target = quarantine(settings.store.folder)
+    finally:
+        lock.release()
     if target is None:
         print("Aucune base locale à mettre de côté.", file=out)
     else:

@@ -4,6 +4,7 @@ exchange (VIHF, envelope, transport, response checks) and TD0.2 / TD1.3a / TD0.3
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ class Journal(Protocol):
     def record(self, event: JournalEvent) -> None: ...
 
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 C = TypeVar("C", bound="ClientBase")
@@ -82,7 +84,7 @@ def journaled(
         def run(self: C, /, *args: P.args, **kwargs: P.kwargs) -> R:
             if self.journal is None:
                 return method(self, *args, **kwargs)
-            patient = args[0] if args and isinstance(args[0], Ins) else None
+            patient = _patient_of(args, kwargs)
             start = time.monotonic()
             result = "OK"
             try:
@@ -99,6 +101,15 @@ def journaled(
         return run
 
     return wrap
+
+
+def _patient_of(args: tuple[object, ...], kwargs: dict[str, object]) -> Ins | None:
+    """The patient a transaction is about: an ``Ins`` argument, or the ``ins`` of a DmpPatient."""
+    first = args[0] if args else kwargs.get("ins", kwargs.get("patient"))
+    if isinstance(first, Ins):
+        return first
+    ins = getattr(first, "ins", None)
+    return ins if isinstance(ins, Ins) else None
 
 
 # The sandbox's repository (the real host returns its own in every DocumentEntry).
@@ -123,23 +134,28 @@ class ClientBase:
         self.repository_id = repository_id
         self._status_cache: dict[str, tuple[float, DmpStatus]] = {}  # TD0.2 per patient (documents)
         self.journal: Journal | None = None
+        self.on_journal_failure: Callable[[Exception], None] | None = None  # e.g. warn the user
 
     def _journal_event(self, transaction: str, patient: Ins | None, result: str, duration: float) -> None:
         if self.journal is None:
             return
         s = self.session
-        self.journal.record(
-            JournalEvent(
-                transaction,
-                patient,
-                s.actor.national_id,
-                s.actor.structure_id,
-                s.mode,
-                s.purpose,
-                result,
-                duration,
-            )
+        event = JournalEvent(
+            transaction,
+            patient,
+            s.actor.national_id,
+            s.actor.structure_id,
+            s.mode,
+            s.purpose,
+            result,
+            duration,
         )
+        try:
+            self.journal.record(event)
+        except Exception as error:  # the journal must never change the outcome of a DMP transaction
+            log.warning("journal entry not recorded (%s)", type(error).__name__)
+            if self.on_journal_failure is not None:
+                self.on_journal_failure(error)
 
     def _context(self, patient: Ins | None) -> AccessContext:
         s = self.session

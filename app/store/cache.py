@@ -51,6 +51,7 @@ class Cache:
                 "INSERT OR REPLACE INTO cache_list (patient, stored_at, payload) VALUES (?, ?, ?)",
                 (pseudonym(self.db, ins), self.clock(), payload),
             )
+        self.enforce_limits()
 
     def get_list(self, ins: Ins) -> CachedList | None:
         rows = self.db.execute(

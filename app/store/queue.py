@@ -10,18 +10,24 @@ may have reached the host: the next attempt first asks the host for the document
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, BinaryIO
 
-from app.store.database import Database, read_chunks, write_chunks
+from app.errors import DmpClientError
+from app.ins import InsError
+from app.store.database import CHUNK, Database, read_chunks
 from app.store.errors import EntryNotFound, EntryStateError, StoreError
 from app.store.pseudonym import pseudonym
 from app.store.request import SendMode, UploadRequest
+
+STAGE_CHUNKS = 4  # 1 MiB per staging transaction (and in memory)
 
 
 class State(StrEnum):
@@ -124,29 +130,69 @@ class UploadQueue:
         now = self.clock()
         pinned = request.pinned(dt.datetime.fromtimestamp(now).astimezone())
         patient = pseudonym(self.db, request.ins)
-        with self.db.write() as cx:
-            cursor = cx.execute(
-                "INSERT INTO queue_entry (created_at, updated_at, state, mode, professional, patient, "
-                "request, unique_id, size, sha256, source_digest, source_name, next_attempt_at) "
-                "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, 0, '', ?, ?, ?)",
-                (
-                    now,
-                    now,
-                    str(pinned.mode),
-                    pinned.professional,
-                    patient,
-                    pinned.to_json(),
-                    pinned.document_id,
-                    source_digest,
-                    source_name,
-                    now,
-                ),
-            )
-            entry_id = cursor.lastrowid
-            size, sha256 = write_chunks(cx, "queue_content", "entry_id", entry_id, content)
-            cx.execute("UPDATE queue_entry SET size = ?, sha256 = ? WHERE id = ?", (size, sha256, entry_id))
-            self._event(cx, entry_id, State.QUEUED, None, now)
+        token = secrets.token_hex(16)
+        try:
+            size, sha256 = self._stage(token, content, now)
+            with self.db.write() as cx:
+                cursor = cx.execute(
+                    "INSERT INTO queue_entry (created_at, updated_at, state, mode, professional, patient, "
+                    "request, unique_id, size, sha256, source_digest, source_name, next_attempt_at, "
+                    "content_token) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        now,
+                        now,
+                        str(pinned.mode),
+                        pinned.professional,
+                        patient,
+                        pinned.to_json(),
+                        pinned.document_id,
+                        size,
+                        sha256,
+                        source_digest,
+                        source_name,
+                        now,
+                        token,
+                    ),
+                )
+                entry_id = cursor.lastrowid
+                self._event(cx, entry_id, State.QUEUED, None, now)
+        except BaseException:
+            # Else swept later by ``recover`` (a full disk may refuse even this).
+            with contextlib.suppress(StoreError), self.db.write() as cx:
+                cx.execute("DELETE FROM queue_blob WHERE token = ?", (token,))
+            raise
         return self.get(entry_id)
+
+    def _stage(self, token: str, content: BinaryIO, now: float) -> tuple[int, str]:
+        """The bytes under ``token``, a few chunks per transaction: the source (perhaps a slow
+        share) is read outside the base's write lock. Returns their size and SHA-256."""
+        digest = hashlib.sha256()
+        size = seq = 0
+        while True:
+            batch = []
+            while len(batch) < STAGE_CHUNKS and (chunk := content.read(CHUNK)):
+                digest.update(chunk)
+                size += len(chunk)
+                batch.append((token, seq, chunk, now))
+                seq += 1
+            if batch:
+                with self.db.write() as cx:
+                    cx.executemany(
+                        "INSERT INTO queue_blob (token, seq, data, stored_at) VALUES (?, ?, ?, ?)", batch
+                    )
+            if len(batch) < STAGE_CHUNKS:
+                return size, digest.hexdigest()
+
+    def sweep(self, older_than: float = 3600.0) -> int:
+        """Staged bytes no entry points at (a process died while queueing), after ``older_than``."""
+        with self.db.write() as cx:
+            return int(
+                cx.execute(
+                    "DELETE FROM queue_blob WHERE stored_at < ? AND token NOT IN "
+                    "(SELECT content_token FROM queue_entry WHERE content_token IS NOT NULL)",
+                    (self.clock() - older_than,),
+                ).rowcount
+            )
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -181,7 +227,8 @@ class UploadQueue:
         entry = self.get(entry_id)
         digest = hashlib.sha256()
         size = 0
-        for chunk in read_chunks(self.db, "queue_content", "entry_id", entry_id):
+        token = self.db.execute("SELECT content_token FROM queue_entry WHERE id = ?", (entry_id,))[0][0]
+        for chunk in read_chunks(self.db, "queue_blob", "token", token):
             digest.update(chunk)
             size += len(chunk)
             out.write(chunk)
@@ -195,44 +242,53 @@ class UploadQueue:
 
     def retry(self, entry_id: int) -> Entry:
         """Make a waiting or failed entry due now (its history and uncertainty are kept)."""
-        self._waiting_or_failed(entry_id, "relancée")
         now = self.clock()
-        with self.db.write() as cx:
+        with self.db.write() as cx:  # checked and changed in one transaction: a drainer may claim it
+            self._waiting_or_failed(cx, entry_id, "relancée")
             cx.execute(
-                "UPDATE queue_entry SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                "UPDATE queue_entry SET state = 'queued', next_attempt_at = ?, updated_at = ? "
+                "WHERE id = ? AND state IN ('queued', 'failed')",
                 (now, now, entry_id),
             )
             self._event(cx, entry_id, State.QUEUED, "RELANCE", now)
         return self.get(entry_id)
 
-    def cancel(self, entry_id: int) -> Entry:
-        """Cancel an entry that is not being sent; its bytes are erased from the base."""
-        entry = self._waiting_or_failed(entry_id, "annulée")
-        if entry.uncertain:
-            raise EntryStateError(
-                "Le dernier envoi de ce document a peut-être abouti : relancez la file pour que le "
-                "logiciel le vérifie auprès du DMP avant de l'annuler.",
-                code="FILE-ENVOI-INCERTAIN",
-            )
+    def cancel(self, entry_id: int, *, force: bool = False) -> Entry:
+        """Cancel an entry that is not being sent; its bytes are erased from the base. An entry whose
+        last attempt may have reached the host is cancelled only with ``force`` (the person accepts
+        that the DMP may hold it: the software could not ask)."""
         now = self.clock()
         with self.db.write() as cx:
-            cx.execute(
+            uncertain = self._waiting_or_failed(cx, entry_id, "annulée")
+            if uncertain and not force:
+                raise EntryStateError(
+                    "Le dernier envoi de ce document a peut-être abouti : relancez la file pour que le "
+                    "logiciel le vérifie auprès du DMP avant de l'annuler (ou annulez en forçant, en "
+                    "sachant que le DMP peut l'avoir reçu).",
+                    code="FILE-ENVOI-INCERTAIN",
+                )
+            changed = cx.execute(
                 "UPDATE queue_entry SET state = 'cancelled', updated_at = ? WHERE id = ? "
                 "AND state IN ('queued', 'failed')",
                 (now, entry_id),
-            )
-            cx.execute("DELETE FROM queue_content WHERE entry_id = ?", (entry_id,))
-            self._event(cx, entry_id, State.CANCELLED, None, now)
+            ).rowcount
+            if changed == 1:
+                _erase(cx, entry_id)
+                self._event(cx, entry_id, State.CANCELLED, "ANNULATION-FORCEE" if uncertain else None, now)
         return self.get(entry_id)
 
-    def _waiting_or_failed(self, entry_id: int, verb: str) -> Entry:
-        entry = self.get(entry_id)
-        if entry.state not in (State.QUEUED, State.FAILED):
+    @staticmethod
+    def _waiting_or_failed(cx: Any, entry_id: int, verb: str) -> bool:
+        """Inside the caller's transaction: refuse unless queued or failed; return ``uncertain``."""
+        row = cx.execute("SELECT state, uncertain FROM queue_entry WHERE id = ?", (entry_id,)).fetchone()
+        if row is None:
+            raise EntryNotFound()
+        state = State(row[0])
+        if state not in (State.QUEUED, State.FAILED):
             raise EntryStateError(
-                f"Seule une entrée en attente ou en échec peut être {verb} "
-                f"(état : {STATE_LABELS[entry.state]})."
+                f"Seule une entrée en attente ou en échec peut être {verb} (état : {STATE_LABELS[state]})."
             )
-        return entry
+        return bool(row[1])
 
     # -- the sender's side (the caller holds the drain lock) ------------------------------------
 
@@ -250,30 +306,44 @@ class UploadQueue:
                     (now, now, entry_id),
                 )
                 self._event(cx, entry_id, State.QUEUED, "FILE-ENVOI-INTERROMPU", now)
+        self.sweep()
         return len(stale)
 
-    def claim_next(self, modes: Iterable[SendMode]) -> Entry | None:
-        """The next due entry of these modes, now ``sending`` (committed before anything is sent)."""
+    def claim_next(self, modes: Iterable[SendMode], skip: Iterable[str] = ()) -> Entry | None:
+        """The next due entry of these modes (not of the professionals in ``skip``), now ``sending``
+        (committed before anything is sent). A row that cannot be read back fails on its own."""
         wanted = [str(m) for m in modes]
+        skipped = list(skip)
         if not wanted:
             return None
-        now = self.clock()
-        marks = ", ".join("?" * len(wanted))
-        with self.db.write() as cx:
-            row = cx.execute(
-                f"SELECT id FROM queue_entry WHERE state = 'queued' AND next_attempt_at <= ? "
-                f"AND mode IN ({marks}) ORDER BY next_attempt_at, id LIMIT 1",
-                (now, *wanted),
-            ).fetchone()
-            if row is None:
-                return None
-            cx.execute(
-                "UPDATE queue_entry SET state = 'sending', attempts = attempts + 1, updated_at = ? "
-                "WHERE id = ?",
-                (now, row[0]),
-            )
-            self._event(cx, row[0], State.SENDING, None, now)
-        return self.get(row[0])
+        while True:
+            now = self.clock()
+            marks = ", ".join("?" * len(wanted))
+            others = ", ".join("?" * len(skipped))
+            excluded = f"AND (professional IS NULL OR professional NOT IN ({others}))" if skipped else ""
+            with self.db.write() as cx:
+                row = cx.execute(
+                    f"SELECT id FROM queue_entry WHERE state = 'queued' AND next_attempt_at <= ? "
+                    f"AND mode IN ({marks}) {excluded} ORDER BY next_attempt_at, id LIMIT 1",
+                    (now, *wanted, *skipped),
+                ).fetchone()
+                if row is None:
+                    return None
+                cx.execute(
+                    "UPDATE queue_entry SET state = 'sending', attempts = attempts + 1, updated_at = ? "
+                    "WHERE id = ?",
+                    (now, row[0]),
+                )
+                self._event(cx, row[0], State.SENDING, None, now)
+            try:
+                return self.get(row[0])
+            except (StoreError, ValueError, KeyError, TypeError, DmpClientError, InsError):
+                self.mark_failed(
+                    row[0],
+                    "FILE-DEMANDE-ILLISIBLE",
+                    "La demande enregistrée pour ce document ne peut pas être relue par cette version du "
+                    "logiciel : annulez-la et déposez le document à nouveau.",
+                )
 
     def next_due(self, modes: Iterable[SendMode]) -> float | None:
         wanted = [str(m) for m in modes]
@@ -299,7 +369,7 @@ class UploadQueue:
                 "host_entry_id = ?, reason_code = ?, reason = NULL WHERE id = ?",
                 (now, now, host_entry_id, code, entry_id),
             )
-            cx.execute("DELETE FROM queue_content WHERE entry_id = ?", (entry_id,))
+            _erase(cx, entry_id)
             self._event(cx, entry_id, State.SENT, code, now)
 
     def mark_waiting(
@@ -308,12 +378,14 @@ class UploadQueue:
         """Back to ``queued`` until ``due``, with the reason shown to people."""
         now = self.clock()
         with self.db.write() as cx:
+            before = cx.execute("SELECT reason_code FROM queue_entry WHERE id = ?", (entry_id,)).fetchone()
             cx.execute(
                 "UPDATE queue_entry SET state = 'queued', next_attempt_at = ?, reason_code = ?, reason = ?, "
                 "updated_at = ?, attempts = attempts - ? WHERE id = ?",
                 (due, code, reason, now, 0 if attempt_counted else 1, entry_id),
             )
-            self._event(cx, entry_id, State.QUEUED, code, now)
+            if attempt_counted or before is None or before[0] != code:
+                self._event(cx, entry_id, State.QUEUED, code, now)  # not once per idle loop
 
     def mark_failed(self, entry_id: int, code: str, reason: str) -> None:
         """Refused for good or needing a person: waits for ``retry`` or ``cancel``."""
@@ -341,6 +413,16 @@ class UploadQueue:
                 (due, code, reason, now, str(mode)),
             )
 
+    def defer_professional(self, professional: str, due: float, code: str, reason: str) -> None:
+        """Only this professional's card entries wait (another professional's card is inserted)."""
+        now = self.clock()
+        with self.db.write() as cx:
+            cx.execute(
+                "UPDATE queue_entry SET next_attempt_at = max(next_attempt_at, ?), reason_code = ?, "
+                "reason = ?, updated_at = ? WHERE state = 'queued' AND mode = 'card' AND professional = ?",
+                (due, code, reason, now, professional),
+            )
+
     def wake(self, mode: SendMode) -> None:
         """The host answered again: entries that were waiting for it are due now."""
         now = self.clock()
@@ -364,3 +446,11 @@ class UploadQueue:
             "INSERT INTO queue_event (entry_id, at, state, code) VALUES (?, ?, ?, ?)",
             (entry_id, at, str(state), code),
         )
+
+
+def _erase(cx: Any, entry_id: int) -> None:
+    """The entry's bytes, gone from the base (sent or cancelled); secure_delete overwrites them."""
+    cx.execute(
+        "DELETE FROM queue_blob WHERE token = (SELECT content_token FROM queue_entry WHERE id = ?)",
+        (entry_id,),
+    )

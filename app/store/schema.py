@@ -77,4 +77,22 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "CREATE INDEX journal_at ON journal (at)",
     ),
+    # 2: the document's bytes are staged under a token in short transactions before the entry exists
+    # (reading a slow network share must not hold the base's write lock), then the entry points at
+    # them: no copy. Existing bytes move under a token per entry.
+    (
+        """CREATE TABLE queue_blob (
+            token TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            stored_at REAL NOT NULL,
+            PRIMARY KEY (token, seq)
+        )""",
+        "ALTER TABLE queue_entry ADD COLUMN content_token TEXT",
+        "UPDATE queue_entry SET content_token = 'entree-' || id",
+        """INSERT INTO queue_blob (token, seq, data, stored_at)
+            SELECT 'entree-' || entry_id, seq, data, 0 FROM queue_content""",
+        "DROP TABLE queue_content",
+        "CREATE INDEX queue_entry_token ON queue_entry (content_token)",
+    ),
 ]

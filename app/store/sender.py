@@ -17,22 +17,23 @@ Rules (docs/store.md):
 
 from __future__ import annotations
 
+import errno
 import logging
 import random
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol, cast
 
 from app.card.errors import CardError, PinCancelled, PinFormat, PinIncorrect, PinLocked
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.errors import RemoteError
 from app.dmp_client.errors import HostUnreachable, HttpError, Timeout
+from app.dmp_client.spool import EncryptedSpool
 from app.errors import DmpClientError
 from app.ins import InsError
-from app.store.errors import StoreError
+from app.store.errors import DiskFull, StoreError
 from app.store.lock import ProcessLock
 from app.store.queue import Entry, UploadQueue
 from app.store.request import SendMode
@@ -78,6 +79,7 @@ class Credentials(Protocol):
 class Policy:
     base_delay: float = 5.0
     max_delay: float = 900.0
+    credentials_retry: float = 10.0  # how often a missing card (or certificate) is looked for again
     transient_codes: frozenset[str] = TRANSIENT_CODES
 
     def delay(self, attempts: int, rng: random.Random) -> float:
@@ -111,6 +113,7 @@ class QueueSender:
         policy: Policy | None = None,
         rng: random.Random | None = None,
         on_change: Callable[[Entry], None] | None = None,
+        on_error: Callable[[DmpClientError], None] | None = None,
     ) -> None:
         self.queue = queue
         self.credentials = credentials
@@ -118,6 +121,7 @@ class QueueSender:
         self.policy = policy or Policy()
         self.rng = rng or random.Random()
         self.on_change = on_change
+        self.on_error = on_error  # follow mode: a failing base is reported, then tried again
 
     def drain(
         self,
@@ -133,15 +137,16 @@ class QueueSender:
         with self.lock:
             report.recovered = self.queue.recover()
             while not stop.is_set():
-                blocked: set[SendMode] = set()
-                while not stop.is_set():
-                    entry = self.queue.claim_next([m for m in modes if m not in blocked])
-                    if entry is None:
-                        break
-                    outcome = self._attempt(entry, blocked)
-                    getattr(report, outcome).append(entry.id)
-                    if self.on_change is not None:
-                        self.on_change(self.queue.get(entry.id))
+                try:
+                    self._pass(modes, report, stop)
+                except StoreError as error:
+                    if not follow:
+                        raise  # the entry stays "sending": the next drain recovers it as uncertain
+                    if self.on_error is not None:
+                        self.on_error(error)
+                    stop.wait(poll)
+                    report.recovered += self.queue.recover()
+                    continue
                 if not follow:
                     break
                 due = self.queue.next_due(modes)
@@ -149,20 +154,30 @@ class QueueSender:
                 stop.wait(wait)
         return report
 
+    def _pass(self, modes: tuple[SendMode, ...], report: DrainReport, stop: threading.Event) -> None:
+        blocked = Blocked()
+        while not stop.is_set():
+            entry = self.queue.claim_next([m for m in modes if m not in blocked.modes], blocked.professionals)
+            if entry is None:
+                return
+            outcome = self._attempt(entry, blocked)
+            getattr(report, outcome).append(entry.id)
+            if self.on_change is not None:
+                self.on_change(self.queue.get(entry.id))
+
     # -- one attempt ----------------------------------------------------------------------------
 
-    def _attempt(self, entry: Entry, blocked: set[SendMode]) -> str:
+    def _attempt(self, entry: Entry, blocked: Blocked) -> str:
         """Try one claimed entry; return the report list it belongs to."""
+        step = Step()
         try:
             client = self.credentials.client(entry.mode, entry.professional)
+            return self._send(entry, client, step)
+        except WrongCard as error:
+            return self._no_credentials(entry, error, blocked, only_professional=True)
         except (CredentialsUnavailable, CardError) as error:
-            return self._no_credentials(entry, error, blocked)
-        except TransportErrors as error:
-            return self._transient(entry, error, blocked)
-        try:
-            return self._send(entry, client)
-        except (CredentialsUnavailable, CardError) as error:
-            self.credentials.invalidate(entry.mode)
+            if step.sending:
+                self.credentials.invalidate(entry.mode)
             return self._no_credentials(entry, error, blocked)
         except TransportErrors as error:
             return self._transient(entry, error, blocked)
@@ -170,21 +185,33 @@ class QueueSender:
             status = int(error.code.rsplit("-", 1)[-1]) if error.code[-3:].isdigit() else 0
             if status in TRANSIENT_HTTP:
                 return self._transient(entry, error, blocked)
-            return self._failed(entry, error.code, error.user_message)
+            return self._failed(entry, error.code, error.user_message, answered=False)
         except RemoteError as error:
             if (error.subcode or error.dmp_code) in self.policy.transient_codes:
                 return self._transient(entry, error, blocked)
-            return self._failed(entry, error.code, error.user_message)
-        except StoreError:
-            raise  # the base itself is failing: stop here; the entry stays "sending" → uncertain
+            # A refusal of the document itself is an answer: it did not enter the DMP. A refusal of
+            # the status check or of the uniqueId lookup says nothing about an earlier attempt.
+            return self._failed(entry, error.code, error.user_message, answered=step.sending)
+        except StoreError as error:
+            if error.code == "FILE-CONTENU":
+                return self._failed(entry, error.code, error.user_message, answered=False)
+            raise  # the base itself is failing: the entry stays "sending" → uncertain at recovery
         except (DmpClientError, InsError) as error:
-            return self._failed(entry, error.code, error.user_message)
+            return self._failed(entry, error.code, error.user_message, answered=False)
+        except OSError as error:
+            if error.errno == errno.ENOSPC:
+                return self._transient(entry, DiskFull(), blocked)
+            log.error("queue entry %s: %s", entry.id, type(error).__name__)
+            return self._failed(
+                entry, "FILE-ERREUR-SYSTEME", "Erreur du système pendant l'envoi.", answered=False
+            )
         except Exception as error:  # a bug must not loop or lose the entry
             # The type only: a message or traceback could carry patient data.
             log.error("queue entry %s: unexpected %s", entry.id, type(error).__name__)
-            return self._failed(entry, "FILE-ERREUR-INTERNE", "Erreur interne du logiciel pendant l'envoi.")
+            message = "Erreur interne du logiciel pendant l'envoi."
+            return self._failed(entry, "FILE-ERREUR-INTERNE", message, answered=False)
 
-    def _send(self, entry: Entry, client: DmpClient) -> str:
+    def _send(self, entry: Entry, client: DmpClient, step: Step) -> str:
         request = entry.request
         if entry.uncertain:
             reference = client.document_reference(request.ins, entry.unique_id)
@@ -192,18 +219,19 @@ class QueueSender:
                 self.queue.mark_sent(entry.id, reference, "FILE-DEJA-RECU")
                 self.queue.wake(entry.mode)
                 return "confirmed"
+            self.queue.clear_uncertain(entry.id)  # the host answered: it does not hold it
         client.checked_status(request.ins, feeding=True)
         replaces = client.document_by_unique_id(request.ins, request.replaces) if request.replaces else None
-        with tempfile.TemporaryFile(prefix="dmp-file-") as plain:
-            self.queue.copy_content(entry.id, plain)
-            if not entry.uncertain:
-                self.queue.mark_uncertain(entry.id)
+        with EncryptedContent(self.queue, entry.id) as content:
+            self.queue.mark_uncertain(entry.id)
+            step.sending = True
             try:
-                sent = client.send(request.ins, request.new_document(plain), replaces=replaces)
+                sent = client.send(request.ins, request.new_document(content), replaces=replaces)
             except RemoteError as error:
                 if (error.subcode or error.dmp_code) == ALREADY_THERE:
                     # Same uniqueId and same bytes: the host already holds this very document.
                     self.queue.mark_sent(entry.id, None, "FILE-DEJA-RECU")
+                    self.queue.wake(entry.mode)
                     return "confirmed"
                 raise
         self.queue.mark_sent(entry.id, sent.entry_id)
@@ -212,27 +240,77 @@ class QueueSender:
 
     # -- outcomes -------------------------------------------------------------------------------
 
-    def _transient(self, entry: Entry, error: DmpClientError, blocked: set[SendMode]) -> str:
+    def _transient(self, entry: Entry, error: DmpClientError, blocked: Blocked) -> str:
         due = self.queue.clock() + self.policy.delay(entry.attempts, self.rng)
         self.queue.mark_waiting(entry.id, error.code, error.user_message, due)
         self.queue.defer_mode(entry.mode, due, error.code, error.user_message)
-        blocked.add(entry.mode)
+        blocked.modes.add(entry.mode)
         return "waiting"
 
-    def _no_credentials(self, entry: Entry, error: DmpClientError, blocked: set[SendMode]) -> str:
+    def _no_credentials(
+        self, entry: Entry, error: DmpClientError, blocked: Blocked, *, only_professional: bool = False
+    ) -> str:
         never_again = isinstance(error, PinIncorrect | PinLocked | PinCancelled | PinFormat)
-        code = error.code
         reason = error.user_message
-        if not never_again:
+        if not never_again and not only_professional:
             reason = f"{CredentialsUnavailable.user_message} ({error.user_message})"
-        now = self.queue.clock()
-        self.queue.mark_waiting(entry.id, code, reason, now, attempt_counted=False)
-        self.queue.defer_mode(entry.mode, now, code, reason)  # every entry of the mode says why
-        blocked.add(entry.mode)
+        due = self.queue.clock() + self.policy.credentials_retry  # not a busy loop while the card is out
+        self.queue.mark_waiting(entry.id, error.code, reason, due, attempt_counted=False)
+        if only_professional and entry.professional:
+            self.queue.defer_professional(entry.professional, due, error.code, reason)
+            blocked.professionals.add(entry.professional)
+        else:
+            self.queue.defer_mode(entry.mode, due, error.code, reason)  # every entry of the mode says why
+            blocked.modes.add(entry.mode)
         return "waiting"
 
-    def _failed(self, entry: Entry, code: str, reason: str) -> str:
-        # A refusal is an answer: the document did not enter the DMP.
+    def _failed(self, entry: Entry, code: str, reason: str, *, answered: bool) -> str:
+        """Waits for a person. ``answered``: the host refused the document itself, so it is known not
+        to hold it; otherwise the entry keeps its uncertainty (a retry asks the host first)."""
         self.queue.mark_failed(entry.id, code, reason)
-        self.queue.clear_uncertain(entry.id)
+        if answered:
+            self.queue.clear_uncertain(entry.id)
         return "failed"
+
+
+@dataclass
+class Blocked:
+    """What this pass stops trying: a mode (host down, no card), or one professional's entries (another
+    professional's card is in the reader)."""
+
+    modes: set[SendMode] = field(default_factory=set)
+    professionals: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Step:
+    sending: bool = False  # the document has started to leave
+
+
+class WrongCard(CredentialsUnavailable):
+    code = "FILE-AUTRE-CARTE"
+    user_message = (
+        "Ce document doit être envoyé avec la carte du professionnel qui l'a confié : la carte insérée "
+        "est celle d'un autre professionnel."
+    )
+
+
+class EncryptedContent:
+    """The queued bytes, read back from the base into an encrypted spool (never a plaintext file)."""
+
+    def __init__(self, queue: UploadQueue, entry_id: int) -> None:
+        self.queue = queue
+        self.entry_id = entry_id
+        self.spool = EncryptedSpool()
+
+    def __enter__(self) -> BinaryIO:
+        try:
+            self.queue.copy_content(self.entry_id, cast(BinaryIO, self.spool))
+        except BaseException:
+            self.spool.close()
+            raise
+        self.spool.seek(0)
+        return cast(BinaryIO, self.spool)
+
+    def __exit__(self, *exc: object) -> None:
+        self.spool.close()

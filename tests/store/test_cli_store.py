@@ -93,7 +93,7 @@ def test_status_commands_are_journaled(env: Path) -> None:
 
 def test_cache_and_store_commands(env: Path) -> None:
     status, out, _ = run("store", "check")
-    assert status == 0 and "chiffrée, schéma v1" in out
+    assert status == 0 and "chiffrée, schéma v2" in out
     status, out, _ = run("cache", "status")
     assert status == 0 and "0 document(s)" in out
     status, out, _ = run("cache", "purge")

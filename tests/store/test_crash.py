@@ -80,7 +80,7 @@ def test_killed_again_and_again_nothing_lost_nothing_doubled(
             by_id = db.execute("SELECT count(*) FROM xds_document WHERE unique_id = ?", (entry.unique_id,))
             by_title = db.execute("SELECT count(*) FROM xds_document WHERE title = ?", (entry.title,))
             assert by_id.fetchone()[0] == 1 and by_title.fetchone()[0] == 1, entry.title
-        assert store.db.execute("SELECT count(*) FROM queue_content")[0][0] == 0
+        assert store.db.execute("SELECT count(*) FROM queue_blob")[0][0] == 0
         interrupted = [
             c for e in entries for _, _, c in store.queue.history(e.id) if c == "FILE-ENVOI-INTERROMPU"
         ]

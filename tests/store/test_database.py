@@ -169,12 +169,8 @@ def test_a_full_disk_cancels_the_whole_enqueue(db: Database) -> None:
         queue.enqueue(request_for(title="Trop gros"), io.BytesIO(b"b" * 2_000_000))
     assert "rien n'a été perdu" in caught.value.user_message
     assert [e.title for e in queue.entries()] == ["Avant"]
-    assert (
-        db.execute("SELECT count(*) FROM queue_content WHERE entry_id NOT IN (SELECT id FROM queue_entry)")[
-            0
-        ][0]
-        == 0
-    )
+    orphans = "SELECT count(*) FROM queue_blob WHERE token NOT IN (SELECT content_token FROM queue_entry)"
+    assert db.execute(orphans)[0][0] == 0  # the staged part of the failed document is gone too
 
 
 def test_sqlcipher_is_really_in_use(db: Database) -> None:
@@ -218,7 +214,34 @@ def test_a_really_full_disk_loses_nothing(tiny_disk: Path, memory_keys: KeyStore
             queue.copy_content(entry_id, out)
             assert out.getvalue() == bytes([n]) * 300_000
         filler.unlink()
+        queue.sweep(older_than=0)  # what the full disk kept the failed enqueue from removing
+        orphans = "SELECT count(*) FROM queue_blob WHERE token NOT IN (SELECT content_token FROM queue_entry)"
+        assert db.execute(orphans)[0][0] == 0
         queue.enqueue(request_for(title="Après"), io.BytesIO(b"z" * 1000))
     with Database.open(tiny_disk / "store", memory_keys) as db:  # reopens fine after the failure
         titles = [e.title for e in UploadQueue(db).entries([State.QUEUED])]
         assert titles == [f"Doc {n}" for n in range(len(kept))] + ["Après"]
+
+
+def test_a_version_1_base_is_migrated_with_its_queued_bytes(
+    tmp_path: Path, memory_keys: KeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A base written by the first release (bytes in queue_content) opens with its documents intact."""
+    monkeypatch.setattr("app.store.database.MIGRATIONS", schema.MIGRATIONS[:1])
+    monkeypatch.setattr("app.store.database.SCHEMA_VERSION", 1)
+    folder = tmp_path / "store"
+    with Database.open(folder, memory_keys) as old, old.write() as cx:
+        cx.execute(
+            "INSERT INTO queue_entry (id, created_at, updated_at, state, mode, patient, request, unique_id, "
+            "size, sha256) VALUES (7, 0, 0, 'queued', 'structure', 'P-x', ?, '2.25.7', 6, ?)",
+            (request_for().pinned(__import__("datetime").datetime.now().astimezone()).to_json(),
+             __import__("hashlib").sha256(b"abcdef").hexdigest()),
+        )  # fmt: skip
+        cx.execute(
+            "INSERT INTO queue_content (entry_id, seq, data) VALUES (7, 0, ?), (7, 1, ?)", (b"abc", b"def")
+        )
+    monkeypatch.undo()
+    with Database.open(folder, memory_keys) as db:
+        assert db.schema_version == 2
+        out = io.BytesIO()
+        assert UploadQueue(db).copy_content(7, out) == 6 and out.getvalue() == b"abcdef"

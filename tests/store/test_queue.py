@@ -67,7 +67,7 @@ def test_retry_and_cancel_follow_the_states(queue: UploadQueue) -> None:
     assert retried.state is State.QUEUED
     cancelled = queue.cancel(entry.id)
     assert cancelled.state is State.CANCELLED
-    assert queue.db.execute("SELECT count(*) FROM queue_content WHERE entry_id = ?", (entry.id,))[0][0] == 0
+    assert queue.db.execute("SELECT count(*) FROM queue_blob")[0][0] == 0
     with pytest.raises(EntryStateError):
         queue.retry(entry.id)
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from app.card.errors import CardRemoved, NoCard, PinIncorrect
-from app.dmp_client.core.errors import RemoteError
+from app.dmp_client.core.errors import MalformedResponse, RemoteError
 from app.dmp_client.core.registry import RegistryErrorItem, RegistryFailure
 from app.dmp_client.documents import Sent
 from app.dmp_client.errors import HostUnreachable, Timeout, TlsError
-from app.store.errors import DrainBusy
+from app.store.errors import DrainBusy, EntryStateError
 from app.store.lock import ProcessLock
 from app.store.queue import State, UploadQueue
 from app.store.request import SendMode
@@ -65,6 +65,9 @@ class FakeClient:
             raise CardRemoved()
         if action == "tls":
             raise TlsError()
+        if action == "garbled":  # stored, then an answer nobody can read
+            self.host.documents[document.document_id] = digest
+            raise MalformedResponse()
         if document.document_id in self.host.documents:
             raise RegistryFailure((RegistryErrorItem("XDSDuplicateUniqueIdInRegistry", "déjà", "Error", ""),))
         self.host.documents[document.document_id] = digest
@@ -127,7 +130,7 @@ def test_everything_sent_once_and_the_bytes_erased(queue: UploadQueue, clock: Cl
     report = sender(queue, FakeCredentials({SendMode.STRUCTURE: FakeClient(host, [])}), tmp_path).drain()
     assert report.sent == ids and host.sends == 3 and len(host.documents) == 3
     assert all(queue.get(i).state is State.SENT for i in ids)
-    assert queue.db.execute("SELECT count(*) FROM queue_content")[0][0] == 0
+    assert queue.db.execute("SELECT count(*) FROM queue_blob")[0][0] == 0
 
 
 def test_a_lost_answer_is_resolved_by_asking_the_host(
@@ -259,6 +262,8 @@ def test_card_pulled_out_during_the_send(queue: UploadQueue, clock: Clock, tmp_p
     entry = queue.get(entry_id)
     assert entry.state is State.QUEUED and entry.uncertain and entry.reason_code == "CARTE-RETIREE"
     assert credentials.invalidated == [SendMode.CARD]
+    assert entry.next_attempt_at >= clock.now + 10  # the card is looked for again later, not in a loop
+    clock.now += 11
     assert drain.drain().sent == [entry_id] and card_client.checks == 1
 
 
@@ -294,3 +299,139 @@ def test_a_bug_in_a_send_stops_that_entry_not_the_queue(
     report = sender(queue, FakeCredentials({SendMode.STRUCTURE: Buggy(host, [])}), tmp_path).drain()
     assert report.failed == [ids[0]] and report.sent == [ids[1]]
     assert queue.get(ids[0]).reason_code == "FILE-ERREUR-INTERNE"
+
+
+def test_a_refused_lookup_keeps_the_entry_uncertain(queue: UploadQueue, clock: Clock, tmp_path: Path) -> None:
+    host = FakeHost()
+
+    class Refusing(FakeClient):
+        refuse = True
+
+        def document_reference(self, ins: Any, unique_id: str) -> str | None:
+            self.checks += 1
+            if self.refuse:
+                raise RemoteError(
+                    "DMPAccessDeniedByRightsService", "refus", subcode="DMPAccessDeniedByRightsService"
+                )
+            return super().document_reference(ins, unique_id)
+
+    client = Refusing(host, ["lost"])
+    [entry_id] = enqueue(queue, 1)
+    drain = sender(queue, FakeCredentials({SendMode.STRUCTURE: client}), tmp_path)
+    drain.drain()
+    clock.now += 120
+    drain.drain()
+    failed = queue.get(entry_id)
+    assert failed.state is State.FAILED and failed.uncertain  # nobody knows whether the host holds it
+    with pytest.raises(EntryStateError):
+        queue.cancel(entry_id)
+    client.refuse = False
+    queue.retry(entry_id)
+    assert drain.drain().confirmed == [entry_id] and host.sends == 1 and client.checks == 3
+
+
+def test_an_unreadable_answer_is_not_a_refusal(queue: UploadQueue, clock: Clock, tmp_path: Path) -> None:
+    host = FakeHost()
+    [entry_id] = enqueue(queue, 1)
+    sender(queue, FakeCredentials({SendMode.STRUCTURE: FakeClient(host, ["garbled"])}), tmp_path).drain()
+    entry = queue.get(entry_id)
+    assert entry.state is State.FAILED and entry.uncertain and entry.reason_code == "DMP-REPONSE-ILLISIBLE"
+    with pytest.raises(EntryStateError) as caught:
+        queue.cancel(entry_id)
+    assert caught.value.code == "FILE-ENVOI-INCERTAIN"
+    forced = queue.cancel(entry_id, force=True)
+    assert forced.state is State.CANCELLED
+    assert [c for _, _, c in queue.history(entry_id)][-1] == "ANNULATION-FORCEE"
+
+
+def test_another_professional_s_card_does_not_block_the_holder_s_entries(
+    queue: UploadQueue, clock: Clock, tmp_path: Path
+) -> None:
+    from app.store.sender import WrongCard
+
+    host = FakeHost()
+    other = queue.enqueue(request_for(title="B", mode=SendMode.CARD, professional="B"), io.BytesIO(b"b")).id
+    mine = [
+        queue.enqueue(request_for(title=f"A{i}", mode=SendMode.CARD, professional="A"), io.BytesIO(b"a")).id
+        for i in range(3)
+    ]
+    client = FakeClient(host, [], actor="A")
+
+    class CardOfA(FakeCredentials):
+        def client(self, mode: SendMode, professional: str | None) -> Any:
+            self.calls += 1
+            if professional != "A":
+                raise WrongCard()
+            return client
+
+    report = sender(queue, CardOfA({}), tmp_path).drain()
+    assert sorted(report.sent) == mine and report.waiting == [other]
+    assert queue.get(other).reason_code == "FILE-AUTRE-CARTE"
+
+
+def test_waiting_for_a_card_does_not_fill_the_history(
+    queue: UploadQueue, clock: Clock, tmp_path: Path
+) -> None:
+    [entry_id] = enqueue(queue, 1, SendMode.CARD)
+    drain = sender(queue, FakeCredentials({}, {SendMode.CARD: NoCard()}), tmp_path)
+    for _ in range(5):
+        drain.drain()
+        clock.now += 11
+    codes = [c for _, _, c in queue.history(entry_id)]
+    assert codes.count("CARTE-ABSENTE") == 1 and queue.get(entry_id).attempts == 0
+
+
+def test_damaged_bytes_or_broken_credentials_fail_the_entry_not_the_drain(
+    queue: UploadQueue, clock: Clock, tmp_path: Path
+) -> None:
+    from app.errors import DmpClientError
+
+    host = FakeHost()
+    [damaged, fine] = enqueue(queue, 2)
+    with queue.db.write() as cx:
+        cx.execute(
+            "UPDATE queue_blob SET data = x'00' "
+            "WHERE token = (SELECT content_token FROM queue_entry WHERE id = ?)",
+            (damaged,),
+        )
+    report = sender(queue, FakeCredentials({SendMode.STRUCTURE: FakeClient(host, [])}), tmp_path).drain()
+    assert report.failed == [damaged] and report.sent == [fine]
+    assert queue.get(damaged).reason_code == "FILE-CONTENU"
+
+    [config] = enqueue(queue, 1)
+    broken = FakeCredentials({}, {SendMode.STRUCTURE: DmpClientError("pas de certificat", code="DMP-CONFIG")})
+    assert sender(queue, broken, tmp_path).drain().failed == [config]
+    assert queue.get(config).reason_code == "DMP-CONFIG"
+
+    [system] = enqueue(queue, 1)
+    missing = FakeCredentials({}, {SendMode.STRUCTURE: FileNotFoundError(2, "clé absente")})
+    assert sender(queue, missing, tmp_path).drain().failed == [system]
+    assert queue.get(system).reason_code == "FILE-ERREUR-SYSTEME"
+
+
+def test_follow_mode_survives_a_failing_base(queue: UploadQueue, clock: Clock, tmp_path: Path) -> None:
+    import threading
+
+    from app.store.errors import StoreLocked
+
+    host = FakeHost()
+    [entry_id] = enqueue(queue, 1)
+    drain = sender(queue, FakeCredentials({SendMode.STRUCTURE: FakeClient(host, [])}), tmp_path)
+    errors: list[object] = []
+    stop = threading.Event()
+    real_claim = queue.claim_next
+    calls = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise StoreLocked()
+        result = real_claim(*args, **kwargs)
+        if result is None:
+            stop.set()
+        return result
+
+    queue.claim_next = flaky  # type: ignore[method-assign]
+    drain.on_error = errors.append
+    drain.drain(follow=True, stop=stop, poll=0.01)
+    assert len(errors) == 1 and queue.get(entry_id).state is State.SENT
