@@ -1,7 +1,8 @@
 """Configuration as a value: built once at the edge (command line, GUI) and passed down.
 
-Today it comes from the environment, with the embedded sandbox as the default (the rig writes the
-variables; see docs/cards.md). Machine policy files and the settings dialog arrive with their issues.
+It is read through :class:`app.config.Config` (docs/configuration.md): built-in defaults (the
+embedded sandbox), the machine policy, the user's settings file, the environment (the rig writes
+the variables; see docs/cards.md), then the machine policy's locked settings.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import __version__
+from app.config import DEFAULT_SENDER_OID as DEFAULT_SENDER_OID
+from app.config import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
+from app.config import Config
 from app.dmp_client.core.context import Software
 from app.dmp_client.transport import Timeouts
 from app.store.local import StoreSettings
-
-SANDBOX_HOMOLOGATION = "BAC-A-SABLE"
-DEFAULT_SENDER_OID = "1.2.250.1.999.42.1"  # the LPS's OID: set by the vendor [configurable]
 
 
 @dataclass(frozen=True)
@@ -50,16 +51,21 @@ class Settings:
     is_sandbox: bool = False
     store: StoreSettings = field(default_factory=StoreSettings.from_env)
 
+    # Where each value came from: the settings dialog shows the locked ones as locked.
+    config: Config = field(default_factory=Config.load, compare=False, repr=False)
+
     @classmethod
-    def from_env(cls) -> Settings:
-        rig = os.environ.get("DMP_SANDBOX_DIR")
+    def load(cls, config: Config | None = None) -> Settings:
+        """The settings of ``config`` (default: :meth:`Config.load`, the machine's configuration)."""
+        config = Config.load() if config is None else config
+        rig = config.get("DMP_SANDBOX_DIR")
         software = Software(
-            name=os.environ.get("DMP_LPS_NOM", "Client DMP"),
+            name=config.require("DMP_LPS_NOM"),
             version=__version__,
-            homologation=os.environ.get("DMP_LPS_HOMOLOGATION", SANDBOX_HOMOLOGATION),
+            homologation=config.require("DMP_LPS_HOMOLOGATION"),
         )
         pki = Path(rig) / "pki" if rig else None
-        trust = os.environ.get("DMP_TRUST_FILES")
+        trust = config.get("DMP_TRUST_FILES")
         trust_files = (
             tuple(Path(p) for p in trust.split(os.pathsep))
             if trust
@@ -78,16 +84,22 @@ class Settings:
                 "3990000017/secretariat",
                 "NADIA SECRETAIRE",
                 "CH DU BAC A SABLE",
-                os.environ.get("DMP_STRUCTURE_AUTEUR", "899900012342|PAUL|CARDIOLOGUE|G15_10/SM04"),
+                config.require("DMP_STRUCTURE_AUTEUR"),
             )
         return cls(
-            host_url=os.environ.get("DMP_HOST_URL", "https://localhost:8443/si-dmp-server/v2/services"),
+            host_url=config.require("DMP_HOST_URL"),
             trust_files=trust_files,
             software=software,
-            sender_oid=os.environ.get("DMP_LPS_OID", DEFAULT_SENDER_OID),
-            pkcs11_module=os.environ.get("DMP_PKCS11_MODULE"),
+            sender_oid=config.require("DMP_LPS_OID"),
+            pkcs11_module=config.get("DMP_PKCS11_MODULE") or None,  # "" (e.g. locked empty): none
             structure=structure,
-            proxy=os.environ.get("DMP_PROXY"),
+            proxy=config.get("DMP_PROXY") or None,
             is_sandbox=rig is not None,
-            store=StoreSettings.from_env(),
+            store=StoreSettings.from_env(config),
+            config=config,
         )
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """:meth:`load` with the machine's configuration (the name the callers know)."""
+        return cls.load()

@@ -3,12 +3,12 @@ settings that place and limit them."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
 
+from app.config import Config
 from app.store.cache import Cache, CachePolicy
 from app.store.database import Database
 from app.store.journal import LocalJournal
@@ -27,19 +27,20 @@ class StoreSettings:
     busy_timeout: float = 10.0
 
     @classmethod
-    def from_env(cls) -> StoreSettings:
+    def from_env(cls, config: Config | None = None) -> StoreSettings:
         """``DMP_STORE_DIR`` (default: the user's data folder), ``DMP_CACHE_AGE_MAX_H``,
-        ``DMP_CACHE_TAILLE_MAX_MO``, ``DMP_CACHE_PURGE_FIN_SESSION`` (1/0), ``DMP_FILE_DELAI_S``."""
-        folder = os.environ.get("DMP_STORE_DIR") or platformdirs.user_data_dir(
+        ``DMP_CACHE_TAILLE_MAX_MO``, ``DMP_CACHE_PURGE_FIN_SESSION`` (1/0), ``DMP_FILE_DELAI_S``, read
+        through ``config`` (default: :meth:`Config.load`; built-in defaults in app/config.py)."""
+        config = Config.load() if config is None else config
+        folder = config.get("DMP_STORE_DIR") or platformdirs.user_data_dir(
             "dmp-client", appauthor=False, roaming=False
         )
-        defaults = CachePolicy()
         cache = CachePolicy(
-            max_age=float(os.environ.get("DMP_CACHE_AGE_MAX_H", defaults.max_age / 3600)) * 3600,
-            max_bytes=int(float(os.environ.get("DMP_CACHE_TAILLE_MAX_MO", defaults.max_bytes >> 20)) * 2**20),
-            purge_at_session_end=os.environ.get("DMP_CACHE_PURGE_FIN_SESSION", "0") == "1",
+            max_age=float(config.require("DMP_CACHE_AGE_MAX_H")) * 3600,
+            max_bytes=int(float(config.require("DMP_CACHE_TAILLE_MAX_MO")) * 2**20),
+            purge_at_session_end=config.require("DMP_CACHE_PURGE_FIN_SESSION") == "1",
         )
-        base_delay = float(os.environ.get("DMP_FILE_DELAI_S", Policy().base_delay))
+        base_delay = float(config.require("DMP_FILE_DELAI_S"))
         return cls(Path(folder), cache, Policy(base_delay=base_delay))
 
 
