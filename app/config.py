@@ -328,6 +328,12 @@ class Config:
         environ = os.environ if environ is None else environ
         path, required = (policy_file, True) if policy_file is not None else default_policy_file(environ)
         file_defaults, file_locked = read_policy_file(path, required)
+        site, _ = default_policy_file({})
+        if policy_file is None and path != site:
+            # DMP_POLICY_FILE comes from the user's environment: it adds a policy, it cannot replace
+            # the machine's own file, whose settings (locks included) win over it.
+            site_defaults, site_locked = read_policy_file(site, False)
+            file_defaults, file_locked = file_defaults | site_defaults, file_locked | site_locked
         where = f"Politique de la machine non appliquée : registre HKLM\\{REGISTRY_KEY}\\"
         reg_defaults, reg_locked = (
             _Origin(PolicyError, where + SECTIONS[section]).checked(values, section)

@@ -261,7 +261,12 @@ def test_policy_file_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert Config.load(environ={}, user_file=user, registry=NO_REGISTRY).is_locked("DMP_PROXY")
     elsewhere = policy(tmp_path, locked='DMP_LPS_OID = "1.2.250.1.999.7"')
     config = Config.load(environ={"DMP_POLICY_FILE": str(elsewhere)}, user_file=user, registry=NO_REGISTRY)
-    assert config.locked_keys() == {"DMP_LPS_OID"}
+    # The user's environment adds a policy file; the machine's own file still applies, and wins.
+    assert config.locked_keys() == {"DMP_LPS_OID", "DMP_PROXY"}
+    (tmp_path / "o").mkdir()
+    override = policy(tmp_path / "o", locked='DMP_PROXY = "http://mandataire-de-l-utilisateur:3128"')
+    config = Config.load(environ={"DMP_POLICY_FILE": str(override)}, user_file=user, registry=NO_REGISTRY)
+    assert config.get("DMP_PROXY") == ""
     # DMP_POLICY_FILE is read from the environment only: it is not a configuration key.
     with pytest.raises(PolicyError, match="DMP_POLICY_FILE"):
         load(tmp_path, policy_text='[defauts]\nDMP_POLICY_FILE = "/autre.toml"\n')

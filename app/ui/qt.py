@@ -6,11 +6,15 @@ from __future__ import annotations
 from PySide6 import QtCore, QtGui, QtNetwork, QtPdf, QtPdfWidgets, QtPrintSupport, QtWidgets
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QBuffer,
     QByteArray,
     QDate,
+    QIODevice,
     QModelIndex,
     QObject,
+    QRect,
     QRunnable,
+    QSize,
     QSortFilterProxyModel,
     Qt,
     QThreadPool,
@@ -18,10 +22,11 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QColor, QFont, QIcon, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QColor, QFont, QIcon, QImage, QImageReader, QKeySequence, QPainter, QPixmap
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
+from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -74,3 +79,5 @@ __all__ = [
     "QTreeWidgetItem", "QVBoxLayout", "QWidget", "Qt", "QtCore", "QtGui", "QtNetwork", "QtPdf",
     "QtPdfWidgets", "QtPrintSupport", "QtWidgets", "Signal", "Slot",
 ]  # fmt: skip
+__all__ += ["QBuffer", "QIODevice", "QImage", "QImageReader", "QPainter", "QPrintDialog", "QPrinter"]
+__all__ += ["QRect", "QSize"]

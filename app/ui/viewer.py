@@ -1,0 +1,399 @@
+"""A retrieved document on screen: PDF (every page), text (plain, RTF as text), images (JPEG, TIFF),
+the header summary beside it, printing and "save a copy". The body is read and decoded off the GUI
+thread; the viewer only shows the result.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.dmp_client.core.iti18 import DocumentInfo
+from app.ui.documents_model import SUMMARY_FIELDS, summary
+from app.ui.qt import (
+    QBuffer,
+    QByteArray,
+    QCheckBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QImage,
+    QImageReader,
+    QIODevice,
+    QLabel,
+    QPainter,
+    QPdfDocument,
+    QPdfView,
+    QPixmap,
+    QPlainTextEdit,
+    QPrintDialog,
+    QPrinter,
+    QPushButton,
+    QRect,
+    QScrollArea,
+    QSize,
+    QSplitter,
+    QStackedWidget,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from app.ui.tasks import run_in_background
+from app.workspace import Retrieved
+
+# The nonXMLBody media types of the DMP (ASS_A12) and the extension a saved copy gets.
+EXTENSIONS = {"application/pdf": ".pdf", "text/plain": ".txt", "text/rtf": ".rtf"}
+EXTENSIONS.update({"image/jpeg": ".jpg", "image/tiff": ".tif"})
+
+
+@dataclass(frozen=True)
+class Content:
+    """What the worker prepared: ``kind`` is pdf, text, image or unsupported."""
+
+    kind: str
+    data: bytes = b""
+    text: str = ""
+    image: QImage | None = None
+
+
+def media_kind(media_type: str) -> str:
+    return (media_type or "").split(";", 1)[0].strip().lower()
+
+
+def decode_text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", "replace")  # the usual 8-bit encoding of French documents
+
+
+_RTF_TOKEN = re.compile(
+    r"\\([a-z]+)(-?\d+)? ?|\\'([0-9a-fA-F]{2})|\\([^a-z])|([{}])|[\r\n]+|([^\\{}\r\n]+)", re.I
+)
+_RTF_SKIP = {"fonttbl", "colortbl", "stylesheet", "info", "pict", "header", "footer", "object", "themedata"}
+_RTF_TEXT = {"par": "\n", "line": "\n", "tab": "\t", "emdash": "—", "endash": "–", "bullet": "•"}
+_RTF_TEXT.update({"~": "\u00a0", "\\": "\\", "{": "{", "}": "}"})
+
+
+def rtf_to_text(rtf: str) -> str:
+    """The text of an RTF document (formatting dropped; tables and pictures are not rendered)."""
+    out: list[str] = []
+    stack: list[tuple[bool, int]] = []
+    skipping, uc, fallback = False, 1, 0  # fallback: characters still to drop after a \u
+    for word, arg, hexa, symbol, brace, text in _RTF_TOKEN.findall(rtf):
+        if brace:
+            if brace == "{":
+                stack.append((skipping, uc))
+            else:
+                skipping, uc = stack.pop() if stack else (False, 1)
+        elif symbol == "*" or word in _RTF_SKIP:
+            skipping = True
+        elif skipping:
+            continue
+        elif word == "uc":
+            uc = int(arg or 1)
+        elif word == "u":
+            out.append(chr(int(arg or 0) % 65536))
+            fallback = uc
+        elif fallback and (hexa or text):
+            fallback -= 1
+            out.append(text[1:])
+        elif hexa:
+            out.append(bytes([int(hexa, 16)]).decode("cp1252", "replace"))
+        else:
+            out.append(_RTF_TEXT.get(word or symbol, "") if word or symbol else text)
+    return "".join(out).strip()
+
+
+def read_content(body: Path, media_type: str) -> Content:
+    """Read and decode the body (blocking: runs on a worker thread)."""
+    kind = media_kind(media_type)
+    if kind == "application/pdf":
+        return Content("pdf", data=body.read_bytes())
+    if kind in ("text/plain", "text/rtf"):
+        text = decode_text(body.read_bytes())
+        return Content("text", text=rtf_to_text(text) if kind == "text/rtf" else text)
+    if kind in ("image/jpeg", "image/tiff"):
+        return Content("image", image=_read_image(body))
+    return Content("unsupported")
+
+
+def _read_image(path: Path) -> QImage | None:
+    """Every frame (multi-page TIFF), stacked vertically; ``None`` if unreadable."""
+    reader = QImageReader(str(path))
+    frames: list[QImage] = []
+    while not (frame := reader.read()).isNull():
+        frames.append(frame)
+        if not reader.jumpToNextImage():
+            break
+    if len(frames) <= 1:
+        return frames[0] if frames else None
+    sheet = QImage(
+        max(f.width() for f in frames), sum(f.height() + 8 for f in frames), QImage.Format.Format_RGB32
+    )
+    sheet.fill(Qt.GlobalColor.white)
+    painter = QPainter(sheet)
+    top = 0
+    for frame in frames:
+        painter.drawImage(0, top, frame)
+        top += frame.height() + 8
+    painter.end()
+    return sheet
+
+
+def suggested_name(info: DocumentInfo, media_type: str) -> str:
+    stem = re.sub(r'[<>:"/\\|?*\x00-\x1f]+', " ", info.title).strip(" .") or "document"
+    return stem[:120] + EXTENSIONS.get(media_kind(media_type), "")
+
+
+def _free_path(path: Path) -> Path:
+    candidate, number = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem} ({number}){path.suffix}")
+        number += 1
+    return candidate
+
+
+def save_copies(retrieved: Retrieved, target: Path, with_cda: bool) -> list[Path]:
+    """Copy the body to ``target`` (and the CDA beside it, never over an existing file)."""
+    shutil.copyfile(retrieved.body, target)
+    written = [target]
+    if with_cda:
+        cda = _free_path(target.with_name(f"{target.stem} - CDA.xml"))
+        shutil.copyfile(retrieved.cda, cda)
+        written.append(cda)
+    return written
+
+
+class DocumentViewer(QWidget):
+    shown = Signal()  # the document (or the message replacing it) is on screen
+    saved = Signal(object)  # list[Path] written by "Enregistrer une copie…"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._retrieved: Retrieved | None = None
+        self._info: DocumentInfo | None = None
+        self._content: Content | None = None
+        self._generation = 0
+        self._buffer: QBuffer | None = None
+
+        self.pdf = QPdfDocument(self)
+        self.pdf_view = QPdfView()
+        self.pdf_view.setDocument(self.pdf)
+        self.pdf_view.setPageMode(QPdfView.PageMode.MultiPage)
+        self.pdf_view.setZoomMode(QPdfView.ZoomMode.FitToWidth)
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
+        self.image = QLabel()
+        self.image.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.image_area = QScrollArea()
+        self.image_area.setWidget(self.image)
+        self.image_area.setWidgetResizable(True)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.pages = QStackedWidget()
+        for page in (self.message, self.pdf_view, self.text, self.image_area):
+            self.pages.addWidget(page)
+
+        side = QGroupBox("En-tête du document")
+        self.summary = QFormLayout(side)
+        self.summary.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.fields: dict[str, QLabel] = {}
+        for name in SUMMARY_FIELDS:
+            label = QLabel()
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.summary.addRow(f"{name} :", label)
+            self.fields[name] = label
+
+        self.print_button = QPushButton("Imprimer…")
+        self.save_button = QPushButton("Enregistrer une copie…")
+        self.with_cda = QCheckBox("avec le CDA (XML)")
+        self.with_cda.setToolTip("Enregistrer aussi le document CDA tel que stocké dans le DMP")
+        self.status = QLabel()
+        buttons = QHBoxLayout()
+        for widget in (self.print_button, self.save_button, self.with_cda):
+            buttons.addWidget(widget)
+        buttons.addWidget(self.status, 1)
+
+        splitter = QSplitter()
+        splitter.addWidget(self.pages)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(splitter, 1)
+
+        self.print_button.clicked.connect(self._print)
+        self.save_button.clicked.connect(self._save)
+        self.pdf.statusChanged.connect(self._pdf_status)
+        self.clear()
+
+    # -- API --------------------------------------------------------------------------------------
+
+    def show_document(self, retrieved: Retrieved, info: DocumentInfo) -> None:
+        self.clear()
+        self._retrieved, self._info = retrieved, info
+        self._fill_summary(info)
+        self._show_message("Chargement du document…")
+        self.save_button.setEnabled(True)
+        generation = self._generation
+        run_in_background(
+            lambda: read_content(retrieved.body, retrieved.media_type),
+            lambda content: self._loaded(generation, content),
+            lambda _error: self._failed(generation),
+        )
+
+    def clear(self) -> None:
+        self._generation += 1
+        self._retrieved = self._info = self._content = None
+        self.pdf.close()
+        self._buffer = None
+        self.text.clear()
+        self.image.clear()
+        for label in self.fields.values():
+            label.clear()
+        self.status.clear()
+        self._show_message("Aucun document ouvert.")
+        self.print_button.setEnabled(False)
+        self.save_button.setEnabled(False)
+
+    # -- display ----------------------------------------------------------------------------------
+
+    def _fill_summary(self, info: DocumentInfo) -> None:
+        for name, value in summary(info).items():
+            self.fields[name].setText(value or "—")
+
+    def _show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.pages.setCurrentWidget(self.message)
+
+    def _loaded(self, generation: int, content: Content) -> None:
+        if generation != self._generation or self._retrieved is None:
+            return
+        self._content = content
+        if content.kind == "pdf":
+            self._buffer = QBuffer()  # no parent: dropped with the next document
+            self._buffer.setData(QByteArray(content.data))
+            self._buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+            self.pdf.load(self._buffer)  # Ready or Error arrives through statusChanged
+            return
+        if content.kind == "text":
+            self.text.setPlainText(content.text)
+            self.pages.setCurrentWidget(self.text)
+            self.print_button.setEnabled(True)
+        elif content.kind == "image" and content.image is not None:
+            self.image.setPixmap(QPixmap.fromImage(content.image))
+            self.pages.setCurrentWidget(self.image_area)
+            self.print_button.setEnabled(True)
+        elif content.kind == "image":
+            self._show_message("Cette image est illisible ou son format n'est pas reconnu.")
+        else:
+            kind = media_kind(self._retrieved.media_type) or "inconnu"
+            self._show_message(
+                f"Ce format de document ({kind}) ne peut pas être affiché ici.\n"
+                "Utilisez « Enregistrer une copie… » pour l'ouvrir avec un autre logiciel."
+            )
+        self.shown.emit()
+
+    def _pdf_status(self, status: Any) -> None:
+        if self._content is None or self._content.kind != "pdf":
+            return
+        if status == QPdfDocument.Status.Ready:
+            self.pages.setCurrentWidget(self.pdf_view)
+            self.print_button.setEnabled(True)
+            pages = self.pdf.pageCount()
+            self.status.setText(f"PDF, {pages} page{'s' if pages > 1 else ''}")
+        elif status == QPdfDocument.Status.Error:
+            self._show_message("Ce PDF est illisible (fichier endommagé ou protégé).")
+        else:
+            return
+        self.shown.emit()
+
+    def _failed(self, generation: int) -> None:
+        if generation == self._generation:
+            self._show_message("Le document n'a pas pu être lu sur ce poste.")
+            self.shown.emit()
+
+    # -- print and save ---------------------------------------------------------------------------
+
+    def _print(self) -> None:
+        if self._content is None:
+            return
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        dialog = QPrintDialog(printer, self)
+        dialog.setWindowTitle("Imprimer le document")
+        if self._content.kind == "pdf":
+            dialog.setMinMax(1, max(1, self.pdf.pageCount()))
+        if dialog.exec() == QPrintDialog.DialogCode.Accepted:
+            self.print_to(printer)
+
+    def print_to(self, printer: QPrinter) -> None:
+        """Paint the shown document on ``printer`` (PDF: each page rendered at the printer's resolution)."""
+        content = self._content
+        if content is None:
+            return
+        if content.kind == "text":
+            self.text.document().print_(printer)
+            return
+        painter = QPainter()
+        if not painter.begin(printer):
+            self.status.setText("Impression impossible : imprimante indisponible.")
+            return
+        try:
+            if content.kind == "image" and content.image is not None:
+                _draw_fitted(painter, content.image)
+            elif content.kind == "pdf":
+                count = self.pdf.pageCount()
+                first, last = printer.fromPage(), printer.toPage()  # 1-based, 0: every page
+                pages = range(max(first, 1) - 1, min(last, count) if last else count)
+                dpi = min(printer.resolution(), 300)
+                for number, page in enumerate(pages):
+                    if number:
+                        printer.newPage()
+                    points = self.pdf.pagePointSize(page)
+                    size = QSize(int(points.width() * dpi / 72), int(points.height() * dpi / 72))
+                    _draw_fitted(painter, self.pdf.render(page, size, fillColor=Qt.GlobalColor.white))
+        finally:
+            painter.end()
+
+    def _save(self) -> None:
+        retrieved, info = self._retrieved, self._info
+        if retrieved is None or info is None:
+            return
+        name = suggested_name(info, retrieved.media_type)
+        extension = EXTENSIONS.get(media_kind(retrieved.media_type), "")
+        pattern = f"Document (*{extension})" if extension else "Tous les fichiers (*)"
+        chosen, _filter = QFileDialog.getSaveFileName(
+            self, "Enregistrer une copie du document", str(Path.home() / name), pattern
+        )
+        if not chosen:
+            return
+        target, with_cda = Path(chosen), self.with_cda.isChecked()
+        self.status.setText("Enregistrement…")
+        run_in_background(lambda: save_copies(retrieved, target, with_cda), self._saved, self._save_failed)
+
+    def _saved(self, written: list[Path]) -> None:
+        self.status.setText("Copie enregistrée : " + ", ".join(p.name for p in written))
+        self.saved.emit(written)
+
+    def _save_failed(self, _error: BaseException) -> None:
+        self.status.setText("Copie impossible : vérifiez le dossier choisi, l'espace disque et vos droits.")
+
+
+def _draw_fitted(painter: QPainter, image: QImage) -> None:
+    """The image scaled to the page, proportions kept, top left."""
+    area = painter.viewport()
+    scaled = image.size().scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
+    painter.save()
+    painter.setViewport(QRect(area.x(), area.y(), scaled.width(), scaled.height()))
+    painter.setWindow(image.rect())
+    painter.drawImage(0, 0, image)
+    painter.restore()
