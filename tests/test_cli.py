@@ -168,8 +168,12 @@ def test_demo_identifies_every_sandbox_patient(monkeypatch: pytest.MonkeyPatch) 
     assert "banc de cartes non monté" in out
 
 
-def test_gui_entry_point_says_it_is_not_available_yet() -> None:
+def test_gui_entry_point_answers_version_and_refuses_a_bad_context(tmp_path: Path) -> None:
     gui = shutil.which("dmp-gui", path=str(Path(sys.executable).parent))
     assert gui
-    done = subprocess.run([gui], capture_output=True, text=True, check=False)
-    assert done.returncode == 2 and "pas encore disponible" in done.stderr
+    version = subprocess.run([gui, "--version"], capture_output=True, text=True, check=False)
+    assert version.returncode == 0 and version.stdout.startswith("dmp-gui ")
+    bad = tmp_path / "contexte.json"
+    bad.write_text("{pas du json", encoding="utf-8")
+    done = subprocess.run([gui, "--contexte", str(bad)], capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "contexte illisible" in done.stderr
