@@ -72,6 +72,20 @@ _TABLE = (
     Key("DMP_CACHE_PURGE_FIN_SESSION", "Vider le cache à la fin de la session carte", Kind.FLAG, "0"),
     Key("DMP_FILE_DELAI_S", "Délai avant un nouvel essai d'envoi (secondes)", Kind.NUMBER, "5"),
     Key("DMP_SANDBOX_DIR", "Dossier du bac à sable (essais)", Kind.PATH),
+    Key("DMP_PROFIL_HOTE", "Profil de l'hôte DMP (current, legacy)", Kind.TEXT, "current"),
+    Key("DMP_MODE_AUTH", "Authentification par défaut (carte, structure)", Kind.TEXT, "carte"),
+    Key("DMP_DELAI_REQUETE_S", "Délai des requêtes simples (secondes)", Kind.NUMBER, "60"),
+    Key("DMP_DELAI_RECHERCHE_S", "Délai des recherches de documents (secondes)", Kind.NUMBER, "600"),
+    Key("DMP_DELAI_ENVOI_S", "Délai des dépôts de documents (secondes)", Kind.NUMBER, "200"),
+    Key("DMP_DELAI_RECUPERATION_S", "Délai des récupérations de documents (secondes)", Kind.NUMBER, "90"),
+    Key("DMP_DELAI_CONNEXION_S", "Délai d'établissement des connexions (secondes)", Kind.NUMBER, "15"),
+    Key("DMP_STRUCTURE_CERT_AUTH", "Certificat d'authentification de la structure (PEM)", Kind.PATH),
+    Key("DMP_STRUCTURE_CLE_AUTH", "Clé d'authentification de la structure (PEM)", Kind.PATH),
+    Key("DMP_STRUCTURE_CERT_SIGN", "Certificat de signature de la structure (PEM)", Kind.PATH),
+    Key("DMP_STRUCTURE_CLE_SIGN", "Clé de signature de la structure (PEM)", Kind.PATH),
+    Key("DMP_STRUCTURE_ID", "Identifiant national de la structure (FINESS préfixé)", Kind.TEXT),
+    Key("DMP_STRUCTURE_NOM", "Nom de la structure", Kind.TEXT),
+    Key("DMP_STRUCTURE_SECTEUR", "Secteur d'activité de la structure (TRE_R02)", Kind.TEXT),
 )
 KEYS: Mapping[str, Key] = MappingProxyType({key.name: key for key in _TABLE})
 BUILTIN: Mapping[str, str] = MappingProxyType({k.name: k.default for k in _TABLE if k.default is not None})

@@ -50,6 +50,8 @@ class Settings:
     timeouts: Timeouts = field(default_factory=Timeouts)
     is_sandbox: bool = False
     store: StoreSettings = field(default_factory=StoreSettings.from_env)
+    host_profile: str = "current"  # the DMP host's rules: current (Mon espace santé) or legacy
+    auth_mode: str = "carte"  # what the desktop application connects with first
 
     # Where each value came from: the settings dialog shows the locked ones as locked.
     config: Config = field(default_factory=Config.load, compare=False, repr=False)
@@ -71,8 +73,8 @@ class Settings:
             if trust
             else ((pki / "trust-bundle.pem",) if pki else ())
         )
-        structure = None
-        if pki is not None:
+        structure = _configured_structure(config)
+        if structure is None and pki is not None:
             structure = StructureCredentials(
                 pki / "structure-auth.pem",
                 pki / "structure-auth.key",
@@ -94,7 +96,16 @@ class Settings:
             pkcs11_module=config.get("DMP_PKCS11_MODULE") or None,  # "" (e.g. locked empty): none
             structure=structure,
             proxy=config.get("DMP_PROXY") or None,
+            timeouts=Timeouts(
+                query=float(config.require("DMP_DELAI_REQUETE_S")),
+                find=float(config.require("DMP_DELAI_RECHERCHE_S")),
+                send=float(config.require("DMP_DELAI_ENVOI_S")),
+                retrieve=float(config.require("DMP_DELAI_RECUPERATION_S")),
+                connect=float(config.require("DMP_DELAI_CONNEXION_S")),
+            ),
             is_sandbox=rig is not None,
+            host_profile=config.require("DMP_PROFIL_HOTE"),
+            auth_mode=config.require("DMP_MODE_AUTH"),
             store=StoreSettings.from_env(config),
             config=config,
         )
@@ -103,3 +114,22 @@ class Settings:
     def from_env(cls) -> Settings:
         """:meth:`load` with the machine's configuration (the name the callers know)."""
         return cls.load()
+
+
+def _configured_structure(config: Config) -> StructureCredentials | None:
+    """The structure's own certificates, when the vendor or IT configured them (else the sandbox's)."""
+    paths = [config.get(k) for k in ("DMP_STRUCTURE_CERT_AUTH", "DMP_STRUCTURE_CLE_AUTH",
+                                     "DMP_STRUCTURE_CERT_SIGN", "DMP_STRUCTURE_CLE_SIGN")]  # fmt: skip
+    if not all(paths):
+        return None
+    structure_id = config.get("DMP_STRUCTURE_ID") or ""
+    return StructureCredentials(
+        *(Path(p) for p in paths if p),
+        None,
+        structure_id,
+        config.get("DMP_STRUCTURE_SECTEUR") or "SA01",
+        f"{structure_id}/secretariat",
+        "SECRETARIAT",
+        config.get("DMP_STRUCTURE_NOM") or "",
+        config.require("DMP_STRUCTURE_AUTEUR"),
+    )
