@@ -37,7 +37,7 @@ def forward_or_serve(message: dict[str, Any], name: str | None = None) -> Instan
 
 
 def open_main_window(host_profile: str = "current", settings: Settings | None = None) -> Any:
-    from app.ui.main_window import MainWindow  # type: ignore[import-not-found, unused-ignore]
+    from app.ui.main_window import MainWindow
 
     settings = settings or Settings.from_env()
     store = None

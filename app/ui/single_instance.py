@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import os
 from typing import Any
 
 from app.ui.qt import QLocalServer, QLocalSocket, QObject, Signal
@@ -14,7 +15,11 @@ TIMEOUT_MS = 2000
 
 
 def server_name() -> str:
-    """Per user (two users of one Windows workstation, or of a TSE server, each get theirs)."""
+    """Per user (two users of one Windows workstation, or of a TSE server, each get theirs);
+    ``DMP_GUI_INSTANCE`` names another one (tests, several sandboxes side by side)."""
+    named = os.environ.get("DMP_GUI_INSTANCE")
+    if named:
+        return named
     user = hashlib.sha256(getpass.getuser().encode()).hexdigest()[:12]
     return f"dmp-client-{user}"
 

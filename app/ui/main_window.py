@@ -1,0 +1,375 @@
+"""The main window: status bar (card and reader, practitioner and situation, host and connection,
+queue), the patient and DMP panels, and the tabs (documents, upload, queue, secretariat). Every
+card, network and disk operation runs off the GUI thread; errors are shown in French with their code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+from app import __version__
+from app.card.pcsc import CardEvent, ReaderMonitor
+from app.dmp_client.core.actions import Action
+from app.dmp_client.core.admin import DmpPatient, Gender
+from app.dmp_client.core.context import Purpose
+from app.dmp_client.core.iti18 import DocumentInfo
+from app.errors import USER_FACING_ERRORS
+from app.settings import Settings
+from app.ui.batch_panel import BatchPanel
+from app.ui.dialogs import ConsentDialog, EmergencyAccessDialog, GuiPinPrompt
+from app.ui.dmp_panel import DmpPanel
+from app.ui.documents_panel import DocumentsPanel
+from app.ui.errors import describe, show_error
+from app.ui.patient_panel import PatientPanel
+from app.ui.qt import (
+    QAction,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QObject,
+    QSplitter,
+    Qt,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from app.ui.queue_panel import QueuePanel
+from app.ui.settings_dialog import SettingsDialog
+from app.ui.tasks import run_in_background
+from app.ui.upload_panel import UploadPanel
+from app.ui.viewer import DocumentViewer
+from app.workspace import Connection, DmpOverview, Patient, Workspace
+
+
+class _CardEvents(QObject):
+    changed = Signal(str, str)  # reader, event (from the monitor's thread, delivered on the GUI's)
+
+
+class MainWindow(QMainWindow):
+    busy_changed = Signal(int)
+
+    def __init__(
+        self, workspace: Workspace, *, legacy_profile: bool = False, monitor_cards: bool = True
+    ) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.settings: Settings = workspace.settings
+        self.overview: DmpOverview | None = None
+        self.pending = 0
+        self.setWindowTitle("Client DMP")
+        self.resize(1360, 820)
+        self._toolbar()
+        self.patient_panel = PatientPanel(sandbox=self.settings.is_sandbox)
+        self.dmp_panel = DmpPanel(legacy_profile=legacy_profile)
+        side = QWidget()
+        column = QVBoxLayout(side)
+        column.addWidget(self.patient_panel)
+        column.addWidget(self.dmp_panel, 1)
+        side.setMinimumWidth(330)
+        side.setMaximumWidth(420)
+        self.documents = DocumentsPanel()
+        self.viewer = DocumentViewer()
+        documents_tab = QSplitter(Qt.Orientation.Horizontal)
+        documents_tab.addWidget(self.documents)
+        documents_tab.addWidget(self.viewer)
+        documents_tab.setSizes([620, 420])
+        self.upload = UploadPanel(workspace, lambda: self.patient_panel.patient)
+        self.queue = QueuePanel(workspace)
+        self.batch = BatchPanel(workspace, lambda: self.patient_panel.candidates)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(documents_tab, "Documents")
+        self.tabs.addTab(self.upload, "Déposer")
+        self.tabs.addTab(self.queue, "File d'envoi")
+        self.tabs.addTab(self.batch, "Secrétariat")
+        body = QSplitter(Qt.Orientation.Horizontal)
+        body.addWidget(side)
+        body.addWidget(self.tabs)
+        body.setStretchFactor(1, 1)
+        self.setCentralWidget(body)
+        self._status_bar()
+        self._connect_signals()
+        self.card_events = _CardEvents()
+        self.card_events.changed.connect(self._card_event)
+        self.monitor: ReaderMonitor | None = None
+        if monitor_cards:
+            self._start_monitor()
+        self._show_connection(None)
+
+    # -- layout -------------------------------------------------------------------------------------
+
+    def _toolbar(self) -> None:
+        bar = QToolBar("Connexion")
+        bar.setObjectName("barre-connexion")
+        bar.setMovable(False)
+        self.addToolBar(bar)
+        self.card_action = QAction("Se connecter avec la carte CPS", self)
+        self.card_action.setShortcut("Ctrl+K")
+        self.structure_action = QAction("Certificat de la structure", self)
+        self.disconnect_action = QAction("Se déconnecter", self)
+        self.refresh_action = QAction("Actualiser", self)
+        self.refresh_action.setShortcut("F5")
+        self.settings_action = QAction("Réglages…", self)
+        self.about_action = QAction("À propos", self)
+        for action in (
+            self.card_action, self.structure_action, self.disconnect_action, self.refresh_action,
+            self.settings_action, self.about_action,
+        ):  # fmt: skip
+            bar.addAction(action)
+
+    def _status_bar(self) -> None:
+        self.card_label, self.who_label, self.host_label, self.queue_label = (QLabel() for _ in range(4))
+        for label in (self.card_label, self.who_label, self.host_label, self.queue_label):
+            self.statusBar().addPermanentWidget(label)
+        host = urlparse(self.settings.host_url).netloc or self.settings.host_url
+        self.host_name = f"{host}{' (bac à sable)' if self.settings.is_sandbox else ''}"
+        self.host_label.setText(f"DMP : {self.host_name}")
+        self.card_label.setText("Carte : —")
+        self.queue_label.setText("File : —")
+
+    def _connect_signals(self) -> None:
+        self.card_action.triggered.connect(self.connect_card)
+        self.structure_action.triggered.connect(self.connect_structure)
+        self.disconnect_action.triggered.connect(self.sign_out)
+        self.refresh_action.triggered.connect(self.refresh)
+        self.about_action.triggered.connect(self.about)
+        self.settings_action.triggered.connect(self.open_settings)
+        self.patient_panel.patient_changed.connect(lambda _: self.refresh())
+        self.dmp_panel.authorize_requested.connect(self.authorize)
+        self.dmp_panel.treating_doctor_requested.connect(self.declare_treating_doctor)
+        self.dmp_panel.emergency_requested.connect(self.emergency_access)
+        self.dmp_panel.create_requested.connect(self.create_dmp)
+        self.documents.open_requested.connect(self.open_document)
+        self.documents.action_requested.connect(self.document_action)
+        self.queue.counts_changed.connect(self._queue_counts)
+
+    # -- background work --------------------------------------------------------------------------
+
+    def run(self, what: str, fn: Any, done: Any = None) -> None:
+        """Run ``fn`` off the GUI thread; show its error in French; count what is in flight."""
+        self.pending += 1
+        self.busy_changed.emit(self.pending)
+        self.statusBar().showMessage(f"{what}…")
+
+        def finished(result: Any) -> None:
+            self._finished()
+            self.host_label.setText(f"DMP : {self.host_name} — joignable")
+            if done is not None:
+                done(result)
+
+        def failed(error: BaseException) -> None:
+            self._finished()
+            code, _ = describe(error)
+            if code in ("DMP-INJOIGNABLE", "DMP-DELAI", "DMP-TLS"):
+                self.host_label.setText(f"DMP : {self.host_name} — injoignable [{code}]")
+            show_error(self, error, what)
+
+        run_in_background(fn, finished, failed)
+
+    def _finished(self) -> None:
+        self.pending -= 1
+        self.busy_changed.emit(self.pending)
+        if not self.pending:
+            self.statusBar().clearMessage()
+
+    # -- connection ---------------------------------------------------------------------------------
+
+    def connect_card(self) -> None:
+        prompt = GuiPinPrompt(self)
+        self.run(
+            "La connexion avec la carte CPS", lambda: self.workspace.connect_card(prompt), self._connected
+        )
+
+    def connect_structure(self) -> None:
+        self.run("La connexion avec le certificat de la structure", self.workspace.connect_structure,
+                 self._connected)  # fmt: skip
+
+    def sign_out(self) -> None:
+        self.workspace.disconnect()
+        self._show_connection(None)
+        self.dmp_panel.show_overview(None, None)
+        self.documents.set_documents([], lambda _: frozenset())
+        self.viewer.clear()
+
+    def _connected(self, connection: Connection) -> None:
+        self._show_connection(connection)
+        self.refresh()
+
+    def _show_connection(self, connection: Connection | None) -> None:
+        if connection is None:
+            self.who_label.setText("Non connecté")
+            self.disconnect_action.setEnabled(False)
+            return
+        mode = "carte CPS" if connection.card_reader else "certificat de structure"
+        self.who_label.setText(f"{connection.display_name} — {connection.situation} ({mode})")
+        if connection.card_reader:
+            self.card_label.setText(f"Carte : {connection.card_reader}")
+        self.disconnect_action.setEnabled(True)
+
+    def _start_monitor(self) -> None:
+        try:
+            self.monitor = ReaderMonitor(
+                lambda reader, event, atr: self.card_events.changed.emit(reader, event)
+            )
+            self.monitor.start()
+        except USER_FACING_ERRORS:
+            self.card_label.setText("Carte : aucun lecteur")
+            self.monitor = None
+
+    def _card_event(self, reader: str, event: str) -> None:
+        self.card_label.setText(f"Carte {event} ({reader})")
+        connection = self.workspace.connection
+        if event == CardEvent.REMOVED and connection is not None and connection.card_reader == reader:
+            self.sign_out()
+            QMessageBox.information(
+                self, "Carte retirée", "La carte CPS a été retirée : la session est fermée."
+            )
+
+    # -- the patient's DMP --------------------------------------------------------------------------
+
+    @property
+    def patient(self) -> Patient | None:
+        return self.patient_panel.patient
+
+    def refresh(self) -> None:
+        patient, connection = self.patient, self.workspace.connection
+        if patient is None or connection is None:
+            self.dmp_panel.show_overview(None, connection)
+            return
+        self.run("La lecture de l'état du DMP", lambda: self.workspace.overview(patient),
+                 lambda overview: self._overview(patient, overview))  # fmt: skip
+
+    def _overview(self, patient: Patient, overview: DmpOverview) -> None:
+        if patient is not self.patient:
+            return  # another patient was opened meanwhile
+        self.overview = overview
+        self.dmp_panel.show_overview(overview, self.workspace.connection)
+        connection = self.workspace.connection
+        status = overview.status
+        allowed = status.authorized or status.treating_doctor
+        consult = (
+            status.exists
+            and connection is not None
+            and connection.card_reader is not None
+            and (allowed or connection.purpose is not Purpose.NORMAL)
+        )
+        if not consult:
+            self.documents.set_documents([], lambda _: frozenset())
+            return
+        self.run("La recherche des documents", lambda: self.workspace.documents(patient), self._documents)
+
+    def _documents(self, documents: list[DocumentInfo]) -> None:
+        treating = self.overview.status.treating_doctor if self.overview else False
+        self.documents.set_documents(documents, lambda d: self.workspace.actions(d, treating))
+
+    def authorize(self, add: bool) -> None:
+        patient = self.patient
+        if patient is not None:
+            self.run(
+                "L'autorisation", lambda: self.workspace.authorize(patient, add), lambda _: self.refresh()
+            )
+
+    def declare_treating_doctor(self, declare: bool) -> None:
+        patient = self.patient
+        if patient is not None:
+            declared = lambda: self.workspace.declare_treating_doctor(patient, declare)  # noqa: E731
+            self.run("La déclaration de médecin traitant", declared, lambda _: self.refresh())
+
+    def emergency_access(self) -> None:
+        connection, overview = self.workspace.connection, self.overview
+        if connection is None or overview is None:
+            return
+        prompt = GuiPinPrompt(self)
+        if connection.purpose is not Purpose.NORMAL:
+            back = lambda: self.workspace.with_purpose(Purpose.NORMAL, prompt)  # noqa: E731
+            self.run("Le retour à l'accès normal", back, self._connected)
+            return
+        opposed = {
+            Purpose.BREAK_GLASS: overview.opposition_break_glass,
+            Purpose.CENTRE_15: overview.opposition_centre_15,
+        }
+        dialog = EmergencyAccessDialog(opposed, self)
+        if dialog.exec():
+            purpose = dialog.purpose
+            self.run(
+                "L'accès d'urgence", lambda: self.workspace.with_purpose(purpose, prompt), self._connected
+            )
+
+    def create_dmp(self) -> None:
+        patient, client = self.patient, self.workspace.client
+        if patient is None or patient.traits is None or client is None:
+            return
+        dialog = ConsentDialog(self)
+        if not dialog.exec():
+            return
+        t = patient.traits
+        data = DmpPatient(patient.ins, t.birth_name, t.first_name, Gender(str(t.sex)), t.birth_date.to_hl7())
+        self.run(
+            "La création du DMP", lambda: client.create_dmp(data, consent=True), lambda _: self.refresh()
+        )
+
+    # -- documents ------------------------------------------------------------------------------------
+
+    def open_document(self, document: DocumentInfo) -> None:
+        patient = self.patient
+        if patient is not None:
+            self.run("La récupération du document", lambda: self.workspace.retrieve(patient, document),
+                     lambda retrieved: self.viewer.show_document(retrieved, document))  # fmt: skip
+
+    def document_action(self, document: DocumentInfo, action: Action) -> None:
+        patient = self.patient
+        if patient is None:
+            return
+        if action is Action.VIEW:
+            self.open_document(document)
+            return
+        if action is Action.REPLACE:
+            self.upload.set_replaces(document.unique_id, document.title)
+            self.tabs.setCurrentWidget(self.upload)
+            return
+        if action is Action.DELETE:
+            answer = QMessageBox.question(
+                self,
+                "Supprimer le document",
+                f"Supprimer « {document.title} » du DMP ? Cette action est définitive.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.run(f"L'action « {action} »", lambda: self.workspace.apply(patient, document, action),
+                 lambda _: self.refresh())  # fmt: skip
+
+    def _queue_counts(self, counts: dict[Any, int]) -> None:
+        waiting = sum(n for state, n in counts.items() if str(state) in ("queued", "sending"))
+        failed = sum(n for state, n in counts.items() if str(state) == "failed")
+        self.queue_label.setText(f"File : {waiting} en attente, {failed} à traiter")
+
+    def open_settings(self) -> None:
+        SettingsDialog(self.settings.config, self).exec()
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self, "À propos", f"Client DMP {__version__}\nLogiciel compatible DMP (bac à sable)."
+        )
+
+    def open_context(self, message: dict[str, Any]) -> None:
+        """The EHR's hand-off (at start, or forwarded by a second ``dmp-gui``): open that patient."""
+        context = message.get("contexte")
+        if isinstance(context, dict):
+            self.patient_panel.open_context(context)
+        wanted = message.get("patient")
+        if isinstance(wanted, str):
+            found = [p for p in self.patient_panel.candidates if p.source.endswith(f"({wanted})")]
+            if found:
+                self.patient_panel.select(found[0])
+        if message.get("activer"):
+            self.show()
+            self.raise_()
+            self.activateWindow()
+
+    def closeEvent(self, event: Any) -> None:
+        if self.monitor is not None:
+            self.monitor.stop()
+        self.workspace.close()
+        super().closeEvent(event)
