@@ -118,13 +118,21 @@ class Settings:
 
 def _configured_structure(config: Config) -> StructureCredentials | None:
     """The structure's own certificates, when the vendor or IT configured them (else the sandbox's)."""
-    paths = [config.get(k) for k in ("DMP_STRUCTURE_CERT_AUTH", "DMP_STRUCTURE_CLE_AUTH",
-                                     "DMP_STRUCTURE_CERT_SIGN", "DMP_STRUCTURE_CLE_SIGN")]  # fmt: skip
-    if not all(paths):
+    names = (
+        "DMP_STRUCTURE_CERT_AUTH",
+        "DMP_STRUCTURE_CLE_AUTH",
+        "DMP_STRUCTURE_CERT_SIGN",
+        "DMP_STRUCTURE_CLE_SIGN",
+    )
+    paths = [Path(value) for name in names if (value := config.get(name))]
+    if len(paths) != len(names):
         return None
     structure_id = config.get("DMP_STRUCTURE_ID") or ""
     return StructureCredentials(
-        *(Path(p) for p in paths if p),
+        paths[0],
+        paths[1],
+        paths[2],
+        paths[3],
         None,
         structure_id,
         config.get("DMP_STRUCTURE_SECTEUR") or "SA01",

@@ -169,7 +169,7 @@ class UploadQueue:
         digest = hashlib.sha256()
         size = seq = 0
         while True:
-            batch = []
+            batch: list[tuple[str, int, bytes, float]] = []
             while len(batch) < STAGE_CHUNKS and (chunk := content.read(CHUNK)):
                 digest.update(chunk)
                 size += len(chunk)

@@ -75,7 +75,7 @@ class MainWindow(QMainWindow):
         documents_tab = QSplitter(Qt.Orientation.Horizontal)
         documents_tab.addWidget(self.documents)
         documents_tab.addWidget(self.viewer)
-        documents_tab.setSizes([620, 420])
+        documents_tab.setSizes([820, 720])
         self.upload = UploadPanel(workspace, lambda: self.patient_panel.patient)
         self.queue = QueuePanel(workspace)
         self.batch = BatchPanel(workspace, lambda: self.patient_panel.candidates)
@@ -136,7 +136,7 @@ class MainWindow(QMainWindow):
         self.refresh_action.triggered.connect(self.refresh)
         self.about_action.triggered.connect(self.about)
         self.settings_action.triggered.connect(self.open_settings)
-        self.patient_panel.patient_changed.connect(lambda _: self.refresh())
+        self.patient_panel.patient_changed.connect(self._patient_changed)
         self.dmp_panel.authorize_requested.connect(self.authorize)
         self.dmp_panel.treating_doctor_requested.connect(self.declare_treating_doctor)
         self.dmp_panel.emergency_requested.connect(self.emergency_access)
@@ -232,6 +232,15 @@ class MainWindow(QMainWindow):
     @property
     def patient(self) -> Patient | None:
         return self.patient_panel.patient
+
+    def _patient_changed(self, patient: Patient | None) -> None:
+        """Nothing of the previous patient stays on screen: list, viewer, state, upload target."""
+        self.overview = None
+        self.documents.set_documents([], lambda _: frozenset())
+        self.viewer.clear()
+        self.upload.set_replaces(None, "")
+        self.dmp_panel.show_overview(None, self.workspace.connection)
+        self.refresh()
 
     def refresh(self) -> None:
         patient, connection = self.patient, self.workspace.connection

@@ -112,7 +112,7 @@ class PatientPanel(QGroupBox):
             ("Nom", self.name), ("Naissance", self.birth), ("INS", self.ins), ("Statut INS", self.status),
             ("INS-C", self.insc), ("Source", self.origin),
         ):  # fmt: skip
-            widget.setTextInteractionFlags(widget.textInteractionFlags())
+            widget.setWordWrap(True)
             form.addRow(label, widget)
         layout.addLayout(form)
         self.vitale.clicked.connect(self.read_vitale)

@@ -155,3 +155,15 @@ def test_a_second_instance_forwards_its_context(qtbot: QtBot, tmp_path: Path) ->
     assert second.wait(timeout=30) == 0  # forwarded: no second window
     assert received[0]["patient"] == "P04" and received[0]["activer"]
     server.close()
+
+
+def test_nothing_of_the_previous_patient_stays_on_screen(qtbot: QtBot, window: MainWindow) -> None:
+    open_patient(qtbot, window, "P01")
+    qtbot.waitUntil(lambda: len(window.documents.visible_documents()) > 0, timeout=60_000)
+    with qtbot.waitSignal(window.viewer.shown, timeout=60_000):
+        window.open_document(window.documents.visible_documents()[0])
+    window.patient_panel.select(sandbox_patient("P07"))
+    assert window.documents.visible_documents() == []
+    assert window.viewer.save_button.isEnabled() is False  # the viewer was cleared at once
+    qtbot.waitUntil(lambda: window.overview is not None and window.pending == 0, timeout=60_000)
+    assert window.documents.visible_documents() == []  # not authorised on P07: nothing listed

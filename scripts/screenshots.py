@@ -1,0 +1,89 @@
+"""Screenshots of the desktop application's main screens, under Xvfb, into docs/screenshots/:
+``xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gui_session import SandboxSession
+
+from app.dmp_client.core.context import Purpose
+from app.ui.application import create_application
+from app.ui.dialogs import EmergencyAccessDialog
+from app.ui.main_window import MainWindow
+from app.ui.patient_panel import sandbox_patients
+from app.ui.qt import QApplication, QWidget
+from app.ui.settings_dialog import SettingsDialog
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+
+def wait(condition, seconds: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        QApplication.processEvents()
+        if time.monotonic() > deadline:
+            raise SystemExit("the window did not get there in time")
+        time.sleep(0.02)
+    for _ in range(20):
+        QApplication.processEvents()
+        time.sleep(0.02)
+
+
+def shot(widget: QWidget, name: str) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    widget.grab().save(str(OUT / f"{name}.png"))
+    print(f"docs/screenshots/{name}.png")
+
+
+def main() -> None:
+    app = create_application()
+    session = SandboxSession()
+    window = MainWindow(session.gp_workspace(), monitor_cards=False)
+    window.resize(1500, 900)
+    window.show()
+    window._show_connection(window.workspace.connection)
+    p01 = next(p for p in sandbox_patients() if p.source.endswith("(P01)"))
+    window.patient_panel.select(p01)
+    wait(lambda: window.overview is not None and window.pending == 0 and window.documents.visible_documents())
+    documents = window.documents.visible_documents()
+    pdf = next((d for d in documents if d.mime_type == "application/pdf"), documents[0])
+    window.open_document(pdf)
+    wait(lambda: window.pending == 0)
+    shot(window, "documents")
+    window.tabs.setCurrentWidget(window.upload)
+    wait(lambda: True)
+    shot(window, "depot")
+    window.tabs.setCurrentWidget(window.queue)
+    wait(lambda: True)
+    shot(window, "file-d-envoi")
+    window.tabs.setCurrentWidget(window.batch)
+    wait(lambda: True)
+    shot(window, "secretariat")
+    p07 = next(p for p in sandbox_patients() if p.source.endswith("(P07)"))
+    window.tabs.setCurrentIndex(0)
+    window.patient_panel.select(p07)
+    wait(lambda: window.overview is not None and window.pending == 0)
+    shot(window, "patient-non-autorise")
+    dialog = EmergencyAccessDialog({Purpose.BREAK_GLASS: True, Purpose.CENTRE_15: False}, window)
+    dialog.show()
+    wait(lambda: True)
+    shot(dialog, "acces-urgence")
+    dialog.close()
+    settings = SettingsDialog(session.settings.config, window)
+    settings.show()
+    wait(lambda: True)
+    shot(settings, "reglages")
+    settings.close()
+    window.close()
+    session.close()
+    app.quit()
+
+
+if __name__ == "__main__":
+    main()
