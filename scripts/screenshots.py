@@ -13,12 +13,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gui_session import SandboxSession
 
 from app.dmp_client.core.context import Purpose
+from app.store.request import UploadRequest
 from app.ui.application import create_application
 from app.ui.dialogs import EmergencyAccessDialog
 from app.ui.main_window import MainWindow
 from app.ui.patient_panel import sandbox_patients
 from app.ui.qt import QApplication, QWidget
 from app.ui.settings_dialog import SettingsDialog
+from app.workspace import Patient
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
@@ -41,6 +43,24 @@ def shot(widget: QWidget, name: str) -> None:
     print(f"docs/screenshots/{name}.png")
 
 
+def queue_some(window: MainWindow, patient: Patient) -> None:
+    """Two reports sent through the queue, a third waiting: what a secretary sees after a batch."""
+    import tempfile
+
+    assert patient.traits is not None
+    mode, professional = window.workspace.send_mode()
+    folder = Path(tempfile.mkdtemp())
+    for n, title in enumerate(("Compte rendu de consultation", "Lettre de liaison", "Résultats de biologie")):
+        path = folder / f"cr-{n}.txt"
+        path.write_text(f"{title} (démonstration)\n", encoding="utf-8")
+        request = UploadRequest(
+            patient.ins, patient.traits, "text/plain", "11488-4", title, mode, professional
+        )
+        window.workspace.enqueue(request, path)
+        if n == 1:
+            window.workspace.drain()
+
+
 def main() -> None:
     app = create_application()
     session = SandboxSession()
@@ -59,8 +79,10 @@ def main() -> None:
     window.tabs.setCurrentWidget(window.upload)
     wait(lambda: True)
     shot(window, "depot")
+    queue_some(window, p01)
     window.tabs.setCurrentWidget(window.queue)
-    wait(lambda: True)
+    window.queue.refresh()
+    wait(lambda: window.queue.table.rowCount() >= 3 if hasattr(window.queue, "table") else True)
     shot(window, "file-d-envoi")
     window.tabs.setCurrentWidget(window.batch)
     wait(lambda: True)

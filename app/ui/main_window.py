@@ -75,7 +75,8 @@ class MainWindow(QMainWindow):
         documents_tab = QSplitter(Qt.Orientation.Horizontal)
         documents_tab.addWidget(self.documents)
         documents_tab.addWidget(self.viewer)
-        documents_tab.setSizes([820, 720])
+        self.documents_tab = documents_tab
+        self._sized = False
         self.upload = UploadPanel(workspace, lambda: self.patient_panel.patient)
         self.queue = QueuePanel(workspace)
         self.batch = BatchPanel(workspace, lambda: self.patient_panel.candidates)
@@ -376,6 +377,13 @@ class MainWindow(QMainWindow):
             self.show()
             self.raise_()
             self.activateWindow()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if not self._sized:  # once laid out: the list and the document share the width
+            self._sized = True
+            width = max(self.documents_tab.width(), 1000)
+            self.documents_tab.setSizes([int(width * 0.55), int(width * 0.45)])
 
     def closeEvent(self, event: Any) -> None:
         if self.monitor is not None:
