@@ -43,6 +43,7 @@ bench: setup
 	$(BIN)/python bench/bench_td02.py
 	$(BIN)/python bench/bench_xds.py
 	$(BIN)/python bench/bench_store.py
+	$(BIN)/python bench/bench_gui.py
 
 # Re-pin after changing dependencies in pyproject.toml.
 constraints:

@@ -1,0 +1,174 @@
+"""The desktop application: launch time to a usable window (ratio to a bare PySide6 window), idle
+memory, and the time to show P01's 2,000-document list (ratio to a plain table model).
+
+- Launch: a fresh process per run, offscreen; from the parent's spawn to the child's first shown,
+  laid-out window with its event loop running (a zero-delay timer fired). Bare: QApplication +
+  QMainWindow with a label. Measured: ``dmp-gui``'s main window on the workspace (settings loaded,
+  the encrypted base opened with its key from the Secret Service, every panel built), not connected.
+- Idle memory: the child's RSS after one idle second.
+- List: P01's documents fetched once from the in-process sandbox host (real mutual TLS), then
+  ``DocumentsPanel.set_documents`` until the table is painted (``grab``). Baseline: the same rows as
+  strings in a minimal QAbstractTableModel shown by a QTableView.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def child(kind: str) -> None:
+    from app.ui.qt import QApplication, QLabel, QMainWindow, QTimer
+
+    if kind == "bare":
+        app = QApplication(["bare"])
+        window = QMainWindow()
+        window.setCentralWidget(QLabel("Fenêtre"))
+    else:
+        from app.settings import Settings
+        from app.store.local import LocalStore
+        from app.ui.application import create_application
+        from app.ui.main_window import MainWindow
+        from app.workspace import Workspace
+
+        app = create_application()
+        settings = Settings.from_env()
+        window = MainWindow(Workspace(settings, LocalStore.open(settings.store)), monitor_cards=False)
+    window.resize(1400, 850)
+    window.show()
+
+    def shown() -> None:
+        ready = time.time()
+        QTimer.singleShot(
+            1000, lambda: (print(json.dumps({"ready": ready, "rss": rss()}), flush=True), app.quit())
+        )
+
+    QTimer.singleShot(0, shown)
+    app.exec()
+
+
+def launch(kind: str, runs: int) -> tuple[float, int]:
+    times, memory = [], []
+    for _ in range(runs):
+        start = time.time()
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", kind],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=os.environ,
+        )
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        times.append(result["ready"] - start)
+        memory.append(result["rss"])
+    return statistics.median(times), int(statistics.median(memory))
+
+
+def plain_model(rows: list[list[str]]) -> Any:
+    """The least a table model can do: rows of strings already computed, no roles, no sorting."""
+    from app.ui.qt import QAbstractTableModel, Qt
+
+    class Plain(QAbstractTableModel):
+        def rowCount(self, *args: Any) -> int:
+            return len(rows)
+
+        def columnCount(self, *args: Any) -> int:
+            return len(rows[0])
+
+        def data(self, index: Any, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+            return rows[index.row()][index.column()] if role == Qt.ItemDataRole.DisplayRole else None
+
+    return Plain()
+
+
+def list_times(runs: int) -> tuple[float, float, int]:
+    from gui_session import SandboxSession
+
+    from app.ui.documents_model import COLUMNS, DocumentsModel
+    from app.ui.documents_panel import DocumentsPanel
+    from app.ui.patient_panel import sandbox_patients
+    from app.ui.qt import QApplication, QTableView
+
+    app = QApplication.instance() or QApplication(["bench"])
+    session = SandboxSession()
+    workspace = session.gp_workspace()
+    patient = next(p for p in sandbox_patients() if p.source.endswith("(P01)"))
+    documents = workspace.documents(patient)
+    source = DocumentsModel()
+    source.set_documents(documents)
+    rows = [
+        [str(source.data(source.index(r, c))) for c in range(len(COLUMNS))] for r in range(source.rowCount())
+    ]
+    panel_times, bare_times = [], []
+    for _ in range(runs):
+        panel = DocumentsPanel()
+        panel.resize(1000, 700)
+        panel.show()
+        app.processEvents()
+        start = time.perf_counter()
+        panel.set_documents(documents, lambda _: frozenset())
+        panel.grab()
+        panel_times.append(time.perf_counter() - start)
+        panel.close()
+        view = QTableView()
+        view.resize(1000, 700)
+        view.show()
+        app.processEvents()
+        start = time.perf_counter()
+        model = plain_model(rows)
+        view.setModel(model)
+        view.grab()
+        bare_times.append(time.perf_counter() - start)
+        view.close()
+    workspace.close()
+    session.close()
+    _ = app
+    return statistics.median(panel_times), statistics.median(bare_times), len(documents)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    from gui_session import SandboxSession
+
+    session = SandboxSession()  # a keyring and a sandbox for the launched processes
+    try:
+        bare, bare_rss = launch("bare", args.runs)
+        full, full_rss = launch("app", args.runs)
+    finally:
+        session.close()
+    print("| launch to a usable window (offscreen) | p50 | idle RSS | ratio |")
+    print("|---|---|---|---|")
+    print(f"| bare PySide6 window (baseline) | {bare * 1000:.0f} ms | {bare_rss / 2**20:.0f} MiB | 1.00 |")
+    print(f"| dmp-gui main window | {full * 1000:.0f} ms | {full_rss / 2**20:.0f} MiB | {full / bare:.2f} |")
+    panel, plain, count = list_times(args.runs)
+    print(f"\n| showing P01's list ({count} documents) | p50 | ratio |")
+    print("|---|---|---|")
+    print(
+        f"| plain table model over the same strings + QTableView (baseline) | {plain * 1000:.0f} ms | 1.00 |"
+    )
+    print(f"| DocumentsPanel.set_documents, painted | {panel * 1000:.0f} ms | {panel / plain:.2f} |")
+    sys.stdout.flush()
+    os._exit(0)  # PySide6's teardown at interpreter exit can crash after a QApplication: results are out
+
+
+if __name__ == "__main__":
+    main()
