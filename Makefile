@@ -11,9 +11,11 @@ STAMP := $(VENV)/.installed
 
 SANDBOX_DIR ?= $(CURDIR)/.sandbox
 
+# With a display, the desktop application opens against the sandbox (card PIN: 1234); without
+# one (CI, a server), the main job runs from the command line (dmp demo).
 run: setup
 	$(BIN)/dmp-sandbox --dir $(SANDBOX_DIR) rig up > $(SANDBOX_DIR).env
-	. $(SANDBOX_DIR).env && $(BIN)/dmp demo
+	. $(SANDBOX_DIR).env && if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then $(BIN)/dmp-gui; else $(BIN)/dmp demo; fi
 
 sandbox-down:
 	$(BIN)/dmp-sandbox --dir $(SANDBOX_DIR) rig down
