@@ -4,8 +4,9 @@
 years and approved documents, GetDocumentsAndAssociations in batches of 20 fetched concurrently,
 de-duplication by uniqueId.
 
-File I/O happens here (the edge): the CDA is written to a temporary file and streamed from it; a
-retrieved document is streamed into the caller's file.
+File I/O happens here (the edge): the CDA is written to an encrypted temporary file
+(app/dmp_client/spool.py: it carries the patient's traits) and streamed from it; a retrieved
+document is streamed into the caller's file.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import base64
 import datetime as dt
 import hashlib
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +35,7 @@ from app.dmp_client.core.mtom import Part, build_mtom
 from app.dmp_client.core.registry import parse_registry_response
 from app.dmp_client.core.valuesets import value_sets
 from app.dmp_client.core.xades import SignedDocument, sign_submission
+from app.dmp_client.spool import spool
 from app.errors import DmpClientError
 from app.ins import IdentityTraits, Ins
 
@@ -287,7 +288,7 @@ class DocumentTransactions(ClientBase):
             media_type=document.media_type,
             replaces=previous_id,
         )
-        with tempfile.TemporaryFile(prefix="dmp-cda-") as cda:
+        with spool("dmp-cda-") as cda:
             if document.content is not None:
                 document.content.seek(0)
                 written = write_cda(header, document.content, cda)
@@ -335,7 +336,7 @@ class DocumentTransactions(ClientBase):
 
     def _previous_version(self, ins: Ins, replaced: DocumentInfo) -> tuple[str, int, str]:
         """setId, next version number and id of the CDA being replaced, read from the stored CDA."""
-        with tempfile.TemporaryFile(prefix="dmp-old-") as old:
+        with spool("dmp-old-") as old:
             self.retrieve(ins, replaced, old)
             old.seek(0)
             identity = read_identity(old)

@@ -8,7 +8,6 @@ host name. Time-outs are per transaction; only idempotent queries are retried au
 from __future__ import annotations
 
 import ssl
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from app.dmp_client.core.mtom import MtomRequest, ReceivedPart, content_type_par
 from app.dmp_client.core.soap import SoapRequest
 from app.dmp_client.core.xml import MAX_XML_BYTES
 from app.dmp_client.errors import HostUnreachable, HttpError, Timeout, TlsError
+from app.dmp_client.spool import spool
 
 SOAP_STATUSES = (200, 202, 400, 500)  # a SOAP fault may come with any of these
 
@@ -76,8 +76,9 @@ class RawResponse:
 
 
 def spool_sink(content_id: str, content_type: str) -> BinaryIO:
-    """Attachments go to an anonymous temporary file: bounded memory, gone when closed."""
-    return tempfile.TemporaryFile(prefix="dmp-piece-")
+    """Attachments (retrieved documents: patient data) go to an encrypted anonymous temporary file:
+    bounded memory, only ciphertext on disk, unreadable once closed (its key was in memory only)."""
+    return spool("dmp-piece-")
 
 
 @dataclass(frozen=True)

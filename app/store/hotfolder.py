@@ -5,8 +5,10 @@ Polling is the authority (shares miss events); watchdog only triggers an early p
 once both files are stable. Valid: queued (durable), then moved to ``.en-cours/<id>-<name>``; invalid:
 moved to ``erreurs/`` beside a French ``<name>.erreur.txt``. Files are deleted only once the host has
 acknowledged their entry. A crash between queueing and moving is harmless: the same bytes give the
-same source digest, and the queue returns the entry it already has. Documents are read in chunks,
-never whole. The sidecar's format and check: app/store/sidecar.py; both: docs/hot-folder.md.
+same source digest, and the queue returns the entry it already has. Ids start again at 1 after
+``dmp store quarantine``: nothing in ``.en-cours/`` is replaced by other bytes, nor taken for an entry
+with another source digest. Documents are read in chunks, never whole. The sidecar's format and
+check: app/store/sidecar.py; both: docs/hot-folder.md.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from watchdog.observers import Observer
 from app.errors import DmpClientError
 from app.ins import InsError
 from app.store.database import CHUNK
-from app.store.errors import EntryNotFound, StoreError
+from app.store.errors import StoreError
 from app.store.queue import State, UploadQueue
 from app.store.request import SendMode, UploadRequest
 from app.store.sidecar import ADVICE, MAX_SIDECAR, Problem, check_sidecar, problem
@@ -43,6 +45,10 @@ NOTE = ".erreur.txt"
 IGNORED_SUFFIXES = (".tmp", ".part", "~")
 IGNORED_NAMES = {"thumbs.db", "desktop.ini"}
 _IN_PROGRESS_NAME = re.compile(r"(\d+)-(.+)")
+CONFLICT = (  # the hot folder's own code: the pair stays where it is, nothing goes to erreurs/
+    "Un autre document occupe sa place dans « .en-cours » (même numéro d'entrée : base locale remplacée "
+    "?). Rien n'a été écrasé : la paire reste ici, reprise quand la place sera libre. [DEPOT-CONFLIT]"
+)
 
 
 def read_digest(file: BinaryIO, size: int, sidecar: bytes) -> str | None:
@@ -60,6 +66,15 @@ def read_digest(file: BinaryIO, size: int, sidecar: bytes) -> str | None:
 def source_digest(document: bytes, sidecar: bytes) -> str:
     """``read_digest`` of a document held in memory."""
     return cast(str, read_digest(io.BytesIO(document), len(document), sidecar))
+
+
+def _file_digest(path: Path, sidecar: bytes = b"") -> str | None:
+    with open(path, "rb") as file:
+        return read_digest(file, os.fstat(file.fileno()).st_size, sidecar)
+
+
+class _Taken(Exception):
+    """``.en-cours/<id>-<name>`` holds other bytes: another pair's, never to be replaced."""
 
 
 class _Changed(Exception):
@@ -141,17 +156,12 @@ class HotFolder:
         self.stable_seconds, self.clock = stable_seconds, clock
         self.orphan_seconds = 10 * stable_seconds if orphan_seconds is None else orphan_seconds
         self._seen: dict[str, tuple[tuple[int, int], float, float]] = {}  # signature, since, first seen
+        self._digests: dict[tuple[str, int, int, bytes], str] = {}  # .en-cours/: path, size, mtime, sidecar
 
     def request_for(self, name: str, sidecar: bytes) -> tuple[UploadRequest | None, list[Problem]]:
         """The upload request a sidecar describes, or every problem found in it (in French)."""
-        return check_sidecar(
-            name,
-            sidecar,
-            mode=self.mode,
-            professional=self.professional,
-            structure_id=self.structure_id,
-            structure_name=self.structure_name,
-        )
+        structure = {"structure_id": self.structure_id, "structure_name": self.structure_name}
+        return check_sidecar(name, sidecar, mode=self.mode, professional=self.professional, **structure)
 
     # -- one pass -------------------------------------------------------------------------------
 
@@ -190,6 +200,8 @@ class HotFolder:
             except StoreError as error:
                 report.store_errors.append((error.code, error.user_message))
                 store_down = True  # every pair would meet the same error: the next pass tries again
+            except _Taken:  # checked before either file moved: the pair is still here, whole
+                report.failures.append((document, CONFLICT))
             except Exception as error:  # never stop on one bad file (OSError, or a bug)
                 log.warning("hot folder: one pair skipped (%s)", type(error).__name__)
                 report.failures.append((document, _unreadable(error)))
@@ -252,54 +264,65 @@ class HotFolder:
             report.rejected.append(name)
             return
         # Durable from here on: after a crash, the next pass finds the pair and the queue its entry.
+        for each in (name, name + SIDECAR):  # both checked before either moves: a pair is never split
+            self._destination(entry.id, each)
         self._move_in(entry.id, name)
         self._move_in(entry.id, name + SIDECAR)
         report.queued.append(entry.id)
 
+    def _destination(self, entry_id: int, name: str) -> Path:
+        """``.en-cours/<id>-<name>``, free or holding the very bytes of ``name`` (the pair dropped
+        again, or a crash after the move: replacing it loses nothing); else _Taken."""
+        target = self.folder / IN_PROGRESS / f"{entry_id}-{name}"
+        if os.path.lexists(target):
+            mine = _file_digest(self.folder / name)
+            if mine is None or mine != _file_digest(target):
+                raise _Taken()
+        return target
+
     def _move_in(self, entry_id: int, name: str) -> None:
         (self.folder / IN_PROGRESS).mkdir(exist_ok=True)
-        # Same id means same digest, hence the same bytes: replacing an identical copy loses nothing.
-        os.replace(self.folder / name, self.folder / IN_PROGRESS / f"{entry_id}-{name}")
+        os.replace(self.folder / name, self._destination(entry_id, name))
 
     def _resume_moves(self, files: set[str], report: ScanReport) -> list[str]:
-        """Complete the pairs that a crash left half moved into ``.en-cours/``."""
+        """Complete the pairs that a crash left half moved into ``.en-cours/`` (failures reported)."""
         moved = []
-        for (entry_id, document), present in self._in_progress().items():
-            for name, partner in ((document, document + SIDECAR), (document + SIDECAR, document)):
-                if name not in present and name in files and partner not in files:
-                    try:
+        for (entry_id, document), present in self._in_progress(report).items():
+            try:
+                for name, partner in ((document, document + SIDECAR), (document + SIDECAR, document)):
+                    if name not in present and name in files and partner not in files:
                         self._move_in(entry_id, name)
                         moved.append(name)
-                    except OSError as error:
-                        report.failures.append((document, _unreadable(error)))
+            except _Taken:
+                report.failures.append((document, CONFLICT))
+            except OSError as error:
+                report.failures.append((document, _unreadable(error)))
         return moved
 
-    def _in_progress(self) -> dict[tuple[int, str], set[str]]:
-        """``.en-cours/`` as {(entry id, document name): names of the pair's files present}."""
+    def _in_progress(self, report: ScanReport) -> dict[tuple[int, str], set[str]]:
+        """``.en-cours/`` as {(entry id, document name): names of the pair's files present}, or {}
+        if it cannot be listed (reported once per pass)."""
         groups: dict[tuple[int, str], set[str]] = {}
         folder = self.folder / IN_PROGRESS
-        for path in folder.iterdir() if folder.is_dir() else ():
-            if (match := _IN_PROGRESS_NAME.fullmatch(path.name)) and path.is_file():
-                key = (int(match.group(1)), _document_of(match.group(2)))
-                groups.setdefault(key, set()).add(match.group(2))
+        try:
+            for path in folder.iterdir() if folder.is_dir() else ():
+                if (match := _IN_PROGRESS_NAME.fullmatch(path.name)) and path.is_file():
+                    groups.setdefault((int(match[1]), _document_of(match[2])), set()).add(match[2])
+        except OSError as error:
+            if (failure := ("", _unreadable(error))) not in report.failures:
+                report.failures.append(failure)
+            return {}
         return groups
 
     def _tidy(self, report: ScanReport) -> None:
         """Delete the pairs the host acknowledged; cancelled or unknown ones go back to erreurs/.
         Failed or waiting entries keep their files here until a person retries or cancels them."""
-        try:
-            groups = [key for key, names in self._in_progress().items() if len(names) == 2]
-            sent = dict(self.queue.sent_with_sources()) if groups else {}
-        except StoreError as error:
-            report.store_errors.append((error.code, error.user_message))
-            return
-        except OSError as error:
-            report.failures.append(("", _unreadable(error)))
-            return
+        groups = [key for key, names in self._in_progress(report).items() if len(names) == 2]
+        cache, self._digests = self._digests, {}  # only the pairs still here are kept
         for entry_id, document in groups:
             paths = [self.folder / IN_PROGRESS / f"{entry_id}-{n}" for n in (document, document + SIDECAR)]
             try:
-                code = self._verdict(entry_id, paths, sent)
+                code = self._verdict(entry_id, paths, cache)
                 if code == "SUPPRIMER":
                     for path in paths:
                         path.unlink()
@@ -313,21 +336,21 @@ class HotFolder:
             except OSError as error:
                 report.failures.append((document, _unreadable(error)))
 
-    def _verdict(self, entry_id: int, paths: list[Path], sent: dict[int, str]) -> str | None:
-        """What to do with a pair in ``.en-cours/``: delete it, send it back (a code), or keep it."""
-        if entry_id in sent:  # the digest tells this pair from another one under a reused id
-            with open(paths[0], "rb") as file:
-                digest = read_digest(file, os.fstat(file.fileno()).st_size, paths[1].read_bytes())
-            return "SUPPRIMER" if digest == sent[entry_id] else "DEPOT-ENTREE-INCONNUE"
-        try:
-            entry = self.queue.get(entry_id)
-        except EntryNotFound:
+    def _verdict(self, entry_id: int, paths: list[Path], cache: dict[Any, str]) -> str | None:
+        """What to do with a pair in ``.en-cours/``: delete it, send it back (a code), or keep it. In
+        every state, the pair is the entry's only if it has its source digest (the id may be another
+        pair's after a quarantine); else it is unknown, sent back."""
+        # The queue has no reader for one entry's source digest: read it here, in the same base.
+        rows = self.queue.db.execute("SELECT state, source_digest FROM queue_entry WHERE id = ?", (entry_id,))
+        st, sidecar = paths[0].stat(), paths[1].read_bytes()
+        key = (str(paths[0]), st.st_size, st.st_mtime_ns, sidecar)  # hashed again once changed
+        if (digest := cache.get(key) or _file_digest(paths[0], sidecar)) is None:
+            return None  # changing while read: the next pass looks again
+        self._digests[key] = digest
+        if not rows or digest != rows[0][1]:
             return "DEPOT-ENTREE-INCONNUE"
-        if entry.state is not State.CANCELLED:
-            return None
-        with open(paths[0], "rb") as file:
-            same = hashlib.file_digest(file, "sha256").hexdigest() == entry.sha256
-        return "DEPOT-ANNULE" if same else "DEPOT-ENTREE-INCONNUE"
+        state = State(rows[0][0])
+        return "SUPPRIMER" if state is State.SENT else "DEPOT-ANNULE" if state is State.CANCELLED else None
 
     def _to_errors(self, document: str, paths: list[Path], problems: list[Problem], advice: str) -> None:
         """Move a pair (or what there is of it) into erreurs/ beside a French explanation. Nothing

@@ -12,6 +12,7 @@ import os
 import threading
 import time
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,10 @@ import pytest
 
 from app.dmp_client.core.metadata import Visibility
 from app.store import hotfolder as hotfolder_module
+from app.store.database import Database
 from app.store.errors import DiskFull
 from app.store.hotfolder import ERRORS, IN_PROGRESS, HotFolder, source_digest
+from app.store.keys import KeyStore
 from app.store.queue import State, UploadQueue
 from app.store.request import SendMode
 from sandbox.patients import load_patients
@@ -488,6 +491,178 @@ def test_a_pair_not_matching_its_entry_is_never_deleted(inbox: Path, queue: Uplo
     assert "[DEPOT-ENTREE-INCONNUE]" in error_note(inbox) and "[DEPOT-ENTREE-INCONNUE]" in error_note(
         inbox, "lost.pdf"
     )
+
+
+@pytest.mark.parametrize("state", [State.QUEUED, State.SENDING, State.FAILED, State.CANCELLED])
+@pytest.mark.parametrize("changed", ["cr-123.pdf", "cr-123.pdf.dmp.json"])
+def test_in_every_state_a_pair_is_its_entry_s_only_by_its_digest(
+    inbox: Path, queue: UploadQueue, state: State, changed: str
+) -> None:
+    folder = hot(inbox, queue)
+    drop(inbox)
+    entry_id = folder.scan().queued[0]
+    if state is State.SENDING:
+        queue.claim_next([SendMode.STRUCTURE])
+    elif state is State.FAILED:
+        queue.mark_failed(entry_id, "DMP-REFUS", "Refusé")
+    elif state is State.CANCELLED:
+        queue.cancel(entry_id)
+    assert queue.get(entry_id).state is state
+    # As if the base had been set aside: this id now names another pair's entry.
+    (inbox / IN_PROGRESS / f"{entry_id}-{changed}").write_bytes(b"another pair's bytes")
+    report = folder.scan()
+    assert report.returned == [entry_id] and report.deleted == [] and names(inbox / IN_PROGRESS) == set()
+    assert "[DEPOT-ENTREE-INCONNUE]" in error_note(inbox)
+    assert (inbox / ERRORS / changed).read_bytes() == b"another pair's bytes"
+
+
+def test_a_pair_whose_entry_has_no_source_digest_is_not_its(inbox: Path, queue: UploadQueue) -> None:
+    drop(inbox)
+    raw = (inbox / "cr-123.pdf.dmp.json").read_bytes()
+    request, _ = hot(inbox, queue).request_for("cr-123.pdf", raw)
+    assert request is not None
+    entry = queue.enqueue(request, io.BytesIO(PDF))  # queued by hand (dmp queue add): no source digest
+    (inbox / IN_PROGRESS).mkdir()
+    for name in ("cr-123.pdf", "cr-123.pdf.dmp.json"):
+        os.replace(inbox / name, inbox / IN_PROGRESS / f"{entry.id}-{name}")
+    assert hot(inbox, queue).scan().returned == [entry.id]
+    assert "[DEPOT-ENTREE-INCONNUE]" in error_note(inbox)
+
+
+def test_a_waiting_pair_is_hashed_once_not_at_every_pass(
+    inbox: Path, queue: UploadQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = hot(inbox, queue)
+    drop(inbox)
+    entry_id = folder.scan().queued[0]
+    hashed: list[str] = []
+    real = hotfolder_module._file_digest
+
+    def counted(path: Path, sidecar: bytes = b"") -> str | None:
+        hashed.append(path.name)
+        return real(path, sidecar)
+
+    monkeypatch.setattr(hotfolder_module, "_file_digest", counted)
+    for _ in range(3):
+        assert folder.scan().returned == []
+    assert hashed == []  # hashed by the pass that moved it in; unchanged since
+    document = inbox / IN_PROGRESS / f"{entry_id}-cr-123.pdf"
+    document.write_bytes(b"rewritten")
+    os.utime(document, ns=(1, 1))
+    assert folder.scan().returned == [entry_id] and hashed == [f"{entry_id}-cr-123.pdf"]
+
+
+# -- ids reused after a quarantine -----------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_queue(tmp_path: Path, memory_keys: KeyStore) -> Iterator[UploadQueue]:
+    """The queue after « dmp store quarantine »: a new, empty base, whose ids start again at 1."""
+    database = Database.open(tmp_path / "store-after-quarantine", memory_keys)
+    yield UploadQueue(database)
+    database.close()
+
+
+def test_a_new_pair_never_replaces_an_unsent_one_under_the_same_id(
+    inbox: Path, queue: UploadQueue, fresh_queue: UploadQueue
+) -> None:
+    drop(inbox)
+    old_id = hot(inbox, queue).scan().queued[0]  # never sent: its bytes only in the base set aside
+    other = PDF + b"another report"
+    drop(inbox, content=other, meta=sidecar(titre="Autre compte rendu"))
+    folder = hot(inbox, fresh_queue)
+    report = folder.scan()
+    new_id = fresh_queue.entries()[0].id
+    assert new_id == old_id and not report.queued
+    assert report.failures == [("cr-123.pdf", hotfolder_module.CONFLICT)]
+    assert "[DEPOT-CONFLIT]" in report.summary() and "Rien n'a été écrasé" in report.summary()
+    assert (inbox / "cr-123.pdf").read_bytes() == other  # the new pair: still here, whole
+    assert names(inbox) == {"cr-123.pdf", "cr-123.pdf.dmp.json"}
+    # The old pair is not the new entry's (another digest): back in erreurs/, nothing lost.
+    assert report.returned == [old_id] and (inbox / ERRORS / "cr-123.pdf").read_bytes() == PDF
+    assert "[DEPOT-ENTREE-INCONNUE]" in error_note(inbox)
+    report = folder.scan()  # the place is free now
+    assert report.queued == [new_id] and not report.failures and names(inbox) == set()
+    assert (inbox / IN_PROGRESS / f"{new_id}-cr-123.pdf").read_bytes() == other
+
+
+@pytest.mark.parametrize("taken", ["cr-123.pdf", "cr-123.pdf.dmp.json"])
+def test_a_taken_place_is_never_overwritten_and_the_pair_never_split(
+    inbox: Path, queue: UploadQueue, taken: str
+) -> None:
+    (inbox / IN_PROGRESS).mkdir()
+    (inbox / IN_PROGRESS / f"1-{taken}").write_bytes(b"half of an older pair")  # not a whole pair
+    drop(inbox)
+    folder = hot(inbox, queue)
+    for _ in range(2):  # queued (durable), but left where it is, pass after pass
+        report = folder.scan()
+        assert not report.queued and report.failures == [("cr-123.pdf", hotfolder_module.CONFLICT)]
+        assert names(inbox) == {"cr-123.pdf", "cr-123.pdf.dmp.json"}
+        assert names(inbox / IN_PROGRESS) == {f"1-{taken}"}
+        assert (inbox / IN_PROGRESS / f"1-{taken}").read_bytes() == b"half of an older pair"
+    assert [e.id for e in queue.entries()] == [1] and (inbox / "cr-123.pdf").read_bytes() == PDF
+
+
+def test_an_identical_copy_in_en_cours_may_be_replaced(inbox: Path, queue: UploadQueue) -> None:
+    folder = hot(inbox, queue)
+    drop(inbox)
+    entry_id = folder.scan().queued[0]
+    drop(inbox)  # the same pair dropped again while queued: same digest, same entry, same bytes
+    report = folder.scan()
+    assert report.queued == [entry_id] and not report.failures and names(inbox) == set()
+    assert names(inbox / IN_PROGRESS) == {f"{entry_id}-cr-123.pdf", f"{entry_id}-cr-123.pdf.dmp.json"}
+    assert len(queue.entries()) == 1
+
+
+# -- failures while resuming ---------------------------------------------------------------------
+
+
+def test_a_failing_resume_is_reported_per_pair_never_raised(
+    inbox: Path, queue: UploadQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drop(inbox, "a.pdf")
+    drop(inbox, "b.pdf")
+    real = HotFolder._move_in
+
+    def documents_only(self: HotFolder, entry_id: int, name: str) -> None:
+        if not name.endswith(".dmp.json"):  # as if the process died after each document's move
+            real(self, entry_id, name)
+
+    monkeypatch.setattr(HotFolder, "_move_in", documents_only)
+    folder = hot(inbox, queue)
+    assert len(folder.scan().queued) == 2
+    assert names(inbox) == {"a.pdf.dmp.json", "b.pdf.dmp.json"}
+
+    def a_is_locked(self: HotFolder, entry_id: int, name: str) -> None:
+        if name == "a.pdf.dmp.json":
+            raise PermissionError(13, "locked by another program")
+        real(self, entry_id, name)
+
+    monkeypatch.setattr(HotFolder, "_move_in", a_is_locked)
+    report = folder.scan()
+    assert [name for name, _ in report.failures] == ["a.pdf"] and "PermissionError" in report.summary()
+    assert names(inbox) == {"a.pdf.dmp.json"}  # b completed, a waits for the next pass
+    monkeypatch.undo()
+    assert not folder.scan().failures and names(inbox) == set()
+    assert len(names(inbox / IN_PROGRESS)) == 4
+
+
+def test_an_unlistable_en_cours_is_reported_once_never_raised(
+    inbox: Path, queue: UploadQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = hot(inbox, queue)
+    drop(inbox)
+    folder.scan()
+    real = Path.iterdir
+
+    def iterdir(self: Path) -> Iterator[Path]:
+        if self.name == IN_PROGRESS:
+            raise PermissionError(13, "access denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    report = folder.scan()  # neither resuming nor tidying raises
+    assert len(report.failures) == 1 and "PermissionError" in report.summary()
 
 
 def test_an_unreachable_folder_is_reported_not_raised(tmp_path: Path, queue: UploadQueue) -> None:
