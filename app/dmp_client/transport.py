@@ -170,6 +170,8 @@ class Transport:
         except httpx.TimeoutException:
             raise Timeout() from None
         except httpx.ConnectError as error:
+            if _cut_during_handshake(error):
+                raise HostUnreachable("Connexion coupée par le DMP pendant l'établissement du TLS.") from None
             if (
                 isinstance(error.__cause__, ssl.SSLError)
                 or "SSL" in str(error)
@@ -196,6 +198,19 @@ class Transport:
             (self.trace_dir / f"{stem}-requete.txt").open("wb"),
             (self.trace_dir / f"{stem}-reponse.txt").open("wb"),
         )
+
+
+def _cut_during_handshake(error: BaseException) -> bool:
+    """A connection dropped mid-handshake (EOF, reset) is the network's fault, not a refused
+    certificate: worth trying again later, unlike a TLS refusal."""
+    cause = error.__cause__ or error.__context__
+    text = str(error).lower()
+    return (
+        isinstance(cause, ssl.SSLEOFError | ConnectionResetError | BrokenPipeError)
+        or "eof occurred" in text
+        or "unexpected eof" in text
+        or "connection reset" in text
+    )
 
 
 def _tee(chunks: Iterator[bytes], handle: BinaryIO | None, head: str) -> Iterator[bytes]:
