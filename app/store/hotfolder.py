@@ -25,9 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
-
 from app.errors import DmpClientError
 from app.ins import InsError
 from app.store.database import CHUNK
@@ -133,7 +130,7 @@ def _document_of(name: str) -> str:
     return name[: -len(SIDECAR)] if name.endswith(SIDECAR) else name
 
 
-def _unreadable(error: Exception) -> str:
+def unreadable(error: Exception) -> str:
     return f"Fichier inaccessible ou erreur inattendue ({type(error).__name__}) : nouvel essai plus tard."
 
 
@@ -204,7 +201,7 @@ class HotFolder:
                 report.failures.append((document, CONFLICT))
             except Exception as error:  # never stop on one bad file (OSError, or a bug)
                 log.warning("hot folder: one pair skipped (%s)", type(error).__name__)
-                report.failures.append((document, _unreadable(error)))
+                report.failures.append((document, unreadable(error)))
         if not store_down:
             self._tidy(report)
         if report.queued or report.rejected or report.store_errors:
@@ -296,7 +293,7 @@ class HotFolder:
             except _Taken:
                 report.failures.append((document, CONFLICT))
             except OSError as error:
-                report.failures.append((document, _unreadable(error)))
+                report.failures.append((document, unreadable(error)))
         return moved
 
     def _in_progress(self, report: ScanReport) -> dict[tuple[int, str], set[str]]:
@@ -309,7 +306,7 @@ class HotFolder:
                 if (match := _IN_PROGRESS_NAME.fullmatch(path.name)) and path.is_file():
                     groups.setdefault((int(match[1]), _document_of(match[2])), set()).add(match[2])
         except OSError as error:
-            if (failure := ("", _unreadable(error))) not in report.failures:
+            if (failure := ("", unreadable(error))) not in report.failures:
                 report.failures.append(failure)
             return {}
         return groups
@@ -334,7 +331,7 @@ class HotFolder:
                 report.store_errors.append((error.code, error.user_message))
                 return
             except OSError as error:
-                report.failures.append((document, _unreadable(error)))
+                report.failures.append((document, unreadable(error)))
 
     def _verdict(self, entry_id: int, paths: list[Path], cache: dict[Any, str]) -> str | None:
         """What to do with a pair in ``.en-cours/``: delete it, send it back (a code), or keep it. In
@@ -376,50 +373,8 @@ class HotFolder:
         rescan_interval: float = 10.0,
         on_report: Callable[[ScanReport], None] | None = None,
     ) -> None:
-        """Scan until ``stop`` is set: at once when watchdog reports a change in the folder, and
-        every ``rescan_interval`` seconds anyway (sooner while files are settling)."""
-        hint = threading.Event()
-        observer = self._watch(hint)
-        try:
-            while not stop.is_set():
-                hint.clear()
-                try:
-                    report = self.scan()
-                except Exception as error:  # the loop outlives any one pass
-                    log.error("hot folder: pass failed (%s)", type(error).__name__)
-                    report = ScanReport(failures=[("", _unreadable(error))])
-                if on_report is not None:
-                    on_report(report)
-                delay = (
-                    min(rescan_interval, max(self.stable_seconds, 0.1)) if report.waiting else rescan_interval
-                )
-                deadline = time.monotonic() + delay
-                while not stop.is_set() and not hint.is_set() and (left := deadline - time.monotonic()) > 0:
-                    stop.wait(min(left, 0.1))
-                if observer is not None and not observer.is_alive():
-                    log.warning("hot folder: file system watcher stopped; polling only")
-                    observer = None
-        finally:
-            if observer is not None:
-                observer.stop()
-                observer.join(timeout=2)
+        """Scan until ``stop`` is set: on watchdog's hints and every ``rescan_interval`` seconds
+        (``app.store.watching``)."""
+        from app.store.watching import watch_folder
 
-    def _watch(self, hint: threading.Event) -> Any:
-        """A watchdog observer that sets ``hint`` on changes in the folder, or None (polling only)."""
-        folder = os.path.abspath(self.folder)
-
-        class Hint(FileSystemEventHandler):
-            def on_any_event(self, event: FileSystemEvent) -> None:
-                where = event.dest_path if event.event_type == "moved" else event.src_path
-                if event.event_type != "deleted" and os.path.dirname(os.fsdecode(where)) == folder:
-                    hint.set()
-
-        try:
-            observer = Observer()
-            observer.daemon = True
-            observer.schedule(Hint(), folder, recursive=False)
-            observer.start()
-            return observer
-        except Exception as error:  # e.g. a network share, or no inotify watch left
-            log.warning("hot folder: no file system watcher (%s); polling only", type(error).__name__)
-            return None
+        watch_folder(self, stop, rescan_interval, on_report)

@@ -20,6 +20,7 @@ import pytest
 
 from app.dmp_client.core.metadata import Visibility
 from app.store import hotfolder as hotfolder_module
+from app.store import watching as watching_module
 from app.store.database import Database
 from app.store.errors import DiskFull
 from app.store.hotfolder import ERRORS, IN_PROGRESS, HotFolder, source_digest
@@ -716,7 +717,7 @@ def test_run_keeps_polling_when_the_watcher_cannot_start(
         def schedule(self, *args: Any, **kwargs: Any) -> None:
             raise OSError("inotify watch limit reached")
 
-    monkeypatch.setattr(hotfolder_module, "Observer", Broken)
+    monkeypatch.setattr(watching_module, "Observer", Broken)
     folder = hot(inbox, queue)
     reports: list[Any] = []
     stop = threading.Event()
