@@ -10,8 +10,10 @@ from PySide6.QtCore import (
     QByteArray,
     QDate,
     QIODevice,
+    QMimeData,
     QModelIndex,
     QObject,
+    QPointF,
     QRect,
     QRunnable,
     QSize,
@@ -19,10 +21,23 @@ from PySide6.QtCore import (
     Qt,
     QThreadPool,
     QTimer,
+    QUrl,
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QColor, QFont, QIcon, QImage, QImageReader, QKeySequence, QPainter, QPixmap
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QDragEnterEvent,
+    QDropEvent,
+    QFont,
+    QIcon,
+    QImage,
+    QImageReader,
+    QKeySequence,
+    QPainter,
+    QPixmap,
+)
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
@@ -42,6 +57,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLayout,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -81,3 +97,4 @@ __all__ = [
 ]  # fmt: skip
 __all__ += ["QBuffer", "QIODevice", "QImage", "QImageReader", "QPainter", "QPrintDialog", "QPrinter"]
 __all__ += ["QRect", "QSize"]
+__all__ += ["QDragEnterEvent", "QDropEvent", "QLayout", "QMimeData", "QPointF", "QUrl"]

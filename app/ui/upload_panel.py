@@ -1,0 +1,399 @@
+"""Sending one document to the open patient's DMP: the file (dropped or chosen), its type from the
+value sets grouped by class, title, act dates, visibility, an optional replaced version, and a preview
+of what will be sent. "Envoyer" puts the document in the durable queue, then drains it off the GUI
+thread; "Annuler" stops the waiting and the entry stays in the queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.dmp_client.core.context import AuthMode
+from app.dmp_client.core.metadata import Visibility
+from app.dmp_client.core.valuesets import Concept, value_sets
+from app.errors import USER_FACING_ERRORS
+from app.store.queue import Entry, State
+from app.store.request import IncompleteRequest, UploadRequest
+from app.store.sidecar import MEDIA
+from app.ui import qt
+from app.ui.queue_panel import (
+    Guard,
+    Notice,
+    busy_bar,
+    button,
+    drain_entries,
+    error_text,
+    format_size,
+    hbox,
+    reason_text,
+    vbox,
+)
+from app.ui.tasks import Cancel, run_in_background
+from app.workspace import Patient, Workspace
+
+FORMATS = "PDF, texte, RTF, JPEG ou TIFF"
+FILE_FILTER = "Documents (*.pdf *.txt *.rtf *.jpg *.jpeg *.tif *.tiff);;Tous les fichiers (*)"
+VISIBILITY_LABELS = {
+    Visibility.MASKED_FROM_PS: "masqué aux autres professionnels",
+    Visibility.INVISIBLE_TO_PATIENT: "invisible pour le patient",
+    Visibility.INVISIBLE_TO_REPRESENTATIVES: "invisible pour les représentants légaux",
+}
+KEPT = (
+    "Envoi interrompu : le document reste dans la file d'envoi (n° {}) et partira au prochain envoi "
+    "(onglet « File d'envoi »). Rien n'est perdu."
+)
+
+# -- the document types, grouped by class (shared with the batch panel) ----------------------------
+
+
+def type_groups() -> list[tuple[Concept, list[Concept]]]:
+    """The typeCodes a document can be sent with (ASS_X16 gives their class), under their class in
+    JDV_J57 order; the submission-set signature's class is left out."""
+    sets, groups = value_sets(), dict[str, tuple[Concept, list[Concept]]]()
+    for concept in sets.type_codes.values():
+        try:
+            klass = sets.class_code(concept)
+        except USER_FACING_ERRORS:
+            continue
+        if klass.code.isdigit():
+            groups.setdefault(klass.code, (klass, []))[1].append(concept)
+    ordered = sorted(groups.values(), key=lambda g: int(g[0].code))
+    return [(klass, sorted(types, key=lambda c: c.display_name.casefold())) for klass, types in ordered]
+
+
+def media_type_of(path: Path) -> str | None:
+    return MEDIA.get(path.suffix.lower())
+
+
+class TypeCombo(qt.QComboBox):
+    """The document types in a two-level combo: each class a bold header that cannot be chosen, its
+    types under it (typing the start of a type's name jumps to it)."""
+
+    def __init__(self, first: str = "— choisir le type —") -> None:
+        super().__init__(maxVisibleItems=25, minimumContentsLength=28)
+        self.setSizeAdjustPolicy(qt.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.addItem(first, "")
+        for klass, types in type_groups():
+            self.addItem(klass.display_name.upper(), None)
+            header = self.model().item(self.count() - 1)  # type: ignore[attr-defined]
+            header.setEnabled(False)
+            font = qt.QFont(header.font())
+            font.setBold(True)
+            header.setFont(font)
+            for concept in types:
+                self.addItem(f"{concept.display_name} ({concept.code})", concept.code)
+
+    def current(self) -> str:
+        return str(self.currentData() or "")
+
+    def select(self, code: str) -> bool:
+        index = self.findData(code) if code else 0
+        self.setCurrentIndex(max(index, 0))
+        return index > 0
+
+
+# -- the panel -------------------------------------------------------------------------------------
+
+
+class UploadPanel(qt.QWidget):
+    queued = qt.Signal(object)  # the queue Entry, once durable
+    sent = qt.Signal(object)  # the Entry, acknowledged by the DMP
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        patient_provider: Callable[[], Patient | None],
+        parent: qt.QWidget | None = None,
+    ) -> None:
+        super().__init__(parent, acceptDrops=True)
+        self.workspace, self.patient_provider = workspace, patient_provider
+        self.file: Path | None = None
+        self.file_size = 0
+        self.replaces: tuple[str, str] | None = None  # (uniqueId, title)
+        self.entry: Entry | None = None
+        self._job: Cancel | None = None
+        self._auto_title = ""
+        self._guard = Guard(self)
+        center = qt.Qt.AlignmentFlag.AlignCenter
+        self.drop_label = qt.QLabel(wordWrap=True, alignment=center)
+        self.drop_label.setFrameShape(qt.QFrame.Shape.StyledPanel)
+        self.drop_label.setMinimumHeight(48)
+        self.choose_button = button("Choisir un fichier…", self.choose_file)
+        self.types = TypeCombo()
+        self.types.currentIndexChanged.connect(lambda _: self._type_changed(self.types.current()))
+        self.title = qt.QLineEdit(placeholderText="Titre du document tel qu'il apparaîtra dans le DMP")
+        self.title.textChanged.connect(lambda _: self.refresh_preview())
+        today = qt.QDate.currentDate()
+        self.start, self.stop = qt.QDateEdit(today), qt.QDateEdit(today)
+        for edit in (self.start, self.stop):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("dd/MM/yyyy")
+            edit.setMaximumDate(today)
+            edit.dateChanged.connect(lambda _: self.refresh_preview())
+        self.has_stop = qt.QCheckBox("jusqu'au")
+        self.stop.setEnabled(False)
+        self.has_stop.toggled.connect(self.stop.setEnabled)
+        self.flags = {flag: qt.QCheckBox(label) for flag, label in VISIBILITY_LABELS.items()}
+        for box in (self.has_stop, *self.flags.values()):
+            box.toggled.connect(lambda _: self.refresh_preview())
+        self.replaces_label = qt.QLabel(wordWrap=True)
+        self.replaces_clear = button("Ne plus remplacer", lambda: self.set_replaces(None, ""))
+        form = qt.QFormLayout()
+        form.addRow("Type de document :", self.types)
+        form.addRow("Titre :", self.title)
+        form.addRow("Date de l'acte :", hbox(self.start, self.has_stop, self.stop, 1))
+        form.addRow("Visibilité :", vbox(*self.flags.values()))
+        form.addRow("Remplace :", self.replaces_label)
+        form.addRow("", hbox(self.replaces_clear, 1))
+        document = qt.QGroupBox("Document")
+        document.setLayout(form)
+        self.preview = qt.QTextBrowser()
+        self.preview.setMinimumWidth(340)
+        preview_box = qt.QGroupBox("Aperçu de ce qui sera envoyé")
+        vbox(self.preview, parent=preview_box)
+        self.message, self.progress = Notice(), busy_bar()
+        self.cancel_button = button("Annuler", self.cancel)
+        self.cancel_button.setVisible(False)
+        self.send_button = button("Envoyer", self.send)
+        left = vbox(hbox((self.drop_label, 1), self.choose_button), (document, 1))
+        vbox(
+            (hbox((left, 1), (preview_box, 1)), 1),
+            hbox((self.message, 1), self.progress, self.cancel_button, self.send_button),
+            parent=self,
+        )
+        self.set_replaces(None, "")
+        self._show_file()
+
+    # -- the file -------------------------------------------------------------------------------
+
+    def choose_file(self) -> None:
+        name, _ = qt.QFileDialog.getOpenFileName(self, "Choisir le document à envoyer", "", FILE_FILTER)
+        if name:
+            self.set_file(Path(name))
+
+    def set_file(self, path: Path) -> None:
+        """Take ``path`` after checking its format (at once) and its size (off the GUI thread)."""
+        if media_type_of(path) is None:
+            suffix = path.suffix or "sans extension"
+            text = f"Format non pris en charge ({suffix}) : le DMP accepte {FORMATS}. [DEPOT-FORMAT]"
+            return self.message.say(text, error=True)
+
+        def found(size: int) -> None:
+            if size < 0:
+                return self.message.say("Fichier illisible (absent ou dossier). [DMP-FICHIER]", True)
+            if size == 0:
+                return self.message.say("Le document est vide (0 octet) : rien à envoyer. [DEPOT-VIDE]", True)
+            self.file, self.file_size = path, size
+            self.message.say("")
+            self._show_file()
+
+        def size() -> int:
+            return path.stat().st_size if path.is_file() else -1
+
+        unreadable = "Ce fichier ne peut pas être lu (accès refusé). [DMP-FICHIER]"
+        run_in_background(size, self._guard(found), self._guard(lambda _: self.message.say(unreadable, True)))
+
+    def _show_file(self) -> None:
+        name = f"<b>{html.escape(self.file.name)}</b> — {format_size(self.file_size)}" if self.file else ""
+        self.drop_label.setText(name or f"Déposez ici le document à envoyer ({FORMATS})")
+        self.refresh_preview()
+
+    def handle_drop(self, mime: qt.QMimeData) -> bool:
+        """Files dropped on the panel: one local file is taken (its format checked first)."""
+        paths = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+        if len(paths) == 1:
+            self.set_file(paths[0])
+        else:
+            self.message.say(
+                "Un seul fichier à la fois ici ; plusieurs : envoi par lots (secrétariat).", True
+            )
+        return len(paths) == 1
+
+    def dragEnterEvent(self, event: qt.QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: qt.QDropEvent) -> None:
+        if self.handle_drop(event.mimeData()):
+            event.acceptProposedAction()
+
+    # -- the form -------------------------------------------------------------------------------
+
+    def _type_changed(self, code: str) -> None:
+        concept = value_sets().type_codes.get(code)
+        if concept is not None and self.title.text().strip() in ("", self._auto_title):
+            self._auto_title = concept.display_name
+            self.title.setText(concept.display_name)
+        self.refresh_preview()
+
+    def set_replaces(self, unique_id: str | None, title: str) -> None:
+        """The document sent will be a new version of ``unique_id`` (None: a new document)."""
+        self.replaces = (unique_id, title) if unique_id else None
+        self.replaces_label.setText(
+            f"« {title} » (nouvelle version)" if unique_id else "aucun (nouveau document)"
+        )
+        self.replaces_clear.setVisible(unique_id is not None)
+        if unique_id and self.title.text().strip() in ("", self._auto_title):
+            self.title.setText(title)
+        self.refresh_preview()
+
+    def _dates(self) -> tuple[dt.datetime, dt.datetime | None]:
+        def moment(edit: qt.QDateEdit) -> dt.datetime:
+            return dt.datetime.combine(edit.date().toPython(), dt.time()).astimezone()  # type: ignore[arg-type]
+
+        return moment(self.start), moment(self.stop) if self.has_stop.isChecked() else None
+
+    def build_request(self) -> UploadRequest:
+        """The request as it will be queued, checked as the queue checks it (French refusal, code)."""
+        patient = self.patient_provider()
+        if patient is None or patient.traits is None:
+            missing = "aucun patient n'est ouvert" if patient is None else "traits d'identité INS inconnus"
+            raise IncompleteRequest(f"Document refusé par la file d'envoi : {missing}.")
+        if self.file is None or not self.types.current():
+            missing = "choisissez le document à envoyer" if self.file is None else "choisissez son type"
+            raise IncompleteRequest(f"Document incomplet : {missing}.")
+        start, stop = self._dates()
+        if stop is not None and stop < start:
+            raise IncompleteRequest("Document incomplet : la fin de l'acte précède son début.")
+        mode, professional = self.workspace.send_mode()
+        request = UploadRequest(
+            patient.ins, patient.traits, media_type_of(self.file) or "", self.types.current(),
+            self.title.text().strip(), mode, professional,
+            service_start=start, service_stop=stop, replaces=self.replaces[0] if self.replaces else None,
+            visibility=frozenset(flag for flag, box in self.flags.items() if box.isChecked()),
+        )  # fmt: skip
+        request.check()
+        return request
+
+    # -- the preview ----------------------------------------------------------------------------
+
+    def refresh_preview(self) -> None:
+        """The patient as the document will carry them, its metadata, the file, what still blocks."""
+        patient, sets = self.patient_provider(), value_sets()
+        traits = patient.traits if patient else None
+        ins = (
+            f"{patient.ins.matricule.value} ({patient.ins.oid.label})" if patient else "aucun patient ouvert"
+        )
+        rows = [("INS", ins), ("Statut de l'INS", patient.ins_status if patient else "—")]
+        if traits is not None:
+            sex = f"{traits.sex} ({'féminin' if str(traits.sex) == 'F' else 'masculin'})"
+            rows += [("Nom de naissance", traits.birth_name), ("Prénoms", " ".join(traits.first_names)),
+                     ("Premier prénom", traits.first_name), ("Sexe", sex),
+                     ("Date de naissance", traits.birth_date.to_french()),
+                     ("Lieu de naissance (INSEE)", traits.birth_place or "absent")]  # fmt: skip
+        kind = sets.type_codes.get(self.types.current())
+        klass = sets.class_code(kind) if kind else None
+        start, stop = self._dates()
+        flags = ", ".join(label for flag, label in VISIBILITY_LABELS.items() if self.flags[flag].isChecked())
+        c = self.workspace.connection
+        who = "non connecté" if c is None else f"{c.display_name} ({c.structure})"
+        direct = c is not None and c.mode is AuthMode.DIRECT
+        mode = " — mode direct, carte CPS" if direct else " — mode indirect" if c else ""
+        rows += [
+            ("", ""),
+            ("Type", f"{kind.display_name} ({kind.code})" if kind else "à choisir"),
+            ("Classe", f"{klass.display_name} ({klass.code})" if klass else "—"),
+            ("Titre", self.title.text().strip() or "à saisir"),
+            ("Date de l'acte", start.strftime("%d/%m/%Y") + (stop.strftime(" au %d/%m/%Y") if stop else "")),
+            ("Visibilité", flags or "normale (patient et professionnels)"),
+            ("Remplace", f"« {self.replaces[1]} »" if self.replaces else "aucun document (nouveau)"),
+            ("", ""),
+            ("Fichier", self.file.name if self.file else "à choisir"),
+            ("Taille", format_size(self.file_size) if self.file else "—"),
+            ("Format", (media_type_of(self.file) or "—") if self.file else "—"),
+            ("Envoyé par", who + mode),
+        ]
+        cell = (
+            "<tr><td style='color:#555;padding-right:10px;white-space:nowrap'>{}</td><td><b>{}</b></td></tr>"
+        )
+        body = "".join(
+            cell.format(html.escape(k), html.escape(v)) if k else "<tr><td></td></tr>" for k, v in rows
+        )
+        try:
+            self.build_request()
+            verdict = "<p style='color:#1a6e1a'>Prêt à envoyer.</p>"
+        except USER_FACING_ERRORS as error:
+            verdict = f"<p style='color:#a40000'>{html.escape(error_text(error))}</p>"
+        self.preview.setHtml(f"<table width='100%'>{body}</table>{verdict}")
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def send(self) -> None:
+        """Enqueue (durable), then drain off the GUI thread until the entry is settled."""
+        try:
+            request = self.build_request()
+        except USER_FACING_ERRORS as error:
+            return self.message.say(error_text(error), error=True)
+        path, token = self.file, Cancel()
+        if self._job is not None or path is None:
+            return
+        self._job, self.entry = token, None
+        self._busy(True)
+        self.message.say("Mise en file d'envoi…")
+
+        def enqueued(entry: Entry) -> None:
+            self.entry = entry
+            self.queued.emit(entry)
+            self.file, self.file_size = None, 0  # the queue holds the bytes: no second send by mistake
+            self.set_replaces(None, "")
+            self._show_file()
+            if token.requested:
+                return self._finish(token, KEPT.format(entry.id))
+            self.message.say(f"Document mis en file d'envoi (n° {entry.id}) : envoi au DMP…")
+            run_in_background(
+                lambda cancel: drain_entries(self.workspace, [entry.id], cancel),
+                self._guard(lambda entries: self._drained(token, entries[0])),
+                self._guard(lambda error: self._failed(token, error, entry)),
+                cancel=token,
+            )
+
+        failed = self._guard(lambda error: self._failed(token, error, None))
+        run_in_background(lambda: self.workspace.enqueue(request, path), self._guard(enqueued), failed)
+
+    def cancel(self) -> None:
+        """Stop waiting: once queued, the document stays in the queue and the panel is free at once."""
+        token = self._job
+        if token is None or token.requested:
+            return
+        token.request()
+        self.cancel_button.setEnabled(False)
+        if self.entry is not None:
+            self._finish(token, KEPT.format(self.entry.id))
+        else:
+            self.message.say("Annulation : le document termine d'entrer dans la file d'envoi…")
+
+    def _drained(self, token: Cancel, entry: Entry) -> None:
+        if entry.state is State.SENT:
+            self.sent.emit(entry)
+            self._finish(token, f"Document envoyé au DMP (n° {entry.id}).")
+        elif entry.state is State.FAILED:
+            self._finish(token, f"Le DMP a refusé le document (n° {entry.id}) : {reason_text(entry)}", True)
+        elif not token.requested:
+            later = f"Document en file d'envoi (n° {entry.id}), nouvel essai plus tard : {reason_text(entry)}"
+            self._finish(token, later)
+
+    def _failed(self, token: Cancel, error: BaseException, entry: Entry | None) -> None:
+        kept = f"le document reste en file d'envoi (n° {entry.id})" if entry else "rien n'a été mis en file"
+        self._finish(token, f"L'envoi n'a pas abouti : {error_text(error)} — {kept}.", True)
+
+    def _finish(self, token: Cancel, text: str, error: bool = False) -> None:
+        """End of ``token``'s job (a late result is still told, unless a newer job runs)."""
+        if self._job is token:
+            self._job = None
+            self._busy(False)
+        if self._job is None:
+            self.message.say(text, error)
+
+    def _busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.cancel_button.setEnabled(busy)
+        self.send_button.setEnabled(not busy)
+        self.choose_button.setEnabled(not busy)
+
+    def showEvent(self, event: Any) -> None:
+        self.refresh_preview()
+        super().showEvent(event)

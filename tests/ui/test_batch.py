@@ -1,0 +1,198 @@
+"""The secretariat's batch panel against the sandbox host (structure certificate, indirect mode):
+rows matched by sidecar, by INS in the file name and by hand; "Vérifier" blocks an invalid row; only
+the checked rows are queued and sent, their state read back from the queue."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from app.store.queue import State
+from app.ui.batch_panel import AUTHOR, CHECK, PATIENT, SOURCE, STATE, TITLE, TYPE, BatchPanel, Row
+from app.workspace import Patient, Workspace
+from sandbox.host.server import DmpHost
+from tests.ui.conftest import sandbox_patient
+
+WAIT = 20_000
+PDF = b"%PDF-1.4\n" + bytes(range(256)) + b"\n%%EOF\n"
+
+
+def patients() -> list[Patient]:
+    return [sandbox_patient(f"P0{n}") for n in range(1, 8)]
+
+
+def sidecar(**changes: Any) -> bytes:
+    data = {"ins": "207058575627097", "oid": "1.2.250.1.213.1.4.10", "nom": "DURAND",
+            "prenoms": "CLAIRE MARIE", "sexe": "F", "naissance": "2007-05-14", "lieu": "85756",
+            "type": "11488-4", "titre": "CR lot — accompagnement",
+            "auteur": "899900012342|PAUL|CARDIOLOGUE|G15_10/SM04"}  # fmt: skip
+    data.update(changes)
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+def reports(folder: Path) -> Path:
+    """Four reports: a valid sidecar pair, an INS in a file name, one to match by hand, and a pair
+    whose sidecar is wrong."""
+    folder.mkdir()
+    (folder / "cr-sortie.pdf").write_bytes(PDF)
+    (folder / "cr-sortie.pdf.dmp.json").write_bytes(sidecar())
+    (folder / "cr-285127505612353-cardio.pdf").write_bytes(PDF)  # P04's INS
+    (folder / "scan-0042.pdf").write_bytes(PDF)
+    (folder / "mauvais.pdf").write_bytes(PDF)
+    (folder / "mauvais.pdf.dmp.json").write_bytes(sidecar(titre="CR invalide", couleur="bleu"))
+    (folder / "Thumbs.db").write_bytes(b"ignored")
+    return folder
+
+
+def row(panel: BatchPanel, name: str) -> tuple[int, Row]:
+    return next((n, r) for n, r in enumerate(panel.rows) if r.found.path.name == name)
+
+
+def text(panel: BatchPanel, name: str, column: int) -> str:
+    item = panel.table.item(row(panel, name)[0], column)
+    return item.text() if item is not None else ""
+
+
+def loaded(qtbot: QtBot, workspace: Workspace, folder: Path) -> BatchPanel:
+    panel = BatchPanel(workspace, patients)
+    qtbot.addWidget(panel)
+    panel.add_paths([folder])
+    qtbot.waitUntil(lambda: len(panel.rows) == 4, timeout=WAIT)
+    return panel
+
+
+def hosted(host: DmpHost, title: str) -> int:
+    db = host.store.connect()
+    return int(db.execute("SELECT count(*) FROM xds_document WHERE title = ?", (title,)).fetchone()[0])
+
+
+def test_rows_are_matched_checked_queued_and_sent(
+    qtbot: QtBot,
+    structure_workspace: Workspace,
+    host: DmpHost,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    panel = loaded(qtbot, structure_workspace, reports(tmp_path / "lot"))
+    assert text(panel, "cr-sortie.pdf", SOURCE) == "fichier d'accompagnement"
+    assert text(panel, "cr-285127505612353-cardio.pdf", SOURCE) == "INS dans le nom"
+    assert row(panel, "cr-285127505612353-cardio.pdf")[1].patient == sandbox_patient("P04")
+    assert text(panel, "scan-0042.pdf", SOURCE) == "choix manuel"
+    panel.add_paths([tmp_path / "lot" / "scan-0042.pdf"])  # added twice: one row
+    qtbot.wait(200)
+    assert len(panel.rows) == 4
+
+    panel.default_type.select("11488-4")
+    panel.default_title.setText("")
+    panel.apply_defaults()
+    n, manual = row(panel, "scan-0042.pdf")
+    assert manual.editors[TITLE].text() == "CR ou fiche de consultation ou de visite"  # from the type
+    manual.editors[TITLE].setText("CR lot — choix manuel")
+    row(panel, "cr-285127505612353-cardio.pdf")[1].editors[TITLE].setText("CR lot — INS du nom")
+    panel.queue_rows()
+    assert "« Vérifier » d'abord" in panel.message.text()  # nothing goes before its check
+
+    panel.check_rows()
+    qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
+    assert "choisissez son patient" in text(panel, "scan-0042.pdf", CHECK)  # no patient chosen yet
+    chooser = manual.editors[PATIENT]
+    p03 = sandbox_patient("P03").ins
+    chooser.setCurrentIndex(next(i for i in range(1, chooser.count()) if chooser.itemData(i).ins == p03))
+    assert text(panel, "scan-0042.pdf", CHECK) == "à vérifier"
+    panel.check_rows()
+    qtbot.waitUntil(lambda: text(panel, "scan-0042.pdf", CHECK) != "à vérifier", timeout=WAIT)
+    assert text(panel, "mauvais.pdf", CHECK).startswith("1 problème(s) : Clé inconnue « couleur »")
+    assert "[DEPOT-CLE-INCONNUE]" in text(panel, "mauvais.pdf", CHECK)
+    for name in ("cr-sortie.pdf", "cr-285127505612353-cardio.pdf", "scan-0042.pdf"):
+        assert text(panel, name, CHECK) == "prêt à mettre en file", name
+    assert text(panel, "cr-sortie.pdf", TITLE) == "CR lot — accompagnement"
+    assert "DURAND Claire Marie" in text(panel, "cr-sortie.pdf", PATIENT)
+    assert "3 prêt(s), 1 à corriger" in panel.summary.text()
+
+    states: list[tuple[int, str]] = []
+    cell = panel._cell
+
+    def recorded(n: int, column: int, value: str, tip: str | None = None) -> None:
+        if column == STATE:
+            states.append((n, value))
+        cell(n, column, value, tip)
+
+    monkeypatch.setattr(panel, "_cell", recorded)
+    panel.queue_rows()
+    sent = ("cr-sortie.pdf", "cr-285127505612353-cardio.pdf", "scan-0042.pdf")
+    qtbot.waitUntil(lambda: all(text(panel, s, STATE).startswith("envoyé") for s in sent), timeout=WAIT)
+    qtbot.waitUntil(lambda: "Envoi terminé : 3 envoyé(s), 0 refusé(s)" in panel.message.text(), timeout=WAIT)
+    n = row(panel, "scan-0042.pdf")[0]
+    seen = [value for i, value in states if i == n]
+    assert seen[0].startswith("en attente (n° ") and seen[-1].startswith("envoyé (n° ")  # per-row progress
+    assert text(panel, "mauvais.pdf", STATE) == "—" and row(panel, "mauvais.pdf")[1].entry is None
+    assert structure_workspace.store is not None
+    entries = structure_workspace.store.queue.entries()
+    assert len(entries) == 3 and all(e.state is State.SENT for e in entries)
+    for title in ("CR lot — accompagnement", "CR lot — INS du nom", "CR lot — choix manuel"):
+        assert hosted(host, title) == 1, title
+    assert hosted(host, "CR invalide") == 0
+    by_title = {e.title: e for e in entries}
+    assert by_title["CR lot — INS du nom"].request.ins == sandbox_patient("P04").ins
+    assert by_title["CR lot — choix manuel"].request.ins == sandbox_patient("P03").ins
+    assert by_title["CR lot — accompagnement"].request.author is not None  # the sidecar's author
+    assert by_title["CR lot — choix manuel"].request.author is None  # the structure's default
+
+
+def test_a_typed_author_is_checked_with_the_sidecar_rules(
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path
+) -> None:
+    panel = loaded(qtbot, structure_workspace, reports(tmp_path / "lot"))
+    n, named = row(panel, "cr-285127505612353-cardio.pdf")
+    named.editors[TYPE].select("11488-4")
+    named.editors[AUTHOR].setText("pas un auteur")
+    panel.check_rows()
+    qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
+    assert "[DEPOT-AUTEUR]" in text(panel, "cr-285127505612353-cardio.pdf", CHECK)
+    named.editors[AUTHOR].setText("899900012342|PAUL|CARDIOLOGUE|G15_10/SM04")
+    panel.check_rows()
+    qtbot.waitUntil(lambda: text(panel, "cr-285127505612353-cardio.pdf", CHECK) != "à vérifier", timeout=WAIT)
+    assert text(panel, "cr-285127505612353-cardio.pdf", CHECK) == "prêt à mettre en file"
+    panel.table.selectRow(n)
+    panel.remove_selected()
+    assert len(panel.rows) == 3 and "cr-285127505612353-cardio.pdf" not in [
+        r.found.path.name for r in panel.rows
+    ]
+
+
+def test_cancel_stops_queueing_and_what_is_queued_stays(
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    panel = loaded(qtbot, structure_workspace, reports(tmp_path / "lot"))
+    panel.default_type.select("11488-4")
+    panel.apply_defaults()
+    row(panel, "scan-0042.pdf")[1].editors[PATIENT].setCurrentIndex(3)  # P03
+    panel.check_rows()
+    qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
+    started, release, drained = threading.Event(), threading.Event(), []
+    enqueue = structure_workspace.enqueue
+
+    def slow(*args: Any) -> Any:
+        entry = enqueue(*args)
+        started.set()
+        release.wait(WAIT / 1000)
+        return entry
+
+    monkeypatch.setattr(structure_workspace, "enqueue", slow)
+    monkeypatch.setattr(structure_workspace, "drain", lambda: drained.append(1))
+    panel.queue_rows()
+    assert started.wait(WAIT / 1000)  # the first row is in the queue, the others wait their turn
+    panel.cancel()
+    assert "les autres lignes n'ont pas été mises en file" in panel.message.text()
+    release.set()
+    qtbot.waitUntil(lambda: any(r.entry for r in panel.rows), timeout=WAIT)
+    qtbot.wait(300)
+    assert sum(r.entry is not None for r in panel.rows) == 1 and drained == []
+    assert structure_workspace.store is not None
+    assert [e.state for e in structure_workspace.store.queue.entries()] == [State.QUEUED]
+    assert panel.queue_button.isEnabled()
