@@ -10,14 +10,12 @@ from urllib.parse import urlparse
 
 from app import __version__
 from app.card.pcsc import CardEvent, ReaderMonitor
-from app.dmp_client.core.actions import Action
-from app.dmp_client.core.admin import DmpPatient, Gender
 from app.dmp_client.core.context import Purpose
 from app.dmp_client.core.iti18 import DocumentInfo
 from app.errors import USER_FACING_ERRORS
 from app.settings import Settings
 from app.ui.batch_panel import BatchPanel
-from app.ui.dialogs import ConsentDialog, EmergencyAccessDialog, GuiPinPrompt
+from app.ui.dialogs import GuiPinPrompt
 from app.ui.dmp_panel import DmpPanel
 from app.ui.documents_panel import DocumentsPanel
 from app.ui.errors import describe, show_error
@@ -25,9 +23,10 @@ from app.ui.patient_panel import PatientPanel
 from app.ui.qt import (
     QAction,
     QLabel,
-    QMainWindow,
     QMessageBox,
     QObject,
+    QProgressBar,
+    QPushButton,
     QSplitter,
     Qt,
     QTabWidget,
@@ -41,6 +40,7 @@ from app.ui.settings_dialog import SettingsDialog
 from app.ui.tasks import run_in_background
 from app.ui.upload_panel import UploadPanel
 from app.ui.viewer import DocumentViewer
+from app.ui.window_actions import DmpActions
 from app.workspace import Connection, DmpOverview, Patient, Workspace
 
 
@@ -48,7 +48,7 @@ class _CardEvents(QObject):
     changed = Signal(str, str)  # reader, event (from the monitor's thread, delivered on the GUI's)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(DmpActions):
     busy_changed = Signal(int)
 
     def __init__(
@@ -129,6 +129,17 @@ class MainWindow(QMainWindow):
         self.host_label.setText(f"DMP : {self.host_name}")
         self.card_label.setText("Carte : —")
         self.queue_label.setText("File : —")
+        # Work in flight: a busy bar and "Annuler", which stops waiting for it (a request already
+        # sent cannot be taken back; its answer is then ignored, and the queue never sends twice).
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(120)
+        self.cancel_button = QPushButton("Annuler")
+        self.cancel_button.clicked.connect(self.cancel_pending)
+        for widget in (self.busy, self.cancel_button):
+            self.statusBar().addWidget(widget)
+            widget.hide()
+        self.generation = 0
 
     def _connect_signals(self) -> None:
         self.card_action.triggered.connect(self.connect_card)
@@ -151,16 +162,20 @@ class MainWindow(QMainWindow):
     def run(self, what: str, fn: Any, done: Any = None) -> None:
         """Run ``fn`` off the GUI thread; show its error in French; count what is in flight."""
         self.pending += 1
-        self.busy_changed.emit(self.pending)
-        self.statusBar().showMessage(f"{what}…")
+        generation = self.generation
+        self._busy(what)
 
         def finished(result: Any) -> None:
+            if generation != self.generation:
+                return  # cancelled: the answer came too late to matter
             self._finished()
             self.host_label.setText(f"DMP : {self.host_name} — joignable")
             if done is not None:
                 done(result)
 
         def failed(error: BaseException) -> None:
+            if generation != self.generation:
+                return
             self._finished()
             code, _ = describe(error)
             if code in ("DMP-INJOIGNABLE", "DMP-DELAI", "DMP-TLS"):
@@ -169,11 +184,25 @@ class MainWindow(QMainWindow):
 
         run_in_background(fn, finished, failed)
 
-    def _finished(self) -> None:
-        self.pending -= 1
+    def cancel_pending(self) -> None:
+        self.generation += 1
+        self.pending = 0
+        self._finished(0)
+        self.statusBar().showMessage("Opération annulée.", 5000)
+
+    def _busy(self, what: str) -> None:
+        self.busy_changed.emit(self.pending)
+        self.statusBar().showMessage(f"{what}…")
+        self.busy.show()
+        self.cancel_button.show()
+
+    def _finished(self, step: int = 1) -> None:
+        self.pending -= step
         self.busy_changed.emit(self.pending)
         if not self.pending:
             self.statusBar().clearMessage()
+            self.busy.hide()
+            self.cancel_button.hide()
 
     # -- connection ---------------------------------------------------------------------------------
 
@@ -273,82 +302,6 @@ class MainWindow(QMainWindow):
     def _documents(self, documents: list[DocumentInfo]) -> None:
         treating = self.overview.status.treating_doctor if self.overview else False
         self.documents.set_documents(documents, lambda d: self.workspace.actions(d, treating))
-
-    def authorize(self, add: bool) -> None:
-        patient = self.patient
-        if patient is not None:
-            self.run(
-                "L'autorisation", lambda: self.workspace.authorize(patient, add), lambda _: self.refresh()
-            )
-
-    def declare_treating_doctor(self, declare: bool) -> None:
-        patient = self.patient
-        if patient is not None:
-            declared = lambda: self.workspace.declare_treating_doctor(patient, declare)  # noqa: E731
-            self.run("La déclaration de médecin traitant", declared, lambda _: self.refresh())
-
-    def emergency_access(self) -> None:
-        connection, overview = self.workspace.connection, self.overview
-        if connection is None or overview is None:
-            return
-        prompt = GuiPinPrompt(self)
-        if connection.purpose is not Purpose.NORMAL:
-            back = lambda: self.workspace.with_purpose(Purpose.NORMAL, prompt)  # noqa: E731
-            self.run("Le retour à l'accès normal", back, self._connected)
-            return
-        opposed = {
-            Purpose.BREAK_GLASS: overview.opposition_break_glass,
-            Purpose.CENTRE_15: overview.opposition_centre_15,
-        }
-        dialog = EmergencyAccessDialog(opposed, self)
-        if dialog.exec():
-            purpose = dialog.purpose
-            self.run(
-                "L'accès d'urgence", lambda: self.workspace.with_purpose(purpose, prompt), self._connected
-            )
-
-    def create_dmp(self) -> None:
-        patient, client = self.patient, self.workspace.client
-        if patient is None or patient.traits is None or client is None:
-            return
-        dialog = ConsentDialog(self)
-        if not dialog.exec():
-            return
-        t = patient.traits
-        data = DmpPatient(patient.ins, t.birth_name, t.first_name, Gender(str(t.sex)), t.birth_date.to_hl7())
-        self.run(
-            "La création du DMP", lambda: client.create_dmp(data, consent=True), lambda _: self.refresh()
-        )
-
-    # -- documents ------------------------------------------------------------------------------------
-
-    def open_document(self, document: DocumentInfo) -> None:
-        patient = self.patient
-        if patient is not None:
-            self.run("La récupération du document", lambda: self.workspace.retrieve(patient, document),
-                     lambda retrieved: self.viewer.show_document(retrieved, document))  # fmt: skip
-
-    def document_action(self, document: DocumentInfo, action: Action) -> None:
-        patient = self.patient
-        if patient is None:
-            return
-        if action is Action.VIEW:
-            self.open_document(document)
-            return
-        if action is Action.REPLACE:
-            self.upload.set_replaces(document.unique_id, document.title)
-            self.tabs.setCurrentWidget(self.upload)
-            return
-        if action is Action.DELETE:
-            answer = QMessageBox.question(
-                self,
-                "Supprimer le document",
-                f"Supprimer « {document.title} » du DMP ? Cette action est définitive.",
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return
-        self.run(f"L'action « {action} »", lambda: self.workspace.apply(patient, document, action),
-                 lambda _: self.refresh())  # fmt: skip
 
     def _queue_counts(self, counts: dict[Any, int]) -> None:
         waiting = sum(n for state, n in counts.items() if str(state) in ("queued", "sending"))

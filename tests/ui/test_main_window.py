@@ -167,3 +167,59 @@ def test_nothing_of_the_previous_patient_stays_on_screen(qtbot: QtBot, window: M
     assert window.viewer.save_button.isEnabled() is False  # the viewer was cleared at once
     qtbot.waitUntil(lambda: window.overview is not None and window.pending == 0, timeout=60_000)
     assert window.documents.visible_documents() == []  # not authorised on P07: nothing listed
+
+
+def test_legacy_profile_creates_a_dmp_after_the_patient_s_consent(
+    qtbot: QtBot, pki_dir: Path, tmp_path: Path, direct_client: Any, ui_store: Any, monkeypatch: Any
+) -> None:
+    from app.ui import window_actions
+    from sandbox import cards
+    from sandbox.host.server import DmpHost, HostConfig, serve_in_thread
+    from tests.host_fixture import settings_for
+
+    legacy = DmpHost(("127.0.0.1", 0), HostConfig(pki_dir / "pki", tmp_path / "legacy", profile="legacy"))
+    serve_in_thread(legacy)
+    try:
+        workspace = Workspace(settings_for(legacy, pki_dir), ui_store)
+        profile = cards.card("generaliste")
+        from app.dmp_client.core.context import AuthMode
+        from app.workspace import Connection
+
+        workspace.attach(
+            direct_client(legacy, "generaliste"),
+            Connection(
+                AuthMode.DIRECT, Purpose.NORMAL, profile.national_id, "Dr", "Cabinet", "n° 1", "lecteur"
+            ),
+        )
+        main = MainWindow(workspace, legacy_profile=True, monitor_cards=False)
+        qtbot.addWidget(main)
+        open_patient(qtbot, main, "P02")
+        assert "n'a pas de DMP" in main.dmp_panel.state.text()
+        main.show()
+        assert main.dmp_panel.create_dmp.isVisible()
+
+        def consent(self: ConsentDialog) -> int:
+            self.consent.setChecked(True)
+            return QDialog.DialogCode.Accepted
+
+        monkeypatch.setattr(window_actions.ConsentDialog, "exec", consent)
+        main.dmp_panel.create_dmp.click()
+        qtbot.waitUntil(
+            lambda: main.pending == 0 and "DMP actif" in main.dmp_panel.state.text(), timeout=60_000
+        )
+        main.close()
+    finally:
+        legacy.shutdown()
+        legacy.server_close()
+
+
+def test_cancel_stops_waiting_and_ignores_the_late_answer(qtbot: QtBot, window: MainWindow) -> None:
+    import time as clock
+
+    results: list[str] = []
+    window.run("Une attente", lambda: clock.sleep(0.5) or "tard", results.append)
+    assert window.busy.isVisible() and window.cancel_button.isVisible()
+    window.cancel_button.click()
+    assert not window.busy.isVisible() and window.pending == 0
+    qtbot.wait(800)
+    assert results == []  # the answer came after the cancel: ignored
