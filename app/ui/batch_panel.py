@@ -76,11 +76,8 @@ def scan(paths: list[Path]) -> list[Found]:
     found = []
     for path in files:
         lower = path.name.lower()
-        if (
-            lower.endswith((SIDECAR, *IGNORED_SUFFIXES))
-            or lower in IGNORED_NAMES
-            or lower.startswith((".", "~$"))
-        ):
+        skipped = lower.endswith((SIDECAR, *IGNORED_SUFFIXES)) or lower.startswith((".", "~$"))
+        if skipped or lower in IGNORED_NAMES:
             continue
         side = path.with_name(path.name + SIDECAR)
         found.append(Found(path, path.stat().st_size, _head(side) if side.is_file() else None))
@@ -108,7 +105,6 @@ def check(row: Row, typed: tuple[str, str, str], sender: dict[str, Any]) -> Chec
         return None, [("DMP-FICHIER", "Le fichier est introuvable ou illisible.")]
     if row.source == "sidecar" and found.sidecar is None:
         return None, [problem("DEPOT-ORPHELIN", what="fichier d'accompagnement")]
-    row.found = found
     problems = [problem("DEPOT-VIDE")] if found.size == 0 else []
     sidecar = found.sidecar if row.source == "sidecar" else None
     if sidecar is None:
