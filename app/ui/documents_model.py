@@ -6,6 +6,7 @@ proxy (family, creation date range, status, free text on title and type).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -88,19 +89,23 @@ def local_day(document: DocumentInfo) -> dt.date | None:
     return document.creation_time.astimezone().date() if document.creation_time else None
 
 
+@functools.lru_cache(maxsize=16384)  # families, types, authors and statuses repeat across rows
 def fold(text: str) -> str:
     """Case- and accent-insensitive form for the search (« echo » finds « Échographie »)."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+@functools.lru_cache(maxsize=4096)  # the same few authors sign most of a patient's documents
+def _person_label(person: str) -> str:
+    parts = [ebrim.hl7_unescape(p) for p in person.split("^")]
+    family = parts[1] if len(parts) > 1 else ""
+    given = parts[2].title() if len(parts) > 2 else ""
+    return f"{given} {family}".strip() or parts[0]
+
+
 def author_label(document: DocumentInfo) -> str:
-    people = []
-    for person in document.author_persons:
-        parts = [ebrim.hl7_unescape(p) for p in person.split("^")]
-        family = parts[1] if len(parts) > 1 else ""
-        given = parts[2].title() if len(parts) > 2 else ""
-        people.append(f"{given} {family}".strip() or parts[0])
+    people = [_person_label(person) for person in document.author_persons]
     if people:
         return ", ".join(people)
     institutions = [ebrim.hl7_unescape(i.split("^", 1)[0]) for i in document.author_institutions]
