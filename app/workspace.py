@@ -269,12 +269,13 @@ class Workspace:
             raise NotConnected()
         return (SendMode.CARD, c.actor_id) if c.mode is AuthMode.DIRECT else (SendMode.STRUCTURE, None)
 
-    def drain(self) -> DrainReport:
-        """Send what the queue holds for this session's credentials (exactly once, docs/store.md)."""
+    def drain(self, stop: threading.Event | None = None) -> DrainReport:
+        """Send what the queue holds for this session's credentials (exactly once, docs/store.md);
+        ``stop`` ends the pass between two documents (never in the middle of one)."""
         if self.store is None:
             raise DmpClientError("La base locale n'est pas disponible : envoi impossible.", code="POSTE-BASE")
         mode, _ = self.send_mode()
-        return self.store.sender(_SessionCredentials(self)).drain((mode,))
+        return self.store.sender(_SessionCredentials(self)).drain((mode,), stop=stop)
 
     def close(self) -> None:
         self.disconnect()

@@ -423,6 +423,19 @@ class UploadQueue:
                 (due, code, reason, now, professional),
             )
 
+    def wake_credentials(self, modes: Iterable[SendMode]) -> None:
+        """Entries waiting for a card (or certificate) are due now: called when a drain starts."""
+        now = self.clock()
+        wanted = [str(m) for m in modes]
+        marks = ", ".join("?" * len(wanted))
+        with self.db.write() as cx:
+            cx.execute(
+                f"UPDATE queue_entry SET next_attempt_at = ? WHERE state = 'queued' AND mode IN ({marks}) "
+                f"AND next_attempt_at > ? AND (reason_code LIKE 'CARTE%' "
+                f"OR reason_code IN ('FILE-CARTE-NECESSAIRE', 'FILE-AUTRE-CARTE'))",
+                (now, *wanted, now),
+            )
+
     def wake(self, mode: SendMode) -> None:
         """The host answered again: entries that were waiting for it are due now."""
         now = self.clock()

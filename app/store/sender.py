@@ -136,6 +136,7 @@ class QueueSender:
         report = DrainReport()
         with self.lock:
             report.recovered = self.queue.recover()
+            self.queue.wake_credentials(modes)  # a drain starting: the card may be back, look now
             while not stop.is_set():
                 try:
                     self._pass(modes, report, stop)

@@ -110,7 +110,7 @@ def drain_entries(
     started, deadline = time.time(), time.monotonic() + patience
     while True:
         with contextlib.suppress(DrainBusy):
-            workspace.drain()
+            workspace.drain(cancel.event)  # Annuler stops between two documents
         entries = [queue.get(i) for i in ids]
         if cancel.requested or time.monotonic() > deadline or all(settled(e, started) for e in entries):
             return entries

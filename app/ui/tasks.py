@@ -30,6 +30,11 @@ class Cancel:
     def requested(self) -> bool:
         return self._event.is_set()
 
+    @property
+    def event(self) -> threading.Event:
+        """For services that stop between steps on an event (the queue's drain)."""
+        return self._event
+
 
 class _Relay(QObject):
     succeeded = Signal(object)
