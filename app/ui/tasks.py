@@ -104,4 +104,9 @@ def _accepts_argument(fn: Callable[..., Any]) -> bool:
     except (TypeError, ValueError):
         return False
     positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) >= 1 and all(p.default is not p.empty for p in positional[1:])
+    # Only a required first parameter takes the token (``fn(cancel)``): an optional one is left alone.
+    return (
+        len(positional) >= 1
+        and positional[0].default is positional[0].empty
+        and all(p.default is not p.empty for p in positional[1:])
+    )
