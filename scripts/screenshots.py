@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -61,6 +62,50 @@ def queue_some(window: MainWindow, patient: Patient) -> None:
             window.workspace.drain()
 
 
+def batch_files(patient: Patient) -> list[Path]:
+    """A secretary's batch: one report with its sidecar, one named after the INS, one to match."""
+    import json
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp())
+    traits = patient.traits
+    assert traits is not None
+    with_sidecar = folder / "cr-hospitalisation.txt"
+    with_sidecar.write_text("Compte rendu d'hospitalisation\n", encoding="utf-8")
+    sidecar = {
+        "ins": patient.ins.matricule.value,
+        "oid": str(patient.ins.oid),
+        "nom": traits.birth_name,
+        "prenoms": " ".join(traits.first_names),
+        "sexe": str(traits.sex),
+        "naissance": traits.birth_date.to_french(),
+        "lieu": traits.birth_place,
+        "type": "11490-0",
+        "titre": "Lettre de sortie",
+    }
+    (folder / "cr-hospitalisation.txt.dmp.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    named = folder / f"{patient.ins.matricule.value}-biologie.txt"
+    named.write_text("Résultats de biologie\n", encoding="utf-8")
+    manual = folder / "courrier-a-classer.txt"
+    manual.write_text("Courrier\n", encoding="utf-8")
+    return [with_sidecar, named, manual]
+
+
+def locked_config() -> Any:
+    """The settings as a hospital's IT would lock them (a machine policy)."""
+    import tempfile
+
+    from app.config import Config
+
+    policy = Path(tempfile.mkdtemp()) / "policy.toml"
+    policy.write_text(
+        '[verrouilles]\nDMP_HOST_URL = "https://dmp.example/si-dmp-server/v2/services"\n'
+        'DMP_PROXY = "http://mandataire.chu.example:3128"\n',
+        encoding="utf-8",
+    )
+    return Config.load(environ={}, policy_file=policy)
+
+
 def main() -> None:
     app = create_application()
     session = SandboxSession()
@@ -85,7 +130,10 @@ def main() -> None:
     wait(lambda: window.queue.table.rowCount() >= 3 if hasattr(window.queue, "table") else True)
     shot(window, "file-d-envoi")
     window.tabs.setCurrentWidget(window.batch)
-    wait(lambda: True)
+    window.batch.add_paths(batch_files(p01))
+    wait(lambda: True, 2.0)
+    window.batch.check_rows()
+    wait(lambda: True, 3.0)
     shot(window, "secretariat")
     p07 = next(p for p in sandbox_patients() if p.source.endswith("(P07)"))
     window.tabs.setCurrentIndex(0)
@@ -97,7 +145,7 @@ def main() -> None:
     wait(lambda: True)
     shot(dialog, "acces-urgence")
     dialog.close()
-    settings = SettingsDialog(session.settings.config, window)
+    settings = SettingsDialog(locked_config(), window)
     settings.show()
     wait(lambda: True)
     shot(settings, "reglages")
