@@ -43,14 +43,10 @@ class DmpPanel(QGroupBox):
         self.undeclare = QPushButton("Ne plus être médecin traitant DMP")
         self.emergency = QPushButton("Accès d'urgence…")
         self.create_dmp = QPushButton("Créer le DMP (consentement du patient)…")
-        for button in (
-            self.authorize,
-            self.withdraw,
-            self.declare,
-            self.undeclare,
-            self.emergency,
-            self.create_dmp,
-        ):
+        self.buttons = (
+            self.authorize, self.withdraw, self.declare, self.undeclare, self.emergency, self.create_dmp,
+        )  # fmt: skip
+        for button in self.buttons:
             layout.addWidget(button)
             button.hide()
         layout.addStretch(1)
@@ -63,14 +59,7 @@ class DmpPanel(QGroupBox):
 
     def show_overview(self, overview: DmpOverview | None, connection: Connection | None) -> None:
         self.overview = overview
-        for button in (
-            self.authorize,
-            self.withdraw,
-            self.declare,
-            self.undeclare,
-            self.emergency,
-            self.create_dmp,
-        ):
+        for button in self.buttons:
             button.hide()
         self.access.setText(PURPOSE_TEXT[connection.purpose] if connection else "")
         if overview is None:
