@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint bench constraints clean sandbox-down
+.PHONY: run test setup lint bench constraints clean sandbox-down dist
 
 SANDBOX_DIR ?= $(CURDIR)/.sandbox
 
@@ -46,6 +46,11 @@ bench: setup
 	$(BIN)/python bench/bench_xds.py
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_gui.py
+
+# The frozen application (PyInstaller one-folder, installer/dmp.spec) in dist/dmp-client/: dmp and
+# dmp-gui side by side, then its smoke test (installer/smoke_test.py).
+dist: setup
+	VENV=$(VENV) scripts/build_frozen.sh
 
 # Re-pin after changing dependencies in pyproject.toml.
 constraints:

@@ -48,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.ui.application import create_application, forward_or_serve, open_main_window
 
     app = create_application()
+    if os.environ.get("DMP_GUI_SMOKE"):
+        _smoke_test_hooks(app)
     server = forward_or_serve(message)
     if server is None:
         return 0  # forwarded to the running instance
@@ -56,6 +58,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.open_context(message)
     window.show()
     return int(app.exec())
+
+
+def _smoke_test_hooks(app: Any, seconds: float = 3.0) -> None:
+    """Test only (``DMP_GUI_SMOKE=1``, installer/smoke_test.py): a headless run of the frozen
+    application. Modal dialogs are named on stderr and dismissed; once the main window is shown,
+    the application quits ``seconds`` later (exit status 0)."""
+    from app.ui.qt import QApplication, QtCore
+
+    quitting: list[bool] = []
+
+    def tick() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is not None:
+            text = " ".join(getattr(dialog, "text", str)().split())
+            print(f"smoke: dialog: {dialog.windowTitle()}: {text}", file=sys.stderr, flush=True)
+            dialog.close()
+            return
+        shown = [w for w in QApplication.topLevelWidgets() if w.isVisible() and w.isWindow()]
+        if shown and not quitting:
+            quitting.append(True)
+            print(f"smoke: window: {shown[0].windowTitle()}", file=sys.stderr, flush=True)
+            QtCore.QTimer.singleShot(int(seconds * 1000), app.quit)
+
+    timer = QtCore.QTimer(app)
+    timer.timeout.connect(tick)
+    timer.start(200)
 
 
 if __name__ == "__main__":

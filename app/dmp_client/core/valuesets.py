@@ -30,7 +30,8 @@ class Concept:
 
 
 def resources_dir() -> Path:
-    """``resources/`` of a checkout (or ``$DMP_RESOURCES_DIR``, set by frozen builds)."""
+    """``resources/`` next to the ``app`` package: a checkout, or ``sys._MEIPASS`` in the frozen
+    application (installer/dmp.spec puts it there); ``$DMP_RESOURCES_DIR`` overrides both."""
     configured = os.environ.get("DMP_RESOURCES_DIR")
     return Path(configured) if configured else Path(__file__).resolve().parents[3] / "resources"
 
