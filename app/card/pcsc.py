@@ -17,7 +17,7 @@ from enum import StrEnum
 from smartcard import scard
 
 from app.card.atr import CardKind, classify_atr
-from app.card.errors import NoReader
+from app.card.errors import CardError, NoReader
 
 _NO_SERVICE = {
     scard.SCARD_E_NO_SERVICE,
@@ -136,6 +136,7 @@ class ReaderMonitor:
         self._known: dict[str, bytes | None] = {}
         self._thread = threading.Thread(target=self._run, name="pcsc-monitor", daemon=True)
         self.ready = threading.Event()
+        self.error: CardError | None = None  # why the readers cannot be watched (no pcscd)
 
     def start(self) -> None:
         self._thread.start()
@@ -149,7 +150,12 @@ class ReaderMonitor:
         return dict(self._known)
 
     def _run(self) -> None:
-        context = PcscContext()
+        try:
+            context = PcscContext()
+        except CardError as error:  # no PC/SC service: said once, the thread ends quietly
+            self.error = error
+            self.ready.set()
+            return
         try:
             self._known = {s.name: s.atr for s in context.states()}
             self.ready.set()

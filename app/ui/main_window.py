@@ -244,6 +244,8 @@ class MainWindow(DmpActions):
                 lambda reader, event, atr: self.card_events.changed.emit(reader, event)
             )
             self.monitor.start()
+            if self.monitor.error is not None:
+                raise self.monitor.error
         except USER_FACING_ERRORS:
             self.card_label.setText("Carte : aucun lecteur")
             self.monitor = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.card.pcsc import CardEvent, ReaderMonitor, ReaderState
 
 
@@ -50,3 +52,17 @@ def test_unplugged_reader_reports_its_card_removed_and_a_new_reader_its_card_ins
         [[ReaderState("A", CPS), ReaderState("B", None)], [ReaderState("B", None)], [ReaderState("C", CPS)]]
     )
     assert events == [("A", CardEvent.REMOVED), ("C", CardEvent.INSERTED)]
+
+
+def test_no_pcsc_service_is_reported_not_raised_in_the_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.card import pcsc
+    from app.card.errors import NoReader
+
+    def absent() -> None:
+        raise NoReader()
+
+    monkeypatch.setattr(pcsc, "PcscContext", absent)
+    monitor = pcsc.ReaderMonitor(lambda *args: None)
+    monitor.start()
+    assert isinstance(monitor.error, NoReader)
+    monitor.stop()
