@@ -48,9 +48,12 @@ bench: setup
 	$(BIN)/python bench/bench_gui.py
 
 # The frozen application (PyInstaller one-folder, installer/dmp.spec) in dist/dmp-client/: dmp and
-# dmp-gui side by side, then its smoke test (installer/smoke_test.py).
+# dmp-gui side by side, then its smoke test (installer/smoke_test.py); then the MSI (wixl) and the
+# NSIS installer around it, checked (installer/build_packages.py; installer/README.md). On Linux the
+# payload is the Linux bundle: this checks the packaging; Windows packages are built on Windows.
 dist: setup
 	VENV=$(VENV) scripts/build_frozen.sh
+	$(BIN)/python installer/build_packages.py --bundle dist/dmp-client --sortie dist
 
 # Re-pin after changing dependencies in pyproject.toml.
 constraints:

@@ -108,6 +108,27 @@ def dummy_bundle(folder: Path) -> Path:
     return bundle
 
 
+def windows_named(linux_bundle: Path, work: Path) -> Path:
+    """The Linux one-folder build under Windows names (``dmp`` → ``dmp.exe``), hard-linked where the
+    file system allows: on Linux this packages a real-size tree, so the packaging of every file of
+    the bundle is checked; the packages for Windows are built on Windows from the Windows bundle."""
+    staged = work / "dmp-client"
+    for source in linux_bundle.rglob("*"):
+        relative = source.relative_to(linux_bundle)
+        if relative.parts and relative.parts[0] in ("dmp", "dmp-gui") and len(relative.parts) == 1:
+            relative = relative.with_name(relative.name + ".exe")
+        target = staged / relative
+        if source.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+    return staged
+
+
 def _id(prefix: str, relative: str) -> str:
     """A stable MSI identifier for a path in the bundle (≤ 72 characters, letters, digits, _ and .)."""
     return f"{prefix}_{hashlib.sha1(relative.encode()).hexdigest()[:24]}"
@@ -328,6 +349,8 @@ def build(
     with tempfile.TemporaryDirectory(prefix="dmp-paquets-") as temporary:
         work = Path(temporary)
         bundle = (bundle or dummy_bundle(work)).resolve()
+        if not (bundle / "dmp.exe").is_file() and (bundle / "dmp").is_file():
+            bundle = windows_named(bundle, work)
         for name in ("dmp.exe", "dmp-gui.exe"):
             if not (bundle / name).is_file():
                 raise PackagingError(

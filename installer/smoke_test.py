@@ -51,7 +51,9 @@ class Smoke:
         self.env = env
         self.failures: list[str] = []
 
-    def run(self, name: str, *args: str, timeout: float = 60, env: dict[str, str] | None = None):
+    def run(
+        self, name: str, *args: str, timeout: float = 60, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         command = [str(self.folder / f"{name}{EXE}"), *args]
         started = time.monotonic()
         result = subprocess.run(
