@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from app import __version__, cli_card, cli_dmp, cli_documents, cli_ins, cli_store, demo
+from app import __version__, cli_card, cli_dmp, cli_documents, cli_ins, cli_store, demo, diagnostic
 from app.errors import USER_FACING_ERRORS
 
 EXIT_ERROR = 2
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_documents.add_parsers(commands)
     cli_store.add_parsers(commands)
     demo.add_parser(commands)
+    diagnostic.add_parser(commands)
     return parser
 
 
