@@ -72,6 +72,7 @@ _TABLE = (
     Key("DMP_CACHE_PURGE_FIN_SESSION", "Vider le cache à la fin de la session carte", Kind.FLAG, "0"),
     Key("DMP_FILE_DELAI_S", "Délai avant un nouvel essai d'envoi (secondes)", Kind.NUMBER, "5"),
     Key("DMP_SANDBOX_DIR", "Dossier du bac à sable (essais)", Kind.PATH),
+    Key("DMP_MAJ_URL", "Adresse de l'annonce des mises à jour (éditeur)", Kind.TEXT),
     Key("DMP_PROFIL_HOTE", "Profil de l'hôte DMP (current, legacy)", Kind.TEXT, "current"),
     Key("DMP_MODE_AUTH", "Authentification par défaut (carte, structure)", Kind.TEXT, "carte"),
     Key("DMP_DELAI_REQUETE_S", "Délai des requêtes simples (secondes)", Kind.NUMBER, "60"),

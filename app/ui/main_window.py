@@ -98,6 +98,7 @@ class MainWindow(DmpActions):
         if monitor_cards:
             self._start_monitor()
         self._show_connection(None)
+        self._check_for_update()
 
     # -- layout -------------------------------------------------------------------------------------
 
@@ -309,6 +310,25 @@ class MainWindow(DmpActions):
         waiting = sum(n for state, n in counts.items() if str(state) in ("queued", "sending"))
         failed = sum(n for state, n in counts.items() if str(state) == "failed")
         self.queue_label.setText(f"File : {waiting} en attente, {failed} à traiter")
+
+    def _check_for_update(self) -> None:
+        """Notify only (app/updates.py): a newer version announced by the vendor is said in the
+        status bar; a failed check never interrupts the work."""
+        url = self.settings.config.get("DMP_MAJ_URL")
+        if not url:
+            return
+        from app.updates import check
+
+        self.update_label = QLabel()
+        self.statusBar().addPermanentWidget(self.update_label)
+
+        def found(update: Any) -> None:
+            self.update_label.setText(update.describe() if update else "")
+
+        def failed(error: BaseException) -> None:
+            self.update_label.setText(f"Mises à jour : {describe(error)[1]}")
+
+        run_in_background(lambda: check(url, proxy=self.settings.proxy), found, failed)
 
     def open_settings(self) -> None:
         SettingsDialog(self.settings.config, self).exec()
