@@ -22,7 +22,9 @@ def test_the_bundle_holds_no_patient_data(
     monkeypatch.setenv("DMP_STORE_DIR", str(store_dir))
     request = request_for(title="Compte rendu de BERNARD JEAN")
     with LocalStore.open(StoreSettings(store_dir)) as store:
-        store.queue.enqueue(request, io.BytesIO(b"contenu medical"), source_name="150081505104018-bernard.pdf")
+        store.queue.enqueue(
+            request, io.BytesIO(b"contenu medical"), source_name="150081505104018-bernard.pdf"
+        )
     target = tmp_path / "diag.zip"
     out, err = io.StringIO(), io.StringIO()
     assert main(["diagnostic", "--sortie", str(target)], out, err) == 0, err.getvalue()
