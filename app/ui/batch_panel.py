@@ -347,10 +347,10 @@ class BatchPanel(qt.QWidget):
             self.poll.start()
             drained = self._guard(lambda entries: self._drained(token, entries))
             failed = self._guard(lambda e: self._finish(token, f"Envoi interrompu : {error_text(e)}", True))
-            run_in_background(lambda c: drain_entries(self.workspace, ids, c), drained, failed, cancel=token)
+            run_in_background(lambda: drain_entries(self.workspace, ids, token), drained, failed)
 
         failed = self._guard(lambda e: self._finish(token, f"Mise en file refusée : {error_text(e)}", True))
-        run_in_background(enqueue, self._guard(enqueued), failed, cancel=token)
+        run_in_background(lambda: enqueue(token), self._guard(enqueued), failed)
 
     def _poll(self) -> None:
         ids, queue = [r.entry.id for r in self.rows if r.entry is not None], queue_of(self.workspace)

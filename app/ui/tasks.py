@@ -2,13 +2,13 @@
 thread pool and delivers its result or error back on the GUI thread (queued signals). The worker
 never touches a widget; callbacks run on the GUI thread only.
 
-A :class:`Cancel` token is passed to ``fn`` when it accepts one (``fn(cancel)``): long work checks
-``cancel.requested`` between steps; the GUI's "Annuler" sets it.
+Long work checks a :class:`Cancel` token between steps (``cancel.requested``); the GUI's "Annuler"
+sets it. The caller that makes the token gives it to ``fn`` itself (a closure): ``fn`` takes no
+argument.
 """
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -58,15 +58,13 @@ class _Job(QRunnable):
 
 
 def run_in_background(
-    fn: Callable[..., Any],
+    fn: Callable[[], Any],
     on_success: Callable[[Any], None] | None = None,
     on_failure: Callable[[BaseException], None] | None = None,
     *,
-    cancel: Cancel | None = None,
     pool: QThreadPool | None = None,
-) -> Cancel:
-    """Run ``fn`` (``fn()`` or ``fn(cancel)``) on the pool; callbacks on the GUI thread."""
-    token = cancel or Cancel()
+) -> None:
+    """Run ``fn()`` on the pool; callbacks on the GUI thread."""
     relay = _Relay()  # created on the GUI thread: its signals are delivered there
     with _lock:
         _live.add(relay)
@@ -92,21 +90,5 @@ def run_in_background(
 
     relay.succeeded.connect(succeeded)
     relay.failed.connect(failed)
-    takes_token = _accepts_argument(fn)
-    job = _Job((lambda: fn(token)) if takes_token else fn, relay)
+    job = _Job(fn, relay)
     (pool or QThreadPool.globalInstance()).start(job)
-    return token
-
-
-def _accepts_argument(fn: Callable[..., Any]) -> bool:
-    try:
-        parameters = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    # Only a required first parameter takes the token (``fn(cancel)``): an optional one is left alone.
-    return (
-        len(positional) >= 1
-        and positional[0].default is positional[0].empty
-        and all(p.default is not p.empty for p in positional[1:])
-    )

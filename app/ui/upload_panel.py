@@ -344,10 +344,9 @@ class UploadPanel(qt.QWidget):
                 return self._finish(token, KEPT.format(entry.id))
             self.message.say(f"Document mis en file d'envoi (n° {entry.id}) : envoi au DMP…")
             run_in_background(
-                lambda cancel: drain_entries(self.workspace, [entry.id], cancel),
+                lambda: drain_entries(self.workspace, [entry.id], token),
                 self._guard(lambda entries: self._drained(token, entries[0])),
                 self._guard(lambda error: self._failed(token, error, entry)),
-                cancel=token,
             )
 
         failed = self._guard(lambda error: self._failed(token, error, None))
