@@ -8,7 +8,6 @@ its age is returned with it and it is only used when the caller accepts that age
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from app.ins import Ins
-from app.store.database import Database, read_chunks, write_chunks
+from app.store.database import Database, copy_checked, write_chunks
 from app.store.pseudonym import pseudonym
 
 
@@ -89,14 +88,9 @@ class Cache:
         )
         if not rows or self.clock() - rows[0][0] > self.policy.max_age:
             return None
-        digest = hashlib.sha256()
-        size = 0
         start = out.tell()
-        for chunk in read_chunks(self.db, "cache_chunk", "unique_id", unique_id):
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
-        if size != rows[0][1] or digest.hexdigest() != rows[0][2]:
+        size, sha256 = int(rows[0][1]), str(rows[0][2])
+        if not copy_checked(self.db, "cache_chunk", "unique_id", unique_id, out, size, sha256):
             out.seek(start)
             out.truncate()
             self._drop(unique_id)

@@ -264,6 +264,18 @@ def write_chunks(cx: sqlcipher3.Connection, table: str, owner: str, key: Any, so
     return size, digest.hexdigest()
 
 
+def copy_checked(db: Database, table: str, owner: str, key: Any, out: Any, size: int, sha256: str) -> bool:
+    """Write a stored stream into ``out``; True when it has the size and SHA-256 taken when it was
+    stored (the caller decides what a mismatch means)."""
+    digest = hashlib.sha256()
+    copied = 0
+    for chunk in read_chunks(db, table, owner, key):
+        digest.update(chunk)
+        copied += len(chunk)
+        out.write(chunk)
+    return copied == size and digest.hexdigest() == sha256
+
+
 def read_chunks(db: Database, table: str, owner: str, key: Any) -> Iterator[bytes]:
     """The chunks of one stored stream, in order, one row at a time (bounded memory)."""
     seq = 0

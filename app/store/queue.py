@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 from app.errors import DmpClientError
 from app.ins import InsError
-from app.store.database import CHUNK, Database, read_chunks
+from app.store.database import CHUNK, Database, copy_checked
 from app.store.errors import EntryNotFound, EntryStateError, StoreError
 from app.store.pseudonym import pseudonym
 from app.store.request import SendMode, UploadRequest
@@ -224,19 +224,17 @@ class UploadQueue:
     def copy_content(self, entry_id: int, out: BinaryIO) -> int:
         """Write the document's bytes into ``out``, checking them against the digest taken when
         they were queued."""
-        entry = self.get(entry_id)
-        digest = hashlib.sha256()
-        size = 0
-        token = self.db.execute("SELECT content_token FROM queue_entry WHERE id = ?", (entry_id,))[0][0]
-        for chunk in read_chunks(self.db, "queue_blob", "token", token):
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
-        if size != entry.size or digest.hexdigest() != entry.sha256:
+        rows = self.db.execute(
+            "SELECT size, sha256, content_token FROM queue_entry WHERE id = ?", (entry_id,)
+        )
+        if not rows:
+            raise EntryNotFound()
+        size, sha256, token = rows[0]
+        if not copy_checked(self.db, "queue_blob", "token", token, out, size, sha256):
             raise StoreError(
                 "Le contenu du document en file d'envoi est incomplet ou altéré.", code="FILE-CONTENU"
             )
-        return size
+        return int(size)
 
     # -- people's actions -----------------------------------------------------------------------
 
