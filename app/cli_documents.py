@@ -25,7 +25,7 @@ from app.store.cache import Cache
 from app.store.errors import StoreError
 from app.store.local import LocalStore
 from app.store.request import SendMode, UploadRequest
-from sandbox.patients import load_patients
+from app.workspace import sandbox_patient
 
 STATUSES = {
     "actif": Status.APPROVED,
@@ -245,13 +245,10 @@ def _traits(args: argparse.Namespace, settings: Settings) -> tuple[Ins, Identity
     if args.patient:
         if not settings.is_sandbox:
             raise DmpClientError("--patient n'existe que dans le bac à sable.", code="DMP-USAGE")
-        found = next((p for p in load_patients() if p.id == args.patient), None)
-        if found is None:
+        found = sandbox_patient(args.patient)
+        if found is None or found.traits is None:
             raise DmpClientError(f"Patient du bac à sable inconnu : {args.patient}.", code="DMP-USAGE")
-        traits = IdentityTraits.parse(
-            found.birth_name, found.first_names, found.sex, found.birth_date, found.birth_place
-        )
-        return Ins.parse(found.matricule, found.oid), traits
+        return found.ins, found.traits
     if not (args.ins and args.nom and args.prenoms and args.sexe and args.naissance):
         raise DmpClientError(
             "Indiquez --ins et les traits INS (--nom, --prenoms, --sexe, --naissance, --lieu), "

@@ -28,6 +28,7 @@ from app.dmp_client.factory import card_client, structure_client
 from app.errors import USER_FACING_ERRORS, DmpClientError
 from app.ins import IdentityTraits, Ins, InsError, compute_insc
 from app.settings import Settings
+from app.workspace import sandbox_patient
 from sandbox.patients import SandboxPatient, load_patients
 
 
@@ -182,10 +183,9 @@ def _queue_job(settings: Settings, out: TextIO) -> int:
     from app.store.request import SendMode, UploadRequest
 
     print("\nFile d'envoi du secrétariat (base locale chiffrée, certificat de la structure, P01)", file=out)
-    patient = next(p for p in load_patients() if p.id == "P01")
-    traits = IdentityTraits.parse(
-        patient.birth_name, patient.first_names, patient.sex, patient.birth_date, patient.birth_place
-    )
+    patient = sandbox_patient("P01")
+    assert patient is not None and patient.traits is not None
+    traits = patient.traits
     try:
         with LocalStore.open(settings.store) as store:
             ids = []
@@ -227,11 +227,9 @@ def _queue_job(settings: Settings, out: TextIO) -> int:
 
 
 def _report(path: Path, title: str) -> NewDocument:
-    patient = next(p for p in load_patients() if p.id == "P03")
-    traits = IdentityTraits.parse(
-        patient.birth_name, patient.first_names, patient.sex, patient.birth_date, patient.birth_place
-    )
-    return NewDocument(path, "application/pdf", "11488-4", title, traits)
+    patient = sandbox_patient("P03")
+    assert patient is not None and patient.traits is not None
+    return NewDocument(path, "application/pdf", "11488-4", title, patient.traits)
 
 
 def demo_pdf(text: str) -> bytes:
@@ -261,8 +259,9 @@ def demo_pdf(text: str) -> bytes:
 
 
 def _ins(pid: str) -> Ins:
-    patient = next(p for p in load_patients() if p.id == pid)
-    return Ins.parse(patient.matricule, patient.oid)
+    patient = sandbox_patient(pid)
+    assert patient is not None
+    return patient.ins
 
 
 def _status_step(client: DmpClient, pid: str, out: TextIO) -> int:

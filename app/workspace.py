@@ -31,6 +31,7 @@ from app.store.local import LocalStore
 from app.store.queue import Entry
 from app.store.request import SendMode, UploadRequest
 from app.store.sender import CredentialsUnavailable, DrainReport
+from sandbox.patients import SandboxPatient, load_patients
 
 ALL_STATUSES = (Status.APPROVED, Status.ARCHIVED, Status.DEPRECATED)
 
@@ -53,6 +54,21 @@ class Patient:
 
     def __repr__(self) -> str:
         return f"Patient(source={self.source!r})"
+
+
+def sandbox_patients() -> list[Patient]:
+    """The sandbox's fictitious patients (test INS OID) as a qualified identity gives them."""
+    return [_sandbox(p) for p in load_patients()]
+
+
+def sandbox_patient(pid: str) -> Patient | None:
+    """One of them by its sandbox id (P01…P07), or None."""
+    return next((_sandbox(p) for p in load_patients() if p.id == pid), None)
+
+
+def _sandbox(p: SandboxPatient) -> Patient:
+    traits = IdentityTraits.parse(p.birth_name, p.first_names, p.sex, p.birth_date, p.birth_place)
+    return Patient(Ins.parse(p.matricule, p.oid), traits, "qualifiée", f"bac à sable ({p.id})")
 
 
 @dataclass(frozen=True)

@@ -99,13 +99,14 @@ def list_times(runs: int) -> tuple[float, float, int]:
 
     from app.ui.documents_model import COLUMNS, DocumentsModel
     from app.ui.documents_panel import DocumentsPanel
-    from app.ui.patient_panel import sandbox_patients
     from app.ui.qt import QApplication, QTableView
+    from app.workspace import sandbox_patient
 
     app = QApplication.instance() or QApplication(["bench"])
     session = SandboxSession()
     workspace = session.gp_workspace()
-    patient = next(p for p in sandbox_patients() if p.source.endswith("(P01)"))
+    patient = sandbox_patient("P01")
+    assert patient is not None
     documents = workspace.documents(patient)
     source = DocumentsModel()
     source.set_documents(documents)

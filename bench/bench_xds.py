@@ -69,12 +69,11 @@ def peak_rss() -> int:
 
 
 def traits_of(pid: str) -> tuple[Ins, IdentityTraits]:
-    from sandbox.patients import load_patients
+    from app.workspace import sandbox_patient
 
-    p = next(p for p in load_patients() if p.id == pid)
-    return Ins.parse(p.matricule, p.oid), IdentityTraits.parse(
-        p.birth_name, p.first_names, p.sex, p.birth_date, p.birth_place
-    )
+    patient = sandbox_patient(pid)
+    assert patient is not None and patient.traits is not None
+    return patient.ins, patient.traits
 
 
 def fake_pdf(path: Path, size: int) -> None:

@@ -18,10 +18,9 @@ from app.store.request import UploadRequest
 from app.ui.application import create_application
 from app.ui.dialogs import EmergencyAccessDialog
 from app.ui.main_window import MainWindow
-from app.ui.patient_panel import sandbox_patients
 from app.ui.qt import QApplication, QWidget
 from app.ui.settings_dialog import SettingsDialog
-from app.workspace import Patient
+from app.workspace import Patient, sandbox_patient
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
@@ -113,7 +112,8 @@ def main() -> None:
     window.resize(1500, 900)
     window.show()
     window._show_connection(window.workspace.connection)
-    p01 = next(p for p in sandbox_patients() if p.source.endswith("(P01)"))
+    p01 = sandbox_patient("P01")
+    assert p01 is not None
     window.patient_panel.select(p01)
     wait(lambda: window.overview is not None and window.pending == 0 and window.documents.visible_documents())
     documents = window.documents.visible_documents()
@@ -135,7 +135,8 @@ def main() -> None:
     window.batch.check_rows()
     wait(lambda: True, 3.0)
     shot(window, "secretariat")
-    p07 = next(p for p in sandbox_patients() if p.source.endswith("(P07)"))
+    p07 = sandbox_patient("P07")
+    assert p07 is not None
     window.tabs.setCurrentIndex(0)
     window.patient_panel.select(p07)
     wait(lambda: window.overview is not None and window.pending == 0)

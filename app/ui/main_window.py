@@ -41,7 +41,7 @@ from app.ui.tasks import run_in_background
 from app.ui.upload_panel import UploadPanel
 from app.ui.viewer import DocumentViewer
 from app.ui.window_actions import DmpActions
-from app.workspace import Connection, DmpOverview, Patient, Workspace
+from app.workspace import Connection, DmpOverview, Patient, Workspace, sandbox_patient
 
 
 class _CardEvents(QObject):
@@ -344,10 +344,8 @@ class MainWindow(DmpActions):
         if isinstance(context, dict):
             self.patient_panel.open_context(context)
         wanted = message.get("patient")
-        if isinstance(wanted, str):
-            found = [p for p in self.patient_panel.candidates if p.source.endswith(f"({wanted})")]
-            if found:
-                self.patient_panel.select(found[0])
+        if isinstance(wanted, str) and self.settings.is_sandbox and (found := sandbox_patient(wanted)):
+            self.patient_panel.select(found)
         if message.get("activer"):
             self.show()
             self.raise_()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from app.card.vitale import Beneficiary, EhrContextSource, SandboxVitaleCard
 from app.errors import DmpClientError
-from app.ins import IdentityTraits, Ins, InsError
+from app.ins import IdentityTraits, InsError
 from app.ui.dialogs import OID_LABELS, ManualPatientDialog
 from app.ui.errors import show_error
 from app.ui.qt import (
@@ -24,16 +24,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import run_in_background
-from app.workspace import Patient
-from sandbox.patients import load_patients
-
-
-def sandbox_patients() -> list[Patient]:
-    patients = []
-    for p in load_patients():
-        traits = IdentityTraits.parse(p.birth_name, p.first_names, p.sex, p.birth_date, p.birth_place)
-        patients.append(Patient(Ins.parse(p.matricule, p.oid), traits, "qualifiée", f"bac à sable ({p.id})"))
-    return patients
+from app.workspace import Patient, sandbox_patients
 
 
 def patients_from_context(context: dict[str, object]) -> list[Patient]:

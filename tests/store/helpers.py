@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from app.ins import IdentityTraits, Ins
 from app.store.request import SendMode, UploadRequest
-from sandbox.patients import load_patients
+from app.workspace import sandbox_patient
 
 
 def request_for(
     patient: str = "P03", title: str = "Compte rendu", mode: SendMode = SendMode.STRUCTURE, **extra: object
 ) -> UploadRequest:
-    found = next(p for p in load_patients() if p.id == patient)
-    traits = IdentityTraits.parse(
-        found.birth_name, found.first_names, found.sex, found.birth_date, found.birth_place
-    )
+    found = sandbox_patient(patient)
+    assert found is not None and found.traits is not None
     return UploadRequest(
-        Ins.parse(found.matricule, found.oid),
-        traits,
+        found.ins,
+        found.traits,
         "text/plain",
         "11488-4",
         title,

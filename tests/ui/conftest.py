@@ -19,20 +19,19 @@ from pathlib import Path
 import pytest
 
 from app.dmp_client.core.context import AuthMode, Purpose
-from app.ins import IdentityTraits, Ins
 from app.store.local import LocalStore, StoreSettings
 from app.workspace import Connection, Patient, Workspace
+from app.workspace import sandbox_patient as workspace_sandbox_patient
 from sandbox import cards
 from sandbox.host.server import DmpHost
-from sandbox.patients import load_patients
 from tests.host_fixture import DirectClient, settings_for
 from tests.keyring_fixture import SystemKeyring
 
 
 def sandbox_patient(pid: str) -> Patient:
-    p = next(p for p in load_patients() if p.id == pid)
-    traits = IdentityTraits.parse(p.birth_name, p.first_names, p.sex, p.birth_date, p.birth_place)
-    return Patient(Ins.parse(p.matricule, p.oid), traits, "qualifiée", "bac à sable")
+    patient = workspace_sandbox_patient(pid)
+    assert patient is not None, pid
+    return patient
 
 
 @pytest.fixture
