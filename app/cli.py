@@ -19,11 +19,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Client DMP-compatible : identité patient, carte CPS, échanges avec le DMP.",
     )
     parser.add_argument("--version", action="version", version=f"dmp {__version__}")
-    parser.add_argument(
-        "--verifier-mise-a-jour",
-        action="store_true",
-        help="dire si l'éditeur annonce une version plus récente",
-    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
     cli_ins.add_parsers(commands)
     cli_card.add_parsers(commands)
@@ -33,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_store.add_parsers(commands)
     demo.add_parser(commands)
     diagnostic.add_parser(commands)
+    updates = commands.add_parser("mise-a-jour", help="dire si l'éditeur annonce une version plus récente")
+    updates.set_defaults(handler=_update_check)
     return parser
 
 
@@ -40,10 +37,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     """Run one command; return its exit status (0 success, 1 invalid data, 2 error)."""
     out = out or sys.stdout
     err = err or sys.stderr
-    if argv is None:
-        argv = sys.argv[1:]
-    if list(argv) == ["--verifier-mise-a-jour"]:
-        return _update_check(out, err)
     args = build_parser().parse_args(argv)
     try:
         status: int = args.handler(args, out, err)
@@ -55,7 +48,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     return status
 
 
-def _update_check(out: TextIO, err: TextIO) -> int:
+def _update_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``dmp mise-a-jour``: notify only (app/updates.py)."""
     from app.settings import Settings
     from app.updates import check
 
@@ -64,11 +58,7 @@ def _update_check(out: TextIO, err: TextIO) -> int:
     if not url:
         print("Aucune adresse de mise à jour configurée (DMP_MAJ_URL, fixée par l'éditeur).", file=out)
         return 0
-    try:
-        update = check(url, proxy=settings.proxy)
-    except USER_FACING_ERRORS as error:
-        print(f"ERREUR: {error}", file=err)
-        return EXIT_ERROR
+    update = check(url, proxy=settings.proxy)
     print(update.describe() if update else f"dmp {__version__} est à jour.", file=out)
     return 0
 

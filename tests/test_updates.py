@@ -82,8 +82,8 @@ def test_the_command_line_says_it(announce: dict[str, object], monkeypatch: pyte
         "DMP_MAJ_URL", publish(announce, {"version": "9.0.0", "url": "https://e.example/x.msi"})
     )
     out = io.StringIO()
-    assert main(["--verifier-mise-a-jour"], out, io.StringIO()) == 0
+    assert main(["mise-a-jour"], out, io.StringIO()) == 0
     assert "Nouvelle version 9.0.0" in out.getvalue()
     monkeypatch.delenv("DMP_MAJ_URL")
     out = io.StringIO()
-    assert main(["--verifier-mise-a-jour"], out, io.StringIO()) == 0 and "Aucune adresse" in out.getvalue()
+    assert main(["mise-a-jour"], out, io.StringIO()) == 0 and "Aucune adresse" in out.getvalue()
