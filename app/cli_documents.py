@@ -8,7 +8,7 @@ import datetime as dt
 import mimetypes
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TextIO
 
 from app.card import pkcs11_module
 from app.card.session import CardSession
@@ -182,12 +182,19 @@ def run_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         cache = _cache(settings, err)
         try:
             with partial.open("w+b") as handle:
-                size = _cache_read(cache, document.unique_id, handle, err)
-                origin = "cache local" if size is not None else "DMP"
-                if size is None:
-                    size = client.retrieve(ins, document, handle)
-                    if cache is not None:
-                        _cached(err, lambda c: c.put_document(ins, document.unique_id, handle), cache=cache)
+                if cache is None:
+                    size, cached = client.retrieve(ins, document, handle), False
+                else:
+                    size, cached = cache.fetch_document(
+                        ins,
+                        document.unique_id,
+                        handle,
+                        lambda out: client.retrieve(ins, document, out),
+                        lambda error, what: print(
+                            f"ATTENTION : cache local {what} ({error.code}).", file=err
+                        ),
+                    )
+            origin = "cache local" if cached else "DMP"
             partial.replace(args.sortie)
         except BaseException:
             partial.unlink(missing_ok=True)  # no half-written copy of a medical document left behind
@@ -207,38 +214,24 @@ def _cache(settings: Settings, err: TextIO) -> Cache | None:
         return None
 
 
-def _cache_read(cache: Cache | None, unique_id: str, handle: BinaryIO, err: TextIO) -> int | None:
-    if cache is None:
-        return None
-    try:
-        return cache.get_document(unique_id, handle)
-    except StoreError as error:
-        print(f"ATTENTION : cache local illisible ({error.code}) : document demandé au DMP.", file=err)
-        handle.seek(0)
-        handle.truncate()
-        return None
+def _cache_warning(err: TextIO) -> Callable[[StoreError, str], None]:
+    def warn(error: StoreError, what: str) -> None:
+        print(f"ATTENTION : cache local {what} ({error.code}).", file=err)
+
+    return warn
 
 
-def _cached(
-    err: TextIO,
-    write: Callable[[Cache], object],
-    settings: Settings | None = None,
-    cache: Cache | None = None,
-) -> None:
+def _cached(err: TextIO, write: Callable[[Cache], object], settings: Settings) -> None:
     """A cache write is a convenience: its failure is said, never the command's failure."""
-    own = cache is None
+    cache = _cache(settings, err)
     if cache is None:
-        assert settings is not None
-        cache = _cache(settings, err)
-        if cache is None:
-            return
+        return
     try:
         write(cache)
     except StoreError as error:
         print(f"ATTENTION : cache local non mis à jour ({error.code}).", file=err)
     finally:
-        if own:
-            cache.db.close()
+        cache.db.close()
 
 
 def _traits(args: argparse.Namespace, settings: Settings) -> tuple[Ins, IdentityTraits]:

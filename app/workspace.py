@@ -6,6 +6,7 @@ method may block (card, network, disk): the GUI calls them off its thread (``app
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from app.store.request import SendMode, UploadRequest
 from app.store.sender import CredentialsUnavailable, DrainReport
 from sandbox.patients import SandboxPatient, load_patients
 
+log = logging.getLogger(__name__)
 ALL_STATUSES = (Status.APPROVED, Status.ARCHIVED, Status.DEPRECATED)
 
 
@@ -239,12 +241,18 @@ class Workspace:
         folder = Path(self._folder.name)
         safe = document.unique_id.replace(".", "_")
         cda, body = folder / f"{safe}.xml", folder / f"{safe}.corps"
+        client = self._client()
         with cda.open("w+b") as handle:
-            cached = self.store.cache.get_document(document.unique_id, handle) if self.store else None
-            if cached is None:
-                self._client().retrieve(patient.ins, document, handle)
-                if self.store is not None:
-                    self.store.cache.put_document(patient.ins, document.unique_id, handle)
+            if self.store is None:
+                client.retrieve(patient.ins, document, handle)
+            else:
+                self.store.cache.fetch_document(
+                    patient.ins,
+                    document.unique_id,
+                    handle,
+                    lambda out: client.retrieve(patient.ins, document, out),
+                    lambda error, what: log.warning("cache %s (%s)", what, error.code),
+                )
         with cda.open("rb") as source, body.open("wb") as target:
             media = extract_body(source, target)
         with cda.open("rb") as source:

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 from app.ins import Ins
 from app.store.database import Database, copy_checked, write_chunks
+from app.store.errors import StoreError
 from app.store.pseudonym import pseudonym
 
 
@@ -98,6 +99,34 @@ class Cache:
         with self.db.write() as cx:
             cx.execute("UPDATE cache_document SET used_at = ? WHERE unique_id = ?", (self.clock(), unique_id))
         return size
+
+    def fetch_document(
+        self,
+        ins: Ins,
+        unique_id: str,
+        out: BinaryIO,
+        fetch: Callable[[BinaryIO], int],
+        warn: Callable[[StoreError, str], None],
+    ) -> tuple[int, bool]:
+        """The document's bytes into ``out`` (at its start): from the cache when it holds them,
+        else ``fetch`` writes them and they are cached. Returns (size, from the cache). The cache is
+        a convenience: its failures go to ``warn`` (the error, "illisible" or "non mis à jour"),
+        never to the caller."""
+        try:
+            size = self.get_document(unique_id, out)
+        except StoreError as error:
+            warn(error, "illisible")
+            out.seek(0)
+            out.truncate()
+            size = None
+        if size is not None:
+            return size, True
+        size = fetch(out)
+        try:
+            self.put_document(ins, unique_id, out)
+        except StoreError as error:
+            warn(error, "non mis à jour")
+        return size, False
 
     # -- limits and purge -----------------------------------------------------------------------
 

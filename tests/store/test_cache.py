@@ -90,3 +90,30 @@ def test_purge_on_demand_and_at_the_end_of_a_card_session(db: Database) -> None:
     assert db.execute("SELECT count(*) FROM cache_chunk")[0][0] == 0
     keep.put_list(INS, [{"text": "b"}])
     assert keep.purge() == 1 and keep.get_list(INS) is None
+
+
+def test_fetch_takes_the_cache_then_the_host_and_never_fails_on_the_cache(db: Database) -> None:
+    from app.store.errors import StoreLocked
+
+    cache, _ = cache_of(db)
+    fetched: list[int] = []
+
+    def fetch(out: io.BytesIO) -> int:  # type: ignore[type-arg]
+        fetched.append(1)
+        return out.write(b"<ClinicalDocument/>")
+
+    warnings: list[str] = []
+    out = io.BytesIO()
+    assert cache.fetch_document(INS, "2.25.9", out, fetch, lambda e, w: warnings.append(w)) == (19, False)
+    again = io.BytesIO()
+    assert cache.fetch_document(INS, "2.25.9", again, fetch, lambda e, w: warnings.append(w)) == (19, True)
+    assert again.getvalue() == b"<ClinicalDocument/>" and len(fetched) == 1 and warnings == []
+
+    def broken(*args: object) -> None:
+        raise StoreLocked()
+
+    cache.get_document = broken  # type: ignore[method-assign, assignment]
+    cache.put_document = broken  # type: ignore[method-assign, assignment]
+    third = io.BytesIO()
+    assert cache.fetch_document(INS, "2.25.9", third, fetch, lambda e, w: warnings.append(w)) == (19, False)
+    assert third.getvalue() == b"<ClinicalDocument/>" and warnings == ["illisible", "non mis à jour"]
