@@ -77,6 +77,16 @@ def ins_of(args: argparse.Namespace, settings: Settings) -> Ins:
 def open_client(args: argparse.Namespace, settings: Settings, err: TextIO) -> Iterator[DmpClient]:
     """The client of the command's mode, its exchanges recorded in the local journal; at the end
     of a card session the cache is purged when the configuration says so."""
+    with open_session(args, settings, err) as (client, _):
+        yield client
+
+
+@contextmanager
+def open_session(
+    args: argparse.Namespace, settings: Settings, err: TextIO
+) -> Iterator[tuple[DmpClient, LocalStore | None]]:
+    """:func:`open_client` and the local store it journals into (None when it cannot be opened),
+    for the commands that also use the cache: one base opened per command."""
     purpose = _PURPOSES[args.acces]
     store = _journal_store(settings, err)
     card = None
@@ -91,7 +101,7 @@ def open_client(args: argparse.Namespace, settings: Settings, err: TextIO) -> It
             f"ATTENTION : action non journalisée localement ({getattr(error, 'code', 'erreur')}).", file=err
         )
         try:
-            yield client
+            yield client, store
         finally:
             client.close()
             if card is not None:
@@ -109,7 +119,10 @@ def _journal_store(settings: Settings, err: TextIO) -> LocalStore | None:
     try:
         return LocalStore.open(settings.store)
     except StoreError as error:
-        print(f"ATTENTION : journal local indisponible, action non journalisée : {error}", file=err)
+        print(
+            f"ATTENTION : base locale indisponible (action non journalisée, cache non utilisé) : {error}",
+            file=err,
+        )
         return None
 
 

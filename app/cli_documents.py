@@ -12,7 +12,7 @@ from typing import TextIO
 
 from app.card import pkcs11_module
 from app.card.session import CardSession
-from app.cli_dmp import common_options, ins_of, open_client
+from app.cli_dmp import common_options, ins_of, open_client, open_session
 from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
@@ -21,7 +21,6 @@ from app.dmp_client.documents import NewDocument
 from app.errors import DmpClientError, InputFileError
 from app.ins import IdentityTraits, Ins
 from app.settings import Settings
-from app.store.cache import Cache
 from app.store.errors import StoreError
 from app.store.local import LocalStore
 from app.store.request import SendMode, UploadRequest
@@ -137,7 +136,7 @@ def run_find(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     ins = ins_of(args, settings)
     if args.hors_ligne:
         return _find_offline(settings, ins, out)
-    with open_client(args, settings, err) as client:
+    with open_session(args, settings, err) as (client, store):
         search = None
         if args.depuis or args.until or args.statut or args.classe or args.types:
             search = FindDocuments(
@@ -150,8 +149,11 @@ def run_find(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             )
         documents = client.find_documents(ins, search)
         lines = [describe(document) for document in documents]
-        if search is None:  # the default listing is kept for offline use, inside the card session
-            _cached(err, lambda cache: cache.put_list(ins, [{"text": line} for line in lines]), settings)
+        if search is None and store is not None:  # kept for offline use, inside the card session
+            try:
+                store.cache.put_list(ins, [{"text": line} for line in lines])
+            except StoreError as error:  # a convenience: said, never the command's failure
+                _cache_warning(err)(error, "non mis à jour")
     print(f"{len(documents)} document(s)", file=out)
     for line in lines:
         print(line, file=out)
@@ -174,44 +176,30 @@ def _find_offline(settings: Settings, ins: Ins, out: TextIO) -> int:
 def run_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = Settings.from_env()
     ins = ins_of(args, settings)
-    with open_client(args, settings, err) as client:
+    with open_session(args, settings, err) as (client, store):
         # The metadata query checks the rights online; the bytes may then come from the cache (a
         # uniqueId always names the same bytes).
         document = client.document_by_unique_id(ins, args.document)
         partial = args.sortie.with_name(args.sortie.name + ".partiel")
-        cache = _cache(settings, err)
         try:
             with partial.open("w+b") as handle:
-                if cache is None:
+                if store is None:
                     size, cached = client.retrieve(ins, document, handle), False
                 else:
-                    size, cached = cache.fetch_document(
+                    size, cached = store.cache.fetch_document(
                         ins,
                         document.unique_id,
                         handle,
                         lambda out: client.retrieve(ins, document, out),
-                        lambda error, what: print(
-                            f"ATTENTION : cache local {what} ({error.code}).", file=err
-                        ),
+                        _cache_warning(err),
                     )
             origin = "cache local" if cached else "DMP"
             partial.replace(args.sortie)
         except BaseException:
             partial.unlink(missing_ok=True)  # no half-written copy of a medical document left behind
             raise
-        finally:
-            if cache is not None:
-                cache.db.close()
     print(f"Document enregistré : {args.sortie} ({size} octets, {origin})", file=out)
     return 0
-
-
-def _cache(settings: Settings, err: TextIO) -> Cache | None:
-    try:
-        return LocalStore.open(settings.store).cache
-    except StoreError as error:
-        print(f"ATTENTION : cache local indisponible ({error.code}).", file=err)
-        return None
 
 
 def _cache_warning(err: TextIO) -> Callable[[StoreError, str], None]:
@@ -219,19 +207,6 @@ def _cache_warning(err: TextIO) -> Callable[[StoreError, str], None]:
         print(f"ATTENTION : cache local {what} ({error.code}).", file=err)
 
     return warn
-
-
-def _cached(err: TextIO, write: Callable[[Cache], object], settings: Settings) -> None:
-    """A cache write is a convenience: its failure is said, never the command's failure."""
-    cache = _cache(settings, err)
-    if cache is None:
-        return
-    try:
-        write(cache)
-    except StoreError as error:
-        print(f"ATTENTION : cache local non mis à jour ({error.code}).", file=err)
-    finally:
-        cache.db.close()
 
 
 def _traits(args: argparse.Namespace, settings: Settings) -> tuple[Ins, IdentityTraits]:
