@@ -46,10 +46,11 @@ class Cache:
 
     def put_list(self, ins: Ins, documents: list[dict[str, Any]]) -> None:
         payload = json.dumps(documents, ensure_ascii=False).encode()
+        patient = pseudonym(self.db, ins)
         with self.db.write() as cx:
             cx.execute(
                 "INSERT OR REPLACE INTO cache_list (patient, stored_at, payload) VALUES (?, ?, ?)",
-                (pseudonym(self.db, ins), self.clock(), payload),
+                (patient, self.clock(), payload),
             )
         self.enforce_limits()
 
@@ -67,12 +68,13 @@ class Cache:
         """Store a retrieved document (read from ``content``'s start); then enforce the size cap."""
         content.seek(0)
         now = self.clock()
+        patient = pseudonym(self.db, ins)
         with self.db.write() as cx:
             cx.execute("DELETE FROM cache_document WHERE unique_id = ?", (unique_id,))
             cx.execute(
                 "INSERT INTO cache_document (unique_id, patient, stored_at, used_at, size, sha256) "
                 "VALUES (?, ?, ?, ?, 0, '')",
-                (unique_id, pseudonym(self.db, ins), now, now),
+                (unique_id, patient, now, now),
             )
             size, sha256 = write_chunks(cx, "cache_chunk", "unique_id", unique_id, content)
             cx.execute(

@@ -160,6 +160,11 @@ class Database:
 
     # -- use ----------------------------------------------------------------------------------
 
+    @property
+    def in_write(self) -> bool:
+        """Inside a write transaction of this thread (what it writes may still be rolled back)."""
+        return self._depth > 0
+
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlcipher3.Connection]:
         """A write transaction (BEGIN IMMEDIATE: the write lock is taken at once, or StoreLocked).

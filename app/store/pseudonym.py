@@ -7,20 +7,27 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import weakref
 
 from app.ins import Ins
 from app.store.database import Database
 
 _SECRET = "pseudonym-secret"
+_known: weakref.WeakKeyDictionary[Database, bytes] = weakref.WeakKeyDictionary()  # read once per base
 
 
 def _secret(db: Database) -> bytes:
+    if (known := _known.get(db)) is not None:
+        return known
     rows = db.execute("SELECT value FROM meta WHERE name = ?", (_SECRET,))
-    if rows:
-        return bytes(rows[0][0])
-    with db.write() as cx:
-        cx.execute("INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)", (_SECRET, os.urandom(32)))
-        return bytes(cx.execute("SELECT value FROM meta WHERE name = ?", (_SECRET,)).fetchone()[0])
+    if not rows:
+        with db.write() as cx:
+            cx.execute("INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)", (_SECRET, os.urandom(32)))
+            rows = cx.execute("SELECT value FROM meta WHERE name = ?", (_SECRET,)).fetchall()
+    secret = bytes(rows[0][0])
+    if not db.in_write:  # remembered once committed (an enclosing transaction could still roll back)
+        _known[db] = secret
+    return secret
 
 
 def pseudonym(db: Database, ins: Ins) -> str:

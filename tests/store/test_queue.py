@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 
 import pytest
@@ -128,3 +129,21 @@ def test_what_the_document_builder_would_refuse_is_refused_at_enqueue(queue: Upl
             queue.enqueue(bad, io.BytesIO(b"x"))
         assert expected in caught.value.user_message
     assert queue.entries() == []
+
+
+def test_the_pseudonym_secret_is_read_once_and_never_remembered_from_a_rolled_back_write(
+    queue: UploadQueue,
+) -> None:
+    from app.store import pseudonym as module
+
+    ins = request_for().ins
+    with contextlib.suppress(RuntimeError), queue.db.write():
+        inside = module.pseudonym(queue.db, ins)  # creates the secret inside a transaction…
+        raise RuntimeError("…which is rolled back")
+    assert queue.db not in module._known
+    after = module.pseudonym(queue.db, ins)
+    assert after.startswith("P-") and inside.startswith("P-")  # a new secret may be drawn: it is stored
+    assert module._known[queue.db] == bytes(
+        queue.db.execute("SELECT value FROM meta WHERE name = 'pseudonym-secret'")[0][0]
+    )
+    assert module.pseudonym(queue.db, ins) == after
