@@ -362,7 +362,7 @@ class DocumentViewer(QWidget):
                         printer.newPage()
                     points = self.pdf.pagePointSize(page)
                     size = QSize(int(points.width() * dpi / 72), int(points.height() * dpi / 72))
-                    _draw_fitted(painter, self.pdf.render(page, size, fillColor=Qt.GlobalColor.white))
+                    _draw_fitted(painter, _on_white(self.pdf.render(page, size)))
         finally:
             painter.end()
 
@@ -388,6 +388,16 @@ class DocumentViewer(QWidget):
 
     def _save_failed(self, _error: BaseException) -> None:
         self.status.setText("Copie impossible : vérifiez le dossier choisi, l'espace disque et vos droits.")
+
+
+def _on_white(image: QImage) -> QImage:
+    """A rendered PDF page (transparent where the page draws nothing) laid on white paper."""
+    paper = QImage(image.size(), QImage.Format.Format_RGB32)
+    paper.fill(Qt.GlobalColor.white)
+    painter = QPainter(paper)
+    painter.drawImage(0, 0, image)
+    painter.end()
+    return paper
 
 
 def _draw_fitted(painter: QPainter, image: QImage) -> None:

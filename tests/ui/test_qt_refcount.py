@@ -1,7 +1,7 @@
 """The Qt bindings must not leak or drop references to ``None``.
 
 shiboken6 6.12.0 on CPython 3.11 lowered ``None``'s reference count by one on every Qt method that
-returns nothing (``QLabel.setText`` ×500 → −500): when the count reaches zero the interpreter dies
+returns nothing (``QLabel.setText`` called 500 times: -500): when the count reaches zero the interpreter dies
 with "Fatal Python error: none_dealloc" — the desktop application died after ~16 minutes from its
 queue panel's 2-second refresh. requirements/constraints.txt pins a release without the defect;
 this test fails on 6.12.0 and passes on the pin. The soak (``make soak``, bench/soak_gui.py)
