@@ -5,6 +5,7 @@ method may block (card, network, disk): the GUI calls them off its thread (``app
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import tempfile
@@ -170,12 +171,18 @@ class Workspace:
 
     def with_purpose(self, purpose: Purpose, prompt: PinPrompt) -> Connection:
         """Break-glass or centre-15 access (or back to normal): a new session with that purpose."""
-        current = self.connection
-        if current is None:
-            raise NotConnected()
-        if current.mode is AuthMode.DIRECT:
-            return self.connect_card(prompt, purpose=purpose)
-        return self.connect_structure(purpose)
+        with self._lock:
+            del prompt  # the open session signs with the card already unlocked: no new PIN
+            current, client = self.connection, self.client
+            if current is None or client is None:
+                raise NotConnected()
+            if current.purpose is purpose:
+                return current
+            # The same TLS session, card and chosen situation: only the VIHF's purpose changes
+            # (no new PIN, and the journal stays attached).
+            self.client = client.with_purpose(purpose)
+            self.connection = dataclasses.replace(current, purpose=purpose)
+            return self.connection
 
     def disconnect(self) -> None:
         with self._lock:

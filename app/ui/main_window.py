@@ -157,6 +157,7 @@ class MainWindow(DmpActions):
         self.documents.open_requested.connect(self.open_document)
         self.documents.action_requested.connect(self.document_action)
         self.queue.counts_changed.connect(self._queue_counts)
+        self.upload.sent.connect(lambda _entry: self.refresh())  # the list shows what was just sent
 
     # -- background work --------------------------------------------------------------------------
 
@@ -234,7 +235,13 @@ class MainWindow(DmpActions):
             self.disconnect_action.setEnabled(False)
             return
         mode = "carte CPS" if connection.card_reader else "certificat de structure"
-        self.who_label.setText(f"{connection.display_name} — {connection.situation} ({mode})")
+        urgent = {Purpose.BREAK_GLASS: " — ACCÈS D'URGENCE", Purpose.CENTRE_15: " — CENTRE 15"}
+        self.who_label.setText(
+            f"{connection.display_name} — {connection.situation} ({mode}){urgent.get(connection.purpose, '')}"
+        )
+        self.who_label.setStyleSheet(
+            "color: #b00020; font-weight: bold;" if connection.purpose in urgent else ""
+        )
         if connection.card_reader:
             self.card_label.setText(f"Carte : {connection.card_reader}")
         self.disconnect_action.setEnabled(True)
@@ -272,6 +279,11 @@ class MainWindow(DmpActions):
         self.documents.set_documents([], lambda _: frozenset())
         self.viewer.clear()
         self.upload.set_replaces(None, "")
+        connection = self.workspace.connection
+        if connection is not None and connection.purpose is not Purpose.NORMAL:
+            # Emergency access was granted for the previous patient: it ends with that patient.
+            self.workspace.with_purpose(Purpose.NORMAL, GuiPinPrompt(self))
+            self._show_connection(self.workspace.connection)
         self.dmp_panel.show_overview(None, self.workspace.connection)
         self.refresh()
 

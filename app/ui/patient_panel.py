@@ -121,10 +121,9 @@ class PatientPanel(QGroupBox):
             traits = patient.traits
             label = f"{traits.birth_name} {traits.first_name}" if traits else patient.ins.matricule.grouped()
             self.choice.addItem(f"{label} ({patient.source})", patient)
-        self.choice.blockSignals(False)
         self.choice.setCurrentIndex(select + 1 if select >= 0 else 0)
-        if select >= 0:
-            self._chosen()
+        self.choice.blockSignals(False)
+        self._chosen()  # once, whatever the index was: one load per patient choice
 
     def open_context(self, context: dict[str, object]) -> None:
         """The EHR's hand-off (command line or a forwarded context)."""
