@@ -157,7 +157,7 @@ class MainWindow(DmpActions):
         self.documents.open_requested.connect(self.open_document)
         self.documents.action_requested.connect(self.document_action)
         self.queue.counts_changed.connect(self._queue_counts)
-        self.upload.sent.connect(lambda _entry: self.refresh())  # the list shows what was just sent
+        self.upload.sent.connect(self._exchanged)  # the list shows what was just sent
 
     # -- background work --------------------------------------------------------------------------
 
@@ -317,6 +317,11 @@ class MainWindow(DmpActions):
     def _documents(self, documents: list[DocumentInfo]) -> None:
         treating = self.overview.status.treating_doctor if self.overview else False
         self.documents.set_documents(documents, lambda d: self.workspace.actions(d, treating))
+
+    def _exchanged(self, _entry: object = None) -> None:
+        """A send succeeded elsewhere (upload panel, queue): the host answered, the list is stale."""
+        self.host_label.setText(f"DMP : {self.host_name} — joignable")
+        self.refresh()
 
     def _queue_counts(self, counts: dict[Any, int]) -> None:
         waiting = sum(n for state, n in counts.items() if str(state) in ("queued", "sending"))

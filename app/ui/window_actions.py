@@ -101,7 +101,7 @@ class DmpActions(QMainWindow):
             self.open_document(document)
             return
         if action is Action.REPLACE:
-            self.upload.set_replaces(document.unique_id, document.title)
+            self.upload.set_replaces(document.unique_id, document.title, document.confidentiality_codes)
             self.tabs.setCurrentWidget(self.upload)
             return
         if action is Action.DELETE:
