@@ -69,6 +69,22 @@ def sandbox_patient(pid: str) -> Patient | None:
     return next((_sandbox(p) for p in load_patients() if p.id == pid), None)
 
 
+def sandbox_insi(first_name: str, card_birth_date: str, own_nir: str | None) -> Patient | None:
+    """The sandbox's stand-in for the INSi teleservice: a Vitale beneficiary's INS, found by its own
+    NIR, or for a beneficiary without one (a child, "ayant droit") by its first name and birth date
+    as the card gives them — only when exactly one sandbox patient matches."""
+    patients = load_patients()
+    if own_nir:
+        return next((_sandbox(p) for p in patients if p.matricule == own_nir), None)
+    found = [
+        p for p in patients
+        if p.vitale.nir_own is None
+        and p.vitale.first_name.upper() == first_name.upper()
+        and p.vitale.birth_date == card_birth_date
+    ]  # fmt: skip
+    return _sandbox(found[0]) if len(found) == 1 else None
+
+
 def _sandbox(p: SandboxPatient) -> Patient:
     traits = IdentityTraits.parse(p.birth_name, p.first_names, p.sex, p.birth_date, p.birth_place)
     return Patient(Ins.parse(p.matricule, p.oid), traits, "qualifiée", f"bac à sable ({p.id})")

@@ -43,6 +43,15 @@ class DmpActions(QMainWindow):
 
     def authorize(self, add: bool) -> None:
         patient = self.patient
+        if patient is not None and add:
+            answer = QMessageBox.question(
+                self,
+                "Autorisation d'accès",
+                "Le patient est-il d'accord pour que vous accédiez à son DMP ?\n"
+                "L'autorisation n'est enregistrée qu'avec son accord.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
         if patient is not None:
             self.run(
                 "L'autorisation", lambda: self.workspace.authorize(patient, add), lambda _: self.refresh()

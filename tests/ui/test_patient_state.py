@@ -83,3 +83,47 @@ def test_manual_entry_starts_provisional(qtbot: QtBot) -> None:
     dialog = ManualPatientDialog(sandbox=True)
     qtbot.addWidget(dialog)
     assert dialog.status.currentText() == "provisoire"
+
+
+def test_every_beneficiary_of_the_vitale_card_is_offered_children_included(qtbot: QtBot) -> None:
+    from app.card.vitale import Beneficiary
+    from app.ins import Nir
+    from app.ui.patient_panel import patients_from_beneficiaries
+
+    family = [  # P04's card: the mother (own NIR) and her son Lucas (P06, no NIR of his own)
+        Beneficiary(1, "BERNARD", "ELODIE", "851224", Nir.parse("285127505612353")),
+        Beneficiary(2, "BERNARD", "LUCAS", "150609", None),
+    ]
+    patients = patients_from_beneficiaries(family)
+    assert [p.ins for p in patients] == [sandbox_patient("P04").ins, sandbox_patient("P06").ins]
+    assert "ayant droit" in patients[1].source and "rang 2" in patients[1].source
+    assert "assuré" in patients[0].source and all(p.ins_status == "récupérée" for p in patients)
+    panel = PatientPanel()
+    qtbot.addWidget(panel)
+    panel.set_candidates(patients, 0)
+    assert panel.choice.count() == 3  # the placeholder and both beneficiaries
+
+
+def test_authorising_access_asks_that_the_patient_agrees(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window.patient_panel.select(sandbox_patient("P07"))
+    qtbot.waitUntil(lambda: window.overview is not None and window.pending == 0, timeout=60_000)
+    asked: list[str] = []
+
+    def refuse(parent: object, title: str, text: str, *rest: object) -> QMessageBox.StandardButton:
+        asked.append(text)
+        return QMessageBox.StandardButton.No
+
+    monkeypatch.setattr(QMessageBox, "question", refuse)
+    calls: list[bool] = []
+    authorize = window.workspace.authorize
+    window.workspace.authorize = lambda p, add=True: (calls.append(add), authorize(p, add))[1]  # type: ignore[method-assign]
+    window.dmp_panel.authorize.click()
+    assert asked and "d'accord" in asked[0] and calls == [] and window.pending == 0
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    window.dmp_panel.authorize.click()
+    qtbot.waitUntil(lambda: window.pending == 0 and window.dmp_panel.withdraw.isVisible(), timeout=60_000)
+    assert calls == [True]
+    window.dmp_panel.withdraw.click()  # back as it was for the other tests
+    qtbot.waitUntil(lambda: window.pending == 0 and window.dmp_panel.authorize.isVisible(), timeout=60_000)
