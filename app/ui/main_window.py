@@ -5,6 +5,7 @@ card, network and disk operation runs off the GUI thread; errors are shown in Fr
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlparse
 
@@ -42,6 +43,8 @@ from app.ui.upload_panel import UploadPanel
 from app.ui.viewer import DocumentViewer
 from app.ui.window_actions import DmpActions
 from app.workspace import Connection, DmpOverview, Patient, Workspace, sandbox_patient
+
+RECENT_DAYS = 730  # "les deux dernières années": the first search of the integration rules
 
 
 class _CardEvents(QObject):
@@ -312,7 +315,24 @@ class MainWindow(DmpActions):
         if not consult:
             self.documents.set_documents([], lambda _: frozenset())
             return
-        self.run("La recherche des documents", lambda: self.workspace.documents(patient), self._documents)
+        # The integration rule's first search: the last two years, shown at once; the rest of the
+        # history then loads behind (busy bar, count and "Annuler" in the status bar).
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(days=RECENT_DAYS)
+        recent = lambda: self.workspace.documents(patient, since)  # noqa: E731
+        self.run("La recherche des documents des deux dernières années", recent,
+                 lambda d: self._recent(patient, d))  # fmt: skip
+
+    def _recent(self, patient: Patient, documents: list[DocumentInfo]) -> None:
+        if patient is not self.patient:
+            return
+        self._documents(documents)
+        shown = f"{len(documents)} document{'s' if len(documents) > 1 else ''} des deux dernières années"
+        self.run(f"{shown} affichés ; chargement de l'historique complet",
+                 lambda: self.workspace.documents(patient), lambda d: self._history(patient, d))  # fmt: skip
+
+    def _history(self, patient: Patient, documents: list[DocumentInfo]) -> None:
+        if patient is self.patient:
+            self._documents(documents)
 
     def _documents(self, documents: list[DocumentInfo]) -> None:
         treating = self.overview.status.treating_doctor if self.overview else False
