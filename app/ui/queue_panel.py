@@ -26,7 +26,7 @@ from app.ui.errors import describe
 from app.ui.tasks import Cancel, run_in_background
 from app.workspace import Workspace
 
-COLUMNS = ("N°", "État", "Titre", "Type", "Taille", "Tentatives", "Prochaine tentative", "Raison")
+COLUMNS = ("N°", "État", "Patient", "Titre", "Type", "Taille", "Tentatives", "Prochaine tentative", "Raison")
 FILTERS = (
     ("Toutes les entrées", None),
     ("À traiter (en attente, en cours, action requise)", (State.QUEUED, State.SENDING, State.FAILED)),
@@ -155,6 +155,13 @@ def busy_bar() -> qt.QProgressBar:
     return bar
 
 
+def patient_label(entry: Entry) -> str:
+    """The entry's patient as the rest of the UI shows them: birth name, first name and INS (read
+    from the request, decrypted from the base only for display; the queue row keeps a pseudonym)."""
+    request = entry.request
+    return f"{request.traits.birth_name} {request.traits.first_name} — {request.ins.matricule.grouped()}"
+
+
 def table(columns: tuple[str, ...], widths: dict[int, int]) -> qt.QTableWidget:
     """Rows selected whole; columns fit their contents, but those in ``widths`` (resizable)."""
     made = qt.QTableWidget(0, len(columns))
@@ -218,7 +225,7 @@ class QueuePanel(qt.QWidget):
         self.filter.addItems([label for label, _ in FILTERS])
         self.filter.currentIndexChanged.connect(lambda _: self.refresh())
         self.summary = qt.QLabel("File : —")
-        self.table = table(COLUMNS, {2: 240, 3: 200})
+        self.table = table(COLUMNS, {2: 200, 3: 240, 4: 200})
         self.table.setSelectionMode(qt.QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(qt.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.itemSelectionChanged.connect(self._update_buttons)
@@ -284,12 +291,13 @@ class QueuePanel(qt.QWidget):
             why = (
                 f"[{entry.reason_code}] {entry.reason}" if failing else reason_text(entry)
             )  # the code stays seen
-            cells = (str(entry.id), state_label(entry), entry.title, type_label(entry.request.type_code),
+            cells = (str(entry.id), state_label(entry), patient_label(entry), entry.title,
+                     type_label(entry.request.type_code),
                      format_size(entry.size), str(entry.attempts), due, why)  # fmt: skip
             for column, text in enumerate(cells):
                 item = qt.QTableWidgetItem(text)
                 item.setToolTip(text)
-                if column in (0, 4, 5):
+                if column in (0, 5, 6):
                     item.setTextAlignment(qt.Qt.AlignmentFlag.AlignRight | qt.Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
             if chosen is not None and entry.id == chosen.id:

@@ -1,0 +1,24 @@
+"""Issue 14, item 5: the queue panel says which patient each entry is for (name and INS)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from app.ui.queue_panel import QueuePanel
+from app.workspace import Workspace
+from tests.ui.conftest import sandbox_patient
+from tests.ui.test_queue_panel import cells, enqueue
+
+
+def test_each_entry_shows_its_patient(qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path) -> None:
+    entry = enqueue(structure_workspace, tmp_path, "Compte rendu en attente")
+    panel = QueuePanel(structure_workspace, interval_ms=60_000)
+    qtbot.addWidget(panel)
+    panel.refresh()
+    qtbot.waitUntil(lambda: bool(cells(panel, entry.id)), timeout=20_000)
+    patient = sandbox_patient("P01")
+    assert patient.traits is not None
+    shown = cells(panel, entry.id)["Patient"]
+    assert patient.traits.birth_name in shown and patient.ins.matricule.grouped() in shown
