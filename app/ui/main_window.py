@@ -144,6 +144,7 @@ class MainWindow(DmpActions):
             self.statusBar().addWidget(widget)
             widget.hide()
         self.generation = 0
+        self.host_down = False  # the last exchange failed for want of the host
 
     def _connect_signals(self) -> None:
         self.card_action.triggered.connect(self.connect_card)
@@ -174,7 +175,7 @@ class MainWindow(DmpActions):
             if generation != self.generation:
                 return  # cancelled: the answer came too late to matter
             self._finished()
-            self.host_label.setText(f"DMP : {self.host_name} — joignable")
+            self._host_answered()
             if done is not None:
                 done(result)
 
@@ -184,6 +185,7 @@ class MainWindow(DmpActions):
             self._finished()
             code, _ = describe(error)
             if code in ("DMP-INJOIGNABLE", "DMP-DELAI", "DMP-TLS"):
+                self.host_down = True
                 self.host_label.setText(f"DMP : {self.host_name} — injoignable [{code}]")
             show_error(self, error, what)
 
@@ -340,8 +342,18 @@ class MainWindow(DmpActions):
 
     def _exchanged(self, _entry: object = None) -> None:
         """A send succeeded elsewhere (upload panel, queue): the host answered, the list is stale."""
-        self.host_label.setText(f"DMP : {self.host_name} — joignable")
+        self._host_answered()
         self.refresh()
+
+    def _host_answered(self) -> None:
+        """The host answered: said in the status bar; if it had been unreachable, the queue is sent
+        in the background with the open session (no PIN asked: entries needing another card or no
+        session wait, the store's back-off and exactly-once rules apply)."""
+        self.host_label.setText(f"DMP : {self.host_name} — joignable")
+        if self.host_down:
+            self.host_down = False
+            if self.workspace.connection is not None:
+                self.queue.drain_now()
 
     def _queue_counts(self, counts: dict[Any, int]) -> None:
         waiting = sum(n for state, n in counts.items() if str(state) in ("queued", "sending"))

@@ -22,3 +22,20 @@ def test_each_entry_shows_its_patient(qtbot: QtBot, structure_workspace: Workspa
     assert patient.traits is not None
     shown = cells(panel, entry.id)["Patient"]
     assert patient.traits.birth_name in shown and patient.ins.matricule.grouped() in shown
+
+
+def test_the_queue_is_sent_by_itself_when_the_host_answers_again(
+    qtbot: QtBot, gp_workspace: Workspace, tmp_path: Path
+) -> None:
+    from app.store.queue import State
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(gp_workspace, monitor_cards=False)
+    qtbot.addWidget(window)
+    entry = enqueue(gp_workspace, tmp_path, "Envoi différé")
+    window.host_down = True  # the last exchange found the host unreachable
+    window.run("Un échange", lambda: None)  # the host answers again
+    assert gp_workspace.store is not None
+    queue = gp_workspace.store.queue
+    qtbot.waitUntil(lambda: queue.get(entry.id).state is State.SENT, timeout=30_000)
+    assert not window.host_down and "joignable" in window.host_label.text()
