@@ -343,7 +343,8 @@ class QueuePanel(qt.QWidget):
         if entry is not None:
             n = entry.id
             self._act(
-                lambda q: q.retry(n), lambda _: f"Entrée n° {n} relancée : elle part au prochain envoi."
+                lambda q: q.retry(n),
+                lambda _: self._after(n, f"Entrée n° {n} relancée : elle part au prochain envoi."),
             )
 
     def cancel_selected(self) -> None:
@@ -360,7 +361,18 @@ class QueuePanel(qt.QWidget):
             qt.QMessageBox.StandardButton.No,
         )
         if answer == qt.QMessageBox.StandardButton.Yes:
-            self._act(lambda q: q.cancel(n), lambda _: f"Envoi n° {n} annulé : rien n'a été envoyé au DMP.")
+            self._act(
+                lambda q: q.cancel(n),
+                lambda _: self._after(n, f"Envoi n° {n} annulé : rien n'a été envoyé au DMP."),
+            )
+
+    def _after(self, n: int, text: str) -> str:
+        """After an action on entry ``n``: its history, if shown, is read again (it changed)."""
+        if not self.history.isHidden() and getattr(self, "_history_of", None) == n:
+            entry = next((e for e in self.entries if e.id == n), None)
+            if entry is not None:
+                self._read_history(n, entry.title)
+        return text
 
     def drain_now(self) -> None:
         """Send what is due now (off the GUI thread)."""
@@ -390,6 +402,7 @@ class QueuePanel(qt.QWidget):
         if entry is None:
             return
         n, title = entry.id, entry.title
+        self._history_of = n
 
         def show(events: list[tuple[float, State, str | None]]) -> str:
             lines = [f"<b>Historique de l'entrée n° {n}</b> — {html.escape(title)}"]
@@ -401,3 +414,13 @@ class QueuePanel(qt.QWidget):
             return f"Historique de l'entrée n° {n} affiché sous la liste."
 
         self._act(lambda q: q.history(n), show)
+
+    def _read_history(self, n: int, title: str) -> None:
+        def show(events: list[tuple[float, State, str | None]]) -> None:
+            lines = [f"<b>Historique de l'entrée n° {n}</b> — {html.escape(title)}"]
+            for at, state, code in events:
+                stamp = dt.datetime.fromtimestamp(at).strftime("%d/%m/%Y %H:%M:%S")
+                lines.append(f"{stamp} — {STATE_LABELS[state]}" + (f" [{html.escape(code)}]" if code else ""))
+            self.history.setHtml("<br>".join(lines))
+
+        run_in_background(lambda: queue_of(self.workspace).history(n), self._guard(show), lambda _e: None)

@@ -39,3 +39,22 @@ def test_the_queue_is_sent_by_itself_when_the_host_answers_again(
     queue = gp_workspace.store.queue
     qtbot.waitUntil(lambda: queue.get(entry.id).state is State.SENT, timeout=30_000)
     assert not window.host_down and "joignable" in window.host_label.text()
+
+
+def test_the_history_shown_follows_a_cancel(
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path, monkeypatch: object
+) -> None:
+    from app.ui.qt import QMessageBox
+    from tests.ui.test_queue_panel import select
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)  # type: ignore[attr-defined]
+    entry = enqueue(structure_workspace, tmp_path, "Historique suivi")
+    panel = QueuePanel(structure_workspace, interval_ms=60_000)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: bool(cells(panel, entry.id)), timeout=20_000)
+    select(panel, entry.id)
+    panel.show_history()
+    qtbot.waitUntil(lambda: "en attente" in panel.history.toPlainText(), timeout=20_000)
+    assert "annulé" not in panel.history.toPlainText()
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: "annulé" in panel.history.toPlainText(), timeout=20_000)
