@@ -127,3 +127,18 @@ def test_authorising_access_asks_that_the_patient_agrees(
     assert calls == [True]
     window.dmp_panel.withdraw.click()  # back as it was for the other tests
     qtbot.waitUntil(lambda: window.pending == 0 and window.dmp_panel.authorize.isVisible(), timeout=60_000)
+
+
+@pytest.mark.parametrize("pid", ["P06", "P01"])
+def test_the_hand_off_opens_the_patient_without_an_internal_error(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch, pid: str
+) -> None:
+    import app.ui.main_window as main_window
+
+    errors: list[BaseException] = []
+    monkeypatch.setattr(main_window, "show_error", lambda parent, error, what: errors.append(error))
+    window.open_context({"patient": pid, "activer": True})
+    qtbot.waitUntil(lambda: window.overview is not None and window.pending == 0, timeout=60_000)
+    qtbot.waitUntil(lambda: window.pending == 0, timeout=60_000)
+    assert errors == []
+    assert window.patient is not None and window.patient.ins == sandbox_patient(pid).ins
