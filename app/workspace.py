@@ -5,6 +5,7 @@ method may block (card, network, disk): the GUI calls them off its thread (``app
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import tempfile
@@ -66,6 +67,22 @@ def sandbox_patients() -> list[Patient]:
 def sandbox_patient(pid: str) -> Patient | None:
     """One of them by its sandbox id (P01…P07), or None."""
     return next((_sandbox(p) for p in load_patients() if p.id == pid), None)
+
+
+def sandbox_insi(first_name: str, card_birth_date: str, own_nir: str | None) -> Patient | None:
+    """The sandbox's stand-in for the INSi teleservice: a Vitale beneficiary's INS, found by its own
+    NIR, or for a beneficiary without one (a child, "ayant droit") by its first name and birth date
+    as the card gives them — only when exactly one sandbox patient matches."""
+    patients = load_patients()
+    if own_nir:
+        return next((_sandbox(p) for p in patients if p.matricule == own_nir), None)
+    found = [
+        p for p in patients
+        if p.vitale.nir_own is None
+        and p.vitale.first_name.upper() == first_name.upper()
+        and p.vitale.birth_date == card_birth_date
+    ]  # fmt: skip
+    return _sandbox(found[0]) if len(found) == 1 else None
 
 
 def _sandbox(p: SandboxPatient) -> Patient:
@@ -170,12 +187,18 @@ class Workspace:
 
     def with_purpose(self, purpose: Purpose, prompt: PinPrompt) -> Connection:
         """Break-glass or centre-15 access (or back to normal): a new session with that purpose."""
-        current = self.connection
-        if current is None:
-            raise NotConnected()
-        if current.mode is AuthMode.DIRECT:
-            return self.connect_card(prompt, purpose=purpose)
-        return self.connect_structure(purpose)
+        with self._lock:
+            del prompt  # the open session signs with the card already unlocked: no new PIN
+            current, client = self.connection, self.client
+            if current is None or client is None:
+                raise NotConnected()
+            if current.purpose is purpose:
+                return current
+            # The same TLS session, card and chosen situation: only the VIHF's purpose changes
+            # (no new PIN, and the journal stays attached).
+            self.client = client.with_purpose(purpose)
+            self.connection = dataclasses.replace(current, purpose=purpose)
+            return self.connection
 
     def disconnect(self) -> None:
         with self._lock:

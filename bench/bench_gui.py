@@ -140,6 +140,31 @@ def list_times(runs: int) -> tuple[float, float, int]:
     return statistics.median(panel_times), statistics.median(bare_times), len(documents)
 
 
+def two_years_first(latency: float = 0.05) -> tuple[float, float, int, int]:
+    """P01 as the window opens it (issue 14, item 6): the last two years, then the whole history,
+    with ``latency`` seconds injected in the host per request (direct mode, card-shaped software
+    keys of the test PKI: the rig is not used here)."""
+    import datetime as dt
+
+    from gui_session import SandboxSession
+
+    from app.workspace import sandbox_patient
+
+    session = SandboxSession()
+    session.host.config.faults.latency = latency
+    workspace = session.gp_workspace()
+    patient = sandbox_patient("P01")
+    assert patient is not None
+    start = time.perf_counter()
+    recent = workspace.documents(patient, dt.datetime.now(dt.UTC) - dt.timedelta(days=730))
+    first = time.perf_counter() - start
+    everything = workspace.documents(patient)
+    full = time.perf_counter() - start
+    workspace.close()
+    session.close()
+    return first, full, len(recent), len(everything)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -167,6 +192,11 @@ def main() -> None:
         f"| plain table model over the same strings + QTableView (baseline) | {plain * 1000:.0f} ms | 1.00 |"
     )
     print(f"| DocumentsPanel.set_documents, painted | {panel * 1000:.0f} ms | {panel / plain:.2f} |")
+    first, full, recent, everything = two_years_first()
+    print("\n| P01 opened, 50 ms host latency (direct mode, software keys) | time | documents |")
+    print("|---|---|---|")
+    print(f"| last two years shown | {first * 1000:.0f} ms | {recent} |")
+    print(f"| whole history loaded behind | {full * 1000:.0f} ms | {everything} |")
     sys.stdout.flush()
     os._exit(0)  # PySide6's teardown at interpreter exit can crash after a QApplication: results are out
 

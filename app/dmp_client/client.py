@@ -17,10 +17,15 @@ class DmpClient(DocumentTransactions, AdminTransactions):
     (``DocumentTransactions``) and the administrative ones (``AdminTransactions``)."""
 
     def with_purpose(self, purpose: Purpose) -> DmpClient:
-        return DmpClient(
+        """The same session (transport, signer, situation) with another purpose; the journal and
+        its failure handler are kept, so break-glass access is journaled like the rest."""
+        client = DmpClient(
             self.transport,
             self.signer,
             replace(self.session, purpose=purpose),
             content_type=self.content_type,
             repository_id=self.repository_id,
         )
+        client.journal = self.journal
+        client.on_journal_failure = self.on_journal_failure
+        return client

@@ -203,6 +203,7 @@ class ManualPatientDialog(QDialog):
         self.birth_place.setPlaceholderText("code INSEE, 5 caractères")
         self.status = QComboBox()
         self.status.addItems(list(INS_STATUSES))
+        self.status.setCurrentText("provisoire")  # a typed identity is provisional (identity vigilance)
         rows: list[tuple[str, QWidget]] = [
             ("Matricule INS", self.matricule),
             ("Autorité (OID)", self.oid),

@@ -5,6 +5,7 @@ card, network and disk operation runs off the GUI thread; errors are shown in Fr
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlparse
 
@@ -42,6 +43,8 @@ from app.ui.upload_panel import UploadPanel
 from app.ui.viewer import DocumentViewer
 from app.ui.window_actions import DmpActions
 from app.workspace import Connection, DmpOverview, Patient, Workspace, sandbox_patient
+
+RECENT_DAYS = 730  # "les deux dernières années": the first search of the integration rules
 
 
 class _CardEvents(QObject):
@@ -141,6 +144,7 @@ class MainWindow(DmpActions):
             self.statusBar().addWidget(widget)
             widget.hide()
         self.generation = 0
+        self.host_down = False  # the last exchange failed for want of the host
 
     def _connect_signals(self) -> None:
         self.card_action.triggered.connect(self.connect_card)
@@ -157,6 +161,7 @@ class MainWindow(DmpActions):
         self.documents.open_requested.connect(self.open_document)
         self.documents.action_requested.connect(self.document_action)
         self.queue.counts_changed.connect(self._queue_counts)
+        self.upload.sent.connect(self._exchanged)  # the list shows what was just sent
 
     # -- background work --------------------------------------------------------------------------
 
@@ -170,7 +175,7 @@ class MainWindow(DmpActions):
             if generation != self.generation:
                 return  # cancelled: the answer came too late to matter
             self._finished()
-            self.host_label.setText(f"DMP : {self.host_name} — joignable")
+            self._host_answered()
             if done is not None:
                 done(result)
 
@@ -180,6 +185,7 @@ class MainWindow(DmpActions):
             self._finished()
             code, _ = describe(error)
             if code in ("DMP-INJOIGNABLE", "DMP-DELAI", "DMP-TLS"):
+                self.host_down = True
                 self.host_label.setText(f"DMP : {self.host_name} — injoignable [{code}]")
             show_error(self, error, what)
 
@@ -234,7 +240,13 @@ class MainWindow(DmpActions):
             self.disconnect_action.setEnabled(False)
             return
         mode = "carte CPS" if connection.card_reader else "certificat de structure"
-        self.who_label.setText(f"{connection.display_name} — {connection.situation} ({mode})")
+        urgent = {Purpose.BREAK_GLASS: " — ACCÈS D'URGENCE", Purpose.CENTRE_15: " — CENTRE 15"}
+        self.who_label.setText(
+            f"{connection.display_name} — {connection.situation} ({mode}){urgent.get(connection.purpose, '')}"
+        )
+        self.who_label.setStyleSheet(
+            "color: #b00020; font-weight: bold;" if connection.purpose in urgent else ""
+        )
         if connection.card_reader:
             self.card_label.setText(f"Carte : {connection.card_reader}")
         self.disconnect_action.setEnabled(True)
@@ -272,6 +284,11 @@ class MainWindow(DmpActions):
         self.documents.set_documents([], lambda _: frozenset())
         self.viewer.clear()
         self.upload.set_replaces(None, "")
+        connection = self.workspace.connection
+        if connection is not None and connection.purpose is not Purpose.NORMAL:
+            # Emergency access was granted for the previous patient: it ends with that patient.
+            self.workspace.with_purpose(Purpose.NORMAL, GuiPinPrompt(self))
+            self._show_connection(self.workspace.connection)
         self.dmp_panel.show_overview(None, self.workspace.connection)
         self.refresh()
 
@@ -300,11 +317,43 @@ class MainWindow(DmpActions):
         if not consult:
             self.documents.set_documents([], lambda _: frozenset())
             return
-        self.run("La recherche des documents", lambda: self.workspace.documents(patient), self._documents)
+        # The integration rule's first search: the last two years, shown at once; the rest of the
+        # history then loads behind (busy bar, count and "Annuler" in the status bar).
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(days=RECENT_DAYS)
+        recent = lambda: self.workspace.documents(patient, since)  # noqa: E731
+        self.run("La recherche des documents des deux dernières années", recent,
+                 lambda d: self._recent(patient, d))  # fmt: skip
+
+    def _recent(self, patient: Patient, documents: list[DocumentInfo]) -> None:
+        if patient is not self.patient:
+            return
+        self._documents(documents)
+        shown = f"{len(documents)} document{'s' if len(documents) > 1 else ''} des deux dernières années"
+        self.run(f"{shown} affichés ; chargement de l'historique complet",
+                 lambda: self.workspace.documents(patient), lambda d: self._history(patient, d))  # fmt: skip
+
+    def _history(self, patient: Patient, documents: list[DocumentInfo]) -> None:
+        if patient is self.patient:
+            self._documents(documents)
 
     def _documents(self, documents: list[DocumentInfo]) -> None:
         treating = self.overview.status.treating_doctor if self.overview else False
         self.documents.set_documents(documents, lambda d: self.workspace.actions(d, treating))
+
+    def _exchanged(self, _entry: object = None) -> None:
+        """A send succeeded elsewhere (upload panel, queue): the host answered, the list is stale."""
+        self._host_answered()
+        self.refresh()
+
+    def _host_answered(self) -> None:
+        """The host answered: said in the status bar; if it had been unreachable, the queue is sent
+        in the background with the open session (no PIN asked: entries needing another card or no
+        session wait, the store's back-off and exactly-once rules apply)."""
+        self.host_label.setText(f"DMP : {self.host_name} — joignable")
+        if self.host_down:
+            self.host_down = False
+            if self.workspace.connection is not None:
+                self.queue.drain_now()
 
     def _queue_counts(self, counts: dict[Any, int]) -> None:
         waiting = sum(n for state, n in counts.items() if str(state) in ("queued", "sending"))

@@ -24,7 +24,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import run_in_background
-from app.workspace import Patient, sandbox_patients
+from app.workspace import Patient, sandbox_insi, sandbox_patients
 
 
 def patients_from_context(context: dict[str, object]) -> list[Patient]:
@@ -63,16 +63,22 @@ def _patient(beneficiary: Beneficiary, entry: dict[str, object], source: str) ->
 def patients_from_vitale() -> list[Patient]:
     """The sandbox's virtual Vitale card. The INS itself comes from the INSi teleservice, which the
     sandbox stands in for with its own patients (matched by the beneficiary's NIR)."""
-    known = {p.ins.matricule.value: p for p in sandbox_patients()}
+    return patients_from_beneficiaries(SandboxVitaleCard().beneficiaries())
+
+
+def patients_from_beneficiaries(beneficiaries: list[Beneficiary]) -> list[Patient]:
+    """Every beneficiary of the card whose INS the (sandbox) INSi finds, children included: a
+    beneficiary without its own NIR is an "ayant droit", said in its source."""
     patients = []
-    for beneficiary in SandboxVitaleCard().beneficiaries():
+    for beneficiary in beneficiaries:
         nir = beneficiary.own_nir.value if beneficiary.own_nir else None
-        match = known.get(nir or "")
+        match = sandbox_insi(beneficiary.first_name, beneficiary.birth_date, nir)
         if match is None:
             continue
         insc = beneficiary.insc()
+        role = "assuré" if nir else "ayant droit"
         patients.append(
-            Patient(match.ins, match.traits, "récupérée", f"carte Vitale (rang {beneficiary.rank})",
+            Patient(match.ins, match.traits, "récupérée", f"carte Vitale (rang {beneficiary.rank}, {role})",
                     insc.value if insc else None)
         )  # fmt: skip
     return patients
@@ -121,10 +127,9 @@ class PatientPanel(QGroupBox):
             traits = patient.traits
             label = f"{traits.birth_name} {traits.first_name}" if traits else patient.ins.matricule.grouped()
             self.choice.addItem(f"{label} ({patient.source})", patient)
-        self.choice.blockSignals(False)
         self.choice.setCurrentIndex(select + 1 if select >= 0 else 0)
-        if select >= 0:
-            self._chosen()
+        self.choice.blockSignals(False)
+        self._chosen()  # once, whatever the index was: one load per patient choice
 
     def open_context(self, context: dict[str, object]) -> None:
         """The EHR's hand-off (command line or a forwarded context)."""

@@ -26,7 +26,7 @@ from app.ui.errors import describe
 from app.ui.tasks import Cancel, run_in_background
 from app.workspace import Workspace
 
-COLUMNS = ("N°", "État", "Titre", "Type", "Taille", "Tentatives", "Prochaine tentative", "Raison")
+COLUMNS = ("N°", "État", "Patient", "Titre", "Type", "Taille", "Tentatives", "Prochaine tentative", "Raison")
 FILTERS = (
     ("Toutes les entrées", None),
     ("À traiter (en attente, en cours, action requise)", (State.QUEUED, State.SENDING, State.FAILED)),
@@ -155,6 +155,13 @@ def busy_bar() -> qt.QProgressBar:
     return bar
 
 
+def patient_label(entry: Entry) -> str:
+    """The entry's patient as the rest of the UI shows them: birth name, first name and INS (read
+    from the request, decrypted from the base only for display; the queue row keeps a pseudonym)."""
+    request = entry.request
+    return f"{request.traits.birth_name} {request.traits.first_name} — {request.ins.matricule.grouped()}"
+
+
 def table(columns: tuple[str, ...], widths: dict[int, int]) -> qt.QTableWidget:
     """Rows selected whole; columns fit their contents, but those in ``widths`` (resizable)."""
     made = qt.QTableWidget(0, len(columns))
@@ -218,7 +225,7 @@ class QueuePanel(qt.QWidget):
         self.filter.addItems([label for label, _ in FILTERS])
         self.filter.currentIndexChanged.connect(lambda _: self.refresh())
         self.summary = qt.QLabel("File : —")
-        self.table = table(COLUMNS, {2: 240, 3: 200})
+        self.table = table(COLUMNS, {2: 200, 3: 240, 4: 200})
         self.table.setSelectionMode(qt.QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(qt.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.itemSelectionChanged.connect(self._update_buttons)
@@ -284,12 +291,13 @@ class QueuePanel(qt.QWidget):
             why = (
                 f"[{entry.reason_code}] {entry.reason}" if failing else reason_text(entry)
             )  # the code stays seen
-            cells = (str(entry.id), state_label(entry), entry.title, type_label(entry.request.type_code),
+            cells = (str(entry.id), state_label(entry), patient_label(entry), entry.title,
+                     type_label(entry.request.type_code),
                      format_size(entry.size), str(entry.attempts), due, why)  # fmt: skip
             for column, text in enumerate(cells):
                 item = qt.QTableWidgetItem(text)
                 item.setToolTip(text)
-                if column in (0, 4, 5):
+                if column in (0, 5, 6):
                     item.setTextAlignment(qt.Qt.AlignmentFlag.AlignRight | qt.Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
             if chosen is not None and entry.id == chosen.id:
@@ -335,7 +343,8 @@ class QueuePanel(qt.QWidget):
         if entry is not None:
             n = entry.id
             self._act(
-                lambda q: q.retry(n), lambda _: f"Entrée n° {n} relancée : elle part au prochain envoi."
+                lambda q: q.retry(n),
+                lambda _: self._after(n, f"Entrée n° {n} relancée : elle part au prochain envoi."),
             )
 
     def cancel_selected(self) -> None:
@@ -352,7 +361,18 @@ class QueuePanel(qt.QWidget):
             qt.QMessageBox.StandardButton.No,
         )
         if answer == qt.QMessageBox.StandardButton.Yes:
-            self._act(lambda q: q.cancel(n), lambda _: f"Envoi n° {n} annulé : rien n'a été envoyé au DMP.")
+            self._act(
+                lambda q: q.cancel(n),
+                lambda _: self._after(n, f"Envoi n° {n} annulé : rien n'a été envoyé au DMP."),
+            )
+
+    def _after(self, n: int, text: str) -> str:
+        """After an action on entry ``n``: its history, if shown, is read again (it changed)."""
+        if not self.history.isHidden() and getattr(self, "_history_of", None) == n:
+            entry = next((e for e in self.entries if e.id == n), None)
+            if entry is not None:
+                self._read_history(n, entry.title)
+        return text
 
     def drain_now(self) -> None:
         """Send what is due now (off the GUI thread)."""
@@ -382,6 +402,7 @@ class QueuePanel(qt.QWidget):
         if entry is None:
             return
         n, title = entry.id, entry.title
+        self._history_of = n
 
         def show(events: list[tuple[float, State, str | None]]) -> str:
             lines = [f"<b>Historique de l'entrée n° {n}</b> — {html.escape(title)}"]
@@ -393,3 +414,13 @@ class QueuePanel(qt.QWidget):
             return f"Historique de l'entrée n° {n} affiché sous la liste."
 
         self._act(lambda q: q.history(n), show)
+
+    def _read_history(self, n: int, title: str) -> None:
+        def show(events: list[tuple[float, State, str | None]]) -> None:
+            lines = [f"<b>Historique de l'entrée n° {n}</b> — {html.escape(title)}"]
+            for at, state, code in events:
+                stamp = dt.datetime.fromtimestamp(at).strftime("%d/%m/%Y %H:%M:%S")
+                lines.append(f"{stamp} — {STATE_LABELS[state]}" + (f" [{html.escape(code)}]" if code else ""))
+            self.history.setHtml("<br>".join(lines))
+
+        run_in_background(lambda: queue_of(self.workspace).history(n), self._guard(show), lambda _e: None)

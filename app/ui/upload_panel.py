@@ -229,9 +229,16 @@ class UploadPanel(qt.QWidget):
             self.title.setText(concept.display_name)
         self.refresh_preview()
 
-    def set_replaces(self, unique_id: str | None, title: str) -> None:
-        """The document sent will be a new version of ``unique_id`` (None: a new document)."""
+    def set_replaces(
+        self, unique_id: str | None, title: str, visibility: frozenset[str] | None = None
+    ) -> None:
+        """The document sent will be a new version of ``unique_id`` (None: a new document). A new
+        version keeps the replaced one's visibility flags (``visibility``: its confidentiality
+        codes) unless the user changes them: a masked document's new version stays masked."""
         self.replaces = (unique_id, title) if unique_id else None
+        if unique_id and visibility is not None:
+            for flag, box in self.flags.items():
+                box.setChecked(str(flag) in visibility)
         self.replaces_label.setText(
             f"« {title} » (nouvelle version)" if unique_id else "aucun (nouveau document)"
         )
@@ -316,7 +323,9 @@ class UploadPanel(qt.QWidget):
             self.build_request()
             verdict = "<p style='color:#1a6e1a'>Prêt à envoyer.</p>"
         except USER_FACING_ERRORS as error:
-            verdict = f"<p style='color:#a40000'>{html.escape(error_text(error))}</p>"
+            # An empty form (nothing chosen yet, or just sent) is not an error: said without red.
+            colour = "#555" if self.file is None else "#a40000"
+            verdict = f"<p style='color:{colour}'>{html.escape(error_text(error))}</p>"
         self.preview.setHtml(f"<table width='100%'>{body}</table>{verdict}")
 
     # -- sending --------------------------------------------------------------------------------
@@ -338,6 +347,9 @@ class UploadPanel(qt.QWidget):
             self.entry = entry
             self.queued.emit(entry)
             self.file, self.file_size = None, 0  # the queue holds the bytes: no second send by mistake
+            for box in self.flags.values():  # the form starts afresh for the next document
+                box.setChecked(False)
+            self.title.clear()
             self.set_replaces(None, "")
             self._show_file()
             if token.requested:

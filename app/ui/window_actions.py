@@ -43,6 +43,15 @@ class DmpActions(QMainWindow):
 
     def authorize(self, add: bool) -> None:
         patient = self.patient
+        if patient is not None and add:
+            answer = QMessageBox.question(
+                self,
+                "Autorisation d'accès",
+                "Le patient est-il d'accord pour que vous accédiez à son DMP ?\n"
+                "L'autorisation n'est enregistrée qu'avec son accord.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
         if patient is not None:
             self.run(
                 "L'autorisation", lambda: self.workspace.authorize(patient, add), lambda _: self.refresh()
@@ -101,7 +110,7 @@ class DmpActions(QMainWindow):
             self.open_document(document)
             return
         if action is Action.REPLACE:
-            self.upload.set_replaces(document.unique_id, document.title)
+            self.upload.set_replaces(document.unique_id, document.title, document.confidentiality_codes)
             self.tabs.setCurrentWidget(self.upload)
             return
         if action is Action.DELETE:
