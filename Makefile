@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint bench constraints clean sandbox-down dist
+.PHONY: run test setup lint bench soak constraints clean sandbox-down dist
 
 SANDBOX_DIR ?= $(CURDIR)/.sandbox
 
@@ -46,6 +46,13 @@ bench: setup
 	$(BIN)/python bench/bench_xds.py
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_gui.py
+
+# Twenty minutes of the real main window (timers, a patient open, queue entries) offscreen against
+# the in-process sandbox host, printing sys.getrefcount(None) and RSS every minute (bench/README.md).
+# Shorter: `make soak SOAK_MINUTES=2`.
+SOAK_MINUTES ?= 20
+soak: setup
+	$(BIN)/python bench/soak_gui.py --minutes $(SOAK_MINUTES)
 
 # The frozen application (PyInstaller one-folder, installer/dmp.spec) in dist/dmp-client/: dmp and
 # dmp-gui side by side, then its smoke test (installer/smoke_test.py); then the MSI (wixl) and the

@@ -9,6 +9,9 @@ transport, store, UI). The identity core is pure and depends on nothing in ``app
 
 from __future__ import annotations
 
+import traceback
+from pathlib import PurePath
+from types import TracebackType
 from typing import Protocol
 
 from app.ins import InsError
@@ -46,3 +49,33 @@ class InputFileError(DmpClientError):
 
 
 USER_FACING_ERRORS: tuple[type[Exception], ...] = (DmpClientError, InsError)
+
+
+def _short_path(filename: str) -> str:
+    """The frame's file from its package root (``app/ui/main_window.py``): no home directory."""
+    parts = PurePath(filename).parts
+    for root in ("app", "sandbox", "PySide6", "httpx", "lxml"):
+        if root in parts:
+            return "/".join(parts[len(parts) - 1 - parts[::-1].index(root) :])
+    return PurePath(filename).name
+
+
+def _frames(tb: TracebackType | None) -> list[str]:
+    return [
+        f"{_short_path(frame.filename)}:{frame.lineno} {frame.name}" for frame in traceback.extract_tb(tb)
+    ]
+
+
+def traceback_frames(error: BaseException, limit: int = 40) -> str:
+    """Where an unexpected error came from, for the log: the exception types (its causes too) and
+    their traceback's ``file:line function`` frames, innermost last, and nothing else — never the
+    exception's message, arguments or locals, which may carry patient data (names, INS, content)."""
+    chain: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen and len(chain) < 5:
+        seen.add(id(current))
+        frames = _frames(current.__traceback__)[-limit:]
+        chain.append(f"{type(current).__name__} at " + (" > ".join(frames) if frames else "?"))
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return " <- caused by ".join(chain)

@@ -31,7 +31,7 @@ from app.dmp_client.client import DmpClient
 from app.dmp_client.core.errors import RemoteError
 from app.dmp_client.errors import HostUnreachable, HttpError, Timeout
 from app.dmp_client.spool import EncryptedSpool
-from app.errors import DmpClientError
+from app.errors import DmpClientError, traceback_frames
 from app.ins import InsError
 from app.store.errors import DiskFull, StoreError
 from app.store.lock import ProcessLock
@@ -207,8 +207,8 @@ class QueueSender:
                 entry, "FILE-ERREUR-SYSTEME", "Erreur du système pendant l'envoi.", answered=False
             )
         except Exception as error:  # a bug must not loop or lose the entry
-            # The type only: a message or traceback could carry patient data.
-            log.error("queue entry %s: unexpected %s", entry.id, type(error).__name__)
+            # The type and file:line frames only: a message or locals could carry patient data.
+            log.error("queue entry %s: unexpected %s", entry.id, traceback_frames(error))
             message = "Erreur interne du logiciel pendant l'envoi."
             return self._failed(entry, "FILE-ERREUR-INTERNE", message, answered=False)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from app.errors import USER_FACING_ERRORS
+from app.errors import USER_FACING_ERRORS, traceback_frames
 from app.ui.qt import QMessageBox, QWidget
 
 log = logging.getLogger(__name__)
@@ -16,7 +16,8 @@ def describe(error: BaseException) -> tuple[str, str]:
     """(code, French message) for any error; an unexpected one is named by its type only."""
     if isinstance(error, USER_FACING_ERRORS):
         return getattr(error, "code", "?"), getattr(error, "user_message", str(error))
-    log.error("unexpected %s", type(error).__name__)  # the type only: a message could hold patient data
+    # The type and file:line frames only: a message or locals could hold patient data.
+    log.error("unexpected %s", traceback_frames(error))
     return INTERNAL, (
         f"Erreur interne du logiciel ({type(error).__name__}). Rien n'a été envoyé en double ; "
         "réessayez, et si l'erreur revient, transmettez ce code au support."
