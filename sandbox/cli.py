@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="proportion de requêtes traitées dont la réponse est perdue (connexion coupée, 0-1)",
     )
+    serve.add_argument(
+        "--mensonge",
+        choices=("autre-patient", "autres-octets", "document-vide", "succes-avec-erreur", "faute-soap11"),
+        default=None,
+        help="registre menteur (docs/sandbox-documents.md) : chaque réponse ment de cette façon",
+    )
     serve.add_argument("--graine", type=int, help="graine des fautes injectées (défaut : 0)")
     commands.add_parser("seed", help="recréer les patients et DMP du bac à sable")
     journal = commands.add_parser("journal", help="qui a fait quoi sur l'hôte DMP")
@@ -99,6 +105,7 @@ def _host(args: argparse.Namespace, folder: Path) -> int:
         error_rate=args.taux_erreur,
         drop_rate=args.taux_coupure,
         lost_answer_rate=args.taux_perte_reponse,
+        lie=args.mensonge,
     )
     if args.graine is not None:
         faults.rng.seed(args.graine)

@@ -12,9 +12,10 @@ document is streamed into the caller's file.
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import hashlib
-import shutil
+import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,7 @@ from app.dmp_client.core import ebrim, iti18, iti41, iti43, iti57
 from app.dmp_client.core.cda import Author, DocumentHeader, new_oid, read_identity, write_cda
 from app.dmp_client.core.context import AuthMode, Purpose
 from app.dmp_client.core.ebrim import Status
-from app.dmp_client.core.errors import MalformedResponse
+from app.dmp_client.core.errors import AlteredDocument, MalformedResponse, OtherPatientAnswer
 from app.dmp_client.core.hl7v3 import DmpState, DmpStatus
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments, QueryResult, ReturnType, StoredQuery
 from app.dmp_client.core.metadata import SubmissionSet, Visibility, entry_for_document
@@ -42,6 +43,7 @@ from app.ins import IdentityTraits, Ins
 if TYPE_CHECKING:
     from lxml import etree
 
+log = logging.getLogger(__name__)
 CHUNK = 256 * 1024
 BATCH = 20
 STATUS_TTL = 300.0
@@ -89,10 +91,45 @@ def _now() -> dt.datetime:
     return dt.datetime.now().astimezone()
 
 
+def check_entries(
+    ins: Ins,
+    documents: tuple[DocumentInfo, ...] | list[DocumentInfo],
+    *,
+    entry_ids: list[str] | None = None,
+    unique_ids: list[str] | None = None,
+) -> None:
+    """Identity vigilance: every DocumentEntry of an answer is the queried patient's (patientId equal
+    to the queried INS with its OID) and, when ids were asked, one of them (entryUUID or uniqueId).
+    One mismatch refuses the whole answer (OtherPatientAnswer): nothing of it may be used."""
+    expected = ins.to_cx()
+    wanted = set(entry_ids or ()) | set(unique_ids or ())
+    for document in documents:
+        if document.patient_cx.strip() != expected:
+            log.warning("Identity vigilance: the host answered with another patient's document entry")
+            raise OtherPatientAnswer()
+        if (entry_ids is not None or unique_ids is not None) and not (
+            document.entry_id in wanted or document.unique_id in wanted
+        ):
+            log.warning("Identity vigilance: the host answered with a document entry not asked for")
+            raise OtherPatientAnswer()
+
+
 def _file_chunks(handle: BinaryIO) -> Iterator[bytes]:
     handle.seek(0)
     while chunk := handle.read(CHUNK):
         yield chunk
+
+
+def _check_bytes(document: DocumentInfo, size: int, sha1: str) -> None:
+    """The retrieved bytes are those the registry describes: not empty, same size, same SHA-1."""
+    if size == 0:
+        raise AlteredDocument("Le DMP a renvoyé un document vide : il a été écarté.")
+    if document.size is not None and document.size != size:
+        log.warning("Retrieved document size differs from its registry entry")
+        raise AlteredDocument()
+    if document.sha1 is not None and document.sha1.strip().lower() != sha1:
+        log.warning("Retrieved document SHA-1 differs from its registry entry")
+        raise AlteredDocument()
 
 
 class DocumentTransactions(ClientBase):
@@ -148,7 +185,10 @@ class DocumentTransactions(ClientBase):
             self.transport.timeouts.find,
             idempotent=True,
         )
-        return iti18.parse_query_response(response.payload)
+        result = iti18.parse_query_response(response.payload)
+        if ins is not None:
+            check_entries(ins, result.documents)
+        return result
 
     @journaled("TD3.1")
     def find_documents(
@@ -180,6 +220,8 @@ class DocumentTransactions(ClientBase):
         else:
             with ThreadPoolExecutor(self.transport.concurrency, thread_name_prefix="dmp-iti18") as pool:
                 results = list(pool.map(fetch, batches))
+        for result in results:
+            check_entries(ins, result.documents, entry_ids=entry_ids)
         unique: dict[str, DocumentInfo] = {}
         for result in results:
             for document in result.documents:
@@ -213,6 +255,7 @@ class DocumentTransactions(ClientBase):
             iti18.by_uuid_or_unique_id("$XDSDocumentEntry", [], [unique_id]),
             ReturnType.LEAF_CLASS,
         )
+        check_entries(ins, result.documents, unique_ids=[unique_id])
         current = [d for d in result.documents if d.status != Status.DEPRECATED] or list(result.documents)
         if not current:
             raise DmpClientError("Document introuvable dans le DMP.", code="DMP-DOCUMENT-INCONNU")
@@ -222,7 +265,9 @@ class DocumentTransactions(ClientBase):
 
     @journaled("TD3.2")
     def retrieve(self, ins: Ins, document: DocumentInfo, out: BinaryIO) -> int:
-        """Stream the document's bytes (the CDA as stored) into ``out``; returns the size."""
+        """Stream the document's bytes (the CDA as stored) into ``out``; returns the size. Nothing is
+        written to ``out`` unless the bytes match the entry (ids, size, SHA-1) and are not empty."""
+        check_entries(ins, [document])
         self.checked_status(ins)
         request = iti43.build_retrieve(
             [iti43.DocumentRequest(document.repository_id or self.repository_id, document.unique_id)]
@@ -236,19 +281,37 @@ class DocumentTransactions(ClientBase):
             self.transport.timeouts.retrieve,
             idempotent=True,
         )
+        repository = document.repository_id or self.repository_id
         try:
             result = iti43.parse_retrieve_response(response.payload)
             found = next((d for d in result.documents if d.unique_id == document.unique_id), None)
             if found is None:
                 raise MalformedResponse("Le DMP n'a pas renvoyé le document demandé.")
+            if any(
+                d.unique_id != document.unique_id or d.repository_id != repository for d in result.documents
+            ):
+                log.warning("Identity vigilance: the repository answered for another document")
+                raise AlteredDocument()
             if found.content_id is not None:
                 part = raw.parts.get(found.content_id)
                 if part is None:
                     raise MalformedResponse("Pièce MTOM du document absente de la réponse.")
+                # Check first (size and SHA-1 of the whole part), write to the caller's sink after.
                 part.file.seek(0)
-                shutil.copyfileobj(part.file, out, CHUNK)
-                return part.size
-            data = base64.b64decode("".join((found.inline_base64 or "").split()), validate=True)
+                digest, size = hashlib.sha1(), 0
+                while chunk := part.file.read(CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                _check_bytes(document, size, digest.hexdigest())
+                part.file.seek(0)
+                while chunk := part.file.read(CHUNK):
+                    out.write(chunk)
+                return size
+            try:
+                data = base64.b64decode("".join((found.inline_base64 or "").split()), validate=True)
+            except (binascii.Error, ValueError) as error:
+                raise MalformedResponse("Document du DMP mal encodé (base64 invalide).") from error
+            _check_bytes(document, len(data), hashlib.sha1(data).hexdigest())
             out.write(data)
             return len(data)
         finally:
@@ -372,6 +435,7 @@ class DocumentTransactions(ClientBase):
         remove: set[Visibility] | None = None,
     ) -> None:
         """TD3.3a/b: mask or unmask for professionals, make visible to the patient / representatives."""
+        check_entries(ins, [document])
         self.checked_status(ins)
         codes = iti57.new_visibility(document, add or set(), remove or set())
         self._update(ins, lambda ss: iti57.build_metadata_update(ss, document, codes))
@@ -379,5 +443,8 @@ class DocumentTransactions(ClientBase):
     @journaled("TD3.3")
     def set_status(self, ins: Ins, document: DocumentInfo, new_status: str) -> None:
         """TD3.3c/d: archive, unarchive or delete."""
+        check_entries(ins, [document])
         self.checked_status(ins)
+        if not document.status.strip():  # never OriginalStatus="": fetch the entry's status
+            document = self.document_by_unique_id(ins, document.unique_id)
         self._update(ins, lambda ss: iti57.build_availability_update(ss, document, new_status))

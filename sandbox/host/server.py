@@ -24,7 +24,7 @@ from typing import IO
 from cryptography import x509
 from lxml import etree
 
-from sandbox.host import handlers, mtom
+from sandbox.host import handlers, lies, mtom
 from sandbox.host.faults import SOAP, WSA, HostFault, fault_envelope
 from sandbox.host.store import Store
 from sandbox.host.vihf import DS, SAML, WSSE, Trust, check_vihf
@@ -44,6 +44,7 @@ class Faults:
     # The request is processed (and committed), then the connection is closed without an answer:
     # the ambiguous failure a client must resolve without sending the document twice.
     lost_answer_rate: float = 0.0
+    lie: str | None = None  # the lying registry (sandbox/host/lies.py)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
 
 
@@ -132,6 +133,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 status, envelope = self._answer(service, body, exchange)
             finally:
                 mtom.EXCHANGE.reset(token)
+            status, envelope = lies.lie(faults.lie, status, envelope, exchange)
             if faults.lost_answer_rate and faults.rng.random() < faults.lost_answer_rate:
                 self.close_connection = True
                 self.connection.close()

@@ -73,3 +73,24 @@ KNOWN_CODES = {
         "Ce document a déjà été déposé dans le DMP (identifiant unique en double)."
     ),
 }
+
+
+class OtherPatientAnswer(ProtocolError):
+    """Identity vigilance: an answer describes another patient's document, or a document that was not
+    asked for. The whole answer is refused: nothing of it is shown, cached, queued or acted on."""
+
+    code = "DMP-REPONSE-AUTRE-PATIENT"
+    user_message = (
+        "Le DMP a répondu pour un autre patient ou un autre document que celui demandé : "
+        "la réponse entière a été écartée (vigilance sur l'identité)."
+    )
+
+
+class AlteredDocument(ProtocolError):
+    """The retrieved bytes are not those registered (size, SHA-1, ids), or the document is empty."""
+
+    code = "DMP-DOCUMENT-ALTERE"
+    user_message = (
+        "Le document reçu du DMP ne correspond pas à celui enregistré (taille, empreinte ou "
+        "identifiant) ou est vide : il a été écarté et n'a pas été enregistré."
+    )

@@ -100,6 +100,9 @@ def build_availability_update(
     """Archive (``…Archived``), unarchive (back to Approved) or delete (``…Deleted``)."""
     if document.status == new_status:
         raise LocalProtocolError("Le document a déjà ce statut.")
+    if not document.status.strip():
+        # Never OriginalStatus="": the caller fetches the entry (LeafClass) first.
+        raise LocalProtocolError("Statut actuel du document inconnu : mise à jour refusée.")
     root, objects = _request(submission)
     ebrim.association(
         objects,
