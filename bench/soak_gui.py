@@ -104,7 +104,11 @@ def main() -> None:
     refresher.timeout.connect(refresh)
     refresher.start(int(args.refresh * 1000))
     QTimer.singleShot(0, sample)
-    QTimer.singleShot(int(args.minutes * 60_000), lambda: (sample(), app.quit()))
+    def finish() -> None:
+        sample()
+        app.quit()
+
+    QTimer.singleShot(int(args.minutes * 60_000), finish)
     print(json.dumps({"patient": args.patient, "documents_listed": listed, "queued": 3}), flush=True)
     app.exec()
     sampler.stop()
