@@ -31,6 +31,16 @@ def rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _type_counts() -> dict[str, int]:
+    """How many gc-tracked objects of each type are alive (after a collection)."""
+    gc.collect()
+    counts: dict[str, int] = {}
+    for item in gc.get_objects():
+        name = type(item).__qualname__
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=20.0)
@@ -80,6 +90,7 @@ def main() -> None:
     start = time.monotonic()
     samples: list[dict[str, float]] = []
     refreshes = [0]
+    types_first: dict[str, int] = {}
 
     def sample() -> None:
         gc.collect()
@@ -87,8 +98,11 @@ def main() -> None:
             "minute": round((time.monotonic() - start) / 60, 2),
             "none_refcount": sys.getrefcount(None),
             "rss_mib": round(rss() / 2**20, 1),
+            "gc_objects": len(gc.get_objects()),
             "refreshes": refreshes[0],
         }
+        if len(samples) == 1:
+            types_first.update(_type_counts())
         samples.append(row)
         print(json.dumps(row), flush=True)
 
@@ -104,6 +118,7 @@ def main() -> None:
     refresher.timeout.connect(refresh)
     refresher.start(int(args.refresh * 1000))
     QTimer.singleShot(0, sample)
+
     def finish() -> None:
         sample()
         app.quit()
@@ -123,6 +138,9 @@ def main() -> None:
         "none_first": none[0], "none_last": none[-1], "none_min": min(none), "none_max": max(none),
         "rss_first_mib": memory[0], "rss_last_mib": memory[-1], "rss_max_mib": max(memory),
     }  # fmt: skip
+    grown = _type_counts()
+    growth = {name: grown[name] - types_first.get(name, 0) for name in grown}
+    summary["types_grown"] = dict(sorted(growth.items(), key=lambda kv: -kv[1])[:8])
     print(json.dumps({"summary": summary}), flush=True)
     if args.json:
         args.json.write_text(json.dumps({"samples": samples, "summary": summary}, indent=1), encoding="utf-8")

@@ -295,11 +295,7 @@ class QueuePanel(qt.QWidget):
                      type_label(entry.request.type_code),
                      format_size(entry.size), str(entry.attempts), due, why)  # fmt: skip
             for column, text in enumerate(cells):
-                item = qt.QTableWidgetItem(text)
-                item.setToolTip(text)
-                if column in (0, 5, 6):
-                    item.setTextAlignment(qt.Qt.AlignmentFlag.AlignRight | qt.Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(row, column, item)
+                self._set_cell(row, column, text)
             if chosen is not None and entry.id == chosen.id:
                 self.table.selectRow(row)
         self.summary.setText(f"File : {counts_text(counts)}")
@@ -307,6 +303,19 @@ class QueuePanel(qt.QWidget):
         if counts != self.counts:
             self.counts = counts
             self.counts_changed.emit(dict(counts))
+
+    def _set_cell(self, row: int, column: int, text: str) -> None:
+        """Update the cell's item in place (a new item per cell and refresh replaced one with a
+        tooltip each time, and shiboken6 6.11.3 leaks a reference to ``None`` per item so replaced)."""
+        item = self.table.item(row, column)
+        if item is None:
+            item = qt.QTableWidgetItem()
+            if column in (0, 5, 6):
+                item.setTextAlignment(qt.Qt.AlignmentFlag.AlignRight | qt.Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(row, column, item)
+        if item.text() != text:
+            item.setText(text)
+            item.setToolTip(text)
 
     def selected_entry(self) -> Entry | None:
         rows = self.table.selectionModel().selectedRows()

@@ -9,13 +9,13 @@ argument.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from app.ui.qt import QObject, QRunnable, QThreadPool, Signal
 
-_live: set[_Relay] = set()  # relays alive until their result is delivered
 _lock = threading.Lock()
 
 
@@ -37,24 +37,62 @@ class Cancel:
 
 
 class _Relay(QObject):
-    succeeded = Signal(object)
-    failed = Signal(object)
+    """One relay for the whole application, created on the GUI thread, connected once.
+
+    Each job emits its number with its outcome; the relay hands it to that job's callbacks. A relay
+    per job (a fresh QObject and two ``connect`` calls each time) leaked a reference to ``None``
+    per connection in shiboken6 6.11.3 (bench/README.md, soak): every background read of every
+    panel counted, for the whole working day.
+    """
+
+    finished = Signal(int, bool, object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: dict[
+            int, tuple[Callable[[Any], None] | None, Callable[[BaseException], None] | None]
+        ] = {}
+        self.numbers = itertools.count(1)
+        self.finished.connect(self._deliver)
+
+    def _deliver(self, number: int, ok: bool, outcome: object) -> None:
+        with _lock:
+            callbacks = self.pending.pop(number, None)
+        if callbacks is None:
+            return
+        on_success, on_failure = callbacks
+        if ok:
+            if on_success is not None:
+                on_success(outcome)
+        elif on_failure is not None:
+            on_failure(outcome if isinstance(outcome, BaseException) else RuntimeError(outcome))
+
+
+_relay: _Relay | None = None
+
+
+def _the_relay() -> _Relay:
+    global _relay
+    if _relay is None:
+        _relay = _Relay()  # on the GUI thread (run_in_background is called from it): delivered there
+    return _relay
 
 
 class _Job(QRunnable):
-    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
+    def __init__(self, fn: Callable[[], Any], relay: _Relay, number: int) -> None:
         super().__init__()
         self.fn = fn
         self.relay = relay
+        self.number = number
         self.setAutoDelete(True)
 
     def run(self) -> None:
         try:
             result = self.fn()
         except BaseException as error:  # delivered to on_failure, never lost in a worker
-            self.relay.failed.emit(error)
+            self.relay.finished.emit(self.number, False, error)
         else:
-            self.relay.succeeded.emit(result)
+            self.relay.finished.emit(self.number, True, result)
 
 
 def run_in_background(
@@ -65,30 +103,8 @@ def run_in_background(
     pool: QThreadPool | None = None,
 ) -> None:
     """Run ``fn()`` on the pool; callbacks on the GUI thread."""
-    relay = _Relay()  # created on the GUI thread: its signals are delivered there
+    relay = _the_relay()
     with _lock:
-        _live.add(relay)
-
-    def finish() -> None:
-        with _lock:
-            _live.discard(relay)
-        relay.deleteLater()
-
-    def succeeded(result: Any) -> None:
-        try:
-            if on_success is not None:
-                on_success(result)
-        finally:
-            finish()
-
-    def failed(error: BaseException) -> None:
-        try:
-            if on_failure is not None:
-                on_failure(error)
-        finally:
-            finish()
-
-    relay.succeeded.connect(succeeded)
-    relay.failed.connect(failed)
-    job = _Job(fn, relay)
-    (pool or QThreadPool.globalInstance()).start(job)
+        number = next(relay.numbers)
+        relay.pending[number] = (on_success, on_failure)
+    (pool or QThreadPool.globalInstance()).start(_Job(fn, relay, number))

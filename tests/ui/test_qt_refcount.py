@@ -10,7 +10,9 @@ watches the same count over twenty minutes of real use.
 
 from __future__ import annotations
 
+import gc
 import sys
+import time
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QStandardItemModel
@@ -54,3 +56,61 @@ def test_void_qt_methods_keep_none_alive(qapp: object) -> None:
     deltas = [_none_delta(CALLS, calls) for _ in range(3)]
     # Allow a handful of references taken by caches; the defect shows as −11 per iteration.
     assert all(abs(delta) <= 5 for delta in deltas), deltas
+
+
+def _pump(qapp: object, until: object) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    assert callable(until)
+    for _ in range(2000):
+        QApplication.processEvents()
+        if until():
+            return
+        time.sleep(0.002)
+    raise AssertionError("background work not delivered")
+
+
+def test_background_work_keeps_none_flat(qapp: object) -> None:
+    """shiboken6 6.11.3 leaks a ``None`` reference per ``connect`` of a fresh object: the relay
+    that brings background results back to the GUI thread is connected once, not per job."""
+    from app.ui.tasks import run_in_background
+
+    done: list[str] = []  # names only: a kept exception keeps its frames (and their Nones)
+
+    def batch() -> None:
+        for _ in range(100):
+            run_in_background(lambda: None, lambda result: done.append(repr(result)))
+            run_in_background(lambda: 1 / 0, None, lambda error: done.append(type(error).__name__))
+        _pump(qapp, lambda: len(done) % 200 == 0)
+
+    batch()
+    gc.collect()
+    before = sys.getrefcount(None)
+    for _ in range(3):
+        batch()
+    gc.collect()
+    assert len(done) == 800
+    assert abs(sys.getrefcount(None) - before) <= 20, sys.getrefcount(None) - before
+
+
+def test_a_refreshed_table_keeps_none_flat(qapp: object) -> None:
+    """The queue panel refreshes every two seconds all day: its cells are updated in place
+    (replacing an item that has a tooltip leaks a ``None`` reference per item in 6.11.3)."""
+    from PySide6.QtWidgets import QTableWidget
+
+    from app.ui.queue_panel import QueuePanel
+
+    table = QTableWidget(4, 9)
+    panel = type("Panel", (), {"table": table})()
+    texts = [f"cellule {n}" for n in range(36)]
+
+    def refresh(shift: int) -> None:
+        for n in range(36):
+            QueuePanel._set_cell(panel, n // 9, n % 9, texts[(n + shift) % 36])  # type: ignore[arg-type]
+
+    refresh(0)
+    before = sys.getrefcount(None)
+    for shift in range(1, 200):
+        refresh(shift)
+    assert abs(sys.getrefcount(None) - before) <= 5, sys.getrefcount(None) - before
+    assert table.item(0, 0).text() == texts[199 % 36]
