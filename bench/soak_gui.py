@@ -131,7 +131,7 @@ def main() -> None:
 
     none = [s["none_refcount"] for s in samples]
     memory = [s["rss_mib"] for s in samples]
-    summary = {
+    summary: dict[str, object] = {
         "minutes": round(samples[-1]["minute"], 1),
         "samples": len(samples),
         "refreshes": refreshes[0],
