@@ -50,6 +50,7 @@ class Settings:
     proxy: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # [UNSURE] no documented DMP maximum
+    trace_dir: Path | None = None  # --trace: every exchange of every client written there
     is_sandbox: bool = False
     store: StoreSettings = field(default_factory=StoreSettings.from_env)
     host_profile: str = "current"  # the DMP host's rules: current (Mon espace santé) or legacy

@@ -86,6 +86,7 @@ def structure_client(settings: Settings, purpose: Purpose = Purpose.NORMAL) -> D
     author = _configured_author(creds.author, creds.structure_id, creds.structure_name)
     session = Session(actor, AuthMode.INDIRECT, settings.software, settings.sender_oid, purpose, author)
     transport = Transport(endpoint, tls, settings.timeouts, settings.max_response_bytes)
+    transport.trace_dir = settings.trace_dir
     return DmpClient(transport, signer, session)
 
 
@@ -131,6 +132,7 @@ def card_client(
             author,
         )
         transport = Transport(endpoint, tls, settings.timeouts, settings.max_response_bytes)
+        transport.trace_dir = settings.trace_dir
         return DmpClient(transport, signer, session), card
     except BaseException:
         card.close()
