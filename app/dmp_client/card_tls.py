@@ -173,6 +173,10 @@ class CardTlsTransport(httpx.BaseTransport):
         self._connection = None
 
 
+if not hasattr(TLSConnection, "_clientGetKeyFromChain"):  # pragma: no cover - a tlslite-ng upgrade
+    raise ImportError("tlslite-ng: _clientGetKeyFromChain absent, the host cannot be verified before signing")
+
+
 class _VerifyingTLSConnection(TLSConnection):  # type: ignore[misc]
     """tlslite's client with the server's chain checked where tlslite extracts the server's key
     (``_clientGetKeyFromChain``): after the server's Certificate, ServerKeyExchange,

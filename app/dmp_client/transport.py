@@ -36,7 +36,10 @@ SOAP_STATUSES = (200, 202, 400, 500)  # a SOAP fault may come with any of these
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds per kind of transaction (defaults near the DMP's own: find 600, send 200, retrieve 90)."""
+    """Seconds per kind of transaction (defaults near the DMP's own: find 600, send 200, retrieve 90).
+
+    Each is the deadline of the whole exchange (connection, handshake, request, headers, body, a
+    retry), not of one read; ``connect`` also bounds the connection and handshake within it."""
 
     query: float = 60.0
     find: float = 600.0

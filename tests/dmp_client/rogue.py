@@ -229,6 +229,10 @@ class RogueServer:
             while not self.stop.is_set():
                 tls.sendall(chunk)
                 self.sent += len(chunk)
+        elif self.mode == "answer":  # a well-behaved host: a small SOAP-shaped answer
+            body = b"<Envelope/>"
+            tls.sendall(HEADERS + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            self.stop.wait(5)
         else:  # handshake-only
             self.stop.wait(60)
 
@@ -238,10 +242,13 @@ class RogueServer:
 
 
 class Relay:
-    """Client → relay → ``target_port``, recording every byte the client sends."""
+    """Client → relay → ``target_port``, recording every byte the client sends; with ``pace``, the
+    server's bytes reach the client one every ``pace`` seconds (a slowloris TLS handshake)."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, pace: float = 0.0) -> None:
         self.target = target_port
+        self.pace = pace
+        self.relayed = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.from_client = bytearray()
@@ -254,15 +261,19 @@ class Relay:
             return
         server = socket.create_connection(("127.0.0.1", self.target))
         threading.Thread(target=self._pump, args=(client, server, self.from_client), daemon=True).start()
-        self._pump(server, client, None)
+        self._pump(server, client, None, self.pace)
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket, record: bytearray | None) -> None:
+    def _pump(
+        self, source: socket.socket, sink: socket.socket, record: bytearray | None, pace: float = 0.0
+    ) -> None:
         try:
-            while chunk := source.recv(65536):
+            while chunk := source.recv(1 if pace else 65536):
                 if record is not None:
                     record += chunk
                 sink.sendall(chunk)
+                if pace:
+                    self.relayed += 1
+                    time.sleep(pace)
         except OSError:
             pass
         finally:
@@ -336,5 +347,18 @@ def run_client(spec: dict[str, object]) -> dict[str, object]:
     }
 
 
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    relay = None
+    if spec.get("relay_pace"):  # the slow relay runs in the child: it dies with it
+        relay = Relay(int(spec["port"]), float(spec["relay_pace"]))
+        spec["port"] = relay.port
+    try:
+        print(json.dumps(run_client(spec)))
+    finally:
+        if relay is not None:
+            relay.close()
+
+
 if __name__ == "__main__":
-    print(json.dumps(run_client(json.loads(sys.argv[1]))))
+    main()
