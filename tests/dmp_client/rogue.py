@@ -322,12 +322,8 @@ def run_client(spec: dict[str, object]) -> dict[str, object]:
         tls: object = CardTlsTransport(auth, software_card_signer(key, calls), roots, timeout)
     else:
         tls = client_context(endpoint, cert, key)
-    transport = Transport(
-        endpoint,
-        tls,  # type: ignore[arg-type]
-        Timeouts(query=timeout, connect=timeout),
-        max_response_bytes=int(spec.get("max_bytes", 80 * 1024 * 1024)),  # type: ignore[call-overload]
-    )
+    cap = {"max_response_bytes": int(str(spec["max_bytes"]))} if "max_bytes" in spec else {}
+    transport = Transport(endpoint, tls, Timeouts(query=timeout, connect=timeout), **cap)  # type: ignore[arg-type]
     request = SoapRequest("urn:test:action", "urn:uuid:0", b"<Envelope/>")
     start = time.monotonic()
     code = "OK"
