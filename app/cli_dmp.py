@@ -35,12 +35,19 @@ def common_options(parser: argparse.ArgumentParser, *, ins_required: bool = True
         "--situation", type=int, default=1, help="situation d'exercice de la carte (défaut : 1)"
     )
     parser.add_argument("--pin-stdin", action="store_true", help="lire le code porteur sur l'entrée standard")
-    parser.add_argument(
-        "--trace",
-        type=Path,
-        metavar="DOSSIER",
-        help="écrire chaque échange (requête, réponse) tel qu'envoyé/reçu",
-    )
+    add_trace_option(parser)
+
+
+TRACE_HELP = (
+    "écrire chaque échange (requête, réponse) tel qu'envoyé/reçu dans DOSSIER (créé en 0700, "
+    "fichiers 0600, jamais écrasés). ATTENTION : les traces contiennent des données de santé du "
+    "patient et le VIHF signé (jeton d'accès au DMP) : à protéger, à ne pas transmettre, à "
+    "supprimer après usage"
+)
+
+
+def add_trace_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trace", type=Path, metavar="DOSSIER", help=TRACE_HELP)
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

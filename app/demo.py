@@ -9,6 +9,7 @@ beneficiary's own NIR is on the card.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import os
 import tempfile
@@ -19,6 +20,7 @@ from app.card import pkcs11_module
 from app.card.pcsc import list_readers
 from app.card.session import CardSession
 from app.card.vitale import SandboxVitaleCard
+from app.cli_dmp import add_trace_option
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.cda import extract_body
 from app.dmp_client.core.ebrim import Status
@@ -34,14 +36,15 @@ from sandbox.patients import SandboxPatient, load_patients
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = subparsers.add_parser("demo", help="démonstration sur le bac à sable (patients fictifs)")
-    demo.set_defaults(handler=run)
+    add_trace_option(demo)
+    demo.set_defaults(handler=run, trace=None)
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     status = _patients(out)
     if os.environ.get(pkcs11_module.ENV_VARIABLE):
         _cards(out)
-        status = max(status, _exchanges(out))
+        status = max(status, _exchanges(out, args.trace))
     else:
         print("\n(banc de cartes non monté : « make run » le monte avant la démonstration)", file=out)
     return status
@@ -72,9 +75,10 @@ def _cards(out: TextIO) -> None:
         print(f"  ERREUR: {error}", file=out)
 
 
-def _exchanges(out: TextIO) -> int:
-    """TD0.2 and TD0.3 with the sandbox GP's card (direct mode) and the hospital's certificate."""
-    settings = Settings.from_env()
+def _exchanges(out: TextIO, trace: Path | None = None) -> int:
+    """TD0.2 and TD0.3 with the sandbox GP's card (direct mode) and the hospital's certificate;
+    with ``trace``, every exchange of the demo (these, the main job's, the queue's) traced there."""
+    settings = dataclasses.replace(Settings.from_env(), trace_dir=trace)
     pin = os.environ.get("DMP_SANDBOX_PIN")
     if not settings.is_sandbox or not pin:
         return 0

@@ -15,6 +15,7 @@ from app import __version__
 from app.config import DEFAULT_SENDER_OID as DEFAULT_SENDER_OID
 from app.config import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
 from app.config import Config
+from app.dmp_client.bounds import DEFAULT_MAX_RESPONSE_BYTES
 from app.dmp_client.core.context import Software
 from app.dmp_client.transport import Timeouts
 from app.store.local import StoreSettings
@@ -48,6 +49,8 @@ class Settings:
     structure: StructureCredentials | None
     proxy: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # [UNSURE] no documented DMP maximum
+    trace_dir: Path | None = None  # --trace: every exchange of every client written there
     is_sandbox: bool = False
     store: StoreSettings = field(default_factory=StoreSettings.from_env)
     host_profile: str = "current"  # the DMP host's rules: current (Mon espace santé) or legacy
@@ -103,6 +106,7 @@ class Settings:
                 retrieve=float(config.require("DMP_DELAI_RECUPERATION_S")),
                 connect=float(config.require("DMP_DELAI_CONNEXION_S")),
             ),
+            max_response_bytes=int(float(config.require("DMP_TAILLE_MAX_REPONSE_MO")) * 1024 * 1024),
             is_sandbox=rig is not None,
             host_profile=config.require("DMP_PROFIL_HOTE"),
             auth_mode=config.require("DMP_MODE_AUTH"),

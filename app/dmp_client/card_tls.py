@@ -2,8 +2,13 @@
 
 TLS 1.2 only, ECDHE-RSA with AES-GCM only, RSA PKCS#1 v1.5 signatures (CPS3 cannot do PSS). tlslite
 does not validate certificates, so the host's chain and name are verified here with
-``cryptography``'s RFC 5280 verifier against our IGC-Santé roots, right after the handshake and
-before a single byte of the request is sent.
+``cryptography``'s RFC 5280 verifier against our IGC-Santé roots *inside* the handshake: as soon as
+the server's Certificate, key exchange and ServerHelloDone are in, before the client's Certificate
+and the CertificateVerify the card signs are sent. An unverified server never sees the card's
+signature nor the professional's certificate.
+
+Every socket operation is bounded by the exchange's deadline and the bytes read are counted against
+its cap (``bounds.BoundedSocket``), whatever the host's pace.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import builtins
 import contextlib
 import http.client
+import ipaddress
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,10 +27,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
-from tlslite.api import X509, HandshakeSettings, HTTPTLSConnection, X509CertChain
+from tlslite.api import X509, HandshakeSettings, TLSConnection, X509CertChain
+from tlslite.constants import AlertDescription
 from tlslite.errors import TLSError
 from tlslite.utils.python_rsakey import Python_RSAKey
 
+from app.dmp_client import bounds
 from app.dmp_client.errors import HostUnreachable, Timeout, TlsError
 
 _READ_CHUNK = 256 * 1024
@@ -79,42 +88,64 @@ class CardTlsTransport(httpx.BaseTransport):
         self._key = CardRsaKey(auth_certificate, sign_digest_info)
         self._roots = roots
         self._timeout = timeout
-        self._connection: HTTPTLSConnection | None = None
+        self._connection: _CardConnection | None = None
         self._origin: tuple[str, int] | None = None
 
-    def _connect(self, host: str, port: int, timeout: float) -> HTTPTLSConnection:
+    def _connect(self, host: str, port: int, timeout: float) -> _CardConnection:
         if self._connection is not None and self._origin == (host, port):
             return self._connection
         self.close()
-        connection = HTTPTLSConnection(
-            host, port, certChain=self._chain, privateKey=self._key, settings=_settings(), timeout=timeout
-        )
+        connection = _CardConnection(host, port, timeout, self._handshake)
         try:
             connection.connect()
         except TimeoutError:
             raise Timeout() from None
+        except TlsError:
+            raise
         except TLSError as error:
             raise TlsError(f"Poignée de main TLS refusée ({type(error).__name__}).") from None
         except OSError:
             raise HostUnreachable() from None
-        self._verify_server(connection, host)
         self._connection, self._origin = connection, (host, port)
         return connection
 
-    def _verify_server(self, connection: HTTPTLSConnection, host: str) -> None:
-        chain = connection.sock.session.serverCertChain
-        certificates = [x509.load_der_x509_certificate(bytes(c.bytes)) for c in chain.x509List]
-        verifier = PolicyBuilder().store(Store(self._roots)).build_server_verifier(x509.DNSName(host))
+    def _handshake(self, sock: socket.socket, host: str) -> TLSConnection:
+        """Mutual TLS over ``sock``, the server verified before the card signs anything."""
+        tls = _VerifyingTLSConnection(bounds.BoundedSocket(sock, sock.gettimeout()), self._verifier(host))
         try:
-            verifier.verify(certificates[0], certificates[1:])
-        except VerificationError as error:
-            connection.close()
-            raise TlsError(f"Certificat du serveur DMP refusé : {error}") from None
+            tls.handshakeClientCert(
+                certChain=self._chain, privateKey=self._key, settings=_settings(), serverName=_sni(host)
+            )
+        except BaseException:
+            with contextlib.suppress(OSError):
+                sock.close()
+            if tls.refusal is not None:
+                raise tls.refusal from None
+            raise
+        return tls
+
+    def _verifier(self, host: str) -> Callable[[X509CertChain], None]:
+        def verify(chain: X509CertChain) -> None:
+            try:
+                certificates = [x509.load_der_x509_certificate(bytes(c.bytes)) for c in chain.x509List]
+            except ValueError:
+                raise TlsError("Certificat du serveur DMP illisible.") from None
+            if not certificates:
+                raise TlsError("Le serveur DMP n'a présenté aucun certificat.")
+            verifier = PolicyBuilder().store(Store(self._roots)).build_server_verifier(x509.DNSName(host))
+            try:
+                verifier.verify(certificates[0], certificates[1:])
+            except VerificationError as error:
+                raise TlsError(f"Certificat du serveur DMP refusé : {error}") from None
+
+        return verify
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = urlsplit(str(request.url))
-        timeout = request.extensions.get("timeout", {}).get("read") or self._timeout
-        connection = self._connect(url.hostname or "", url.port or 443, timeout)
+        timeouts = request.extensions.get("timeout", {})
+        timeout = timeouts.get("read") or self._timeout
+        connection = self._connect(url.hostname or "", url.port or 443, timeouts.get("connect") or timeout)
+        connection.sock.settimeout(timeout)  # per read; the exchange's deadline bounds the sum
         path = url.path + (f"?{url.query}" if url.query else "")
         try:
             connection.request(request.method, path, body=request.read(), headers=dict(request.headers))
@@ -140,6 +171,61 @@ class CardTlsTransport(httpx.BaseTransport):
             with contextlib.suppress(OSError):
                 self._connection.close()
         self._connection = None
+
+
+if not hasattr(TLSConnection, "_clientGetKeyFromChain"):  # pragma: no cover - a tlslite-ng upgrade
+    raise ImportError("tlslite-ng: _clientGetKeyFromChain absent, the host cannot be verified before signing")
+
+
+class _VerifyingTLSConnection(TLSConnection):  # type: ignore[misc]
+    """tlslite's client with the server's chain checked where tlslite extracts the server's key
+    (``_clientGetKeyFromChain``): after the server's Certificate, ServerKeyExchange,
+    CertificateRequest and ServerHelloDone, before the client's Certificate, ClientKeyExchange and
+    CertificateVerify (tlslite-ng 0.8 ``_clientKeyExchange``). A refusal sends a bad_certificate
+    alert and ends the handshake; ``refusal`` keeps the reason."""
+
+    def __init__(self, sock: Any, verify: Callable[[X509CertChain], None]) -> None:
+        super().__init__(sock)
+        self._verify_chain = verify
+        self.refusal: TlsError | None = None
+
+    def _clientGetKeyFromChain(self, certificate: Any, settings: Any, tack_ext: Any = None) -> Iterator[Any]:
+        try:
+            self._verify_chain(certificate.cert_chain)
+        except TlsError as error:
+            self.refusal = error
+            yield from self._sendError(AlertDescription.bad_certificate, str(error))
+        yield from super()._clientGetKeyFromChain(certificate, settings, tack_ext)
+
+
+class _CardConnection(http.client.HTTPConnection):
+    """http.client over our own TCP socket and tlslite handshake (no proxy: the card's TLS goes
+    straight to the host)."""
+
+    def __init__(
+        self, host: str, port: int, timeout: float, handshake: Callable[[socket.socket, str], TLSConnection]
+    ) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._handshake_with = handshake
+
+    def connect(self) -> None:
+        budget = bounds.current()
+        connect_timeout = budget.left(self.timeout) if budget is not None else self.timeout
+        if connect_timeout is not None and connect_timeout <= 0:
+            raise TimeoutError("exchange deadline reached")
+        sock = socket.create_connection((self.host, self.port), connect_timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(self.timeout)
+        self.sock = self._handshake_with(sock, self.host)
+
+
+def _sni(host: str) -> str | None:
+    """The server name sent in the ClientHello: none for an IP address (RFC 6066 §3)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return None
 
 
 def _tlslite_cert(certificate: x509.Certificate) -> X509:

@@ -29,3 +29,19 @@ class TlsError(TransportError):
 
 class HttpError(TransportError):
     code = "DMP-HTTP"
+
+
+class ResponseTooLarge(TransportError):
+    """More bytes came from the host than one answer may hold: the exchange is abandoned."""
+
+    code = "DMP-REPONSE-TROP-GRANDE"
+    user_message = "La réponse du DMP dépasse la taille maximale admise : elle a été abandonnée."
+
+    def __init__(self, max_bytes: int | None = None) -> None:
+        if max_bytes is None:
+            super().__init__()
+        else:
+            mib = max_bytes / (1024 * 1024)
+            super().__init__(
+                f"La réponse du DMP dépasse la taille maximale admise ({mib:g} Mio) : elle a été abandonnée."
+            )

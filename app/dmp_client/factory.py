@@ -85,7 +85,9 @@ def structure_client(settings: Settings, purpose: Purpose = Purpose.NORMAL) -> D
     actor = structure_actor(creds.user_id, creds.user_name, creds.structure_id, creds.sector, roles)
     author = _configured_author(creds.author, creds.structure_id, creds.structure_name)
     session = Session(actor, AuthMode.INDIRECT, settings.software, settings.sender_oid, purpose, author)
-    return DmpClient(Transport(endpoint, tls, settings.timeouts), signer, session)
+    transport = Transport(endpoint, tls, settings.timeouts, settings.max_response_bytes)
+    transport.trace_dir = settings.trace_dir
+    return DmpClient(transport, signer, session)
 
 
 def card_client(
@@ -129,7 +131,9 @@ def card_client(
             purpose,
             author,
         )
-        return DmpClient(Transport(endpoint, tls, settings.timeouts), signer, session), card
+        transport = Transport(endpoint, tls, settings.timeouts, settings.max_response_bytes)
+        transport.trace_dir = settings.trace_dir
+        return DmpClient(transport, signer, session), card
     except BaseException:
         card.close()
         raise

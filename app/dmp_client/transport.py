@@ -2,11 +2,17 @@
 
 The structure backend uses the standard ``ssl`` module with the structure's certificate (indirect
 mode). Both backends verify the host's chain against the configured IGC-Santé roots and check the
-host name. Time-outs are per transaction; only idempotent queries are retried automatically.
+host name. Time-outs are per transaction: one deadline covers the whole exchange (connection, request,
+headers, body, a retry) whatever the host's pace, and the bytes read are capped (``bounds``). Only
+idempotent queries are retried automatically.
+
+``--trace`` writes every exchange as on the wire: patient data and the signed VIHF. Its folder is
+made private (0700), each file 0600 with a name never reused.
 """
 
 from __future__ import annotations
 
+import os
 import ssl
 import threading
 import time
@@ -17,11 +23,12 @@ from typing import BinaryIO
 
 import httpx
 
+from app.dmp_client import bounds
 from app.dmp_client.core.errors import HostileXml
 from app.dmp_client.core.mtom import MtomRequest, ReceivedPart, content_type_parameters, read_mtom
 from app.dmp_client.core.soap import SoapRequest
 from app.dmp_client.core.xml import MAX_XML_BYTES
-from app.dmp_client.errors import HostUnreachable, HttpError, Timeout, TlsError
+from app.dmp_client.errors import HostUnreachable, HttpError, Timeout, TlsError, TransportError
 from app.dmp_client.spool import spool
 
 SOAP_STATUSES = (200, 202, 400, 500)  # a SOAP fault may come with any of these
@@ -29,7 +36,10 @@ SOAP_STATUSES = (200, 202, 400, 500)  # a SOAP fault may come with any of these
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds per kind of transaction (defaults near the DMP's own: find 600, send 200, retrieve 90)."""
+    """Seconds per kind of transaction (defaults near the DMP's own: find 600, send 200, retrieve 90).
+
+    Each is the deadline of the whole exchange (connection, handshake, request, headers, body, a
+    retry), not of one read; ``connect`` also bounds the connection and handshake within it."""
 
     query: float = 60.0
     find: float = 600.0
@@ -101,15 +111,20 @@ class Transport:
     """POSTs SOAP requests to the host's services."""
 
     def __init__(
-        self, endpoint: Endpoint, tls: ssl.SSLContext | httpx.BaseTransport, timeouts: Timeouts | None = None
+        self,
+        endpoint: Endpoint,
+        tls: ssl.SSLContext | httpx.BaseTransport,
+        timeouts: Timeouts | None = None,
+        max_response_bytes: int = bounds.DEFAULT_MAX_RESPONSE_BYTES,
     ):
         self.endpoint = endpoint
         self.timeouts = timeouts or Timeouts()
+        self.max_response_bytes = max_response_bytes
         self.trace_dir: Path | None = None  # --trace: every exchange written as on the wire
         self._trace_count = 0
         self._trace_lock = threading.Lock()
         if isinstance(tls, ssl.SSLContext):
-            self._client = httpx.Client(verify=tls, proxy=endpoint.proxy, trust_env=False)
+            self._client = httpx.Client(transport=_bounded_transport(tls, endpoint.proxy), trust_env=False)
             self.concurrency = 4  # parallel queries over the keep-alive pool
         else:
             self._client = httpx.Client(transport=tls, trust_env=False)
@@ -127,24 +142,35 @@ class Transport:
         idempotent: bool = False,
         sink: Callable[[str, str], BinaryIO] = spool_sink,
     ) -> RawResponse:
-        """Send once; idempotent queries get one more try after a connection failure or time-out."""
+        """Send once; idempotent queries get one more try after a connection failure, within the
+        same deadline: ``timeout`` seconds for the whole exchange, whatever the host's pace."""
         outgoing = Outgoing.of(request)
+        budget = bounds.ExchangeBudget(timeout, self.max_response_bytes)
         attempts = 2 if idempotent else 1
-        for attempt in range(1, attempts + 1):
-            try:
-                return self._post_once(service, outgoing, timeout, sink)
-            except (HostUnreachable, Timeout):
-                if attempt == attempts:
-                    raise
-                time.sleep(0.5)
+        with bounds.exchange(budget):
+            for attempt in range(1, attempts + 1):
+                try:
+                    return self._post_once(service, outgoing, budget, sink)
+                except Timeout:
+                    raise Timeout(f"Le DMP n'a pas répondu dans le délai prévu ({timeout:g} s).") from None
+                except HostUnreachable:
+                    if attempt == attempts or budget.left() <= 0.5:
+                        raise
+                    time.sleep(0.5)
+                    budget.received = 0  # a new attempt, a new answer
         raise AssertionError("unreachable")
 
     def _post_once(
-        self, service: str, outgoing: Outgoing, timeout: float, sink: Callable[[str, str], BinaryIO]
+        self,
+        service: str,
+        outgoing: Outgoing,
+        budget: bounds.ExchangeBudget,
+        sink: Callable[[str, str], BinaryIO],
     ) -> RawResponse:
         url = f"{self.endpoint.base_url.rstrip('/')}/{service}"
         start = time.monotonic()
         trace = self._trace_files(service)
+        left = max(budget.left(), 0.001)
         try:
             with self._client.stream(
                 "POST",
@@ -153,7 +179,7 @@ class Transport:
                     outgoing.chunks(), trace[0], f"POST {url}\nContent-Type: {outgoing.content_type}"
                 ),
                 headers={"Content-Type": outgoing.content_type, "Content-Length": str(outgoing.length)},
-                timeout=httpx.Timeout(timeout, connect=self.timeouts.connect),
+                timeout=httpx.Timeout(left, connect=min(self.timeouts.connect, left)),
             ) as response:
                 if response.status_code not in SOAP_STATUSES:
                     raise HttpError(
@@ -162,13 +188,15 @@ class Transport:
                     )
                 content_type = response.headers.get("content-type", "")
                 received = _tee(
-                    response.iter_bytes(),
+                    bounds.counted(response.iter_bytes(), budget),
                     trace[1],
                     f"HTTP {response.status_code}\nContent-Type: {content_type}",
                 )
                 body, parts = _read_body(content_type, received, sink)
         except httpx.TimeoutException:
             raise Timeout() from None
+        except TransportError:
+            raise
         except httpx.ConnectError as error:
             if _cut_during_handshake(error):
                 raise HostUnreachable("Connexion coupée par le DMP pendant l'établissement du TLS.") from None
@@ -190,14 +218,44 @@ class Transport:
     def _trace_files(self, service: str) -> tuple[BinaryIO | None, BinaryIO | None]:
         if self.trace_dir is None:
             return None, None
-        self.trace_dir.mkdir(parents=True, exist_ok=True)
         with self._trace_lock:
             self._trace_count += 1
             stem = f"{time.strftime('%Y%m%dT%H%M%S')}-{self._trace_count:04d}-{service}"
-        return (
-            (self.trace_dir / f"{stem}-requete.txt").open("wb"),
-            (self.trace_dir / f"{stem}-reponse.txt").open("wb"),
-        )
+            return trace_files(self.trace_dir, stem)
+
+
+def trace_files(folder: Path, stem: str) -> tuple[BinaryIO, BinaryIO]:
+    """The request and response files of one traced exchange: patient data and the signed VIHF, so
+    the folder is private (0700) and each file is created 0600 and never over an existing one (a
+    second process tracing into the same folder in the same second gets the next free name)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)  # an existing folder too: mkdir's mode is masked and ignored then
+    for attempt in range(1000):
+        suffix = f"-{attempt}" if attempt else ""
+        try:
+            request = _create_private(folder / f"{stem}{suffix}-requete.txt")
+        except FileExistsError:
+            continue
+        try:
+            return request, _create_private(folder / f"{stem}{suffix}-reponse.txt")
+        except FileExistsError:
+            request.close()
+            continue
+    raise TransportError("Impossible de créer un fichier de trace unique.", code="DMP-TRACE")
+
+
+def _create_private(path: Path) -> BinaryIO:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    return os.fdopen(os.open(path, flags, 0o600), "wb")
+
+
+def _bounded_transport(tls: ssl.SSLContext, proxy: str | None) -> httpx.HTTPTransport:
+    """httpx's transport over httpcore's socket backend wrapped by :class:`bounds.BoundedBackend`:
+    every connect, TLS handshake, read and write of an exchange is bounded by its deadline."""
+    transport = httpx.HTTPTransport(verify=tls, proxy=proxy, trust_env=False)
+    pool = transport._pool  # httpcore.ConnectionPool or HTTPProxy, both take a network backend
+    pool._network_backend = bounds.BoundedBackend(pool._network_backend)
+    return transport
 
 
 def _cut_during_handshake(error: BaseException) -> bool:
