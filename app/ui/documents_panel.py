@@ -199,6 +199,12 @@ class DocumentsPanel(QWidget):
             edit.blockSignals(False)
         self._dates_changed()  # applies the bounds again and refreshes the count and the buttons
 
+    def show_refusal(self, message: str) -> None:
+        """An answer refused for identity vigilance: the list is emptied (nothing of that host's
+        answers stays on screen) and the reason takes the count's place until the next list."""
+        self.set_documents([], lambda _d: frozenset())
+        self.count.setText(message)
+
     def selected_document(self) -> DocumentInfo | None:
         rows = self.table.selectionModel().selectedRows()
         return self.proxy.document(rows[0]) if rows else None
