@@ -270,13 +270,15 @@ class Workspace:
                 if self.store is None:
                     client.retrieve(patient.ins, document, handle)
                 else:
-                    self.store.cache.fetch_document(
+                    _size, cached = self.store.cache.fetch_document(
                         patient.ins,
                         document.unique_id,
                         handle,
                         lambda out: client.retrieve(patient.ins, document, out),
                         lambda error, what: log.warning("cache %s (%s)", what, error.code),
                     )
+                    if cached:
+                        client.check_copy(patient.ins, document, handle)  # the entry's bytes
         except BaseException:
             cda.unlink(missing_ok=True)  # a refused or failed retrieval leaves no file behind
             raise

@@ -367,6 +367,20 @@ class DocumentTransactions(ClientBase):
             for part in raw.parts.values():
                 part.file.close()
 
+    @_vigilant
+    def check_copy(self, ins: Ins, document: DocumentInfo, handle: BinaryIO) -> None:
+        """A copy of the document not retrieved just now (the local cache's) is used only when it is
+        this patient's entry and its bytes are the entry's (size, SHA-1), as a retrieval's must be:
+        else refused (AlteredDocument, journaled as a safety event like any refusal)."""
+        check_entries(ins, [document])
+        handle.seek(0)
+        digest, size = hashlib.sha1(), 0
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+        handle.seek(0)
+        _check_bytes(document, size, digest.hexdigest())
+
     # -- TD2.1 / TD2.2 --------------------------------------------------------------------------
 
     @journaled("TD2.1")

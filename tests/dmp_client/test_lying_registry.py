@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -18,10 +19,12 @@ from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.documents import BATCH, SAFETY_EVENT, check_entries
 from app.errors import DmpClientError
 from app.ins import Ins
+from app.store.local import LocalStore, StoreSettings
 from sandbox.host import lies
 from sandbox.host.server import DmpHost
 from tests.dmp_client.test_documents_e2e import patient, report
 from tests.host_fixture import DirectClient
+from tests.keyring_fixture import SystemKeyring
 
 
 @pytest.fixture
@@ -199,3 +202,40 @@ def test_each_batch_answers_for_its_own_ids(
     with pytest.raises(OtherPatientAnswer):
         client.get_documents(ins, ids)
     assert [d.entry_id for d in client.get_documents(ins, ids[:BATCH])] == [entry.entry_id]
+
+
+def test_a_cached_copy_is_used_only_when_it_is_the_checked_entrys(client: DmpClient, tmp_path: Path) -> None:
+    ins, _traits, _sent_doc, entry = _sent(client, tmp_path)
+    good = io.BytesIO()
+    client.retrieve(ins, entry, good)
+    client.check_copy(ins, entry, good)  # the entry's own bytes: accepted
+    with pytest.raises(AlteredDocument):
+        client.check_copy(ins, entry, io.BytesIO(good.getvalue()[:-1] + b"!"))
+    with pytest.raises(AlteredDocument):
+        client.check_copy(ins, entry, io.BytesIO(b""))
+    other, _ = patient("P04")
+    with pytest.raises(OtherPatientAnswer):
+        client.check_copy(other, entry, good)
+
+
+def test_the_cache_never_serves_another_patients_copy(system_keyring: SystemKeyring, tmp_path: Path) -> None:
+    ins, _ = patient("P03")
+    other, _ = patient("P04")
+    with LocalStore.open(StoreSettings(tmp_path / "store")) as store:
+        store.cache.put_document(other, "1.2.3.4", io.BytesIO(b"<ClinicalDocument>P04</ClinicalDocument>"))
+        fetched: list[bool] = []
+
+        def fetch(out: BinaryIO) -> int:
+            fetched.append(True)
+            return out.write(b"<ClinicalDocument>P03</ClinicalDocument>")
+
+        out = io.BytesIO()
+        size, cached = store.cache.fetch_document(ins, "1.2.3.4", out, fetch, lambda *_: None)
+        assert (cached, fetched, out.getvalue()) == (
+            False,
+            [True],
+            b"<ClinicalDocument>P03</ClinicalDocument>",
+        )
+        again = io.BytesIO()
+        assert store.cache.fetch_document(ins, "1.2.3.4", again, fetch, lambda *_: None)[1] is True
+        assert again.getvalue() == out.getvalue() and size == len(out.getvalue())
