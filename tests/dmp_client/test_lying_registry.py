@@ -38,11 +38,12 @@ def _sent(client: DmpClient, tmp_path: Path):  # type: ignore[no-untyped-def]
     return ins, traits, sent, client.document_by_unique_id(ins, sent.unique_id)
 
 
+@pytest.mark.parametrize("lie", ["autre-patient", "patient-double"])
 def test_another_patients_entry_is_refused_everywhere(
-    client: DmpClient, host: DmpHost, tmp_path: Path
+    client: DmpClient, host: DmpHost, tmp_path: Path, lie: str
 ) -> None:
     ins, traits, sent, entry = _sent(client, tmp_path)
-    host.config.faults.lie = "autre-patient"
+    host.config.faults.lie = lie
     for call in (
         lambda: client.find_documents(ins),
         lambda: client.document_by_unique_id(ins, sent.unique_id),
@@ -239,3 +240,11 @@ def test_the_cache_never_serves_another_patients_copy(system_keyring: SystemKeyr
         again = io.BytesIO()
         assert store.cache.fetch_document(ins, "1.2.3.4", again, fetch, lambda *_: None)[1] is True
         assert again.getvalue() == out.getvalue() and size == len(out.getvalue())
+
+
+def test_the_sandbox_command_offers_every_lie() -> None:
+    from sandbox.cli import build_parser
+
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    option = next(a for a in serve._actions if a.dest == "mensonge")
+    assert tuple(option.choices) == lies.MODES
