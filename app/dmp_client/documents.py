@@ -218,7 +218,10 @@ class DocumentTransactions(ClientBase):
         parameters: dict[str, list[str]],
         return_type: ReturnType,
     ) -> QueryResult:
-        """One ITI-18 stored query (retried once if the connection fails: queries are idempotent)."""
+        """One ITI-18 stored query (retried once if the connection fails: queries are idempotent).
+        Every DocumentEntry of a LeafClass answer is checked against ``ins`` (which it then needs)."""
+        if ins is None and return_type is ReturnType.LEAF_CLASS:
+            raise LocalProtocolError("Requête de métadonnées sans patient : réponse invérifiable.")
         response = self._exchange(
             "registry",
             iti18.ACTION,

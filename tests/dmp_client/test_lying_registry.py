@@ -181,10 +181,17 @@ def test_an_entry_without_size_or_hash_proves_nothing(client: DmpClient, tmp_pat
 
 
 def test_a_search_for_another_patient_is_never_sent(client: DmpClient, host: DmpHost, tmp_path: Path) -> None:
-    ins, _traits, _sent_doc, _entry = _sent(client, tmp_path)
+    ins, _traits, sent, _entry = _sent(client, tmp_path)
     other, _ = patient("P04")
     with pytest.raises(LocalProtocolError):
         client.find_documents(ins, FindDocuments(other))
+    with pytest.raises(LocalProtocolError):  # a LeafClass answer without a patient to check it against
+        client.query(
+            None,
+            StoredQuery.GET_DOCUMENTS,
+            iti18.by_uuid_or_unique_id("$XDSDocumentEntry", [], [sent.unique_id]),
+            ReturnType.LEAF_CLASS,
+        )
 
 
 def test_each_batch_answers_for_its_own_ids(
