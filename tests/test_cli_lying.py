@@ -186,3 +186,35 @@ def test_replace_refuses_and_publishes_nothing(
     entry = client.document_by_unique_id(ins_p03(), unique_id)
     assert entry.status.endswith(":Approved")  # not replaced
     assert "v2" not in [d.title for d in client.find_documents(ins_p03())]  # no version 2
+
+
+def test_a_queued_replacement_is_refused_and_nothing_of_the_answer_queued(
+    env: Path, host: DmpHost, direct_client: DirectClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The durable queue (dmp send --en-file, dmp queue drain) meets the lie when it looks the replaced
+    document up: the entry fails with the code and waits for a person; no version 2 is published."""
+    unique_id = sent_document(env)
+    monkeypatch.setattr(
+        "app.cli_store.card_client",
+        lambda _settings, _prompt, _situation=1: (direct_client(host, "generaliste"), None),
+    )
+    gp = direct_client(host, "generaliste").session.actor.national_id
+    v2 = env / "v2.txt"
+    v2.write_text("Compte rendu corrigé\n", encoding="utf-8")
+    status, out, err = run(
+        "send", str(v2), "--patient", P03, "--type", "11488-4", "--titre", "v2", "--replace", unique_id,
+        "--en-file", "--professionnel", gp,
+    )  # fmt: skip
+    assert status == 0, err
+    entry = out.split("#", 1)[1].split(" ", 1)[0]
+    host.config.faults.lie = "autre-patient"
+    status, out, err = run("queue", "drain")
+    assert "Traceback" not in err and "0 envoyé(s)" in out and "1 en échec" in out, (out, err)
+    status, out, err = run("queue", "show", entry)
+    assert status == 0 and f"action requise [{AUTRE}]" in out and "autre patient" in out, (out, err)
+    assert "299999999999999" not in out  # nothing of the refused answer in the queue
+    assert cache_usage() == (0, 0, 0)
+    assert_safety_event(AUTRE)
+    host.config.faults.lie = None
+    titles = [d.title for d in direct_client(host, "generaliste").find_documents(ins_p03())]
+    assert "v2" not in titles and "Compte rendu" in titles
