@@ -210,7 +210,6 @@ class DocumentTransactions(ClientBase):
 
     # -- TD3.1 ----------------------------------------------------------------------------------
 
-    @_vigilant
     def query(
         self,
         ins: Ins | None,

@@ -20,6 +20,7 @@ from app.dmp_client.documents import BATCH, SAFETY_EVENT, check_entries
 from app.errors import DmpClientError
 from app.ins import Ins
 from app.store.local import LocalStore, StoreSettings
+from app.workspace import ALL_STATUSES
 from sandbox.host import lies
 from sandbox.host.server import DmpHost
 from tests.dmp_client.test_documents_e2e import patient, report
@@ -255,3 +256,15 @@ def test_the_sandbox_command_offers_every_lie() -> None:
     serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
     option = next(a for a in serve._actions if a.dest == "mensonge")
     assert tuple(option.choices) == lies.MODES
+
+
+def test_a_refused_list_of_many_batches_is_one_safety_event(client: DmpClient, host: DmpHost) -> None:
+    """P01's list spans many GetDocumentsAndAssociations batches fetched concurrently: every batch
+    is refused, the user gets one refusal and the journal one VIGILANCE row."""
+    ins, _ = patient("P01")
+    journal = _Journal()
+    client.journal = journal
+    host.config.faults.lie = "autre-patient"
+    with pytest.raises(OtherPatientAnswer):
+        client.find_documents(ins, FindDocuments(ins, statuses=ALL_STATUSES))
+    assert [e.result for e in journal.events if e.transaction == SAFETY_EVENT] == [OtherPatientAnswer.code]
