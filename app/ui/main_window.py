@@ -186,7 +186,7 @@ class MainWindow(DmpActions):
             self._finished()
             code, message = describe(error)
             if code == OtherPatientAnswer.code:  # identity vigilance: nothing of it stays on screen
-                self.documents.show_refusal(f"{message} [{code}]")
+                self.documents.show_refusal(code, message)
                 self.viewer.clear()
             if code in ("DMP-INJOIGNABLE", "DMP-DELAI", "DMP-TLS"):
                 self.host_down = True

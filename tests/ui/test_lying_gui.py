@@ -78,6 +78,7 @@ def test_a_list_with_another_patients_entries_is_refused_and_nothing_cached(
     assert window.documents.visible_documents() == []
     assert OtherPatientAnswer.code in window.documents.count.text()
     assert "autre patient" in window.documents.count.text()
+    assert window.documents.count.toolTip() == OtherPatientAnswer.user_message
     assert ui_store.cache.usage() == (0, 0, 0)
     assert ui_store.cache.get_list(sandbox_patient(P03).ins) is None
     assert safety_events(ui_store) == [OtherPatientAnswer.code]
