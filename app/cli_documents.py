@@ -193,6 +193,8 @@ def run_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                         lambda out: client.retrieve(ins, document, out),
                         _cache_warning(err),
                     )
+                    if cached:
+                        client.check_copy(ins, document, handle)  # the cached bytes are the checked entry's
             origin = "cache local" if cached else "DMP"
             partial.replace(args.sortie)
         except BaseException:

@@ -265,17 +265,23 @@ class Workspace:
         safe = document.unique_id.replace(".", "_")
         cda, body = folder / f"{safe}.xml", folder / f"{safe}.corps"
         client = self._client()
-        with cda.open("w+b") as handle:
-            if self.store is None:
-                client.retrieve(patient.ins, document, handle)
-            else:
-                self.store.cache.fetch_document(
-                    patient.ins,
-                    document.unique_id,
-                    handle,
-                    lambda out: client.retrieve(patient.ins, document, out),
-                    lambda error, what: log.warning("cache %s (%s)", what, error.code),
-                )
+        try:
+            with cda.open("w+b") as handle:
+                if self.store is None:
+                    client.retrieve(patient.ins, document, handle)
+                else:
+                    _size, cached = self.store.cache.fetch_document(
+                        patient.ins,
+                        document.unique_id,
+                        handle,
+                        lambda out: client.retrieve(patient.ins, document, out),
+                        lambda error, what: log.warning("cache %s (%s)", what, error.code),
+                    )
+                    if cached:
+                        client.check_copy(patient.ins, document, handle)  # the entry's bytes
+        except BaseException:
+            cda.unlink(missing_ok=True)  # a refused or failed retrieval leaves no file behind
+            raise
         with cda.open("rb") as source, body.open("wb") as target:
             media = extract_body(source, target)
         with cda.open("rb") as source:

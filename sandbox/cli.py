@@ -46,7 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--mensonge",
-        choices=("autre-patient", "autres-octets", "document-vide", "succes-avec-erreur", "faute-soap11"),
+        choices=(
+            "autre-patient",
+            "patient-double",
+            "autres-octets",
+            "document-vide",
+            "succes-avec-erreur",
+            "faute-soap11",
+        ),  # sandbox/host/lies.py MODES (not imported here: the host loads lazily)
         default=None,
         help="registre menteur (docs/sandbox-documents.md) : chaque réponse ment de cette façon",
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import logging
 import time
@@ -21,14 +22,19 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Concatenate, ParamSpec, TypeVar
 
 from app.dmp_client.base import ClientBase, journaled
 from app.dmp_client.core import ebrim, iti18, iti41, iti43, iti57
 from app.dmp_client.core.cda import Author, DocumentHeader, new_oid, read_identity, write_cda
 from app.dmp_client.core.context import AuthMode, Purpose
 from app.dmp_client.core.ebrim import Status
-from app.dmp_client.core.errors import AlteredDocument, MalformedResponse, OtherPatientAnswer
+from app.dmp_client.core.errors import (
+    AlteredDocument,
+    LocalProtocolError,
+    MalformedResponse,
+    OtherPatientAnswer,
+)
 from app.dmp_client.core.hl7v3 import DmpState, DmpStatus
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments, QueryResult, ReturnType, StoredQuery
 from app.dmp_client.core.metadata import SubmissionSet, Visibility, entry_for_document
@@ -48,6 +54,14 @@ CHUNK = 256 * 1024
 BATCH = 20
 STATUS_TTL = 300.0
 FIRST_SEARCH_YEARS = 2
+# The journal's transaction name of an identity-vigilance refusal (docs/dmp-client.md): one row per
+# refused answer, its result the refusal's code, its patient the queried one (pseudonymised by the
+# store like every row); never the other patient's identity nor anything of the answer.
+SAFETY_EVENT = "VIGILANCE"
+SAFETY_ERRORS = (OtherPatientAnswer, AlteredDocument)
+P = ParamSpec("P")
+R = TypeVar("R")
+PatientT = TypeVar("PatientT", bound="Ins | None")
 
 
 class DmpNotUsable(DmpClientError):
@@ -99,19 +113,43 @@ def check_entries(
     unique_ids: list[str] | None = None,
 ) -> None:
     """Identity vigilance: every DocumentEntry of an answer is the queried patient's (patientId equal
-    to the queried INS with its OID) and, when ids were asked, one of them (entryUUID or uniqueId).
+    to the queried INS with its OID) and, when ids were asked, one of them (an entryUUID among
+    ``entry_ids`` when asked by entryUUID, a uniqueId among ``unique_ids`` when asked by uniqueId).
     One mismatch refuses the whole answer (OtherPatientAnswer): nothing of it may be used."""
     expected = ins.to_cx()
-    wanted = set(entry_ids or ()) | set(unique_ids or ())
+    by_entry = set(entry_ids) if entry_ids is not None else None
+    by_unique = set(unique_ids) if unique_ids is not None else None
     for document in documents:
         if document.patient_cx.strip() != expected:
             log.warning("Identity vigilance: the host answered with another patient's document entry")
             raise OtherPatientAnswer()
-        if (entry_ids is not None or unique_ids is not None) and not (
-            document.entry_id in wanted or document.unique_id in wanted
-        ):
+        asked = (by_entry is None and by_unique is None) or (
+            (by_entry is not None and document.entry_id in by_entry)
+            or (by_unique is not None and document.unique_id in by_unique)
+        )
+        if not asked:
             log.warning("Identity vigilance: the host answered with a document entry not asked for")
             raise OtherPatientAnswer()
+
+
+def _vigilant(
+    method: Callable[Concatenate[DocumentTransactions, PatientT, P], R],
+) -> Callable[Concatenate[DocumentTransactions, PatientT, P], R]:
+    """Journal an identity-vigilance refusal (OtherPatientAnswer, AlteredDocument) as a safety event
+    (transaction ``VIGILANCE``, result the code, the queried patient), once per refusal however
+    deep it was raised, then let it go on to the caller."""
+
+    @functools.wraps(method)
+    def run(self: DocumentTransactions, ins: PatientT, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, ins, *args, **kwargs)
+        except SAFETY_ERRORS as error:
+            if not getattr(error, "safety_journaled", False):
+                error.safety_journaled = True  # type: ignore[union-attr]
+                self._journal_event(SAFETY_EVENT, ins, error.code, 0.0)
+            raise
+
+    return run
 
 
 def _file_chunks(handle: BinaryIO) -> Iterator[bytes]:
@@ -121,13 +159,17 @@ def _file_chunks(handle: BinaryIO) -> Iterator[bytes]:
 
 
 def _check_bytes(document: DocumentInfo, size: int, sha1: str) -> None:
-    """The retrieved bytes are those the registry describes: not empty, same size, same SHA-1."""
+    """The retrieved bytes are those the registry describes: not empty, same size, same SHA-1 (both
+    required of a DocumentEntry: ITI TF-3 Table 4.2.3.2-1, so an entry without them proves nothing)."""
     if size == 0:
         raise AlteredDocument("Le DMP a renvoyé un document vide : il a été écarté.")
-    if document.size is not None and document.size != size:
+    if document.size is None or document.sha1 is None:
+        log.warning("Registry entry without size or hash: the retrieved bytes cannot be checked")
+        raise AlteredDocument()
+    if document.size != size:
         log.warning("Retrieved document size differs from its registry entry")
         raise AlteredDocument()
-    if document.sha1 is not None and document.sha1.strip().lower() != sha1:
+    if document.sha1.strip().lower() != sha1:
         log.warning("Retrieved document SHA-1 differs from its registry entry")
         raise AlteredDocument()
 
@@ -175,7 +217,10 @@ class DocumentTransactions(ClientBase):
         parameters: dict[str, list[str]],
         return_type: ReturnType,
     ) -> QueryResult:
-        """One ITI-18 stored query (retried once if the connection fails: queries are idempotent)."""
+        """One ITI-18 stored query (retried once if the connection fails: queries are idempotent).
+        Every DocumentEntry of a LeafClass answer is checked against ``ins`` (which it then needs)."""
+        if ins is None and return_type is ReturnType.LEAF_CLASS:
+            raise LocalProtocolError("Requête de métadonnées sans patient : réponse invérifiable.")
         response = self._exchange(
             "registry",
             iti18.ACTION,
@@ -191,6 +236,7 @@ class DocumentTransactions(ClientBase):
         return result
 
     @journaled("TD3.1")
+    @_vigilant
     def find_documents(
         self, ins: Ins, search: FindDocuments | None = None, *, check: bool = True
     ) -> list[DocumentInfo]:
@@ -201,9 +247,12 @@ class DocumentTransactions(ClientBase):
         if search is None:
             since = _now() - dt.timedelta(days=365 * FIRST_SEARCH_YEARS)
             search = FindDocuments(ins, statuses=(Status.APPROVED,), creation_from=since)
+        if search.patient != ins:
+            raise LocalProtocolError("Recherche préparée pour un autre patient que celui demandé.")
         refs = self.query(ins, StoredQuery.FIND_DOCUMENTS, search.parameters(), ReturnType.OBJECT_REF)
         return self.get_documents(ins, list(dict.fromkeys(refs.object_refs)))
 
+    @_vigilant
     def get_documents(self, ins: Ins, entry_ids: list[str]) -> list[DocumentInfo]:
         batches = [entry_ids[i : i + BATCH] for i in range(0, len(entry_ids), BATCH)]
 
@@ -220,8 +269,8 @@ class DocumentTransactions(ClientBase):
         else:
             with ThreadPoolExecutor(self.transport.concurrency, thread_name_prefix="dmp-iti18") as pool:
                 results = list(pool.map(fetch, batches))
-        for result in results:
-            check_entries(ins, result.documents, entry_ids=entry_ids)
+        for batch, result in zip(batches, results, strict=True):  # each answer: its own batch's ids
+            check_entries(ins, result.documents, entry_ids=batch)
         unique: dict[str, DocumentInfo] = {}
         for result in results:
             for document in result.documents:
@@ -248,6 +297,7 @@ class DocumentTransactions(ClientBase):
         return result.object_refs[0] if result.object_refs else None
 
     @journaled("TD3.1")
+    @_vigilant
     def document_by_unique_id(self, ins: Ins, unique_id: str) -> DocumentInfo:
         result = self.query(
             ins,
@@ -264,6 +314,7 @@ class DocumentTransactions(ClientBase):
     # -- TD3.2 ----------------------------------------------------------------------------------
 
     @journaled("TD3.2")
+    @_vigilant
     def retrieve(self, ins: Ins, document: DocumentInfo, out: BinaryIO) -> int:
         """Stream the document's bytes (the CDA as stored) into ``out``; returns the size. Nothing is
         written to ``out`` unless the bytes match the entry (ids, size, SHA-1) and are not empty."""
@@ -318,11 +369,29 @@ class DocumentTransactions(ClientBase):
             for part in raw.parts.values():
                 part.file.close()
 
+    @_vigilant
+    def check_copy(self, ins: Ins, document: DocumentInfo, handle: BinaryIO) -> None:
+        """A copy of the document not retrieved just now (the local cache's) is used only when it is
+        this patient's entry and its bytes are the entry's (size, SHA-1), as a retrieval's must be:
+        else refused (AlteredDocument, journaled as a safety event like any refusal)."""
+        check_entries(ins, [document])
+        handle.seek(0)
+        digest, size = hashlib.sha1(), 0
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+        handle.seek(0)
+        _check_bytes(document, size, digest.hexdigest())
+
     # -- TD2.1 / TD2.2 --------------------------------------------------------------------------
 
     @journaled("TD2.1")
+    @_vigilant
     def send(self, ins: Ins, document: NewDocument, *, replaces: DocumentInfo | None = None) -> Sent:
-        """Wrap the file in a level-1 CDA, sign the submission set (XAdES) and send it over MTOM."""
+        """Wrap the file in a level-1 CDA, sign the submission set (XAdES) and send it over MTOM. A
+        replacement only ever replaces an entry of this patient whose stored CDA passed the checks."""
+        if replaces is not None:
+            check_entries(ins, [replaces])
         self.checked_status(ins, feeding=True)
         author = document.author or self.session.author
         if author is None:
@@ -426,6 +495,7 @@ class DocumentTransactions(ClientBase):
         parse_registry_response(response.payload)
 
     @journaled("TD3.3")
+    @_vigilant
     def set_visibility(
         self,
         ins: Ins,
@@ -441,6 +511,7 @@ class DocumentTransactions(ClientBase):
         self._update(ins, lambda ss: iti57.build_metadata_update(ss, document, codes))
 
     @journaled("TD3.3")
+    @_vigilant
     def set_status(self, ins: Ins, document: DocumentInfo, new_status: str) -> None:
         """TD3.3c/d: archive, unarchive or delete."""
         check_entries(ins, [document])

@@ -115,7 +115,8 @@ class Cache:
         a convenience: its failures go to ``warn`` (the error, "illisible" or "non mis à jour"),
         never to the caller."""
         try:
-            size = self.get_document(unique_id, out)
+            # Only a copy cached for this very patient (identity vigilance): never another's.
+            size = self.get_document(unique_id, out) if self._holds(ins, unique_id) else None
         except StoreError as error:
             warn(error, "illisible")
             out.seek(0)
@@ -168,6 +169,13 @@ class Cache:
         lists = int(self.db.execute("SELECT count(*) FROM cache_list")[0][0])
         docs, size = self.db.execute("SELECT count(*), coalesce(sum(size), 0) FROM cache_document")[0]
         return lists, int(docs), int(size)
+
+    def _holds(self, ins: Ins, unique_id: str) -> bool:
+        rows = self.db.execute(
+            "SELECT 1 FROM cache_document WHERE unique_id = ? AND patient = ?",
+            (unique_id, pseudonym(self.db, ins)),
+        )
+        return bool(rows)
 
     def _drop(self, unique_id: str) -> None:
         with self.db.write() as cx:

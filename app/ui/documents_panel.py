@@ -198,6 +198,15 @@ class DocumentsPanel(QWidget):
             edit.setDate(_qdate(day or dt.date.today()))
             edit.blockSignals(False)
         self._dates_changed()  # applies the bounds again and refreshes the count and the buttons
+        self.count.setToolTip("")
+
+    def show_refusal(self, code: str, message: str) -> None:
+        """An answer refused for identity vigilance: the list is emptied (nothing of that host's
+        answers stays on screen) and a short reason with its code takes the count's place until the
+        next list (the whole French message in its tooltip, and in the error dialog)."""
+        self.set_documents([], lambda _d: frozenset())
+        self.count.setText(f"Liste écartée : réponse du DMP pour un autre patient [{code}]")
+        self.count.setToolTip(message)
 
     def selected_document(self) -> DocumentInfo | None:
         rows = self.table.selectionModel().selectedRows()

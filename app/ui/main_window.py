@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 from app import __version__
 from app.card.pcsc import CardEvent, ReaderMonitor
 from app.dmp_client.core.context import Purpose
+from app.dmp_client.core.errors import OtherPatientAnswer
 from app.dmp_client.core.iti18 import DocumentInfo
 from app.errors import USER_FACING_ERRORS
 from app.settings import Settings
@@ -183,7 +184,10 @@ class MainWindow(DmpActions):
             if generation != self.generation:
                 return
             self._finished()
-            code, _ = describe(error)
+            code, message = describe(error)
+            if code == OtherPatientAnswer.code:  # identity vigilance: nothing of it stays on screen
+                self.documents.show_refusal(code, message)
+                self.viewer.clear()
             if code in ("DMP-INJOIGNABLE", "DMP-DELAI", "DMP-TLS"):
                 self.host_down = True
                 self.host_label.setText(f"DMP : {self.host_name} — injoignable [{code}]")

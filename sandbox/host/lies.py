@@ -4,6 +4,8 @@ from the documents (ITI TF-3 4.2.3.2.1 patientId ExternalIdentifier, ITI TF-2b 3
 ebRS 3.0 RegistryResponse / RegistryError, SOAP 1.1 §4.4 vs SOAP 1.2 §5.4 faults); no client code.
 
 - ``autre-patient``: every DocumentEntry of a LeafClass query answer carries another patient's INS;
+- ``patient-double``: every DocumentEntry keeps the queried patient's patientId and gets a second one,
+  another patient's, after it (the identifier's cardinality is 1: the entry is ambiguous);
 - ``autres-octets``: the repository returns other bytes than those registered (size and SHA-1 differ);
 - ``document-vide``: the repository returns an empty document;
 - ``succes-avec-erreur``: a Success RegistryResponse carrying an Error-severity RegistryError;
@@ -16,7 +18,14 @@ from lxml import etree
 
 from sandbox.host import mtom
 
-MODES = ("autre-patient", "autres-octets", "document-vide", "succes-avec-erreur", "faute-soap11")
+MODES = (
+    "autre-patient",
+    "patient-double",
+    "autres-octets",
+    "document-vide",
+    "succes-avec-erreur",
+    "faute-soap11",
+)
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
 RIM = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
 RS = "urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0"
@@ -48,6 +57,13 @@ def lie(mode: str | None, status: int, envelope: bytes, exchange: mtom.Exchange)
         for node in root.iter(f"{{{RIM}}}ExternalIdentifier"):
             if node.get("identificationScheme") == PATIENT_ID_SCHEME:
                 node.set("value", OTHER_PATIENT)
+    elif mode == "patient-double":
+        for node in list(root.iter(f"{{{RIM}}}ExternalIdentifier")):
+            if node.get("identificationScheme") == PATIENT_ID_SCHEME:
+                second = etree.fromstring(etree.tostring(node))
+                second.set("id", node.get("id", "") + "-2")
+                second.set("value", OTHER_PATIENT)
+                node.addnext(second)
     elif mode == "succes-avec-erreur":
         for response in root.iter(f"{{{RS}}}RegistryResponse", "{*}AdhocQueryResponse"):
             if response.get("status") == SUCCESS and response.find(f"{{{RS}}}RegistryErrorList") is None:

@@ -257,10 +257,11 @@ def _concepts(node: etree._Element, scheme: str) -> list[Concept]:
 
 
 def _external(node: etree._Element, scheme: str) -> str:
-    for e in node.iterfind(q(RIM, "ExternalIdentifier")):
-        if e.get("identificationScheme") == scheme:
-            return e.get("value", "")
-    return ""
+    """The identifier of that scheme; "" when absent or ambiguous (two different values: an entry has
+    one patientId and one uniqueId, so the caller's identity checks then refuse it)."""
+    values = {e.get("value", "") for e in node.iterfind(q(RIM, "ExternalIdentifier"))
+              if e.get("identificationScheme") == scheme}  # fmt: skip
+    return values.pop() if len(values) == 1 else ""
 
 
 def _first(values: list[str] | None) -> str:
