@@ -67,6 +67,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -98,3 +99,4 @@ __all__ = [
 __all__ += ["QBuffer", "QIODevice", "QImage", "QImageReader", "QPainter", "QPrintDialog", "QPrinter"]
 __all__ += ["QRect", "QSize"]
 __all__ += ["QDragEnterEvent", "QDropEvent", "QLayout", "QMimeData", "QPointF", "QUrl"]
+__all__ += ["QSizePolicy"]
