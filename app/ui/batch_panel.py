@@ -5,6 +5,7 @@ checks, the sidecar's rules), then only checked rows queued and drained off the 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,15 @@ SOURCES = {"sidecar": "fichier d'accompagnement", "name": "INS dans le nom", "ma
 KEPT = (
     "Envoi interrompu : les documents déjà en file d'envoi ({}) y restent et partiront au prochain envoi "
     "(onglet « File d'envoi ») ; les autres lignes n'ont pas été mises en file."
+)
+
+# An INS matricule (NIR-shaped: sex, year, month, department incl. 2A/2B, commune, order, key) in a
+# file name, not part of a longer number.
+INS_IN_NAME = re.compile(r"(?<![0-9])[1-8][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{8}(?![0-9])")
+OTHER_INS = (
+    "DEPOT-INS-DIFFERENT",
+    "Le nom du fichier porte un autre INS ({}) que celui du patient choisi : vérifiez le patient "
+    "(identitovigilance) ou renommez le fichier.",
 )
 
 # -- rows, matched and checked (no Qt) -------------------------------------------------------------
@@ -115,6 +125,9 @@ def check(row: Row, typed: tuple[str, str, str], sender: dict[str, Any]) -> Chec
                 "choisissez son patient" if patient is None else "lieu de naissance (INSEE) ou traits absents"
             )
             return None, [*problems, (IncompleteRequest.code, f"Patient : {what}.")]
+        others = sorted(set(INS_IN_NAME.findall(found.path.name.upper())) - {patient.ins.matricule.value})
+        if others:  # the file names another patient: blocked until the secretary resolves it
+            problems.append((OTHER_INS[0], OTHER_INS[1].format(", ".join(others))))
         if not type_code:
             return None, [*problems, ("DEPOT-TYPE", "Choisissez le type du document.")]
         data = {"ins": patient.ins.matricule.value, "oid": str(patient.ins.oid), "nom": traits.birth_name,
@@ -147,6 +160,9 @@ class BatchPanel(qt.QWidget):
         self.default_title = qt.QLineEdit(placeholderText="titre par défaut (vide : nom du type)")
         self.table = table(COLUMNS, WIDTHS)
         self.table.setSelectionMode(qt.QAbstractItemView.SelectionMode.ExtendedSelection)
+        header = self.table.horizontalHeader()  # problems seen in the row, not scrolled away
+        for column in (CHECK, STATE):
+            header.moveSection(header.visualIndex(column), header.visualIndex(FILE) + 1 + (column == STATE))
         self.message, self.progress = Notice(), busy_bar()
         self.cancel_button = button("Annuler", self.cancel)
         self.cancel_button.setVisible(False)

@@ -196,3 +196,34 @@ def test_cancel_stops_queueing_and_what_is_queued_stays(
     assert structure_workspace.store is not None
     assert [e.state for e in structure_workspace.store.queue.entries()] == [State.QUEUED]
     assert panel.queue_button.isEnabled()
+
+
+def test_a_row_whose_file_names_another_ins_is_blocked_until_resolved(
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path
+) -> None:
+    """The file name carries P04's INS; the secretary picks P03 for it: the row is blocked, the
+    problem is written in the row (the Vérification column, shown beside the file name)."""
+    folder = tmp_path / "lot"
+    folder.mkdir()
+    (folder / "cr-285127505612353-cardio.pdf").write_bytes(PDF)  # P04's INS
+    panel = BatchPanel(structure_workspace, patients)
+    qtbot.addWidget(panel)
+    panel.add_paths([folder])
+    qtbot.waitUntil(lambda: len(panel.rows) == 1, timeout=WAIT)
+    name = "cr-285127505612353-cardio.pdf"
+    _, wrong = row(panel, name)
+    wrong.editors[TYPE].select("11488-4")
+    chooser = wrong.editors[PATIENT]
+    p03, p04 = sandbox_patient("P03").ins, sandbox_patient("P04").ins
+    chooser.setCurrentIndex(next(i for i in range(1, chooser.count()) if chooser.itemData(i).ins == p03))
+    panel.check_rows()
+    qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
+    assert "[DEPOT-INS-DIFFERENT]" in text(panel, name, CHECK)
+    assert "285127505612353" in text(panel, name, CHECK)
+    assert wrong.request is None  # blocked: not queueable
+    header = panel.table.horizontalHeader()
+    assert header.visualIndex(CHECK) == 1  # the problem is read in the row, next to the file
+    chooser.setCurrentIndex(next(i for i in range(1, chooser.count()) if chooser.itemData(i).ins == p04))
+    panel.check_rows()
+    qtbot.waitUntil(lambda: text(panel, name, CHECK) == "prêt à mettre en file", timeout=WAIT)
+    assert wrong.request is not None and wrong.request.ins == p04
