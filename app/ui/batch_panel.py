@@ -47,6 +47,15 @@ KEPT = (
     "(onglet « File d'envoi ») ; les autres lignes n'ont pas été mises en file."
 )
 
+# The check column once a row is queued: it follows the queue (text, error colour).
+ROW_STATES = {
+    State.QUEUED: ("en file", False),
+    State.SENDING: ("en file (envoi en cours)", False),
+    State.SENT: ("envoyé", False),
+    State.FAILED: ("refusé : motif dans « État » ; corrigez puis relancez depuis « File d'envoi »", True),
+    State.CANCELLED: ("annulé : rien n'a été envoyé", True),
+}
+
 # An INS matricule (NIR-shaped: sex, year, month, department incl. 2A/2B, commune, order, key) in a
 # file name, not part of a longer number.
 INS_IN_NAME = re.compile(r"(?<![0-9])[1-8][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{8}(?![0-9])")
@@ -235,7 +244,7 @@ class BatchPanel(qt.QWidget):
             self.table.setCellWidget(n, column, widget)
         self._type_chosen(row)
 
-    def _cell(self, n: int, column: int, text: str, tip: str | None = None, error: bool = False) -> None:
+    def _cell(self, n: int, column: int, text: str, error: bool = False, tip: str | None = None) -> None:
         item = qt.QTableWidgetItem(text)
         item.setToolTip(tip or text)
         if error:
@@ -315,7 +324,7 @@ class BatchPanel(qt.QWidget):
         if request is None:
             lines = [f"{message} [{code}]" for code, message in row.problems]
             text = f"{len(lines)} problème(s) : {lines[0]}" if lines else "à vérifier"
-            return self._cell(n, CHECK, text, "\n".join(lines), error=bool(lines))
+            return self._cell(n, CHECK, text, bool(lines), "\n".join(lines))
         if row.source == "sidecar":
             a = request.author
             author = f"{a.person.given} {a.person.family}" if a else "auteur de la structure"
@@ -379,6 +388,7 @@ class BatchPanel(qt.QWidget):
                 row.entry = entry
                 why = f" — {reason_text(entry)}" if entry.reason and entry.state is not State.SENT else ""
                 self._cell(n, STATE, f"{STATE_LABELS[entry.state]} (n° {entry.id}){why}")
+                self._cell(n, CHECK, *ROW_STATES.get(entry.state, ROW_STATES[State.QUEUED]))
         self.progress.setValue(sum(settled(e, e.created_at) for e in entries))
 
     def _drained(self, token: Cancel, entries: list[Entry]) -> None:

@@ -117,10 +117,10 @@ def test_rows_are_matched_checked_queued_and_sent(
     states: list[tuple[int, str]] = []
     cell = panel._cell
 
-    def recorded(n: int, column: int, value: str, tip: str | None = None) -> None:
+    def recorded(n: int, column: int, value: str, *rest: Any) -> None:
         if column == STATE:
             states.append((n, value))
-        cell(n, column, value, tip)
+        cell(n, column, value, *rest)
 
     monkeypatch.setattr(panel, "_cell", recorded)
     panel.queue_rows()
@@ -131,6 +131,8 @@ def test_rows_are_matched_checked_queued_and_sent(
     seen = [value for i, value in states if i == n]
     assert seen[0].startswith("en attente (n° ") and seen[-1].startswith("envoyé (n° ")  # per-row progress
     assert text(panel, "mauvais.pdf", STATE) == "—" and row(panel, "mauvais.pdf")[1].entry is None
+    for name in sent:  # the row's check column follows the queue, not "prêt à mettre en file"
+        assert text(panel, name, CHECK) == "envoyé", name
     assert structure_workspace.store is not None
     entries = structure_workspace.store.queue.entries()
     assert len(entries) == 3 and all(e.state is State.SENT for e in entries)
