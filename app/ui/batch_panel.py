@@ -177,6 +177,8 @@ class BatchPanel(qt.QWidget):
         self.cancel_button.setVisible(False)
         self.check_button = button("Vérifier", self.check_rows)
         self.queue_button = button("Mettre en file et envoyer", self.queue_rows)
+        self.setAcceptDrops(True)  # several files dropped at once onto the batch
+        self.table.setToolTip("Déposez ici un ou plusieurs comptes rendus (ou un dossier)")
         self.poll = qt.QTimer(self, interval=400)
         self.poll.timeout.connect(self._poll)
         files, folder = (
@@ -193,6 +195,21 @@ class BatchPanel(qt.QWidget):
         )
 
     # -- adding ---------------------------------------------------------------------------------
+
+    def handle_drop(self, mime: qt.QMimeData) -> bool:
+        """Files (or folders) dropped onto the batch: a row for each report, as "Ajouter" does."""
+        paths = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+        if paths:
+            self.add_paths(paths)
+        return bool(paths)
+
+    def dragEnterEvent(self, event: qt.QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: qt.QDropEvent) -> None:
+        if self.handle_drop(event.mimeData()):
+            event.acceptProposedAction()
 
     def choose_files(self) -> None:
         names, _ = qt.QFileDialog.getOpenFileNames(self, "Ajouter des comptes rendus")

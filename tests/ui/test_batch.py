@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from app.store.queue import State
 from app.ui.batch_panel import AUTHOR, CHECK, PATIENT, SOURCE, STATE, TITLE, TYPE, BatchPanel, Row
+from app.ui.qt import QDropEvent, QMimeData, QPointF, Qt, QUrl
 from app.workspace import Patient, Workspace
 from sandbox.host.server import DmpHost
 from tests.ui.conftest import sandbox_patient
@@ -229,3 +230,21 @@ def test_a_row_whose_file_names_another_ins_is_blocked_until_resolved(
     panel.check_rows()
     qtbot.waitUntil(lambda: text(panel, name, CHECK) == "prêt à mettre en file", timeout=WAIT)
     assert wrong.request is not None and wrong.request.ins == p04
+
+
+def test_several_files_dropped_onto_the_batch_make_rows(
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path
+) -> None:
+    folder = reports(tmp_path / "lot")
+    panel = BatchPanel(structure_workspace, patients)
+    qtbot.addWidget(panel)
+    assert panel.acceptDrops()
+    mime = QMimeData()
+    names = ("cr-sortie.pdf", "scan-0042.pdf", "cr-285127505612353-cardio.pdf")
+    mime.setUrls([QUrl.fromLocalFile(str(folder / name)) for name in names])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)  # fmt: skip
+    panel.dropEvent(event)
+    qtbot.waitUntil(lambda: len(panel.rows) == 3, timeout=WAIT)
+    assert {r.found.path.name for r in panel.rows} == set(names)
+    assert text(panel, "cr-sortie.pdf", SOURCE) == "fichier d'accompagnement"  # its sidecar found
