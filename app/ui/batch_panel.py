@@ -36,7 +36,7 @@ from app.ui.queue_panel import (
 )
 from app.ui.tasks import Cancel, run_in_background
 from app.ui.upload_panel import TypeCombo
-from app.workspace import Patient, Workspace
+from app.workspace import Patient, Workspace, sandbox_patients
 
 COLUMNS = ("Fichier", "Patient", "Identifié par", "Type", "Titre", "Vérification", "État", "Auteur", "Taille")
 FILE, PATIENT, SOURCE, TYPE, TITLE, CHECK, STATE, AUTHOR, SIZE = range(len(COLUMNS))
@@ -108,6 +108,15 @@ def _head(path: Path) -> bytes:
         return handle.read(MAX_SIDECAR + 1)  # a longer sidecar is refused (DEPOT-JSON)
 
 
+def known_patients(opened: list[Patient], sandbox: bool) -> list[Patient]:
+    """The patients a row can be matched to: those opened on the left, then (sandbox) every fictitious
+    patient of the sandbox; one per INS, the opened identity first."""
+    seen: dict[str, Patient] = {}
+    for patient in [*opened, *(sandbox_patients() if sandbox else [])]:
+        seen.setdefault(patient.ins.matricule.value, patient)
+    return list(seen.values())
+
+
 def match(found: Found, patients: list[Patient]) -> Row:
     """Sidecar first, then a known INS matricule in the file name, else a person chooses."""
     if found.sidecar is not None:
@@ -162,6 +171,7 @@ class BatchPanel(qt.QWidget):
         super().__init__()
         self.workspace, self.patients = workspace, patients
         self.rows: list[Row] = []
+        self.known: list[Patient] = []  # the patients rows can be matched to (known_patients)
         self._job: Cancel | None = None
         self._guard = Guard(self)
         self.summary = qt.QLabel("Aucun document.")
@@ -222,15 +232,19 @@ class BatchPanel(qt.QWidget):
     def add_paths(self, paths: list[Path]) -> None:
         """Read the files and their sidecars off the GUI thread, then add a row for each new one."""
 
-        def added(found: list[Found]) -> None:
-            known = {r.found.path for r in self.rows}
+        opened, sandbox = self.patients(), self.workspace.settings.is_sandbox
+
+        def added(result: tuple[list[Found], list[Patient]]) -> None:
+            found, self.known = result
+            present = {r.found.path for r in self.rows}
             for item in found:
-                if item.path not in known:
-                    self._add_row(match(item, self.patients()))
+                if item.path not in present:
+                    self._add_row(match(item, self.known))
             self._summarize()
 
         failed = self._guard(lambda e: self.message.say("Dossier ou fichier illisible. [DMP-FICHIER]", True))
-        run_in_background(lambda: scan(paths), self._guard(added), failed)
+        work = lambda: (scan(paths), known_patients(opened, sandbox))  # noqa: E731
+        run_in_background(work, self._guard(added), failed)
 
     def _add_row(self, row: Row) -> None:
         self.rows.append(row)
@@ -245,7 +259,15 @@ class BatchPanel(qt.QWidget):
             return
         chooser = qt.QComboBox()
         chooser.addItem("— choisir le patient —", None)
-        for patient in self.patients():
+        # A search among the known patients: type part of the name, the birth date or the INS.
+        chooser.setEditable(True)
+        chooser.setInsertPolicy(qt.QComboBox.InsertPolicy.NoInsert)
+        completer = chooser.completer()
+        completer.setFilterMode(qt.Qt.MatchFlag.MatchContains)
+        completer.setCompletionMode(qt.QCompleter.CompletionMode.PopupCompletion)
+        completer.setCaseSensitivity(qt.Qt.CaseSensitivity.CaseInsensitive)
+        chooser.lineEdit().setPlaceholderText("nom, date de naissance ou INS…")
+        for patient in self.known or self.patients():
             chooser.addItem(patient_text(patient.ins, patient.traits), patient)
             if row.patient is not None and patient.ins == row.patient.ins:
                 chooser.setCurrentIndex(chooser.count() - 1)

@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QComboBox,
+    QCompleter,
     QDateEdit,
     QDialog,
     QDialogButtonBox,
@@ -100,3 +101,4 @@ __all__ += ["QBuffer", "QIODevice", "QImage", "QImageReader", "QPainter", "QPrin
 __all__ += ["QRect", "QSize"]
 __all__ += ["QDragEnterEvent", "QDropEvent", "QLayout", "QMimeData", "QPointF", "QUrl"]
 __all__ += ["QSizePolicy"]
+__all__ += ["QCompleter"]

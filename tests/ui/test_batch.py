@@ -248,3 +248,26 @@ def test_several_files_dropped_onto_the_batch_make_rows(
     qtbot.waitUntil(lambda: len(panel.rows) == 3, timeout=WAIT)
     assert {r.found.path.name for r in panel.rows} == set(names)
     assert text(panel, "cr-sortie.pdf", SOURCE) == "fichier d'accompagnement"  # its sidecar found
+
+
+def test_a_row_can_be_matched_to_a_patient_not_opened_on_the_left(
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path
+) -> None:
+    """No patient opened: the INS in the file name still finds P04 among the known (sandbox)
+    patients, and a row to match by hand offers them all, searchable by name, date or INS."""
+    assert structure_workspace.settings.is_sandbox
+    folder = reports(tmp_path / "lot")
+    panel = BatchPanel(structure_workspace, lambda: [])
+    qtbot.addWidget(panel)
+    panel.add_paths([folder])
+    qtbot.waitUntil(lambda: len(panel.rows) == 4, timeout=WAIT)
+    assert row(panel, "cr-285127505612353-cardio.pdf")[1].patient == sandbox_patient("P04")
+    assert text(panel, "cr-285127505612353-cardio.pdf", SOURCE) == "INS dans le nom"
+    chooser = row(panel, "scan-0042.pdf")[1].editors[PATIENT]
+    offered = {chooser.itemData(i).ins for i in range(1, chooser.count())}
+    assert {sandbox_patient(f"P0{n}").ins for n in range(1, 8)} <= offered
+    assert chooser.isEditable()
+    completer = chooser.completer()
+    completer.setCompletionPrefix("285127505612353")  # part of an INS: found by contains
+    assert completer.completionCount() == 1
+    assert "285127505612353" in completer.currentCompletion()
