@@ -262,11 +262,12 @@ class BatchPanel(qt.QWidget):
         # A search among the known patients: type part of the name, the birth date or the INS.
         chooser.setEditable(True)
         chooser.setInsertPolicy(qt.QComboBox.InsertPolicy.NoInsert)
-        completer = chooser.completer()
+        completer, line = chooser.completer(), chooser.lineEdit()
+        assert completer is not None and line is not None  # an editable combo box has both
         completer.setFilterMode(qt.Qt.MatchFlag.MatchContains)
         completer.setCompletionMode(qt.QCompleter.CompletionMode.PopupCompletion)
         completer.setCaseSensitivity(qt.Qt.CaseSensitivity.CaseInsensitive)
-        chooser.lineEdit().setPlaceholderText("nom, date de naissance ou INS…")
+        line.setPlaceholderText("nom, date de naissance ou INS…")
         for patient in self.known or self.patients():
             chooser.addItem(patient_text(patient.ins, patient.traits), patient)
             if row.patient is not None and patient.ins == row.patient.ins:
