@@ -272,6 +272,7 @@ class BatchPanel(qt.QWidget):
             chooser.addItem(patient_text(patient.ins, patient.traits), patient)
             if row.patient is not None and patient.ins == row.patient.ins:
                 chooser.setCurrentIndex(chooser.count() - 1)
+                line.setCursorPosition(0)  # the name shown, not the end of the INS
         chooser.currentIndexChanged.connect(lambda _: self._patient_chosen(row))
         author = qt.QLineEdit(placeholderText="IdNat|Prénom|NOM|G15_xx/SMyy (vide : auteur de la structure)")
         kind, title = TypeCombo(), qt.QLineEdit(self.default_title.text())
