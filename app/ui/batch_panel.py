@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.dmp_client.core.hl7v3 import DmpState
 from app.dmp_client.core.valuesets import value_sets
 from app.errors import USER_FACING_ERRORS
 from app.store.hotfolder import IGNORED_NAMES, IGNORED_SUFFIXES, SIDECAR
@@ -161,6 +162,28 @@ def check(row: Row, typed: tuple[str, str, str], sender: dict[str, Any]) -> Chec
         except USER_FACING_ERRORS as error:
             problems.append((getattr(error, "code", ""), getattr(error, "user_message", "")))
     return (None if problems else request), problems
+
+
+NO_DMP = ("DEPOT-SANS-DMP", "Ce patient n'a pas de DMP (TD0.2) : rien ne peut y être déposé.")
+CLOSED_DMP = ("DEPOT-DMP-FERME", "Le DMP de ce patient est fermé (TD0.2) : aucun dépôt possible.")
+
+
+def check_on_host(workspace: Workspace, results: list[tuple[Row, Checked]]) -> list[tuple[Row, Checked]]:
+    """Rows that passed the local checks are checked against the host (TD0.2): the DMP exists and is
+    open. Without a session or a host answer the row stays ready: the queue waits for the host."""
+    client, checked = workspace.client, []
+    for row, (request, problems) in results:
+        if request is not None and client is not None:
+            try:
+                status = client.status(request.ins)
+            except USER_FACING_ERRORS:
+                status = None
+            if status is not None and not status.exists:
+                request, problems = None, [*problems, NO_DMP]
+            elif status is not None and status.state is DmpState.CLOSED:
+                request, problems = None, [*problems, CLOSED_DMP]
+        checked.append((row, (request, problems)))
+    return checked
 
 
 # -- the panel -------------------------------------------------------------------------------------
@@ -353,7 +376,8 @@ class BatchPanel(qt.QWidget):
             self.message.say(f"Vérification faite : {text}.", blocked > 0)
 
         failed = self._guard(lambda e: self.message.say(f"Vérification impossible : {error_text(e)}", True))
-        run_in_background(lambda: [(r, check(r, t, sender)) for r, t in todo], self._guard(checked), failed)
+        work = lambda: check_on_host(self.workspace, [(r, check(r, t, sender)) for r, t in todo])  # noqa: E731
+        run_in_background(work, self._guard(checked), failed)
 
     @staticmethod
     def _typed(row: Row) -> tuple[str, str, str]:

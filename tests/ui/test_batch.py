@@ -271,3 +271,28 @@ def test_a_row_can_be_matched_to_a_patient_not_opened_on_the_left(
     completer.setCompletionPrefix("285127505612353")  # part of an INS: found by contains
     assert completer.completionCount() == 1
     assert "285127505612353" in completer.currentCompletion()
+
+
+def test_check_asks_the_host_whether_the_dmp_exists_and_is_open(
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path
+) -> None:
+    """P02 has no DMP, P05's is closed (sandbox/data/dmp.json): both rows blocked by "Vérifier"."""
+    folder = tmp_path / "lot"
+    folder.mkdir()
+    names = {}
+    for pid in ("P02", "P05", "P03"):
+        name = f"cr-{sandbox_patient(pid).ins.matricule.value}.pdf"
+        (folder / name).write_bytes(PDF)
+        names[pid] = name
+    panel = BatchPanel(structure_workspace, patients)
+    qtbot.addWidget(panel)
+    panel.add_paths([folder])
+    qtbot.waitUntil(lambda: len(panel.rows) == 3, timeout=WAIT)
+    panel.default_type.select("11488-4")
+    panel.apply_defaults()
+    panel.check_rows()
+    qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
+    assert "[DEPOT-SANS-DMP]" in text(panel, names["P02"], CHECK)
+    assert "[DEPOT-DMP-FERME]" in text(panel, names["P05"], CHECK)
+    assert text(panel, names["P03"], CHECK) == "prêt à mettre en file"
+    assert row(panel, names["P02"])[1].request is None and row(panel, names["P05"])[1].request is None
