@@ -1,5 +1,8 @@
-"""Screenshots of the desktop application's main screens, under Xvfb, into docs/screenshots/:
-``xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py``."""
+"""A scripted walk of both workflows (GP: connected, a patient opened, the list, a PDF opened, the
+upload form, the queue; secretary: a batch of several files checked) driving the real main window on a
+1366x768 screen, writing PNGs into docs/screenshots/:
+``xvfb-run -a -s "-screen 0 1366x768x24" .venv/bin/python scripts/screenshots.py``
+(without Xvfb: ``QT_QPA_PLATFORM=offscreen``, the window then sized 1366x768 by hand)."""
 
 from __future__ import annotations
 
@@ -39,8 +42,25 @@ def wait(condition, seconds: float = 60.0) -> None:  # type: ignore[no-untyped-d
 
 def shot(widget: QWidget, name: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    widget.grab().save(str(OUT / f"{name}.png"))
+    widget.grab().save(str(OUT / f"{name}.png"), "PNG", 0)  # the strongest compression
     print(f"docs/screenshots/{name}.png")
+
+
+PDF_TITLE = "Compte rendu de consultation (PDF, démonstration)"
+
+
+def send_pdf(window: MainWindow, patient: Patient) -> None:
+    """A two-page PDF report in the patient's DMP, so that the walk opens a PDF."""
+    import tempfile
+
+    from app.dmp_client.documents import NewDocument
+    from tests.ui.test_documents import two_page_pdf
+
+    assert patient.traits is not None and window.workspace.client is not None
+    path = Path(tempfile.mkdtemp()) / "cr.pdf"
+    path.write_bytes(two_page_pdf(("Compte rendu de consultation - page 1", "Conclusion - page 2")))
+    document = NewDocument(path, "application/pdf", "11488-4", PDF_TITLE, patient.traits)
+    window.workspace.client.send(patient.ins, document)
 
 
 def queue_some(window: MainWindow, patient: Patient) -> None:
@@ -109,18 +129,26 @@ def main() -> None:
     app = create_application()
     session = SandboxSession()
     window = MainWindow(session.gp_workspace(), monitor_cards=False)
-    window.resize(1500, 900)
+    screen = app.primaryScreen().availableGeometry()
+    if screen.width() > 1366 or screen.height() > 768:  # offscreen or a large screen: a laptop's size
+        window.resize(1366, 768)
     window.show()
     window._show_connection(window.workspace.connection)
     p01 = sandbox_patient("P01")
     assert p01 is not None
+    send_pdf(window, p01)
     window.patient_panel.select(p01)
     wait(lambda: window.overview is not None and window.pending == 0 and window.documents.visible_documents())
     documents = window.documents.visible_documents()
-    pdf = next((d for d in documents if d.mime_type == "application/pdf"), documents[0])
+    pdf = next((d for d in documents if d.title == PDF_TITLE), documents[0])
+    window.documents.table.selectRow(documents.index(pdf))
     window.open_document(pdf)
     wait(lambda: window.pending == 0)
     shot(window, "documents")
+    window.viewer.header_button.click()
+    wait(lambda: True)
+    shot(window.viewer, "document-en-tete")
+    window.viewer.header_button.click()
     window.tabs.setCurrentWidget(window.upload)
     wait(lambda: True)
     shot(window, "depot")

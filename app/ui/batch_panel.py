@@ -5,11 +5,13 @@ checks, the sidecar's rules), then only checked rows queued and drained off the 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.dmp_client.core.hl7v3 import DmpState
 from app.dmp_client.core.valuesets import value_sets
 from app.errors import USER_FACING_ERRORS
 from app.store.hotfolder import IGNORED_NAMES, IGNORED_SUFFIXES, SIDECAR
@@ -35,7 +37,7 @@ from app.ui.queue_panel import (
 )
 from app.ui.tasks import Cancel, run_in_background
 from app.ui.upload_panel import TypeCombo
-from app.workspace import Patient, Workspace
+from app.workspace import Patient, Workspace, sandbox_patients
 
 COLUMNS = ("Fichier", "Patient", "Identifié par", "Type", "Titre", "Vérification", "État", "Auteur", "Taille")
 FILE, PATIENT, SOURCE, TYPE, TITLE, CHECK, STATE, AUTHOR, SIZE = range(len(COLUMNS))
@@ -44,6 +46,24 @@ SOURCES = {"sidecar": "fichier d'accompagnement", "name": "INS dans le nom", "ma
 KEPT = (
     "Envoi interrompu : les documents déjà en file d'envoi ({}) y restent et partiront au prochain envoi "
     "(onglet « File d'envoi ») ; les autres lignes n'ont pas été mises en file."
+)
+
+# The check column once a row is queued: it follows the queue (text, error colour).
+ROW_STATES = {
+    State.QUEUED: ("en file", False),
+    State.SENDING: ("en file (envoi en cours)", False),
+    State.SENT: ("envoyé", False),
+    State.FAILED: ("refusé : motif dans « État » ; corrigez puis relancez depuis « File d'envoi »", True),
+    State.CANCELLED: ("annulé : rien n'a été envoyé", True),
+}
+
+# An INS matricule (NIR-shaped: sex, year, month, department incl. 2A/2B, commune, order, key) in a
+# file name, not part of a longer number.
+INS_IN_NAME = re.compile(r"(?<![0-9])[1-8][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{8}(?![0-9])")
+OTHER_INS = (
+    "DEPOT-INS-DIFFERENT",
+    "Le nom du fichier porte un autre INS ({}) que celui du patient choisi : vérifiez le patient "
+    "(identitovigilance) ou renommez le fichier.",
 )
 
 # -- rows, matched and checked (no Qt) -------------------------------------------------------------
@@ -89,6 +109,15 @@ def _head(path: Path) -> bytes:
         return handle.read(MAX_SIDECAR + 1)  # a longer sidecar is refused (DEPOT-JSON)
 
 
+def known_patients(opened: list[Patient], sandbox: bool) -> list[Patient]:
+    """The patients a row can be matched to: those opened on the left, then (sandbox) every fictitious
+    patient of the sandbox; one per INS, the opened identity first."""
+    seen: dict[str, Patient] = {}
+    for patient in [*opened, *(sandbox_patients() if sandbox else [])]:
+        seen.setdefault(patient.ins.matricule.value, patient)
+    return list(seen.values())
+
+
 def match(found: Found, patients: list[Patient]) -> Row:
     """Sidecar first, then a known INS matricule in the file name, else a person chooses."""
     if found.sidecar is not None:
@@ -115,6 +144,9 @@ def check(row: Row, typed: tuple[str, str, str], sender: dict[str, Any]) -> Chec
                 "choisissez son patient" if patient is None else "lieu de naissance (INSEE) ou traits absents"
             )
             return None, [*problems, (IncompleteRequest.code, f"Patient : {what}.")]
+        others = sorted(set(INS_IN_NAME.findall(found.path.name.upper())) - {patient.ins.matricule.value})
+        if others:  # the file names another patient: blocked until the secretary resolves it
+            problems.append((OTHER_INS[0], OTHER_INS[1].format(", ".join(others))))
         if not type_code:
             return None, [*problems, ("DEPOT-TYPE", "Choisissez le type du document.")]
         data = {"ins": patient.ins.matricule.value, "oid": str(patient.ins.oid), "nom": traits.birth_name,
@@ -132,6 +164,28 @@ def check(row: Row, typed: tuple[str, str, str], sender: dict[str, Any]) -> Chec
     return (None if problems else request), problems
 
 
+NO_DMP = ("DEPOT-SANS-DMP", "Ce patient n'a pas de DMP (TD0.2) : rien ne peut y être déposé.")
+CLOSED_DMP = ("DEPOT-DMP-FERME", "Le DMP de ce patient est fermé (TD0.2) : aucun dépôt possible.")
+
+
+def check_on_host(workspace: Workspace, results: list[tuple[Row, Checked]]) -> list[tuple[Row, Checked]]:
+    """Rows that passed the local checks are checked against the host (TD0.2): the DMP exists and is
+    open. Without a session or a host answer the row stays ready: the queue waits for the host."""
+    client, checked = workspace.client, []
+    for row, (request, problems) in results:
+        if request is not None and client is not None:
+            try:
+                status = client.status(request.ins)
+            except USER_FACING_ERRORS:
+                status = None
+            if status is not None and not status.exists:
+                request, problems = None, [*problems, NO_DMP]
+            elif status is not None and status.state is DmpState.CLOSED:
+                request, problems = None, [*problems, CLOSED_DMP]
+        checked.append((row, (request, problems)))
+    return checked
+
+
 # -- the panel -------------------------------------------------------------------------------------
 
 
@@ -140,6 +194,7 @@ class BatchPanel(qt.QWidget):
         super().__init__()
         self.workspace, self.patients = workspace, patients
         self.rows: list[Row] = []
+        self.known: list[Patient] = []  # the patients rows can be matched to (known_patients)
         self._job: Cancel | None = None
         self._guard = Guard(self)
         self.summary = qt.QLabel("Aucun document.")
@@ -147,11 +202,16 @@ class BatchPanel(qt.QWidget):
         self.default_title = qt.QLineEdit(placeholderText="titre par défaut (vide : nom du type)")
         self.table = table(COLUMNS, WIDTHS)
         self.table.setSelectionMode(qt.QAbstractItemView.SelectionMode.ExtendedSelection)
+        header = self.table.horizontalHeader()  # problems seen in the row, not scrolled away
+        for column in (CHECK, STATE):
+            header.moveSection(header.visualIndex(column), header.visualIndex(FILE) + 1 + (column == STATE))
         self.message, self.progress = Notice(), busy_bar()
         self.cancel_button = button("Annuler", self.cancel)
         self.cancel_button.setVisible(False)
         self.check_button = button("Vérifier", self.check_rows)
         self.queue_button = button("Mettre en file et envoyer", self.queue_rows)
+        self.setAcceptDrops(True)  # several files dropped at once onto the batch
+        self.table.setToolTip("Déposez ici un ou plusieurs comptes rendus (ou un dossier)")
         self.poll = qt.QTimer(self, interval=400)
         self.poll.timeout.connect(self._poll)
         files, folder = (
@@ -169,6 +229,21 @@ class BatchPanel(qt.QWidget):
 
     # -- adding ---------------------------------------------------------------------------------
 
+    def handle_drop(self, mime: qt.QMimeData) -> bool:
+        """Files (or folders) dropped onto the batch: a row for each report, as "Ajouter" does."""
+        paths = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+        if paths:
+            self.add_paths(paths)
+        return bool(paths)
+
+    def dragEnterEvent(self, event: qt.QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: qt.QDropEvent) -> None:
+        if self.handle_drop(event.mimeData()):
+            event.acceptProposedAction()
+
     def choose_files(self) -> None:
         names, _ = qt.QFileDialog.getOpenFileNames(self, "Ajouter des comptes rendus")
         self.add_paths([Path(n) for n in names])
@@ -180,15 +255,19 @@ class BatchPanel(qt.QWidget):
     def add_paths(self, paths: list[Path]) -> None:
         """Read the files and their sidecars off the GUI thread, then add a row for each new one."""
 
-        def added(found: list[Found]) -> None:
-            known = {r.found.path for r in self.rows}
+        opened, sandbox = self.patients(), self.workspace.settings.is_sandbox
+
+        def added(result: tuple[list[Found], list[Patient]]) -> None:
+            found, self.known = result
+            present = {r.found.path for r in self.rows}
             for item in found:
-                if item.path not in known:
-                    self._add_row(match(item, self.patients()))
+                if item.path not in present:
+                    self._add_row(match(item, self.known))
             self._summarize()
 
         failed = self._guard(lambda e: self.message.say("Dossier ou fichier illisible. [DMP-FICHIER]", True))
-        run_in_background(lambda: scan(paths), self._guard(added), failed)
+        work = lambda: (scan(paths), known_patients(opened, sandbox))  # noqa: E731
+        run_in_background(work, self._guard(added), failed)
 
     def _add_row(self, row: Row) -> None:
         self.rows.append(row)
@@ -203,10 +282,20 @@ class BatchPanel(qt.QWidget):
             return
         chooser = qt.QComboBox()
         chooser.addItem("— choisir le patient —", None)
-        for patient in self.patients():
+        # A search among the known patients: type part of the name, the birth date or the INS.
+        chooser.setEditable(True)
+        chooser.setInsertPolicy(qt.QComboBox.InsertPolicy.NoInsert)
+        completer, line = chooser.completer(), chooser.lineEdit()
+        assert completer is not None and line is not None  # an editable combo box has both
+        completer.setFilterMode(qt.Qt.MatchFlag.MatchContains)
+        completer.setCompletionMode(qt.QCompleter.CompletionMode.PopupCompletion)
+        completer.setCaseSensitivity(qt.Qt.CaseSensitivity.CaseInsensitive)
+        line.setPlaceholderText("nom, date de naissance ou INS…")
+        for patient in self.known or self.patients():
             chooser.addItem(patient_text(patient.ins, patient.traits), patient)
             if row.patient is not None and patient.ins == row.patient.ins:
                 chooser.setCurrentIndex(chooser.count() - 1)
+                line.setCursorPosition(0)  # the name shown, not the end of the INS
         chooser.currentIndexChanged.connect(lambda _: self._patient_chosen(row))
         author = qt.QLineEdit(placeholderText="IdNat|Prénom|NOM|G15_xx/SMyy (vide : auteur de la structure)")
         kind, title = TypeCombo(), qt.QLineEdit(self.default_title.text())
@@ -219,7 +308,7 @@ class BatchPanel(qt.QWidget):
             self.table.setCellWidget(n, column, widget)
         self._type_chosen(row)
 
-    def _cell(self, n: int, column: int, text: str, tip: str | None = None, error: bool = False) -> None:
+    def _cell(self, n: int, column: int, text: str, error: bool = False, tip: str | None = None) -> None:
         item = qt.QTableWidgetItem(text)
         item.setToolTip(tip or text)
         if error:
@@ -287,7 +376,8 @@ class BatchPanel(qt.QWidget):
             self.message.say(f"Vérification faite : {text}.", blocked > 0)
 
         failed = self._guard(lambda e: self.message.say(f"Vérification impossible : {error_text(e)}", True))
-        run_in_background(lambda: [(r, check(r, t, sender)) for r, t in todo], self._guard(checked), failed)
+        work = lambda: check_on_host(self.workspace, [(r, check(r, t, sender)) for r, t in todo])  # noqa: E731
+        run_in_background(work, self._guard(checked), failed)
 
     @staticmethod
     def _typed(row: Row) -> tuple[str, str, str]:
@@ -299,7 +389,7 @@ class BatchPanel(qt.QWidget):
         if request is None:
             lines = [f"{message} [{code}]" for code, message in row.problems]
             text = f"{len(lines)} problème(s) : {lines[0]}" if lines else "à vérifier"
-            return self._cell(n, CHECK, text, "\n".join(lines), error=bool(lines))
+            return self._cell(n, CHECK, text, bool(lines), "\n".join(lines))
         if row.source == "sidecar":
             a = request.author
             author = f"{a.person.given} {a.person.family}" if a else "auteur de la structure"
@@ -363,6 +453,7 @@ class BatchPanel(qt.QWidget):
                 row.entry = entry
                 why = f" — {reason_text(entry)}" if entry.reason and entry.state is not State.SENT else ""
                 self._cell(n, STATE, f"{STATE_LABELS[entry.state]} (n° {entry.id}){why}")
+                self._cell(n, CHECK, *ROW_STATES.get(entry.state, ROW_STATES[State.QUEUED]))
         self.progress.setValue(sum(settled(e, e.created_at) for e in entries))
 
     def _drained(self, token: Cancel, entries: list[Entry]) -> None:

@@ -28,6 +28,7 @@ from app.ui.documents_model import (
     DocumentsModel,
     local_day,
 )
+from app.ui.flow_layout import FlowLayout
 from app.ui.qt import (
     QAbstractItemView,
     QAction,
@@ -148,9 +149,9 @@ class DocumentsPanel(QWidget):
 
         self.count = QLabel(count_text(0, 0))
         self.action_buttons: dict[Action, QPushButton] = {}
-        actions = QHBoxLayout()
+        bar = QWidget()  # the buttons wrap onto a second line rather than widen the window
+        actions = FlowLayout(bar)
         actions.addWidget(self.count)
-        actions.addStretch(1)
         for action, label in ACTION_LABELS.items():
             button = QPushButton(label)
             button.setHidden(True)
@@ -162,7 +163,7 @@ class DocumentsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
         layout.addWidget(self.table, 1)
-        layout.addLayout(actions)
+        layout.addWidget(bar)
 
         find = QAction(self)
         find.setShortcut(QKeySequence(QKeySequence.StandardKey.Find))
@@ -264,10 +265,14 @@ class DocumentsPanel(QWidget):
         rows.setDefaultSectionSize(table.fontMetrics().height() + 8)
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(COL_TITLE, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
         header.setHighlightSections(False)
+        # The title is what a doctor reads first: right after the date, wide enough for a usual title;
+        # the other columns follow (the list scrolls sideways when the window is narrow).
+        header.moveSection(header.visualIndex(COL_TITLE), header.visualIndex(COL_DATE) + 1)
         metrics = table.fontMetrics()
         widths = {
+            COL_TITLE: "Compte rendu d'hospitalisation (PDF)",
             COL_DATE: "00/00/0000",
             COL_FAMILY: "Certificats et déclarations",
             COL_TYPE: "Prescription de produits de santé",

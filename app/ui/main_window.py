@@ -24,11 +24,14 @@ from app.ui.errors import describe, show_error
 from app.ui.patient_panel import PatientPanel
 from app.ui.qt import (
     QAction,
+    QApplication,
     QLabel,
     QMessageBox,
     QObject,
     QProgressBar,
     QPushButton,
+    QSize,
+    QSizePolicy,
     QSplitter,
     Qt,
     QTabWidget,
@@ -45,7 +48,24 @@ from app.ui.viewer import DocumentViewer
 from app.ui.window_actions import DmpActions
 from app.workspace import Connection, DmpOverview, Patient, Workspace, sandbox_patient
 
+DEFAULT_SIZE = QSize(1360, 820)  # on a large screen; within the available geometry on a small one
+MINIMUM_BODY = QSize(900, 420)
 RECENT_DAYS = 730  # "les deux dernières années": the first search of the integration rules
+
+
+class StatusLabel(QLabel):
+    """A status-bar label that gives way (clipped, its whole text in its tooltip) instead of widening
+    the window when its text is long."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setMinimumWidth(48)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
 
 
 class _CardEvents(QObject):
@@ -64,7 +84,7 @@ class MainWindow(DmpActions):
         self.overview: DmpOverview | None = None
         self.pending = 0
         self.setWindowTitle("Client DMP")
-        self.resize(1360, 820)
+        self._fit_to_screen()
         self._toolbar()
         self.patient_panel = PatientPanel(sandbox=self.settings.is_sandbox)
         self.dmp_panel = DmpPanel(legacy_profile=legacy_profile)
@@ -93,6 +113,9 @@ class MainWindow(DmpActions):
         body.addWidget(side)
         body.addWidget(self.tabs)
         body.setStretchFactor(1, 1)
+        body.setChildrenCollapsible(False)
+        # A guard: whatever a panel asks for, the window never widens itself beyond a laptop's screen.
+        body.setMinimumSize(MINIMUM_BODY)
         self.setCentralWidget(body)
         self._status_bar()
         self._connect_signals()
@@ -105,6 +128,14 @@ class MainWindow(DmpActions):
         self._check_for_update()
 
     # -- layout -------------------------------------------------------------------------------------
+
+    def _fit_to_screen(self) -> None:
+        """Open within the screen's available geometry (1366x768 laptops: the taskbar and the title
+        bar included), at most :data:`DEFAULT_SIZE`."""
+        screen = self.screen() or QApplication.primaryScreen()
+        available = screen.availableGeometry().size() if screen is not None else DEFAULT_SIZE
+        frame = QSize(16, 40)  # the window manager's border and title bar, not known before showing
+        self.resize(DEFAULT_SIZE.boundedTo(available - frame).expandedTo(QSize(640, 480)))
 
     def _toolbar(self) -> None:
         bar = QToolBar("Connexion")
@@ -126,7 +157,7 @@ class MainWindow(DmpActions):
             bar.addAction(action)
 
     def _status_bar(self) -> None:
-        self.card_label, self.who_label, self.host_label, self.queue_label = (QLabel() for _ in range(4))
+        self.card_label, self.who_label, self.host_label, self.queue_label = (StatusLabel() for _ in range(4))
         for label in (self.card_label, self.who_label, self.host_label, self.queue_label):
             self.statusBar().addPermanentWidget(label)
         host = urlparse(self.settings.host_url).netloc or self.settings.host_url
@@ -372,7 +403,7 @@ class MainWindow(DmpActions):
             return
         from app.updates import check
 
-        self.update_label = QLabel()
+        self.update_label = StatusLabel()
         self.statusBar().addPermanentWidget(self.update_label)
 
         def found(update: Any) -> None:
@@ -408,8 +439,8 @@ class MainWindow(DmpActions):
         super().showEvent(event)
         if not self._sized:  # once laid out: the list and the document share the width
             self._sized = True
-            width = max(self.documents_tab.width(), 1000)
-            self.documents_tab.setSizes([int(width * 0.55), int(width * 0.45)])
+            width = max(self.documents_tab.width(), 800)
+            self.documents_tab.setSizes([int(width * 0.45), int(width * 0.55)])
 
     def closeEvent(self, event: Any) -> None:
         if self.monitor is not None:

@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QComboBox,
+    QCompleter,
     QDateEdit,
     QDialog,
     QDialogButtonBox,
@@ -67,6 +68,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -98,3 +100,5 @@ __all__ = [
 __all__ += ["QBuffer", "QIODevice", "QImage", "QImageReader", "QPainter", "QPrintDialog", "QPrinter"]
 __all__ += ["QRect", "QSize"]
 __all__ += ["QDragEnterEvent", "QDropEvent", "QLayout", "QMimeData", "QPointF", "QUrl"]
+__all__ += ["QSizePolicy"]
+__all__ += ["QCompleter"]

@@ -13,6 +13,7 @@ from typing import Any
 
 from app.dmp_client.core.iti18 import DocumentInfo
 from app.ui.documents_model import SUMMARY_FIELDS, summary
+from app.ui.flow_layout import FlowLayout
 from app.ui.qt import (
     QBuffer,
     QByteArray,
@@ -20,7 +21,6 @@ from app.ui.qt import (
     QFileDialog,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QImage,
     QImageReader,
     QIODevice,
@@ -30,6 +30,7 @@ from app.ui.qt import (
     QPdfView,
     QPixmap,
     QPlainTextEdit,
+    QPointF,
     QPrintDialog,
     QPrinter,
     QPushButton,
@@ -202,6 +203,7 @@ class DocumentViewer(QWidget):
             self.pages.addWidget(page)
 
         side = QGroupBox("En-tête du document")
+        self.header_box = side
         self.summary = QFormLayout(side)
         self.summary.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.fields: dict[str, QLabel] = {}
@@ -212,27 +214,69 @@ class DocumentViewer(QWidget):
             self.summary.addRow(f"{name} :", label)
             self.fields[name] = label
 
-        self.print_button = QPushButton("Imprimer…")
-        self.save_button = QPushButton("Enregistrer une copie…")
+        self.print_button = QPushButton("&Imprimer…")
+        self.save_button = QPushButton("Enregistrer une &copie…")
         self.with_cda = QCheckBox("avec le CDA (XML)")
         self.with_cda.setToolTip("Enregistrer aussi le document CDA tel que stocké dans le DMP")
+        # Zoom and pages (PDF): the document opens fitted to the viewer's width.
+        self.zoom_out_button = QPushButton("−")
+        self.zoom_out_button.setToolTip("Réduire (Ctrl+-)")
+        self.zoom_out_button.setShortcut("Ctrl+-")
+        self.zoom_in_button = QPushButton("+")
+        self.zoom_in_button.setToolTip("Agrandir (Ctrl++)")
+        self.zoom_in_button.setShortcut("Ctrl++")
+        self.fit_button = QPushButton("&Largeur")
+        self.fit_button.setToolTip("Ajuster le document à la largeur (Ctrl+0)")
+        self.fit_button.setShortcut("Ctrl+0")
+        self.previous_page_button = QPushButton("◀")
+        self.previous_page_button.setToolTip("Page précédente (Page préc.)")
+        self.previous_page_button.setShortcut("PgUp")
+        self.page_label = QLabel("")
+        self.next_page_button = QPushButton("▶")
+        self.next_page_button.setToolTip("Page suivante (Page suiv.)")
+        self.next_page_button.setShortcut("PgDown")
+        self.header_button = QPushButton("&En-tête")
+        self.header_button.setCheckable(True)
+        self.header_button.setToolTip("Afficher ou replier l'en-tête du document (métadonnées du DMP)")
+        for small in (self.zoom_out_button, self.zoom_in_button, self.previous_page_button,
+                      self.next_page_button):  # fmt: skip
+            small.setFixedWidth(small.fontMetrics().horizontalAdvance("MM") + 16)
         self.status = QLabel()
-        buttons = QHBoxLayout()
-        for widget in (self.print_button, self.save_button, self.with_cda):
+        self.status.setWordWrap(True)
+        bar = QWidget()
+        buttons = FlowLayout(bar)
+        for widget in (
+            self.print_button, self.save_button, self.with_cda, self.zoom_out_button, self.zoom_in_button,
+            self.fit_button, self.previous_page_button, self.page_label, self.next_page_button,
+            self.header_button,
+        ):  # fmt: skip
             buttons.addWidget(widget)
-        buttons.addWidget(self.status, 1)
 
         splitter = QSplitter()
         splitter.addWidget(self.pages)
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([3000, 1000])  # the document first; the header summary beside it
+        splitter.setSizes([3000, 1000])  # the document first; the header summary beside it, folded
+        splitter.setChildrenCollapsible(False)
         side.setMaximumWidth(340)
+        side.setMinimumWidth(160)
+        side.hide()
+        self.pages.setMinimumWidth(200)
         layout = QVBoxLayout(self)
-        layout.addLayout(buttons)
+        layout.addWidget(bar)
+        layout.addWidget(self.status)
         layout.addWidget(splitter, 1)
 
+        self.header_button.toggled.connect(side.setVisible)
+        self.zoom_in_button.clicked.connect(lambda: self._zoom(1.25))
+        self.zoom_out_button.clicked.connect(lambda: self._zoom(0.8))
+        self.fit_button.clicked.connect(self.fit_width)
+        self.previous_page_button.clicked.connect(lambda: self._go_to_page(-1))
+        self.next_page_button.clicked.connect(lambda: self._go_to_page(1))
+        self.pdf_view.pageNavigator().currentPageChanged.connect(self._page_changed)
+        self._pixmap: QPixmap | None = None
+        self._zoom_factor = 1.0  # images: on top of the fit to the width
         self.print_button.clicked.connect(self._print)
         self.save_button.clicked.connect(self._save)
         self.pdf.statusChanged.connect(self._pdf_status)
@@ -266,6 +310,9 @@ class DocumentViewer(QWidget):
         self._show_message("Aucun document ouvert.")
         self.print_button.setEnabled(False)
         self.save_button.setEnabled(False)
+        self._pixmap, self._zoom_factor = None, 1.0
+        self.pdf_view.setZoomMode(QPdfView.ZoomMode.FitToWidth)
+        self._controls()
 
     # -- display ----------------------------------------------------------------------------------
 
@@ -292,8 +339,9 @@ class DocumentViewer(QWidget):
             self.pages.setCurrentWidget(self.text)
             self.print_button.setEnabled(True)
         elif content.kind == "image" and content.image is not None:
-            self.image.setPixmap(QPixmap.fromImage(content.image))
+            self._pixmap = QPixmap.fromImage(content.image)
             self.pages.setCurrentWidget(self.image_area)
+            self._fit_image()
             self.print_button.setEnabled(True)
         elif content.kind == "image":
             self._show_message("Cette image est illisible ou son format n'est pas reconnu.")
@@ -313,11 +361,73 @@ class DocumentViewer(QWidget):
             self.print_button.setEnabled(True)
             pages = self.pdf.pageCount()
             self.status.setText(f"PDF, {pages} page{'s' if pages > 1 else ''}")
+            self._controls()
         elif status == QPdfDocument.Status.Error:
             self._show_message("Ce PDF est illisible (fichier endommagé ou protégé).")
         else:
             return
         self.shown.emit()
+
+    # -- zoom and pages ---------------------------------------------------------------------------
+
+    def _showing_pdf(self) -> bool:
+        return self.pages.currentWidget() is self.pdf_view and self.pdf.pageCount() > 0
+
+    def _controls(self) -> None:
+        pdf, image = self._showing_pdf(), self._pixmap is not None and self._content is not None
+        for button in (self.zoom_in_button, self.zoom_out_button, self.fit_button):
+            button.setEnabled(pdf or image)
+        self._page_changed(self.pdf_view.pageNavigator().currentPage())
+
+    def fit_width(self) -> None:
+        self._zoom_factor = 1.0
+        self.pdf_view.setZoomMode(QPdfView.ZoomMode.FitToWidth)
+        self._fit_image()
+
+    def _zoom(self, step: float) -> None:
+        if self._showing_pdf():
+            factor = self.pdf_view.zoomFactor()
+            if self.pdf_view.zoomMode() is not QPdfView.ZoomMode.Custom:
+                factor = self._fitted_factor()
+            self.pdf_view.setZoomMode(QPdfView.ZoomMode.Custom)
+            self.pdf_view.setZoomFactor(min(max(factor * step, 0.1), 8.0))
+        elif self._pixmap is not None:
+            self._zoom_factor = min(max(self._zoom_factor * step, 0.1), 8.0)
+            self._fit_image()
+
+    def _fitted_factor(self) -> float:
+        """The zoom factor FitToWidth currently shows (page width in points, 96 dpi screen)."""
+        page = self.pdf_view.pageNavigator().currentPage()
+        points = self.pdf.pagePointSize(max(page, 0)).width() or 595.0
+        pixels = points * self.pdf_view.logicalDpiX() / 72.0
+        return max(self.pdf_view.viewport().width() - 12, 50) / pixels
+
+    def _go_to_page(self, step: int) -> None:
+        if not self._showing_pdf():
+            return
+        navigator = self.pdf_view.pageNavigator()
+        page = min(max(navigator.currentPage() + step, 0), self.pdf.pageCount() - 1)
+        navigator.jump(page, QPointF(), navigator.currentZoom())
+
+    def _page_changed(self, page: int) -> None:
+        pdf, count = self._showing_pdf(), self.pdf.pageCount()
+        self.page_label.setText(f"{page + 1} / {count}" if pdf else "")
+        self.previous_page_button.setEnabled(pdf and page > 0)
+        self.next_page_button.setEnabled(pdf and page < count - 1)
+
+    def _fit_image(self) -> None:
+        """The image scaled to the viewer's width (never enlarged beyond its own size), then zoomed."""
+        if self._pixmap is None:
+            return
+        width = max(self.image_area.viewport().width() - 4, 50)
+        width = int(min(width, self._pixmap.width()) * self._zoom_factor)
+        self.image.setPixmap(
+            self._pixmap.scaledToWidth(max(width, 1), Qt.TransformationMode.SmoothTransformation)
+        )
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._fit_image()
 
     def _failed(self, generation: int) -> None:
         if generation == self._generation:

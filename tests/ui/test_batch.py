@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from app.store.queue import State
 from app.ui.batch_panel import AUTHOR, CHECK, PATIENT, SOURCE, STATE, TITLE, TYPE, BatchPanel, Row
+from app.ui.qt import QDropEvent, QMimeData, QPointF, Qt, QUrl
 from app.workspace import Patient, Workspace
 from sandbox.host.server import DmpHost
 from tests.ui.conftest import sandbox_patient
@@ -117,10 +118,10 @@ def test_rows_are_matched_checked_queued_and_sent(
     states: list[tuple[int, str]] = []
     cell = panel._cell
 
-    def recorded(n: int, column: int, value: str, tip: str | None = None) -> None:
+    def recorded(n: int, column: int, value: str, *rest: Any) -> None:
         if column == STATE:
             states.append((n, value))
-        cell(n, column, value, tip)
+        cell(n, column, value, *rest)
 
     monkeypatch.setattr(panel, "_cell", recorded)
     panel.queue_rows()
@@ -131,6 +132,8 @@ def test_rows_are_matched_checked_queued_and_sent(
     seen = [value for i, value in states if i == n]
     assert seen[0].startswith("en attente (n° ") and seen[-1].startswith("envoyé (n° ")  # per-row progress
     assert text(panel, "mauvais.pdf", STATE) == "—" and row(panel, "mauvais.pdf")[1].entry is None
+    for name in sent:  # the row's check column follows the queue, not "prêt à mettre en file"
+        assert text(panel, name, CHECK) == "envoyé", name
     assert structure_workspace.store is not None
     entries = structure_workspace.store.queue.entries()
     assert len(entries) == 3 and all(e.state is State.SENT for e in entries)
@@ -196,3 +199,100 @@ def test_cancel_stops_queueing_and_what_is_queued_stays(
     assert structure_workspace.store is not None
     assert [e.state for e in structure_workspace.store.queue.entries()] == [State.QUEUED]
     assert panel.queue_button.isEnabled()
+
+
+def test_a_row_whose_file_names_another_ins_is_blocked_until_resolved(
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path
+) -> None:
+    """The file name carries P04's INS; the secretary picks P03 for it: the row is blocked, the
+    problem is written in the row (the Vérification column, shown beside the file name)."""
+    folder = tmp_path / "lot"
+    folder.mkdir()
+    (folder / "cr-285127505612353-cardio.pdf").write_bytes(PDF)  # P04's INS
+    panel = BatchPanel(structure_workspace, patients)
+    qtbot.addWidget(panel)
+    panel.add_paths([folder])
+    qtbot.waitUntil(lambda: len(panel.rows) == 1, timeout=WAIT)
+    name = "cr-285127505612353-cardio.pdf"
+    _, wrong = row(panel, name)
+    wrong.editors[TYPE].select("11488-4")
+    chooser = wrong.editors[PATIENT]
+    p03, p04 = sandbox_patient("P03").ins, sandbox_patient("P04").ins
+    chooser.setCurrentIndex(next(i for i in range(1, chooser.count()) if chooser.itemData(i).ins == p03))
+    panel.check_rows()
+    qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
+    assert "[DEPOT-INS-DIFFERENT]" in text(panel, name, CHECK)
+    assert "285127505612353" in text(panel, name, CHECK)
+    assert wrong.request is None  # blocked: not queueable
+    header = panel.table.horizontalHeader()
+    assert header.visualIndex(CHECK) == 1  # the problem is read in the row, next to the file
+    chooser.setCurrentIndex(next(i for i in range(1, chooser.count()) if chooser.itemData(i).ins == p04))
+    panel.check_rows()
+    qtbot.waitUntil(lambda: text(panel, name, CHECK) == "prêt à mettre en file", timeout=WAIT)
+    assert wrong.request is not None and wrong.request.ins == p04
+
+
+def test_several_files_dropped_onto_the_batch_make_rows(
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path
+) -> None:
+    folder = reports(tmp_path / "lot")
+    panel = BatchPanel(structure_workspace, patients)
+    qtbot.addWidget(panel)
+    assert panel.acceptDrops()
+    mime = QMimeData()
+    names = ("cr-sortie.pdf", "scan-0042.pdf", "cr-285127505612353-cardio.pdf")
+    mime.setUrls([QUrl.fromLocalFile(str(folder / name)) for name in names])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)  # fmt: skip
+    panel.dropEvent(event)
+    qtbot.waitUntil(lambda: len(panel.rows) == 3, timeout=WAIT)
+    assert {r.found.path.name for r in panel.rows} == set(names)
+    assert text(panel, "cr-sortie.pdf", SOURCE) == "fichier d'accompagnement"  # its sidecar found
+
+
+def test_a_row_can_be_matched_to_a_patient_not_opened_on_the_left(
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path
+) -> None:
+    """No patient opened: the INS in the file name still finds P04 among the known (sandbox)
+    patients, and a row to match by hand offers them all, searchable by name, date or INS."""
+    assert structure_workspace.settings.is_sandbox
+    folder = reports(tmp_path / "lot")
+    panel = BatchPanel(structure_workspace, lambda: [])
+    qtbot.addWidget(panel)
+    panel.add_paths([folder])
+    qtbot.waitUntil(lambda: len(panel.rows) == 4, timeout=WAIT)
+    assert row(panel, "cr-285127505612353-cardio.pdf")[1].patient == sandbox_patient("P04")
+    assert text(panel, "cr-285127505612353-cardio.pdf", SOURCE) == "INS dans le nom"
+    chooser = row(panel, "scan-0042.pdf")[1].editors[PATIENT]
+    offered = {chooser.itemData(i).ins for i in range(1, chooser.count())}
+    assert {sandbox_patient(f"P0{n}").ins for n in range(1, 8)} <= offered
+    assert chooser.isEditable()
+    completer = chooser.completer()
+    completer.setCompletionPrefix("285127505612353")  # part of an INS: found by contains
+    assert completer.completionCount() == 1
+    assert "285127505612353" in completer.currentCompletion()
+
+
+def test_check_asks_the_host_whether_the_dmp_exists_and_is_open(
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path
+) -> None:
+    """P02 has no DMP, P05's is closed (sandbox/data/dmp.json): both rows blocked by "Vérifier"."""
+    folder = tmp_path / "lot"
+    folder.mkdir()
+    names = {}
+    for pid in ("P02", "P05", "P03"):
+        name = f"cr-{sandbox_patient(pid).ins.matricule.value}.pdf"
+        (folder / name).write_bytes(PDF)
+        names[pid] = name
+    panel = BatchPanel(structure_workspace, patients)
+    qtbot.addWidget(panel)
+    panel.add_paths([folder])
+    qtbot.waitUntil(lambda: len(panel.rows) == 3, timeout=WAIT)
+    panel.default_type.select("11488-4")
+    panel.apply_defaults()
+    panel.check_rows()
+    qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
+    assert "[DEPOT-SANS-DMP]" in text(panel, names["P02"], CHECK)
+    assert "[DEPOT-DMP-FERME]" in text(panel, names["P05"], CHECK)
+    assert text(panel, names["P03"], CHECK) == "prêt à mettre en file"
+    assert row(panel, names["P02"])[1].request is None and row(panel, names["P05"])[1].request is None
