@@ -40,7 +40,7 @@ class _MissingQtTexts(QtCore.QTranslator):
 
     def translate(
         self, context: str, source: str, disambiguation: str | None = None, n: int = -1
-    ) -> str | None:  # type: ignore[override]
+    ) -> str | None:
         return MISSING_QT_FR.get((context, source))
 
     def isEmpty(self) -> bool:

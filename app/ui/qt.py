@@ -50,6 +50,7 @@ from PySide6.QtWidgets import (
     QDateEdit,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QFrame,
@@ -98,3 +99,4 @@ __all__ = [
 __all__ += ["QBuffer", "QIODevice", "QImage", "QImageReader", "QPainter", "QPrintDialog", "QPrinter"]
 __all__ += ["QRect", "QSize"]
 __all__ += ["QDragEnterEvent", "QDropEvent", "QLayout", "QMimeData", "QPointF", "QUrl"]
+__all__ += ["QDoubleSpinBox"]
