@@ -88,6 +88,12 @@ _TABLE = (
     Key("DMP_STRUCTURE_ID", "Identifiant national de la structure (FINESS préfixé)", Kind.TEXT),
     Key("DMP_STRUCTURE_NOM", "Nom de la structure", Kind.TEXT),
     Key("DMP_STRUCTURE_SECTEUR", "Secteur d'activité de la structure (TRE_R02)", Kind.TEXT),
+    Key(
+        "DMP_TYPES_RESERVES",
+        "Types de documents réservés (classe ou type = professions autorisées ; …)",
+        Kind.TEXT,
+        "43=21;60=",
+    ),
 )
 KEYS: Mapping[str, Key] = MappingProxyType({key.name: key for key in _TABLE})
 BUILTIN: Mapping[str, str] = MappingProxyType({k.name: k.default for k in _TABLE if k.default is not None})

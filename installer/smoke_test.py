@@ -121,12 +121,38 @@ def main(argv: list[str]) -> int:
         smoke.check(
             "dmp-gui opens its main window", any(line.startswith("smoke: window: ") for line in lines)
         )
+        smoke.check(
+            "Qt's own dialogs in French (non-native file dialog: 'Voir dans')",
+            any(line.startswith("smoke: qt-fr: &Voir dans") for line in lines),
+        )
+        smoke.check("QtPdf (PySide6-Addons) loads", any(line.startswith("smoke: qtpdf: ") for line in lines))
+
+    heavy = unused_qt(folder)
+    smoke.check("no unused Qt module in the bundle (WebEngine, 3D, Quick, Multimedia…)", not heavy,
+                "\n".join(heavy[:20]))  # fmt: skip
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+    print(f"  bundle: {size / 1024 / 1024:.0f} Mo")
+    smoke.check(f"bundle under {MAX_BUNDLE_MB} Mo", size < MAX_BUNDLE_MB * 1024 * 1024)
 
     leaked = baked_paths(folder)
     smoke.check(f"no {ROOT} path in the bundle's text files", not leaked, "\n".join(leaked[:20]))
 
     print(f"\n{'FAILED: ' + ', '.join(smoke.failures) if smoke.failures else 'smoke test passed'}")
     return 1 if smoke.failures else 0
+
+
+# The heavy Qt modules of the PySide6-Addons wheel the application never imports
+# (installer/dmp.spec excludes them); QtPdf, also from Addons, must be there.
+UNUSED_QT = re.compile(
+    r"Qt6?(WebEngine|3D|Quick|Qml|Multimedia|Charts|DataVisualization|Graphs|Location|"
+    r"Designer|Bluetooth|Sensors|SpatialAudio|TextToSpeech|WebView|RemoteObjects|VirtualKeyboard)"
+)
+MAX_BUNDLE_MB = 300  # generous: the Linux bundle measures about 250 Mo (installer/README.md)
+
+
+def unused_qt(folder: Path) -> list[str]:
+    """Files of the bundle that belong to Qt modules the application does not use."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if UNUSED_QT.search(p.name))
 
 
 def baked_paths(folder: Path) -> list[str]:

@@ -3,6 +3,7 @@ main window wired to the workspace."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from app.settings import Settings
@@ -20,11 +21,51 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app = QApplication(argv or ["dmp-gui"])
     app.setApplicationName("Client DMP")
     app.setOrganizationName("dmp-client")
-    translator = QtCore.QTranslator(app)
-    path = QtCore.QLibraryInfo.path(QtCore.QLibraryInfo.LibraryPath.TranslationsPath)
-    if translator.load("qtbase_fr", path):
-        app.installTranslator(translator)
+    install_translations(app)  # before any widget exists: widgets translate their texts when built
     return app
+
+
+# Qt's own texts that qtbase_fr.qm (6.11) lacks: their source strings gained a mnemonic ("&Look
+# in:", "Files of &type:") and the French catalogue still has the old ones, so the non-native file
+# dialog (Linux, DontUseNativeDialog) showed them in English. (context, source) -> French.
+MISSING_QT_FR = {
+    ("QFileDialog", "&Look in:"): "&Voir dans\u00a0:",
+    ("QFileDialog", "Files of &type:"): "Fichiers de &type\u00a0:",
+    ("QPrintSettingsOutput", "Page &Set:"): "Pages à impri&mer\u00a0:",
+}
+
+
+class _MissingQtTexts(QtCore.QTranslator):
+    """Consulted before qtbase_fr (the last translator installed is asked first)."""
+
+    def translate(
+        self, context: str, source: str, disambiguation: str | None = None, n: int = -1
+    ) -> str | None:
+        return MISSING_QT_FR.get((context, source))
+
+    def isEmpty(self) -> bool:
+        return False
+
+
+def install_translations(app: QtCore.QCoreApplication) -> list[QtCore.QTranslator]:
+    """French for Qt's own dialogs (file, print, message boxes, context menus): qtbase_fr from
+    Qt's translations folder (in the PySide6 wheel, or the frozen bundle's), completed by
+    :data:`MISSING_QT_FR`; dates and numbers in French. The translators installed, in order."""
+    QtCore.QLocale.setDefault(QtCore.QLocale(QtCore.QLocale.Language.French, QtCore.QLocale.Country.France))
+    installed: list[QtCore.QTranslator] = []
+    path = QtCore.QLibraryInfo.path(QtCore.QLibraryInfo.LibraryPath.TranslationsPath)
+    base = QtCore.QTranslator(app)
+    if base.load("qtbase_fr", path):
+        app.installTranslator(base)
+        installed.append(base)
+    else:
+        logging.getLogger(__name__).warning(
+            "Traductions de Qt introuvables (%s) : dialogues de Qt en anglais", path
+        )
+    missing = _MissingQtTexts(app)
+    app.installTranslator(missing)
+    installed.append(missing)
+    return installed
 
 
 def forward_or_serve(message: dict[str, Any], name: str | None = None) -> InstanceServer | None:

@@ -36,6 +36,7 @@ from app.ui.queue_panel import (
     vbox,
 )
 from app.ui.tasks import Cancel, run_in_background
+from app.ui.texts import count
 from app.ui.upload_panel import TypeCombo
 from app.workspace import Patient, Workspace, sandbox_patients
 
@@ -372,7 +373,8 @@ class BatchPanel(qt.QWidget):
                     self._show_check(row)
             self._summarize()
             blocked = sum(bool(problems) for _, (_, problems) in results)
-            text = f"{blocked} ligne(s) à corriger (voir « Vérification »)" if blocked else "tout est prêt"
+            fix = f"{count(blocked, 'ligne')} à corriger (voir « Vérification »)"
+            text = fix if blocked else "tout est prêt"
             self.message.say(f"Vérification faite : {text}.", blocked > 0)
 
         failed = self._guard(lambda e: self.message.say(f"Vérification impossible : {error_text(e)}", True))
@@ -388,7 +390,7 @@ class BatchPanel(qt.QWidget):
         n, request = self.rows.index(row), row.request
         if request is None:
             lines = [f"{message} [{code}]" for code, message in row.problems]
-            text = f"{len(lines)} problème(s) : {lines[0]}" if lines else "à vérifier"
+            text = f"{count(len(lines), 'problème')} : {lines[0]}" if lines else "à vérifier"
             return self._cell(n, CHECK, text, bool(lines), "\n".join(lines))
         if row.source == "sidecar":
             a = request.author
@@ -403,7 +405,8 @@ class BatchPanel(qt.QWidget):
         ready = sum(r.request is not None and r.entry is None for r in self.rows)
         blocked, queued = sum(bool(r.problems) for r in self.rows), sum(bool(r.entry) for r in self.rows)
         self.summary.setText(
-            f"{len(self.rows)} document(s) : {ready} prêt(s), {blocked} à corriger, {queued} mis en file"
+            f"{count(len(self.rows), 'document')} : {count(ready, 'prêt')}, {blocked} à corriger, "
+            f"{queued} mis en file"
         )
 
     # -- queueing and sending -------------------------------------------------------------------
@@ -415,7 +418,7 @@ class BatchPanel(qt.QWidget):
             return self.message.say("Aucune ligne vérifiée à mettre en file : « Vérifier » d'abord.")
         token = self._job = Cancel()
         self._busy(True, len(ready))
-        self.message.say(f"Mise en file de {len(ready)} document(s)…")
+        self.message.say(f"Mise en file de {count(len(ready), 'document')}…")
 
         def enqueue(cancel: Cancel) -> list[tuple[Row, Entry]]:
             done = []
@@ -433,7 +436,7 @@ class BatchPanel(qt.QWidget):
             ids = [entry.id for _, entry in done]
             if token.requested or not ids:
                 return self._finish(token, KEPT.format(len(ids)))
-            self.message.say(f"{len(ids)} document(s) en file d'envoi : envoi au DMP…")
+            self.message.say(f"{count(len(ids), 'document')} en file d'envoi : envoi au DMP…")
             self.poll.start()
             drained = self._guard(lambda entries: self._drained(token, entries))
             failed = self._guard(lambda e: self._finish(token, f"Envoi interrompu : {error_text(e)}", True))
@@ -461,7 +464,8 @@ class BatchPanel(qt.QWidget):
         self._show_entries(entries)
         sent, failed = (sum(e.state is s for e in entries) for s in (State.SENT, State.FAILED))
         text = (
-            f"Envoi terminé : {sent} envoyé(s), {failed} refusé(s), {len(entries) - sent - failed} en attente"
+            f"Envoi terminé : {count(sent, 'envoyé')}, {count(failed, 'refusé')}, "
+            f"{len(entries) - sent - failed} en attente"
         )
         self._finish(token, text, failed > 0)
 

@@ -37,12 +37,12 @@ class DmpPanel(QGroupBox):
         layout.addWidget(self.state)
         layout.addWidget(self.access)
         layout.addWidget(self.oppositions)
-        self.authorize = QPushButton("M'autoriser sur ce DMP")
-        self.withdraw = QPushButton("Retirer mon autorisation")
-        self.declare = QPushButton("Me déclarer médecin traitant DMP")
-        self.undeclare = QPushButton("Ne plus être médecin traitant DMP")
-        self.emergency = QPushButton("Accès d'urgence…")
-        self.create_dmp = QPushButton("Créer le DMP (consentement du patient)…")
+        self.authorize = QPushButton("M'&autoriser sur ce DMP")
+        self.withdraw = QPushButton("&Retirer mon autorisation")
+        self.declare = QPushButton("Me déclarer médecin &traitant DMP")
+        self.undeclare = QPushButton("Ne &plus être médecin traitant DMP")
+        self.emergency = QPushButton("Accès d'&urgence…")
+        self.create_dmp = QPushButton("&Créer le DMP (consentement du patient)…")
         self.buttons = (
             self.authorize, self.withdraw, self.declare, self.undeclare, self.emergency, self.create_dmp,
         )  # fmt: skip
@@ -102,11 +102,16 @@ class DmpPanel(QGroupBox):
             self.declare.setVisible(physician and status.authorized and not status.treating_doctor)
             self.undeclare.setVisible(status.treating_doctor)
         if status.state is DmpState.ACTIVE and connection is not None:
-            self.emergency.setVisible(not status.authorized or connection.purpose is not Purpose.NORMAL)
+            # Offered only when it can apply: a professional's card (not a secretariat on the
+            # structure's certificate [UNSURE: the rights matrix lets a structure in régulation
+            # use TD0.5; this client does not offer it]), and a mode the patient did not oppose.
+            both_opposed = overview.opposition_break_glass and overview.opposition_centre_15
+            possible = connection.mode is AuthMode.DIRECT and not status.authorized and not both_opposed
+            self.emergency.setVisible(possible or connection.purpose is not Purpose.NORMAL)
             if connection.purpose is not Purpose.NORMAL:
-                self.emergency.setText("Revenir à l'accès normal")
+                self.emergency.setText("Revenir à l'accès &normal")
             else:
-                self.emergency.setText("Accès d'urgence…")
+                self.emergency.setText("Accès d'&urgence…")
 
 
 def _closed_on(value: str | None) -> str:

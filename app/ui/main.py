@@ -64,9 +64,20 @@ def _smoke_test_hooks(app: Any, seconds: float = 3.0) -> None:
     """Test only (``DMP_GUI_SMOKE=1``, installer/smoke_test.py): a headless run of the frozen
     application. Modal dialogs are named on stderr and dismissed; once the main window is shown,
     the application quits ``seconds`` later (exit status 0)."""
-    from app.ui.qt import QApplication, QtCore
+    from app.ui.qt import QApplication, QtCore, QtWidgets
 
     quitting: list[bool] = []
+    # What the frozen bundle must carry: Qt's French translations (the non-native file dialog's
+    # "Look in" label) and QtPdf from the PySide6-Addons wheel (the viewer).
+    probe = QtWidgets.QFileDialog(None, "smoke")
+    probe.setOption(QtWidgets.QFileDialog.Option.DontUseNativeDialog, True)
+    label = probe.findChild(QtWidgets.QLabel, "lookInLabel")
+    print(f"smoke: qt-fr: {label.text() if label else '?'}", file=sys.stderr, flush=True)
+    probe.deleteLater()
+    from app.ui.qt import QPdfDocument
+
+    status = QPdfDocument(app).status()
+    print(f"smoke: qtpdf: {status.name}", file=sys.stderr, flush=True)
 
     def tick() -> None:
         dialog = QApplication.activeModalWidget()

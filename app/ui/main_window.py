@@ -9,7 +9,6 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlparse
 
-from app import __version__
 from app.card.pcsc import CardEvent, ReaderMonitor
 from app.dmp_client.core.context import Purpose
 from app.dmp_client.core.errors import OtherPatientAnswer
@@ -43,6 +42,7 @@ from app.ui.qt import (
 from app.ui.queue_panel import QueuePanel
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.tasks import run_in_background
+from app.ui.texts import count, word
 from app.ui.upload_panel import UploadPanel
 from app.ui.viewer import DocumentViewer
 from app.ui.window_actions import DmpActions
@@ -155,6 +155,7 @@ class MainWindow(DmpActions):
             self.settings_action, self.about_action,
         ):  # fmt: skip
             bar.addAction(action)
+        self._keyboard()  # shortcuts (window_actions.SHORTCUTS), listed by the help box (F1)
 
     def _status_bar(self) -> None:
         self.card_label, self.who_label, self.host_label, self.queue_label = (StatusLabel() for _ in range(4))
@@ -172,8 +173,16 @@ class MainWindow(DmpActions):
         self.busy.setMaximumWidth(120)
         self.cancel_button = QPushButton("Annuler")
         self.cancel_button.clicked.connect(self.cancel_pending)
-        for widget in (self.busy, self.cancel_button):
-            self.statusBar().addWidget(widget)
+        # What is running, in its own label beside the bar (a temporary status message would be
+        # drawn under the bar); wrapped when the window is narrow, never cut.
+        self.busy_label = QLabel()
+        self.busy_label.setWordWrap(True)
+        self.busy_label.setObjectName("travail-en-cours")
+        self.busy_label.setMinimumWidth(80)
+        self.statusBar().addWidget(self.busy_label, 1)
+        for widget in (self.busy_label, self.busy, self.cancel_button):
+            if widget is not self.busy_label:
+                self.statusBar().addWidget(widget)
             widget.hide()
         self.generation = 0
         self.host_down = False  # the last exchange failed for want of the host
@@ -234,7 +243,10 @@ class MainWindow(DmpActions):
 
     def _busy(self, what: str) -> None:
         self.busy_changed.emit(self.pending)
-        self.statusBar().showMessage(f"{what}…")
+        self.statusBar().clearMessage()
+        self.busy_label.setText(f"{what}…")
+        self.busy_label.setToolTip(f"{what}…")
+        self.busy_label.show()
         self.busy.show()
         self.cancel_button.show()
 
@@ -243,6 +255,7 @@ class MainWindow(DmpActions):
         self.busy_changed.emit(self.pending)
         if not self.pending:
             self.statusBar().clearMessage()
+            self.busy_label.hide()
             self.busy.hide()
             self.cancel_button.hide()
 
@@ -258,18 +271,13 @@ class MainWindow(DmpActions):
         self.run("La connexion avec le certificat de la structure", self.workspace.connect_structure,
                  self._connected)  # fmt: skip
 
-    def sign_out(self) -> None:
-        self.workspace.disconnect()
-        self._show_connection(None)
-        self.dmp_panel.show_overview(None, None)
-        self.documents.set_documents([], lambda _: frozenset())
-        self.viewer.clear()
-
     def _connected(self, connection: Connection) -> None:
         self._show_connection(connection)
         self.refresh()
 
     def _show_connection(self, connection: Connection | None) -> None:
+        for action in (self.card_action, self.structure_action):  # not offered while connected
+            action.setEnabled(connection is None and not self.signing_out)
         if connection is None:
             self.who_label.setText("Non connecté")
             self.disconnect_action.setEnabled(False)
@@ -328,7 +336,7 @@ class MainWindow(DmpActions):
         self.refresh()
 
     def refresh(self) -> None:
-        patient, connection = self.patient, self.workspace.connection
+        patient, connection = self.patient, None if self.signing_out else self.workspace.connection
         if patient is None or connection is None:
             self.dmp_panel.show_overview(None, connection)
             return
@@ -363,8 +371,8 @@ class MainWindow(DmpActions):
         if patient is not self.patient:
             return
         self._documents(documents)
-        shown = f"{len(documents)} document{'s' if len(documents) > 1 else ''} des deux dernières années"
-        self.run(f"{shown} affichés ; chargement de l'historique complet",
+        shown = f"{count(len(documents), 'document')} des deux dernières années"
+        self.run(f"{shown} {word(len(documents), 'affiché')} ; chargement de l'historique complet",
                  lambda: self.workspace.documents(patient), lambda d: self._history(patient, d))  # fmt: skip
 
     def _history(self, patient: Patient, documents: list[DocumentInfo]) -> None:
@@ -416,11 +424,6 @@ class MainWindow(DmpActions):
 
     def open_settings(self) -> None:
         SettingsDialog(self.settings.config, self).exec()
-
-    def about(self) -> None:
-        QMessageBox.about(
-            self, "À propos", f"Client DMP {__version__}\nLogiciel compatible DMP (bac à sable)."
-        )
 
     def open_context(self, message: dict[str, Any]) -> None:
         """The EHR's hand-off (at start, or forwarded by a second ``dmp-gui``): open that patient."""

@@ -94,8 +94,8 @@ class PatientPanel(QGroupBox):
         self.candidates: list[Patient] = []
         layout = QVBoxLayout(self)
         sources = QHBoxLayout()
-        self.vitale = QPushButton("Carte Vitale")
-        self.manual = QPushButton("Saisie…")
+        self.vitale = QPushButton("Carte &Vitale")
+        self.manual = QPushButton("&Saisie…")
         self.vitale.setToolTip("Lire la carte Vitale du patient")
         sources.addWidget(self.vitale)
         sources.addWidget(self.manual)

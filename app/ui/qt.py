@@ -51,6 +51,7 @@ from PySide6.QtWidgets import (
     QDateEdit,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QFrame,
@@ -102,3 +103,4 @@ __all__ += ["QRect", "QSize"]
 __all__ += ["QDragEnterEvent", "QDropEvent", "QLayout", "QMimeData", "QPointF", "QUrl"]
 __all__ += ["QSizePolicy"]
 __all__ += ["QCompleter"]
+__all__ += ["QDoubleSpinBox"]

@@ -24,6 +24,7 @@ from app.store.queue import STATE_LABELS, Entry, State, UploadQueue
 from app.ui import qt
 from app.ui.errors import describe
 from app.ui.tasks import Cancel, run_in_background
+from app.ui.texts import drain_summary, state_counts
 from app.workspace import Workspace
 
 COLUMNS = ("N°", "État", "Patient", "Titre", "Type", "Taille", "Tentatives", "Prochaine tentative", "Raison")
@@ -76,8 +77,8 @@ def type_label(code: str) -> str:
 
 
 def counts_text(counts: dict[State, int]) -> str:
-    """``2 en attente, 1 action requise`` (the states that have entries)."""
-    return ", ".join(f"{n} {STATE_LABELS[s]}" for s, n in counts.items() if n) or "file vide"
+    """``2 en attente, 3 envoyés, 1 action requise`` (the states that have entries, agreed)."""
+    return state_counts(counts)
 
 
 def patient_text(ins: Ins, traits: IdentityTraits | None) -> str:
@@ -235,10 +236,10 @@ class QueuePanel(qt.QWidget):
         split.addWidget(self.table)
         split.addWidget(self.history)
         split.setStretchFactor(0, 3)
-        self.retry_button = button("Relancer", self.retry_selected)
-        self.cancel_button = button("Annuler l'envoi…", self.cancel_selected)
-        self.history_button = button("Afficher l'historique", self.show_history)
-        self.drain_button = button("Envoyer maintenant", self.drain_now)
+        self.retry_button = button("Re&lancer", self.retry_selected)
+        self.cancel_button = button("A&nnuler l'envoi…", self.cancel_selected)
+        self.history_button = button("Afficher l'&historique", self.show_history)
+        self.drain_button = button("Envoyer &maintenant", self.drain_now)
         self.progress = busy_bar()
         self.message = Notice()
         actions = (self.retry_button, self.cancel_button, self.history_button, 1, self.progress)
@@ -400,7 +401,7 @@ class QueuePanel(qt.QWidget):
             elif isinstance(result, BaseException):
                 self.message.say(f"L'envoi n'a pas abouti : {error_text(result)}", error=True)
             else:
-                self.message.say(f"Envoi terminé : {result.summary()}.")
+                self.message.say(f"Envoi terminé : {drain_summary(result)}.")
             self._update_buttons()
             self.refresh()
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 from app.config import KEYS, Config, ConfigError, Kind, Source
 from app.ui.qt import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -17,6 +19,7 @@ from app.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
+from app.ui.texts import count, word
 
 GROUPS = {
     "Hôte DMP": ("DMP_HOST_URL", "DMP_PROFIL_HOTE", "DMP_TRUST_FILES", "DMP_PROXY"),
@@ -29,13 +32,39 @@ GROUPS = {
         "DMP_DELAI_REQUETE_S", "DMP_DELAI_RECHERCHE_S", "DMP_DELAI_ENVOI_S", "DMP_DELAI_RECUPERATION_S",
         "DMP_DELAI_CONNEXION_S", "DMP_FILE_DELAI_S", "DMP_TAILLE_MAX_REPONSE_MO",
     ),
-    "Logiciel": ("DMP_LPS_NOM", "DMP_LPS_HOMOLOGATION", "DMP_LPS_OID", "DMP_MAJ_URL"),
+    "Logiciel": ("DMP_LPS_NOM", "DMP_LPS_HOMOLOGATION", "DMP_LPS_OID", "DMP_MAJ_URL", "DMP_TYPES_RESERVES"),
     "Données locales": (
         "DMP_STORE_DIR", "DMP_CACHE_AGE_MAX_H", "DMP_CACHE_TAILLE_MAX_MO", "DMP_CACHE_PURGE_FIN_SESSION",
         "DMP_SANDBOX_DIR",
     ),
 }  # fmt: skip
 LOCK = "verrouillé par l'administrateur"
+LOCK_PLURAL = "verrouillés par l'administrateur"
+
+# Settings that take one of a few values (app/settings.py reads them): a list, never free text.
+CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
+    "DMP_PROFIL_HOTE": (("current", "actuel, Mon espace santé"), ("legacy", "historique")),
+    "DMP_MODE_AUTH": (("carte", "carte CPS"), ("structure", "certificat de la structure")),
+}
+# Numbers: (maximum, unit shown, decimals); a setting not listed: up to 1,000,000, whole.
+NUMBERS: dict[str, tuple[float, str, int]] = {
+    "DMP_CACHE_AGE_MAX_H": (24.0 * 366, " h", 0),
+    "DMP_CACHE_TAILLE_MAX_MO": (100_000.0, " Mo", 0),
+    "DMP_FILE_DELAI_S": (86_400.0, " s", 1),
+    "DMP_DELAI_REQUETE_S": (3_600.0, " s", 1),
+    "DMP_DELAI_RECHERCHE_S": (3_600.0, " s", 1),
+    "DMP_DELAI_ENVOI_S": (3_600.0, " s", 1),
+    "DMP_DELAI_RECUPERATION_S": (3_600.0, " s", 1),
+    "DMP_DELAI_CONNEXION_S": (600.0, " s", 1),
+}
+Field = QLineEdit | QCheckBox | QComboBox | QDoubleSpinBox
+
+
+def _same_number(a: str, b: str) -> bool:
+    try:
+        return float(a) == float(b or "0")
+    except ValueError:
+        return False
 
 
 class SettingsDialog(QDialog):
@@ -45,7 +74,7 @@ class SettingsDialog(QDialog):
         self.resize(760, 560)
         self.config = config
         self.saved: Config | None = None
-        self.fields: dict[str, QLineEdit | QCheckBox] = {}
+        self.fields: dict[str, Field] = {}
         layout = QVBoxLayout(self)
         tabs = QTabWidget()
         for title, names in GROUPS.items():
@@ -59,7 +88,12 @@ class SettingsDialog(QDialog):
             tabs.addTab(scroll, title)
         layout.addWidget(tabs)
         locked = sorted(config.locked_keys())
-        note = f"{len(locked)} réglage(s) {LOCK}." if locked else "Aucun réglage verrouillé sur ce poste."
+        n = len(locked)
+        note = (
+            f"{count(n, 'réglage')} {word(n, LOCK, LOCK_PLURAL)}."
+            if n
+            else "Aucun réglage verrouillé sur ce poste."
+        )
         self.note = QLabel(note + " Les changements s'appliquent au prochain démarrage.")
         self.problem = QLabel()
         self.problem.setObjectName("probleme")
@@ -77,20 +111,40 @@ class SettingsDialog(QDialog):
         key = KEYS[name]
         suffix = f" ({LOCK})" if self.config.is_locked(name) else ""
         label = QLabel(key.label + suffix)
+        label.setWordWrap(True)
         label.setToolTip(f"{name} — {self.config.source(name).value}")
         return label
 
     def _field(self, name: str) -> QWidget:
+        """A choice as a list, a number as a spin box, a flag as a box to tick, else a line."""
         key = KEYS[name]
         value = self.config.get(name) or ""
-        field: QLineEdit | QCheckBox
-        if key.kind is Kind.FLAG:
+        field: Field
+        if name in CHOICES:
+            field = QComboBox()
+            for code, label in CHOICES[name]:
+                field.addItem(f"{label} ({code})", code)
+            index = field.findData(value)
+            if index < 0:  # a value the list does not know (set by hand): shown, kept as it is
+                field.addItem(f"{value} (valeur actuelle, non reconnue)", value)
+                index = field.count() - 1
+            field.setCurrentIndex(index)
+        elif key.kind is Kind.FLAG:
             field = QCheckBox()
             field.setChecked(value == "1")
+        elif key.kind is Kind.NUMBER:
+            field = QDoubleSpinBox()
+            top, unit, decimals = NUMBERS.get(name, (1_000_000.0, "", 0))
+            field.setRange(0.0, top)
+            field.setDecimals(decimals)
+            field.setSuffix(unit)
+            field.setMaximumWidth(160)
+            try:
+                field.setValue(float(value or "0"))
+            except ValueError:
+                field.setValue(0.0)
         else:
             field = QLineEdit(value)
-            if key.kind is Kind.NUMBER:
-                field.setMaximumWidth(120)
         field.setAccessibleName(key.label)
         field.setToolTip(f"{name} — {self.config.source(name).value}")
         if self.config.is_locked(name):
@@ -98,16 +152,26 @@ class SettingsDialog(QDialog):
         self.fields[name] = field
         return field
 
+    @staticmethod
+    def _value(field: Field) -> str:
+        if isinstance(field, QCheckBox):
+            return "1" if field.isChecked() else "0"
+        if isinstance(field, QComboBox):
+            return str(field.currentData())
+        if isinstance(field, QDoubleSpinBox):
+            return f"{field.value():g}"
+        return field.text().strip()
+
     def changes(self) -> dict[str, str | None]:
         """What the user changed: only unlocked settings whose value differs from the current one."""
         changed: dict[str, str | None] = {}
         for name, field in self.fields.items():
             if self.config.is_locked(name):
                 continue
-            value = (
-                ("1" if field.isChecked() else "0") if isinstance(field, QCheckBox) else field.text().strip()
-            )
-            if value != (self.config.get(name) or ""):
+            value, current = self._value(field), self.config.get(name) or ""
+            if isinstance(field, QDoubleSpinBox) and _same_number(value, current):
+                continue
+            if value != current:
                 default = self.config.layers[Source.DEFAULT].get(name)
                 changed[name] = None if value == (default or "") else value
         return changed

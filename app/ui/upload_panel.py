@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import itertools
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.config import KEYS
 from app.dmp_client.core.context import AuthMode
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.core.valuesets import Concept, value_sets
@@ -48,6 +51,12 @@ KEPT = (
 
 # -- the document types, grouped by class (shared with the batch panel) ----------------------------
 
+# Patient-authored types (docs: dmp-interface.md §6.2, "Espace personnel patient": DOCPAT01–09
+# "déposé par le patient", EXPPAT_1–3, class 90 "Autres documents déposés par le patient"; author
+# TRE_A00 EXP_PATIENT): never offered to a professional.
+PATIENT_CLASS = "90"
+PATIENT_PREFIXES = ("DOCPAT", "EXPPAT")
+
 
 def type_groups() -> list[tuple[Concept, list[Concept]]]:
     """The typeCodes a document can be sent with (ASS_X16 gives their class), under their class in
@@ -64,27 +73,116 @@ def type_groups() -> list[tuple[Concept, list[Concept]]]:
     return [(klass, sorted(types, key=lambda c: c.display_name.casefold())) for klass, types in ordered]
 
 
+def parse_reserved(text: str) -> dict[str, frozenset[str]]:
+    """``DMP_TYPES_RESERVES`` [UNSURE]: ``43=21;60=`` → a class or type code → the professions
+    (TRE_G15) that may send it (empty: none). Malformed entries are ignored."""
+    reserved = {}
+    for entry in text.split(";"):
+        code, sep, professions = entry.partition("=")
+        if sep and code.strip():
+            reserved[code.strip()] = frozenset(p.strip() for p in professions.split(",") if p.strip())
+    return reserved
+
+
+def patient_only(klass: Concept, concept: Concept) -> bool:
+    return klass.code == PATIENT_CLASS or concept.code.startswith(PATIENT_PREFIXES)
+
+
+def offered_groups(
+    profession: str | None, reserved: dict[str, frozenset[str]]
+) -> list[tuple[Concept, list[Concept]]]:
+    """The types a professional of ``profession`` (TRE_G15; None: unknown, the structure's
+    certificate) may send: no patient-authored type; a reserved class or type only to the
+    professions listed (with an unknown profession, only what is reserved to none is left out)."""
+
+    def allowed(code: str) -> bool:
+        if code not in reserved:
+            return True
+        return profession in reserved[code] if profession is not None else bool(reserved[code])
+
+    groups = []
+    for klass, types in type_groups():
+        kept = [c for c in types if not patient_only(klass, c) and allowed(klass.code) and allowed(c.code)]
+        if kept:
+            groups.append((klass, kept))
+    return groups
+
+
 def media_type_of(path: Path) -> str | None:
     return MEDIA.get(path.suffix.lower())
 
 
+def _folded(text: str) -> str:
+    """Lower case without accents, for searching (« elec » finds « électro »)."""
+    return "".join(c for c in unicodedata.normalize("NFD", text.casefold()) if not unicodedata.combining(c))
+
+
 class TypeCombo(qt.QComboBox):
     """The document types in a two-level combo: each class a bold header that cannot be chosen, its
-    types under it (typing the start of a type's name jumps to it)."""
+    types under it (typing the start of a type's name jumps to it). Only the types the user may
+    send are offered (:func:`offered_groups`); :meth:`filter` keeps those matching a search."""
 
-    def __init__(self, first: str = "— choisir le type —") -> None:
+    def __init__(
+        self,
+        first: str = "— choisir le type —",
+        *,
+        profession: str | None = None,
+        reserved: dict[str, frozenset[str]] | None = None,
+    ) -> None:
         super().__init__(maxVisibleItems=25, minimumContentsLength=28)
         self.setSizeAdjustPolicy(qt.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.addItem(first, "")
-        for klass, types in type_groups():
+        self.first = first
+        self.search = ""
+        self.set_rules(
+            profession,
+            parse_reserved(KEYS["DMP_TYPES_RESERVES"].default or "") if reserved is None else reserved,
+        )
+
+    def set_rules(self, profession: str | None, reserved: dict[str, frozenset[str]]) -> None:
+        """Offer what ``profession`` may send (a type chosen before and no longer offered is dropped)."""
+        self.profession, self.reserved = profession, reserved
+        self.groups = offered_groups(profession, reserved)
+        self._fill()
+
+    def filter(self, text: str) -> int:
+        """Keep the types whose name or code contains ``text`` (accents and case ignored), under
+        their class; the type chosen stays. The number of types matching."""
+        self.search = text
+        return self._fill()
+
+    def offered(self) -> list[str]:
+        return [str(self.itemData(i)) for i in range(1, self.count()) if self.itemData(i)]
+
+    def _fill(self) -> int:
+        chosen, wanted = self.current(), _folded(self.search.strip())
+        self.blockSignals(True)
+        self.clear()
+        self.addItem(self.first, "")
+        matching = 0
+        for klass, types in self.groups:
+            hits = [
+                c
+                for c in types
+                if not wanted or wanted in _folded(f"{c.display_name} {c.code} {klass.display_name}")
+            ]
+            matching += len(hits)
+            shown = [c for c in types if c in hits or c.code == chosen]
+            if not shown:
+                continue
             self.addItem(klass.display_name.upper(), None)
             header = self.model().item(self.count() - 1)  # type: ignore[attr-defined]
             header.setEnabled(False)
             font = qt.QFont(header.font())
             font.setBold(True)
             header.setFont(font)
-            for concept in types:
+            for concept in shown:
                 self.addItem(f"{concept.display_name} ({concept.code})", concept.code)
+        index = self.findData(chosen) if chosen else 0
+        self.setCurrentIndex(max(index, 0))
+        self.blockSignals(False)
+        if chosen and index < 0:
+            self.currentIndexChanged.emit(0)  # the type chosen is no longer offered
+        return matching
 
     def current(self) -> str:
         return str(self.currentData() or "")
@@ -121,9 +219,17 @@ class UploadPanel(qt.QWidget):
         self.drop_label = qt.QLabel(wordWrap=True, alignment=center)
         self.drop_label.setFrameShape(qt.QFrame.Shape.StyledPanel)
         self.drop_label.setMinimumHeight(48)
-        self.choose_button = button("Choisir un fichier…", self.choose_file)
+        self.choose_button = button("Choisir un &fichier…", self.choose_file)
         self.types = TypeCombo()
         self.types.currentIndexChanged.connect(lambda _: self._type_changed(self.types.current()))
+        self._rules: tuple[object, ...] | None = None
+        self.type_search = qt.QLineEdit(placeholderText="Rechercher un type (nom ou code)…")
+        self.type_search.setClearButtonEnabled(True)
+        self.type_search.setAccessibleName("Rechercher un type de document")
+        self.type_search.textChanged.connect(self._search_types)
+        self.type_search.returnPressed.connect(self._search_done)
+        type_label = qt.QLabel("T&ype de document :")
+        type_label.setBuddy(self.type_search)
         self.title = qt.QLineEdit(placeholderText="Titre du document tel qu'il apparaîtra dans le DMP")
         self.title.textChanged.connect(lambda _: self.refresh_preview())
         today = qt.QDate.currentDate()
@@ -140,10 +246,10 @@ class UploadPanel(qt.QWidget):
         for box in (self.has_stop, *self.flags.values()):
             box.toggled.connect(lambda _: self.refresh_preview())
         self.replaces_label = qt.QLabel(wordWrap=True)
-        self.replaces_clear = button("Ne plus remplacer", lambda: self.set_replaces(None, ""))
+        self.replaces_clear = button("Ne p&lus remplacer", lambda: self.set_replaces(None, ""))
         form = qt.QFormLayout()
-        form.addRow("Type de document :", self.types)
-        form.addRow("Titre :", self.title)
+        form.addRow(type_label, hbox((self.type_search, 1), (self.types, 2)))
+        form.addRow("T&itre :", self.title)
         form.addRow("Date de l'acte :", hbox(self.start, self.has_stop, self.stop, 1))
         form.addRow("Visibilité :", vbox(*self.flags.values()))
         form.addRow("Remplace :", self.replaces_label)
@@ -157,13 +263,19 @@ class UploadPanel(qt.QWidget):
         self.message, self.progress = Notice(), busy_bar()
         self.cancel_button = button("Annuler", self.cancel)
         self.cancel_button.setVisible(False)
-        self.send_button = button("Envoyer", self.send)
+        self.send_button = button("&Envoyer", self.send)
         left = vbox(hbox((self.drop_label, 1), self.choose_button), (document, 1))
         vbox(
             (hbox((left, 1), (preview_box, 1)), 1),
             hbox((self.message, 1), self.progress, self.cancel_button, self.send_button),
             parent=self,
         )
+        # Tab walks the form in reading order: file, type (search, then list), title, dates,
+        # visibility, then "Envoyer".
+        chain = [self.choose_button, self.type_search, self.types, self.title, self.start, self.has_stop,
+                 self.stop, *self.flags.values(), self.replaces_clear, self.send_button]  # fmt: skip
+        for before, after in itertools.pairwise(chain):
+            qt.QWidget.setTabOrder(before, after)
         self.set_replaces(None, "")
         self._show_file()
 
@@ -222,6 +334,27 @@ class UploadPanel(qt.QWidget):
 
     # -- the form -------------------------------------------------------------------------------
 
+    def _sync_types(self) -> None:
+        """The types offered follow the connected professional's profession (and the setting
+        ``DMP_TYPES_RESERVES`` [UNSURE]); recomputed only when they change."""
+        c = self.workspace.connection
+        profession = c.professional.profession_code if c is not None and c.professional else None
+        text = self.workspace.settings.config.get("DMP_TYPES_RESERVES") or ""
+        if self._rules != (profession, text):
+            self._rules = (profession, text)
+            self.types.set_rules(profession, parse_reserved(text))
+
+    def _search_types(self, text: str) -> None:
+        """Only the types matching the search stay in the list; a single match is chosen."""
+        if self.types.filter(text) == 1 and text.strip():
+            matches = [code for code in self.types.offered() if code != self.types.current()]
+            if len(matches) == 1:
+                self.types.select(matches[0])
+
+    def _search_done(self) -> None:
+        self.types.setFocus()
+        self.types.showPopup()
+
     def _type_changed(self, code: str) -> None:
         concept = value_sets().type_codes.get(code)
         if concept is not None and self.title.text().strip() in ("", self._auto_title):
@@ -279,6 +412,7 @@ class UploadPanel(qt.QWidget):
 
     def refresh_preview(self) -> None:
         """The patient as the document will carry them, its metadata, the file, what still blocks."""
+        self._sync_types()
         patient, sets = self.patient_provider(), value_sets()
         traits = patient.traits if patient else None
         ins = (

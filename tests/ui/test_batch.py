@@ -107,13 +107,13 @@ def test_rows_are_matched_checked_queued_and_sent(
     assert text(panel, "scan-0042.pdf", CHECK) == "à vérifier"
     panel.check_rows()
     qtbot.waitUntil(lambda: text(panel, "scan-0042.pdf", CHECK) != "à vérifier", timeout=WAIT)
-    assert text(panel, "mauvais.pdf", CHECK).startswith("1 problème(s) : Clé inconnue « couleur »")
+    assert text(panel, "mauvais.pdf", CHECK).startswith("1 problème : Clé inconnue « couleur »")
     assert "[DEPOT-CLE-INCONNUE]" in text(panel, "mauvais.pdf", CHECK)
     for name in ("cr-sortie.pdf", "cr-285127505612353-cardio.pdf", "scan-0042.pdf"):
         assert text(panel, name, CHECK) == "prêt à mettre en file", name
     assert text(panel, "cr-sortie.pdf", TITLE) == "CR lot — accompagnement"
     assert "DURAND Claire Marie" in text(panel, "cr-sortie.pdf", PATIENT)
-    assert "3 prêt(s), 1 à corriger" in panel.summary.text()
+    assert "3 prêts, 1 à corriger" in panel.summary.text()
 
     states: list[tuple[int, str]] = []
     cell = panel._cell
@@ -127,7 +127,7 @@ def test_rows_are_matched_checked_queued_and_sent(
     panel.queue_rows()
     sent = ("cr-sortie.pdf", "cr-285127505612353-cardio.pdf", "scan-0042.pdf")
     qtbot.waitUntil(lambda: all(text(panel, s, STATE).startswith("envoyé") for s in sent), timeout=WAIT)
-    qtbot.waitUntil(lambda: "Envoi terminé : 3 envoyé(s), 0 refusé(s)" in panel.message.text(), timeout=WAIT)
+    qtbot.waitUntil(lambda: "Envoi terminé : 3 envoyés, 0 refusé" in panel.message.text(), timeout=WAIT)
     n = row(panel, "scan-0042.pdf")[0]
     seen = [value for i, value in states if i == n]
     assert seen[0].startswith("en attente (n° ") and seen[-1].startswith("envoyé (n° ")  # per-row progress

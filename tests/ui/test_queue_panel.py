@@ -157,7 +157,7 @@ def test_send_now_drains_off_the_gui_thread(
     assert not panel.drain_button.isEnabled()
     qtbot.waitUntil(lambda: cells(panel, entry.id).get("État") == "envoyé", timeout=WAIT)
     qtbot.waitUntil(lambda: panel.drain_button.isEnabled(), timeout=WAIT)
-    assert "Envoi terminé : 1 envoyé(s)" in panel.message.text()
+    assert "Envoi terminé : 1 envoyé, 0 en attente" in panel.message.text()
     assert cells(panel, entry.id)["Raison"].startswith("envoyé le ")
     db = host.store.connect()
     assert db.execute("SELECT count(*) FROM xds_document WHERE title = 'Envoi immédiat'").fetchone()[0] == 1

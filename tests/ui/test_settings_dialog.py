@@ -27,7 +27,7 @@ def test_a_locked_setting_is_shown_locked_and_the_others_are_saved(qtbot: QtBot,
     host = dialog.fields["DMP_HOST_URL"]
     assert isinstance(host, QLineEdit) and not host.isEnabled()
     assert host.text() == "https://dmp.example/si-dmp-server/v2/services"
-    assert "1 réglage(s) " + LOCK in dialog.note.text()
+    assert "1 réglage " + LOCK in dialog.note.text()
     host.setText("https://ailleurs.example")  # even if the widget were changed, it is not saved
     proxy = dialog.fields["DMP_PROXY"]
     assert isinstance(proxy, QLineEdit)
