@@ -356,10 +356,6 @@ def main() -> None:
             relay.close()
 
 
-if __name__ == "__main__":
-    main()
-
-
 def _peak_rss_kib() -> int:
     """This process's own peak RSS: VmHWM belongs to the address space, so it starts again at exec
     (``ru_maxrss`` keeps the high-water mark of the forked copy of a big parent, e.g. pytest)."""
@@ -368,3 +364,7 @@ def _peak_rss_kib() -> int:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+if __name__ == "__main__":
+    main()
