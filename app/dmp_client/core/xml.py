@@ -27,17 +27,22 @@ from app.dmp_client.core.errors import HostileXml, MalformedResponse
 MAX_XML_BYTES = 64 * 1024 * 1024  # a metadata answer for thousands of documents stays far below
 MAX_XML_NODES = 2_000_000  # markup items (``<`` and ``=``); a FindDocuments entry takes ~300
 
-_OPTIONS = {
-    "resolve_entities": False,
-    "no_network": True,
-    "load_dtd": False,
-    "dtd_validation": False,
-    "huge_tree": True,  # safe only because of the bounds above: see the module docstring
-    "remove_blank_text": False,
-    "remove_comments": False,
-}
-_PARSER = etree.XMLParser(**_OPTIONS)  # type: ignore[arg-type]
-_UTF8_PARSER = etree.XMLParser(encoding="utf-8", **_OPTIONS)  # type: ignore[arg-type]
+
+def _parser(encoding: str | None) -> etree.XMLParser:
+    return etree.XMLParser(
+        encoding=encoding,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=True,  # safe only because of the bounds above: see the module docstring
+        remove_blank_text=False,
+        remove_comments=False,
+    )
+
+
+_PARSER = _parser(None)
+_UTF8_PARSER = _parser("utf-8")  # a transcoded UTF-16/32 document, whatever it declares
 
 _HOSTILE = re.compile(rb"<!(?i:doctype|entity)")
 _DECLARED = re.compile(
