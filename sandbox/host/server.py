@@ -24,14 +24,18 @@ from typing import IO
 from cryptography import x509
 from lxml import etree
 
-from sandbox.host import handlers, lies, mtom
+from sandbox.host import handlers, lies, mtom, safexml
 from sandbox.host.faults import SOAP, WSA, HostFault, fault_envelope
 from sandbox.host.store import Store
 from sandbox.host.vihf import DS, SAML, WSSE, Trust, check_vihf
 
 BASE_PATH = "/si-dmp-server/v2/services/"
 MAX_BODY = 256 * 1024 * 1024
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+# huge_tree: an inline document is one large text node; safe with safexml's bounds checked first.
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+_UTF8_PARSER = etree.XMLParser(
+    encoding="utf-8", resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+)
 
 
 @dataclass
@@ -210,15 +214,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         return 200, self._envelope(reply, message_id)
 
     def _parse(self, body: bytes) -> etree._Element:
-        if b"<!DOCTYPE" in body[:4096].upper() or b"<!ENTITY" in body.upper():
-            raise HostFault("DMPInvalidRequest", "XML refusé (DTD ou entités).")
-        try:
-            envelope = etree.fromstring(body, parser=_PARSER)
-        except etree.XMLSyntaxError:
-            raise HostFault("DMPInvalidRequest", "Message SOAP mal formé.") from None
-        if envelope.tag != f"{{{SOAP}}}Envelope":
-            raise HostFault("VersionMismatch", "Enveloppe SOAP 1.2 attendue.")
-        return envelope
+        return parse_request_xml(body)
 
     def _client_certificate(self) -> x509.Certificate:
         der = self.connection.getpeercert(binary_form=True)
@@ -267,6 +263,23 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(answer.length))
         self.end_headers()
         answer.write(self.wfile)
+
+
+def parse_request_xml(body: bytes) -> etree._Element:
+    """A request's SOAP envelope through the host's guard (sandbox/host/safexml.py), then lxml."""
+    try:
+        data, transcoded = safexml.guard(body)
+    except safexml.Refused as refused:
+        raise HostFault("DMPInvalidRequest", refused.reason) from None
+    try:
+        envelope = etree.fromstring(data, parser=_UTF8_PARSER if transcoded else _PARSER)
+    except (etree.XMLSyntaxError, ValueError, LookupError):
+        raise HostFault("DMPInvalidRequest", "Message SOAP mal formé.") from None
+    if envelope.getroottree().docinfo.doctype:
+        raise HostFault("DMPInvalidRequest", "XML refusé (DTD ou entités).")
+    if envelope.tag != f"{{{SOAP}}}Envelope":
+        raise HostFault("VersionMismatch", "Enveloppe SOAP 1.2 attendue.")
+    return envelope
 
 
 def _vihf_signer(header: etree._Element | None) -> x509.Certificate | None:
