@@ -387,5 +387,6 @@ def _only_project_errors(parser: Callable[[bytes], object], data: bytes) -> str:
     try:
         parser(data)
     except USER_FACING_ERRORS as error:
-        return str(getattr(error, "code", type(error).__name__))
+        code = str(getattr(error, "code", type(error).__name__))
+        return "DMP:<code of the host>" if code.startswith("DMP:") else code
     return "ok"
