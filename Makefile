@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint bench soak constraints clean sandbox-down dist
+.PHONY: run test setup lint bench soak fuzz constraints clean sandbox-down dist
 
 SANDBOX_DIR ?= $(CURDIR)/.sandbox
 
@@ -46,6 +46,12 @@ bench: setup
 	$(BIN)/python bench/bench_xds.py
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_gui.py
+
+# The response parsers' property test (tests/fuzz) at length: FUZZ_EXAMPLES mutated answers per parser
+# (make test runs 150, derandomized), with fresh randomness each run and the outcomes counted.
+FUZZ_EXAMPLES ?= 5000
+fuzz: setup
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 FUZZ_STATS=1 $(BIN)/python -m pytest -s -q -p no:cacheprovider --timeout=0 tests/fuzz
 
 # Twenty minutes of the real main window (timers, a patient open, queue entries) offscreen against
 # the in-process sandbox host, printing sys.getrefcount(None) and RSS every minute (bench/README.md).

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lxml import etree
 
+from sandbox.host import safexml
 from sandbox.host.mtom import Part
 from sandbox.host.vihf import TEST_OIDS
 from sandbox.host.xds import XdsError, cda_schema, schema_errors
@@ -15,25 +17,50 @@ from sandbox.host.xds import XdsError, cda_schema, schema_errors
 HL7 = "urn:hl7-org:v3"
 H = {"h": HL7}
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+_HOSTILE = re.compile(rb"<!(?i:doctype|entity)")
 _TS = re.compile(r"^(\d{4,14})(?:\.\d+)?([+-]\d{4})?$")
 
 
+MAX_CDA_MARKUP = 1_000_000  # ``<`` and ``=``: elements, text nodes, attributes (safexml.py)
+
+
 class _Reader:
-    """A file-like view of a document (MTOM part or bytes) for lxml, read chunk by chunk."""
+    """A file-like view of a document (MTOM part or bytes) for lxml, read chunk by chunk, each chunk
+    checked before lxml sees it (safexml's rules, streamed): an 8-bit encoding (a CDA is UTF-8),
+    no DOCTYPE or entity declaration anywhere (across chunk boundaries too), bounded markup."""
 
     def __init__(self, source: Part | bytes) -> None:
-        self._chunks = source.chunks() if isinstance(source, Part) else iter((source,))
+        self._chunks = source.chunks() if isinstance(source, Part) else _slices(source)
         self._head = True
+        self._tail = b""
+        self._markup = 0
 
     def read(self, size: int = -1) -> bytes:
         chunk = next(self._chunks, b"")
-        if self._head:
+        if self._head and chunk:
             self._head = False
-            if b"<!DOCTYPE" in chunk[:4096].upper() or b"<!ENTITY" in chunk.upper():
-                raise XdsError("XDSRepositoryMetadataError", "Document CDA refusé (DTD ou entités).")
-        elif b"<!ENTITY" in chunk.upper():
+            if chunk.startswith((b"\xfe\xff", b"\xff\xfe", b"\x00", b"<\x00")):
+                raise XdsError(
+                    "XDSRepositoryMetadataError", "Document CDA refusé (encodage autre que UTF-8)."
+                )
+            try:
+                safexml.guard(chunk[:512])  # the declared encoding: an 8-bit one only
+            except safexml.Refused as refused:
+                raise XdsError("XDSRepositoryMetadataError", f"Document CDA : {refused.reason}") from None
+        window = self._tail + chunk
+        if _HOSTILE.search(window) is not None:
             raise XdsError("XDSRepositoryMetadataError", "Document CDA refusé (DTD ou entités).")
+        self._tail = window[-9:]
+        self._markup += chunk.count(b"<") + chunk.count(b"=")
+        if self._markup > MAX_CDA_MARKUP:
+            raise XdsError("XDSRepositoryMetadataError", "Document CDA refusé (trop d'éléments).")
         return chunk
+
+
+def _slices(data: bytes) -> Iterator[bytes]:
+    view = memoryview(data)
+    for start in range(0, len(view), 1024 * 1024):
+        yield bytes(view[start : start + 1024 * 1024])
 
 
 @dataclass(frozen=True)
@@ -69,8 +96,10 @@ def check_cda(source: Part | bytes, entry: dict[str, str], matricule: str, oid: 
     where = entry["uniqueId"]
     try:
         doc = etree.parse(_Reader(source), parser=_PARSER).getroot()
-    except etree.XMLSyntaxError:
+    except (etree.XMLSyntaxError, ValueError, LookupError):
         raise XdsError("XDSRepositoryMetadataError", "Document CDA mal formé.", where) from None
+    if doc.getroottree().docinfo.doctype:
+        raise XdsError("XDSRepositoryMetadataError", "Document CDA refusé (DTD ou entités).", where)
     if doc.tag != f"{{{HL7}}}ClinicalDocument":
         raise XdsError("XDSRepositoryMetadataError", "Document text/xml qui n'est pas un CDA R2.", where)
     errors = schema_errors(cda_schema(), doc)

@@ -29,6 +29,7 @@ from urllib.parse import unquote
 CHUNK = 1024 * 1024
 MAX_HEADER = 16 * 1024
 MAX_PARTS = 1000
+MAX_ROOT = 64 * 1024 * 1024  # the SOAP envelope, read into memory (safexml.MAX_ENVELOPE)
 ROOT_CONTENT_TYPE = 'application/xop+xml; charset=UTF-8; type="application/soap+xml"'
 
 
@@ -158,7 +159,7 @@ def parse_related(body: IO[bytes], content_type: str) -> tuple[bytes, dict[str, 
     if params.get("type", "").lower() != "application/xop+xml":
         raise BodyError('multipart/related : type="application/xop+xml" attendu (MTOM).')
     marker = b"--" + boundary.encode("latin-1")
-    positions = _find_all(body, b"\r\n" + marker)
+    positions = _find_all(body, b"\r\n" + marker, MAX_PARTS + 2)
     body.seek(0)
     if body.read(len(marker)) == marker:
         positions.insert(0, -2)
@@ -201,6 +202,8 @@ def parse_related(body: IO[bytes], content_type: str) -> tuple[bytes, dict[str, 
     root = next((p for p in parts if p.content_id == start_id), None) if start_id else parts[0]
     if root is None:
         raise BodyError("Partie racine (start) introuvable.")
+    if root.length > MAX_ROOT:
+        raise BodyError("Partie racine (enveloppe SOAP) trop volumineuse.", 413)
     if not root.content_type.lower().startswith("application/xop+xml"):
         raise BodyError("La partie racine doit être application/xop+xml.")
     others: dict[str, Part] = {}
@@ -225,7 +228,9 @@ def _headers(block: bytes) -> dict[str, str]:
     return headers
 
 
-def _find_all(body: IO[bytes], needle: bytes) -> list[int]:
+def _find_all(body: IO[bytes], needle: bytes, limit: int) -> list[int]:
+    """Offsets of ``needle`` (a delimiter) in the spooled body; more than ``limit`` is refused, so a
+    body made of nothing but delimiters costs no more memory than ``limit`` parts."""
     found: list[int] = []
     body.seek(0)
     offset = 0
@@ -241,6 +246,8 @@ def _find_all(body: IO[bytes], needle: bytes) -> list[int]:
             position = base + index
             if not found or position > found[-1]:
                 found.append(position)
+                if len(found) > limit:
+                    raise BodyError("Trop de parties MIME.")
             index = window.find(needle, index + 1)
         tail = window[-(len(needle) - 1) :] if len(needle) > 1 else b""
         offset += len(data)

@@ -9,6 +9,7 @@ a hardened parser, WS-Addressing Action routed to the service's handler, VIHF ch
 from __future__ import annotations
 
 import base64
+import contextlib
 import random
 import shutil
 import socket
@@ -24,14 +25,18 @@ from typing import IO
 from cryptography import x509
 from lxml import etree
 
-from sandbox.host import handlers, lies, mtom
+from sandbox.host import handlers, lies, mtom, safexml
 from sandbox.host.faults import SOAP, WSA, HostFault, fault_envelope
 from sandbox.host.store import Store
 from sandbox.host.vihf import DS, SAML, WSSE, Trust, check_vihf
 
 BASE_PATH = "/si-dmp-server/v2/services/"
 MAX_BODY = 256 * 1024 * 1024
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+# huge_tree: an inline document is one large text node; safe with safexml's bounds checked first.
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+_UTF8_PARSER = etree.XMLParser(
+    encoding="utf-8", resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+)
 
 
 @dataclass
@@ -45,6 +50,11 @@ class Faults:
     # the ambiguous failure a client must resolve without sending the document twice.
     lost_answer_rate: float = 0.0
     lie: str | None = None  # the lying registry (sandbox/host/lies.py)
+    # A request (request line, headers and body) must arrive within this many seconds of the
+    # connection becoming ready for it, whatever the client's pace (slowloris); each read also has
+    # its own time-out. An idle keep-alive connection is closed after the same time.
+    request_deadline: float = 120.0
+    read_timeout: float = 30.0
     rng: random.Random = field(default_factory=lambda: random.Random(0))
 
 
@@ -89,6 +99,7 @@ class DmpHost(ThreadingHTTPServer):
             # Headers and body go out in two writes: without TCP_NODELAY, Nagle and the client's
             # delayed ACK add ~40 ms to every answer.
             request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            request.settimeout(self.config.faults.read_timeout)  # a client that never handshakes
             tls = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
             return
@@ -102,6 +113,35 @@ class RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         return  # the journal records every exchange without patient data
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.config.faults.read_timeout)  # per read
+
+    def handle_one_request(self) -> None:
+        """One request under a watchdog: past the deadline the socket is shut down, which ends any
+        read in progress (the request line, a header byte by byte, the body)."""
+        self._cut_off = False
+        self._watchdog = threading.Timer(self.server.config.faults.request_deadline, self._cut)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+        try:
+            super().handle_one_request()
+        except (TimeoutError, ConnectionError, ssl.SSLError):  # a read's own time-out, a reset
+            self.close_connection = True
+        except (OSError, ValueError):
+            if not self._cut_off:
+                raise
+            self.close_connection = True  # the watchdog's cut, seen by the read in progress
+        finally:
+            self._watchdog.cancel()
+
+    def _cut(self) -> None:
+        self._cut_off = self.close_connection = True
+        with contextlib.suppress(OSError):
+            # The plain socket's shutdown: SSLSocket.shutdown would drop the TLS object under the
+            # reading thread's feet.
+            socket.socket.shutdown(self.connection, socket.SHUT_RDWR)
+
     def do_POST(self) -> None:
         faults = self.server.config.faults
         if faults.latency:
@@ -114,6 +154,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         try:
             length = None if chunked else int(self.headers.get("Content-Length", "0"))
             body = mtom.spool(self.rfile, length, chunked, MAX_BODY)  # type: ignore[arg-type]
+            self._watchdog.cancel()  # read in time: the answer may take as long as it takes
         except (ValueError, mtom.BodyError) as error:
             self.close_connection = True  # the rest of the body was not read
             self._send(getattr(error, "status", 400), b"", "text/plain")
@@ -210,15 +251,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         return 200, self._envelope(reply, message_id)
 
     def _parse(self, body: bytes) -> etree._Element:
-        if b"<!DOCTYPE" in body[:4096].upper() or b"<!ENTITY" in body.upper():
-            raise HostFault("DMPInvalidRequest", "XML refusé (DTD ou entités).")
-        try:
-            envelope = etree.fromstring(body, parser=_PARSER)
-        except etree.XMLSyntaxError:
-            raise HostFault("DMPInvalidRequest", "Message SOAP mal formé.") from None
-        if envelope.tag != f"{{{SOAP}}}Envelope":
-            raise HostFault("VersionMismatch", "Enveloppe SOAP 1.2 attendue.")
-        return envelope
+        return parse_request_xml(body)
 
     def _client_certificate(self) -> x509.Certificate:
         der = self.connection.getpeercert(binary_form=True)
@@ -267,6 +300,23 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(answer.length))
         self.end_headers()
         answer.write(self.wfile)
+
+
+def parse_request_xml(body: bytes) -> etree._Element:
+    """A request's SOAP envelope through the host's guard (sandbox/host/safexml.py), then lxml."""
+    try:
+        data, transcoded = safexml.guard(body)
+    except safexml.Refused as refused:
+        raise HostFault("DMPInvalidRequest", refused.reason) from None
+    try:
+        envelope = etree.fromstring(data, parser=_UTF8_PARSER if transcoded else _PARSER)
+    except (etree.XMLSyntaxError, ValueError, LookupError):
+        raise HostFault("DMPInvalidRequest", "Message SOAP mal formé.") from None
+    if envelope.getroottree().docinfo.doctype:
+        raise HostFault("DMPInvalidRequest", "XML refusé (DTD ou entités).")
+    if envelope.tag != f"{{{SOAP}}}Envelope":
+        raise HostFault("VersionMismatch", "Enveloppe SOAP 1.2 attendue.")
+    return envelope
 
 
 def _vihf_signer(header: etree._Element | None) -> x509.Certificate | None:

@@ -144,7 +144,7 @@ def _hl7_date(value: dt.date | str) -> str:
     """A birth date as HL7 TS: a date, or a partial date already in TS form (``1969``, ``196903``)."""
     if isinstance(value, dt.date):
         return value.strftime("%Y%m%d")
-    if not value.isdigit() or len(value) not in (4, 6, 8):
+    if not (value.isascii() and value.isdigit()) or len(value) not in (4, 6, 8):
         raise LocalProtocolError(f"Date de naissance mal formée pour le DMP ({len(value)} caractères).")
     return value
 
@@ -453,7 +453,7 @@ def parse_find_candidates_response(payload: etree._Element) -> list[Candidate]:
                 given=tuple(_text(g) for n in names for g in n.findall(q(HL7V3, "given"))),
                 gender=_attr(patient, "h:patientPerson/h:administrativeGenderCode", "code"),
                 birth_date=_attr(patient, "h:patientPerson/h:birthTime", "value"),
-                match=int(match) if match and match.isdigit() else None,
+                match=int(match[:9]) if match and match.isascii() and match.isdigit() else None,
                 observations=observations,
             )
         )

@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from app.dmp_client.core.errors import LocalProtocolError
+from app.dmp_client.core.errors import HostileXml, LocalProtocolError
 from app.dmp_client.core.ns import HL7V3, XSI
 from app.dmp_client.core.valuesets import Concept
 from app.ins import IdentityTraits, Ins
@@ -234,7 +234,7 @@ def read_identity(source: BinaryIO) -> CdaIdentity:
     """``ClinicalDocument/id``, ``setId`` and ``versionNumber`` of a stored CDA, read from its head
     only (the base64 body is never parsed); hostile input refused like every received XML."""
     found: dict[str, str] = {}
-    depth = 0
+    depth = seen = 0
     events = etree.iterparse(
         source,
         events=("start", "end"),
@@ -249,6 +249,7 @@ def read_identity(source: BinaryIO) -> CdaIdentity:
                 depth -= 1
                 continue
             depth += 1
+            _bounded(node, seen := seen + 1)
             if depth == 1 and node.tag != f"{{{HL7V3}}}ClinicalDocument":
                 break
             if depth == 2:
@@ -264,9 +265,20 @@ def read_identity(source: BinaryIO) -> CdaIdentity:
                     break
     except etree.XMLSyntaxError:
         raise LocalProtocolError("Document CDA précédent illisible.") from None
-    if len(found) != 3 or not found["version"].isdigit():
+    version = found.get("version", "")
+    if len(found) != 3 or not (version.isascii() and version.isdigit() and len(version) < 10):
         raise LocalProtocolError("Version précédente sans identifiant, setId ou numéro de version.")
     return CdaIdentity(found["id"], found["setId"], int(found["version"]))
+
+
+MAX_CDA_ELEMENTS = 100_000  # a level-1 CDA's header holds a few hundred elements
+
+
+def _bounded(node: etree._Element, seen: int) -> None:
+    """A received CDA: no DOCTYPE (hence no entity declarations), and a bounded number of elements
+    (the tree is built as it is read: 15 million empty elements would take gigabytes)."""
+    if seen > MAX_CDA_ELEMENTS or (seen == 1 and node.getroottree().docinfo.doctype):
+        raise HostileXml()
 
 
 def extract_body(source: BinaryIO, out: BinaryIO) -> str:
@@ -275,16 +287,16 @@ def extract_body(source: BinaryIO, out: BinaryIO) -> str:
     events = etree.iterparse(
         source,
         events=("end",),
-        tag=f"{{{HL7V3}}}text",
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
         huge_tree=True,  # a 50 MB document is one large text node
     )
     try:
-        for _, node in events:
+        for seen, (_, node) in enumerate(events, 1):
+            _bounded(node, seen)
             parent = node.getparent()
-            if parent is None or parent.tag != f"{{{HL7V3}}}nonXMLBody":
+            if node.tag != f"{{{HL7V3}}}text" or parent is None or parent.tag != f"{{{HL7V3}}}nonXMLBody":
                 continue
             if node.get("representation") != "B64":
                 raise LocalProtocolError("Corps du CDA non encodé en base64.")

@@ -94,3 +94,24 @@ class AlteredDocument(ProtocolError):
         "Le document reçu du DMP ne correspond pas à celui enregistré (taille, empreinte ou "
         "identifiant) ou est vide : il a été écarté et n'a pas été enregistré."
     )
+
+
+class MtomRefused(MalformedResponse):
+    """An MTOM (multipart/related) answer beyond a bound: too many parts, header block, preamble,
+    epilogue or padding too long, an attachment too large, a duplicate part. Refused whole."""
+
+    code = "DMP-MTOM-REFUSE"
+    user_message = (
+        "La réponse MTOM du DMP a été refusée : sa structure dépasse les limites admises "
+        "(nombre de parties, en-têtes, pièce jointe ou octets superflus)."
+    )
+
+
+class SpoolFailure(DmpClientError):
+    """A received attachment could not be written to its temporary file (disk full, no descriptor)."""
+
+    code = "DMP-FICHIER-TEMPORAIRE"
+    user_message = (
+        "Le document reçu du DMP n'a pas pu être écrit dans un fichier temporaire "
+        "(disque plein ou trop de fichiers ouverts)."
+    )

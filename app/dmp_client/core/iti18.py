@@ -308,7 +308,7 @@ def parse_document(node: etree._Element) -> DocumentInfo:
         service_stop=ebrim.parse_xds_time(_first(slots.get("serviceStopTime"))),
         author_persons=persons,
         author_institutions=institutions,
-        size=int(size_text) if size_text.isdigit() else None,
+        size=int(size_text) if size_text.isascii() and size_text.isdigit() and len(size_text) < 19 else None,
         sha1=_first(slots.get("hash")) or None,
         element=node,
     )

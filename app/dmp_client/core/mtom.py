@@ -12,6 +12,7 @@ the edge), keeping only a boundary's length of look-behind.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import urllib.parse
@@ -20,11 +21,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from app.dmp_client.core.errors import HostileXml, MalformedResponse
+from app.dmp_client.core.errors import HostileXml, MalformedResponse, MtomRefused, SpoolFailure
 
 ROOT_ID = "root.message@dmp-client"
-MAX_ROOT_BYTES = 64 * 1024 * 1024
-MAX_HEADER_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -109,6 +108,26 @@ def cid_of(href: str) -> str:
 Sink = Callable[[str, str], BinaryIO]  # (content_id, content_type) → writable binary file
 
 
+@dataclass(frozen=True)
+class MtomLimits:
+    """Bounds on a received multipart/related answer: every one is a refusal, never a truncation.
+
+    The defaults fit the DMP's answers (one root part and the retrieved document) with room to spare.
+    ``max_attachment_bytes``: the DMP publishes no document size limit [UNSURE]; the default is the
+    envelope cap (an inline document may be that large too), and it is a parameter."""
+
+    max_attachments: int = 4  # binary parts, each an open spool file until the caller closes it
+    max_header_bytes: int = 16 * 1024  # one part's header block
+    max_preamble_bytes: int = 64 * 1024  # before the first delimiter
+    max_epilogue_bytes: int = 64 * 1024  # after the closing delimiter (counted, never kept)
+    max_padding_bytes: int = 1024  # transport padding after a delimiter, before its CRLF
+    max_root_bytes: int = 64 * 1024 * 1024  # the SOAP envelope, kept in memory
+    max_attachment_bytes: int = 64 * 1024 * 1024  # one attachment, written to its sink
+
+
+DEFAULT_LIMITS = MtomLimits()
+
+
 @dataclass
 class ReceivedPart:
     content_id: str
@@ -119,36 +138,74 @@ class ReceivedPart:
 
 @dataclass
 class MultipartReader:
-    """Incremental multipart/related parser with bounded memory."""
+    """Incremental multipart/related parser: linear in its input, memory and open files bounded.
+
+    Every byte is scanned a bounded number of times (each search resumes where the last one gave up,
+    less a delimiter's length); the buffer never holds more than a chunk plus a header block. On any
+    refusal, the sinks' files opened so far are closed (:meth:`abort`)."""
 
     boundary: str
     sink: Sink
     start: str | None = None
+    limits: MtomLimits = DEFAULT_LIMITS
     root: bytes = b""
     parts: dict[str, ReceivedPart] = field(default_factory=dict)
     _buffer: bytearray = field(default_factory=bytearray)
+    _scanned: int = 0  # bytes of the buffer already searched without success
     _state: str = "preamble"
     _current: ReceivedPart | None = None
     _root_buffer: io.BytesIO | None = None
     _root_seen: bool = False
+    _opened: list[BinaryIO] = field(default_factory=list)
+    _epilogue: int = 0
 
     def __post_init__(self) -> None:
-        self._delimiter = b"\r\n--" + self.boundary.encode()
+        if not self.boundary or len(self.boundary) > 200:
+            raise MtomRefused("Réponse MTOM refusée : délimiteur (boundary) absent ou trop long.")
+        self._first = b"--" + self.boundary.encode("latin-1", "replace")
+        self._delimiter = b"\r\n" + self._first
 
     def feed(self, chunk: bytes) -> None:
-        self._buffer += chunk
-        while self._step():
-            pass
+        try:
+            if self._state == "done":
+                self._epilogue += len(chunk)
+                self._check_epilogue()
+                return
+            self._buffer += chunk
+            while self._step():
+                pass
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Close every file a sink gave: nothing of a refused answer stays open."""
+        for handle in self._opened:
+            with contextlib.suppress(OSError):
+                handle.close()
+        self._opened.clear()
+        self.parts.clear()
+        self._current = None
+
+    def _find(self, needle: bytes) -> int:
+        """``needle`` in the buffer, searching only bytes not searched before (linear overall)."""
+        index = self._buffer.find(needle, max(0, self._scanned - len(needle) + 1))
+        self._scanned = len(self._buffer) if index < 0 else 0
+        return index
+
+    def _consume(self, count: int) -> None:
+        del self._buffer[:count]
+        self._scanned = 0
 
     def _step(self) -> bool:
+        limits = self.limits
         if self._state == "preamble":
-            first = b"--" + self.boundary.encode()
-            index = self._buffer.find(first)
+            index = self._find(self._first)
             if index < 0:
-                if len(self._buffer) > MAX_HEADER_BYTES:
-                    raise MalformedResponse("Réponse MTOM sans délimiteur de début.")
+                if len(self._buffer) > limits.max_preamble_bytes + len(self._first):
+                    raise MtomRefused("Réponse MTOM refusée : préambule trop long, sans délimiteur.")
                 return False
-            del self._buffer[: index + len(first)]
+            self._consume(index + len(self._first))
             self._state = "after-delimiter"
             return True
         if self._state == "after-delimiter":
@@ -156,60 +213,96 @@ class MultipartReader:
                 return False
             if self._buffer[:2] == b"--":
                 self._state = "done"
-                self._buffer.clear()
+                self._epilogue = len(self._buffer) - 2
+                self._buffer = bytearray()
+                self._check_epilogue()
                 return False
-            end = self._buffer.find(b"\r\n")
+            end = self._find(b"\r\n")
             if end < 0:
+                if len(self._buffer) > limits.max_padding_bytes:
+                    raise MtomRefused("Réponse MTOM refusée : délimiteur sans fin de ligne.")
                 return False
-            del self._buffer[: end + 2]
+            if self._buffer[:end].strip(b" \t"):
+                raise MtomRefused("Réponse MTOM refusée : texte après un délimiteur.")
+            self._consume(end + 2)
             self._state = "headers"
             return True
         if self._state == "headers":
-            end = self._buffer.find(b"\r\n\r\n")
+            if self._buffer[:2] == b"\r\n":  # a part without headers (RFC 2046 allows it)
+                self._consume(2)
+                self._open_part({})
+                self._state = "body"
+                return True
+            end = self._find(b"\r\n\r\n")
             if end < 0:
-                if len(self._buffer) > MAX_HEADER_BYTES:
-                    raise HostileXml()
+                if len(self._buffer) > limits.max_header_bytes:
+                    raise MtomRefused("Réponse MTOM refusée : en-têtes de partie trop longs.")
                 return False
+            if end > limits.max_header_bytes:
+                raise MtomRefused("Réponse MTOM refusée : en-têtes de partie trop longs.")
             headers = _headers(bytes(self._buffer[:end]))
-            del self._buffer[: end + 4]
+            self._consume(end + 4)
             self._open_part(headers)
             self._state = "body"
             return True
         if self._state == "body":
-            index = self._buffer.find(self._delimiter)
+            index = self._find(self._delimiter)
             if index < 0:
                 keep = len(self._delimiter) - 1
                 if len(self._buffer) > keep:
-                    self._write(bytes(self._buffer[:-keep]))
-                    del self._buffer[:-keep]
+                    self._write(self._buffer[:-keep])
+                    self._consume(len(self._buffer) - keep)
+                    self._scanned = len(self._buffer)  # the kept tail is searched again, no more
                 return False
-            self._write(bytes(self._buffer[:index]))
-            del self._buffer[: index + len(self._delimiter)]
+            self._write(self._buffer[:index])
+            self._consume(index + len(self._delimiter))
             self._close_part()
             self._state = "after-delimiter"
             return True
         return False
 
+    def _check_epilogue(self) -> None:
+        if self._epilogue > self.limits.max_epilogue_bytes:
+            raise MtomRefused("Réponse MTOM refusée : données après le délimiteur de fin.")
+
     def _open_part(self, headers: dict[str, str]) -> None:
         content_id = headers.get("content-id", "").strip().strip("<>")
         content_type = headers.get("content-type", "application/octet-stream")
-        is_root = (self.start is not None and content_id == self.start.strip("<>")) or (
+        is_root = (self.start is not None and content_id == self.start.strip().strip("<>")) or (
             self.start is None and not self._root_seen
         )
         if is_root:
+            if self._root_seen:
+                raise MtomRefused("Réponse MTOM refusée : deux parties principales.")
             self._root_seen = True
             self._root_buffer = io.BytesIO()
             self._current = ReceivedPart(content_id, content_type, self._root_buffer)
-        else:
-            self._current = ReceivedPart(content_id, content_type, self.sink(content_id, content_type))
-
-    def _write(self, data: bytes) -> None:
-        if self._current is None or not data:
             return
-        self._current.size += len(data)
-        if self._current.file is self._root_buffer and self._current.size > MAX_ROOT_BYTES:
-            raise HostileXml()
-        self._current.file.write(data)
+        if content_id in self.parts:
+            raise MtomRefused("Réponse MTOM refusée : Content-ID en double.")
+        if len(self._opened) >= self.limits.max_attachments:
+            raise MtomRefused("Réponse MTOM refusée : trop de parties.")
+        try:
+            handle = self.sink(content_id, content_type)
+        except OSError:
+            raise SpoolFailure() from None
+        self._opened.append(handle)
+        self._current = ReceivedPart(content_id, content_type, handle)
+
+    def _write(self, data: bytearray) -> None:
+        part = self._current
+        if part is None or not data:
+            return
+        part.size += len(data)
+        if part.file is self._root_buffer:
+            if part.size > self.limits.max_root_bytes:
+                raise HostileXml()
+        elif part.size > self.limits.max_attachment_bytes:
+            raise MtomRefused("Réponse MTOM refusée : pièce jointe trop volumineuse.")
+        try:
+            part.file.write(data)
+        except OSError:
+            raise SpoolFailure() from None
 
     def _close_part(self) -> None:
         part = self._current
@@ -220,14 +313,21 @@ class MultipartReader:
             self.root = self._root_buffer.getvalue()
             self._root_buffer = None
         else:
-            part.file.flush()
+            try:
+                part.file.flush()
+            except OSError:
+                raise SpoolFailure() from None
             self.parts[part.content_id] = part
 
     def finish(self) -> None:
-        if self._state != "done":
-            raise MalformedResponse("Réponse MTOM tronquée (délimiteur de fin absent).")
-        if not self._root_seen:
-            raise MalformedResponse("Réponse MTOM sans partie principale.")
+        try:
+            if self._state != "done":
+                raise MalformedResponse("Réponse MTOM tronquée (délimiteur de fin absent).")
+            if not self._root_seen:
+                raise MalformedResponse("Réponse MTOM sans partie principale.")
+        except BaseException:
+            self.abort()
+            raise
 
 
 def _headers(block: bytes) -> dict[str, str]:
@@ -239,14 +339,21 @@ def _headers(block: bytes) -> dict[str, str]:
     return headers
 
 
-def read_mtom(content_type: str, chunks: Iterable[bytes], sink: Sink) -> MultipartReader:
-    """Parse a whole multipart/related response; the caller owns the sinks' files."""
+def read_mtom(
+    content_type: str, chunks: Iterable[bytes], sink: Sink, limits: MtomLimits = DEFAULT_LIMITS
+) -> MultipartReader:
+    """Parse a whole multipart/related response; the caller owns the sinks' files (closed here if
+    the answer is refused, or if reading it fails)."""
     _, params = content_type_parameters(content_type)
     boundary = params.get("boundary")
     if not boundary:
         raise MalformedResponse("Réponse MTOM sans paramètre boundary.")
-    reader = MultipartReader(boundary, sink, params.get("start"))
-    for chunk in chunks:
-        reader.feed(chunk)
-    reader.finish()
+    reader = MultipartReader(boundary, sink, params.get("start"), limits)
+    try:
+        for chunk in chunks:
+            reader.feed(chunk)
+        reader.finish()
+    except BaseException:
+        reader.abort()
+        raise
     return reader
