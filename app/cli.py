@@ -42,6 +42,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         status: int = args.handler(args, out, err)
     except USER_FACING_ERRORS as error:
         print(f"ERREUR: {error}", file=err)
+        hint = getattr(error, "cli_hint", None)  # e.g. DMP-ISSUE-INCERTAINE: check with `dmp find`
+        if hint:
+            print(hint, file=err)
         return EXIT_ERROR
     except BrokenPipeError:  # e.g. `dmp ins insc --csv big.csv | head`
         return EXIT_ERROR

@@ -258,6 +258,8 @@ def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         replaced = client.document_by_unique_id(ins, args.replace) if args.replace else None
         sent = client.send(ins, document, replaces=replaced)
     print(f"Document déposé (version {sent.version}, {sent.size} octets) : {sent.unique_id}", file=out)
+    for warning in sent.warnings:  # Warning-severity RegistryErrors: said, not a failure
+        print(f"AVERTISSEMENT du DMP : {warning.context or warning.code} [{warning.code}]", file=err)
     return 0
 
 

@@ -181,6 +181,7 @@ def listing(client: DmpClient, runs: int) -> list[tuple[str, list[float]]]:
         iti18.ACTION,
         iti18.build_query(StoredQuery.FIND_DOCUMENTS, every.parameters(), ReturnType.LEAF_CLASS),
         ins,
+        "registry",
     )
     url = f"{os.environ['DMP_HOST_URL']}/registry"
     rows: list[tuple[str, list[float]]] = [("bare LeafClass FindDocuments POST, all (baseline)", []),

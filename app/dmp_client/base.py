@@ -165,7 +165,7 @@ class ClientBase:
         self,
         service: str,
         action: str,
-        expected: str,
+        expected: str | tuple[str, ...],
         payload: etree._Element,
         patient: Ins | None,
         timeout: float,
@@ -183,7 +183,7 @@ class ClientBase:
         self,
         service: str,
         action: str,
-        expected: str,
+        expected: str | tuple[str, ...],
         payload: etree._Element,
         patient: Ins | None,
         timeout: float,
@@ -191,18 +191,23 @@ class ClientBase:
         idempotent: bool,
     ) -> tuple[SoapResponse, RawResponse]:
         """Like :meth:`_exchange`, keeping the MTOM attachments (the caller closes their files)."""
-        request = self._envelope(action, payload, patient)
+        request = self._envelope(action, payload, patient, service)
         raw = self.transport.post(service, request, timeout, idempotent=idempotent)
+        expected_actions = (expected,) if isinstance(expected, str) else expected
         try:
-            return self._read(raw, (expected,), request.message_id), raw
+            return self._read(raw, expected_actions, request.message_id), raw
         except BaseException:
             for part in raw.parts.values():
                 part.file.close()
             raise
 
-    def _envelope(self, action: str, payload: etree._Element, patient: Ins | None) -> SoapRequest:
+    def _envelope(
+        self, action: str, payload: etree._Element, patient: Ins | None, service: str
+    ) -> SoapRequest:
+        """The signed envelope, its ``wsa:To`` the service's endpoint URL (WS-Addressing 1.0 Core §3.1)."""
         vihf = build_signed_vihf(self._context(patient), self.signer)
-        return build_envelope(action, payload, vihf)
+        to = f"{self.transport.endpoint.base_url.rstrip('/')}/{service}"
+        return build_envelope(action, payload, vihf, to=to)
 
     @staticmethod
     def _read(raw: RawResponse, expected: tuple[str, ...], message_id: str) -> SoapResponse:

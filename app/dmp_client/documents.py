@@ -39,7 +39,8 @@ from app.dmp_client.core.hl7v3 import DmpState, DmpStatus
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments, QueryResult, ReturnType, StoredQuery
 from app.dmp_client.core.metadata import SubmissionSet, Visibility, entry_for_document
 from app.dmp_client.core.mtom import Part, build_mtom
-from app.dmp_client.core.registry import parse_registry_response
+from app.dmp_client.core.registry import RegistryErrorItem, parse_registry_response
+from app.dmp_client.core.soap import uncertain_outcome
 from app.dmp_client.core.valuesets import value_sets
 from app.dmp_client.core.xades import SignedDocument, sign_submission
 from app.dmp_client.spool import spool
@@ -99,6 +100,7 @@ class Sent:
     set_id: str
     version: int
     size: int
+    warnings: tuple[RegistryErrorItem, ...] = ()  # Warning-severity RegistryErrors of the answer
 
 
 def _now() -> dt.datetime:
@@ -447,7 +449,7 @@ class DocumentTransactions(ClientBase):
                 ebrim.new_id(), new_oid(), self.session.sender_oid, ins, author, now, self.content_type
             )
             built = iti41.build_provide_and_register(submission, [entry], signature_entry)
-            envelope = self._envelope(iti41.ACTION, built.payload, ins)
+            envelope = self._envelope(iti41.ACTION, built.payload, ins, "repository")
             mtom = build_mtom(
                 envelope.body,
                 iti41.ACTION,
@@ -462,9 +464,10 @@ class DocumentTransactions(ClientBase):
                 ],
             )
             raw = self.transport.post("repository", mtom, self.transport.timeouts.send, idempotent=False)
-        response = self._read(raw, (iti41.ACTION_RESPONSE,), envelope.message_id)
-        parse_registry_response(response.payload)
-        return Sent(entry.unique_id, entry.entry_id, set_id, version, written.size)
+        with uncertain_outcome():  # the document may be registered although the answer is unreadable
+            response = self._read(raw, (iti41.ACTION_RESPONSE,), envelope.message_id)
+            warnings = parse_registry_response(response.payload)
+        return Sent(entry.unique_id, entry.entry_id, set_id, version, written.size, warnings)
 
     def _previous_version(self, ins: Ins, replaced: DocumentInfo) -> tuple[str, int, str]:
         """setId, next version number and id of the CDA being replaced, read from the stored CDA."""
@@ -483,16 +486,17 @@ class DocumentTransactions(ClientBase):
         submission = SubmissionSet(
             ebrim.new_id(), new_oid(), self.session.sender_oid, ins, author, _now(), self.content_type
         )
-        response = self._exchange(
-            "registry",
-            iti57.ACTION,
-            iti57.ACTION_RESPONSE,
-            payload_builder(submission),
-            ins,
-            self.transport.timeouts.send,
-            idempotent=False,
-        )
-        parse_registry_response(response.payload)
+        with uncertain_outcome():  # the update may be applied although the answer is unreadable
+            response = self._exchange(
+                "registry",
+                iti57.ACTION,
+                iti57.ACCEPTED_RESPONSES,
+                payload_builder(submission),
+                ins,
+                self.transport.timeouts.send,
+                idempotent=False,
+            )
+            parse_registry_response(response.payload)
 
     @journaled("TD3.3")
     @_vigilant

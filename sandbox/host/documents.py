@@ -35,7 +35,7 @@ PNR_RESPONSE = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-bResponse"
 RETRIEVE_ACTION = "urn:ihe:iti:2007:RetrieveDocumentSet"
 RETRIEVE_RESPONSE = "urn:ihe:iti:2007:RetrieveDocumentSetResponse"
 UPDATE_ACTION = "urn:ihe:iti:2010:UpdateDocumentSet"
-UPDATE_RESPONSE = "urn:ihe:iti:2010:UpdateDocumentSet-Response"
+UPDATE_RESPONSE = "urn:ihe:iti:2010:UpdateDocumentSetResponse"  # resources/spec/wsdl/iti57.wsdl
 META = "XDSRegistryMetadataError"
 
 

@@ -90,9 +90,8 @@ def test_altered_or_empty_document_is_never_written(
     assert client.document_by_unique_id(ins, sent.unique_id).version == "1"
 
 
-@pytest.mark.xfail(reason="client side by `faults` (core/registry.py); remove once merged", strict=False)
 def test_success_carrying_an_error_is_a_failure(client: DmpClient, host: DmpHost, tmp_path: Path) -> None:
-    """Client side written by `faults` (core/registry.py): expected to fail until it is merged."""
+    """An Error-severity RegistryError under Success is a failure carrying its code (core/registry.py)."""
     ins, _traits, _sent_doc, _entry = _sent(client, tmp_path)
     host.config.faults.lie = "succes-avec-erreur"
     with pytest.raises(DmpClientError) as caught:
@@ -100,9 +99,8 @@ def test_success_carrying_an_error_is_a_failure(client: DmpClient, host: DmpHost
     assert lies.ERROR_CODE in caught.value.code or lies.ERROR_CODE in str(caught.value)
 
 
-@pytest.mark.xfail(reason="client side by `faults` (core/soap.py); remove once merged", strict=False)
 def test_soap11_children_keep_the_servers_text(client: DmpClient, host: DmpHost, tmp_path: Path) -> None:
-    """Client side written by `faults` (core/soap.py): expected to fail until it is merged."""
+    """A SOAP 1.2 Fault with SOAP 1.1 children keeps the host's text (core/soap.py)."""
     ins, _traits, _sent_doc, _entry = _sent(client, tmp_path)
     host.config.faults.lie = "faute-soap11"
     with pytest.raises(DmpClientError) as caught:

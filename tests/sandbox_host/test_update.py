@@ -19,7 +19,7 @@ def update(client: k.HostClient, payload: etree._Element) -> k.Answer:
     answer = client.post("registry", UPDATE, payload)
     assert (
         answer.envelope.findtext(".//{http://www.w3.org/2005/08/addressing}Action")
-        == "urn:ihe:iti:2010:UpdateDocumentSet-Response"
+        == "urn:ihe:iti:2010:UpdateDocumentSetResponse"  # resources/spec/wsdl/iti57.wsdl
     )
     k.assert_valid(answer.payload)
     return answer

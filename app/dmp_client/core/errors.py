@@ -115,3 +115,15 @@ class SpoolFailure(DmpClientError):
         "Le document reçu du DMP n'a pas pu être écrit dans un fichier temporaire "
         "(disque plein ou trop de fichiers ouverts)."
     )
+
+
+class UncertainOutcome(MalformedResponse):
+    """An unexpected or unreadable answer to a non-idempotent request (ITI-41, ITI-57): the host may
+    have applied the change. Check by query before sending again; never assume nothing happened."""
+
+    code = "DMP-ISSUE-INCERTAINE"
+    user_message = (
+        "La réponse du DMP est inattendue ou illisible : la modification a peut-être été appliquée. "
+        "Vérifiez la liste des documents du patient avant de recommencer."
+    )
+    cli_hint = "Pour vérifier : dmp find --ins <INS du patient> (liste des documents du DMP)."

@@ -26,8 +26,13 @@ from app.dmp_client.core.metadata import (
 )
 from app.dmp_client.core.ns import q
 
+# resources/spec/wsdl/iti57.wsdl (IHE ITI TF-2b 3.57.4.1.2 and 3.57.4.2.2): the request and response actions.
 ACTION = "urn:ihe:iti:2010:UpdateDocumentSet"
-ACTION_RESPONSE = "urn:ihe:iti:2010:UpdateDocumentSet-Response"
+ACTION_RESPONSE = "urn:ihe:iti:2010:UpdateDocumentSetResponse"
+# The DMP's example messages (dmp-interface.md §2.2) spell the response action with a hyphen: accepted
+# as well, never sent (docs/dmp-client.md "SOAP actions").
+ACTION_RESPONSE_DMP_EXAMPLES = "urn:ihe:iti:2010:UpdateDocumentSet-Response"
+ACCEPTED_RESPONSES = (ACTION_RESPONSE, ACTION_RESPONSE_DMP_EXAMPLES)
 _REGISTRY_ONLY = {"status"}
 
 

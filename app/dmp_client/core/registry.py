@@ -30,7 +30,7 @@ class RegistryFailure(RemoteError):
 
     def __init__(self, errors: tuple[RegistryErrorItem, ...]) -> None:
         self.errors = errors
-        first = next((e for e in errors if e.severity.endswith("Error")), errors[0] if errors else None)
+        first = next((e for e in errors if is_error(e)), errors[0] if errors else None)
         code = first.code if first else "XDSRegistryError"
         context = first.context if first else "Échec sans détail"
         super().__init__(code, context, subcode=code)
@@ -48,15 +48,24 @@ def registry_errors(node: etree._Element) -> tuple[RegistryErrorItem, ...]:
     )
 
 
+def is_error(item: RegistryErrorItem) -> bool:
+    """Error severity: the attribute's default in ebRS 3.0 rs.xsd when absent, and any value not a
+    warning (``…:ErrorSeverityType:Warning``); some hosts write the bare word."""
+    severity = item.severity.rsplit(":", 1)[-1]
+    return severity != "Warning"
+
+
 def check_status(node: etree._Element) -> tuple[RegistryErrorItem, ...]:
-    """Raise on Failure; return the warnings of a success or partial success."""
+    """Raise on Failure, and on any Error-severity RegistryError whatever the status (ebRS 3.0 §2.1.3,
+    ITI TF-3 4.2.4: a Success carrying an Error is not a success); return the warnings of a success
+    or partial success, for the caller to pass on."""
     status = node.get("status", "")
     errors = registry_errors(node)
     if status == FAILURE or (status not in (SUCCESS, PARTIAL) and errors):
         raise RegistryFailure(errors)
     if status not in (SUCCESS, PARTIAL):
         raise MalformedResponse(f"Statut de réponse XDS inconnu : {status or 'absent'}.")
-    if status == PARTIAL and any(e.severity == SEVERITY_ERROR for e in errors):
+    if any(is_error(e) for e in errors):
         raise RegistryFailure(errors)
     return errors
 

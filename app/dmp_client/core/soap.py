@@ -9,15 +9,18 @@ HTTP 200, or an unexpected action all become typed errors.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from lxml import etree
 
-from app.dmp_client.core.errors import MalformedResponse, SoapFault
+from app.dmp_client.core.errors import MalformedResponse, SoapFault, UncertainOutcome
 from app.dmp_client.core.ns import SOAP11, SOAP12, WSA, WSA_ANONYMOUS, WSSE, q
 from app.dmp_client.core.xml import parse_xml, serialize
 
 CONTENT_TYPE = "application/soap+xml; charset=UTF-8"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 @dataclass(frozen=True)
@@ -67,23 +70,61 @@ def _text(element: etree._Element | None) -> str:
     return "".join(element.itertext()).strip() if element is not None else ""
 
 
+_FAULT_NAMESPACES = (SOAP12, SOAP11, "")
+_MAX_REASON = 1000  # characters of the host's text kept in the error
+
+
+def _children(element: etree._Element, name: str) -> list[etree._Element]:
+    """Child elements called ``name`` in any namespace (SOAP 1.2, SOAP 1.1 or none): hosts mix them."""
+    return [c for c in element if isinstance(c.tag, str) and etree.QName(c).localname == name]
+
+
+def _child(element: etree._Element | None, *path: str) -> etree._Element | None:
+    for name in path:
+        if element is None:
+            return None
+        found = _children(element, name)
+        element = found[0] if found else None
+    return element
+
+
+def _reason(fault: etree._Element) -> str:
+    reason = _child(fault, "Reason")
+    if reason is not None:
+        texts = _children(reason, "Text")
+        french = [t for t in texts if (t.get(XML_LANG) or "").lower().startswith("fr")]
+        text = _text((french or texts)[0]) if texts else _text(reason)
+        if text:
+            return text
+    text = _text(_child(fault, "faultstring"))
+    if not text:  # neither shape: the detail's text rather than nothing
+        text = _text(_child(fault, "Detail")) or _text(_child(fault, "detail"))
+    return text[:_MAX_REASON]
+
+
 def _fault(envelope: etree._Element) -> SoapFault | None:
-    """Find a fault anywhere in the body, SOAP 1.2 or SOAP 1.1 shaped."""
-    fault = envelope.find(f".//{{{SOAP12}}}Fault")
-    if fault is not None:
-        code = _text(fault.find(f"{{{SOAP12}}}Code/{{{SOAP12}}}Value"))
-        subcode = _text(fault.find(f"{{{SOAP12}}}Code/{{{SOAP12}}}Subcode/{{{SOAP12}}}Value")) or None
-        reason = _text(fault.find(f"{{{SOAP12}}}Reason/{{{SOAP12}}}Text")) or _text(
-            fault.find(f"{{{SOAP12}}}Reason")
-        )
-        return SoapFault(_local(code) or "Fault", reason, subcode=_local(subcode) if subcode else None)
-    fault = envelope.find(f".//{{{SOAP11}}}Fault")
-    if fault is None:  # some servers drop the namespace on the fault element
-        fault = envelope.find(".//Fault")
-    if fault is not None:
-        code = _text(fault.find("faultcode"))
-        return SoapFault(_local(code) or "Fault", _text(fault.find("faultstring")))
-    return None
+    """Find a fault in the body whatever its shape: SOAP 1.2 ``Code``/``Reason``, SOAP 1.1
+    ``faultcode``/``faultstring`` (inside a SOAP 1.1 or a SOAP 1.2 envelope, HTTP 200 or 500), a mix of
+    both, or a ``Fault`` element without namespace; the code and the host's text are always kept."""
+    body = _child(envelope, "Body")
+    scope = body if body is not None else envelope
+    fault = next(
+        (
+            e
+            for e in scope.iter()
+            if isinstance(e.tag, str)
+            and etree.QName(e).localname == "Fault"
+            and (etree.QName(e).namespace or "") in _FAULT_NAMESPACES
+        ),
+        None,
+    )
+    if fault is None:
+        return None
+    code = _text(_child(fault, "Code", "Value")) or _text(_child(fault, "faultcode"))
+    subcode = _text(_child(fault, "Code", "Subcode", "Value")) or None
+    return SoapFault(
+        _local(code) or "Fault", _reason(fault)[:_MAX_REASON], subcode=_local(subcode) if subcode else None
+    )
 
 
 def _local(qname: str) -> str:
@@ -115,3 +156,16 @@ def parse_envelope(
     if request_id and relates_to and relates_to != request_id:
         raise MalformedResponse("La réponse du DMP ne correspond pas à la requête envoyée (RelatesTo).")
     return SoapResponse(action or None, relates_to or None, payload)
+
+
+@contextmanager
+def uncertain_outcome() -> Iterator[None]:
+    """Around the reading of the answer to a non-idempotent request (ITI-41, ITI-57): an unexpected
+    or unreadable answer becomes :class:`UncertainOutcome` (the change may have been applied). Faults
+    and registry failures are definite answers and pass unchanged."""
+    try:
+        yield
+    except UncertainOutcome:
+        raise
+    except MalformedResponse as error:
+        raise UncertainOutcome() from error
