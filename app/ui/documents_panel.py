@@ -31,14 +31,12 @@ from app.ui.documents_model import (
 from app.ui.flow_layout import FlowLayout
 from app.ui.qt import (
     QAbstractItemView,
-    QAction,
     QCheckBox,
     QComboBox,
     QDate,
     QDateEdit,
     QHBoxLayout,
     QHeaderView,
-    QKeySequence,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -165,11 +163,7 @@ class DocumentsPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(bar)
 
-        find = QAction(self)
-        find.setShortcut(QKeySequence(QKeySequence.StandardKey.Find))
-        find.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        find.triggered.connect(self._focus_search)
-        self.addAction(find)
+        # Ctrl+F is the window's (window_actions.SHORTCUTS): a second one here made it ambiguous.
 
         self.family.currentIndexChanged.connect(self._family_changed)
         for widget in (self.use_from, self.use_to):
@@ -284,10 +278,6 @@ class DocumentsPanel(QWidget):
             table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 24)
         header.setMinimumSectionSize(metrics.horizontalAdvance("Statut") + 24)
         table.sortByColumn(COL_DATE, Qt.SortOrder.DescendingOrder)
-
-    def _focus_search(self) -> None:
-        self.search.setFocus()
-        self.search.selectAll()
 
     def _filter(self, apply: Callable[[], None]) -> None:
         """Apply a filter change. When the selected row is filtered out, Qt may select a neighbour:

@@ -353,3 +353,17 @@ def test_sign_out_closes_the_card_and_purges_off_the_gui_thread(
     qtbot.waitUntil(lambda: bool(threads) and window.workspace.connection is None, timeout=WAIT)
     qtbot.waitUntil(lambda: window.card_action.isEnabled(), timeout=WAIT)
     assert threads[0] is not threading.main_thread()
+
+
+def test_ctrl_f_from_the_documents_list_reaches_the_search(qtbot: QtBot, window: MainWindow) -> None:
+    """The documents panel had its own Ctrl+F beside the window's: with the focus in the list the key
+    was ambiguous and did nothing."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    window.activateWindow()
+    window.tabs.setCurrentIndex(0)
+    window.documents.table.setFocus()
+    qtbot.waitUntil(lambda: window.documents.table.hasFocus())
+    QTest.keyClick(window.documents.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.documents.search.hasFocus())
