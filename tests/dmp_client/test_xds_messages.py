@@ -366,3 +366,18 @@ def test_registry_failures_carry_the_dmp_code() -> None:
         parse_registry_response(
             etree.fromstring(f'<rs:RegistryResponse xmlns:rs="{ebrim.RS}" status="bogus"/>')
         )
+
+
+def test_multi_valued_parameters_in_parentheses_single_valued_not() -> None:
+    """ITI TF-2a 3.18.4.1.2.3.5: a multi-valued parameter's values are a ( ) list; a single-valued
+    one is one quoted value. $XDSDocumentEntryAuthorPerson is multi-valued in FindDocuments
+    (3.18.4.1.2.3.7.1); $XDSDocumentEntryEntryUUID is single-valued in GetRelatedDocuments
+    (3.18.4.1.2.3.7.8). Both were sent the other way round."""
+    h = header()
+    search = FindDocuments(h.patient, author_person="%DUPONT%")
+    params = search.parameters()
+    assert params["$XDSDocumentEntryAuthorPerson"] == ["('%DUPONT%')"]
+    assert params["$XDSDocumentEntryPatientId"][0].startswith("'")  # single-valued: no ( )
+    related = iti18.get_related_documents("urn:uuid:0b1c", [AssociationType.REPLACE])
+    assert related["$XDSDocumentEntryEntryUUID"] == ["'urn:uuid:0b1c'"]
+    assert related["$AssociationTypes"][0].startswith("('")

@@ -113,7 +113,8 @@ class FindDocuments:
             if moment is not None:
                 p[f"$XDSDocumentEntry{name}"] = [ebrim.xds_time(moment)]
         if self.author_person:
-            p["$XDSDocumentEntryAuthorPerson"] = _quoted(self.author_person)
+            # Multi-valued ("M" in ITI TF-2a 3.18.4.1.2.3.7.1; values in ( ), 3.18.4.1.2.3.5).
+            p["$XDSDocumentEntryAuthorPerson"] = _list([self.author_person])
         return p
 
 
@@ -140,7 +141,9 @@ def find_submission_sets(
 
 
 def get_related_documents(entry_uuid: str, association_types: Sequence[str]) -> dict[str, list[str]]:
-    return {"$XDSDocumentEntryEntryUUID": _list([entry_uuid]), "$AssociationTypes": _list(association_types)}
+    # $XDSDocumentEntryEntryUUID is single-valued in GetRelatedDocuments (ITI TF-2a 3.18.4.1.2.3.7.8):
+    # a single quoted value, no ( ) (3.18.4.1.2.3.5); $AssociationTypes is multi-valued.
+    return {"$XDSDocumentEntryEntryUUID": _quoted(entry_uuid), "$AssociationTypes": _list(association_types)}
 
 
 def find_by_reference_id(
