@@ -381,3 +381,25 @@ def test_multi_valued_parameters_in_parentheses_single_valued_not() -> None:
     related = iti18.get_related_documents("urn:uuid:0b1c", [AssociationType.REPLACE])
     assert related["$XDSDocumentEntryEntryUUID"] == ["'urn:uuid:0b1c'"]
     assert related["$AssociationTypes"][0].startswith("('")
+
+
+def test_ids_with_an_extension_keep_root_and_extension(pki_dir: Path) -> None:
+    """A previous CDA id with an extension was written ``root^ext`` into ``parentDocument/id@root``
+    and the setId's extension was dropped; an HL7 II carries them as two attributes, the XDS form
+    (uniqueId) stays ``root^extension`` (ITI TF-3 4.2.3.2.26)."""
+    set_id, previous = "1.2.250.1.999.7.1^LOT-42", "1.2.250.1.999.7.2^CR-2026-001"
+    second = header(set_id=set_id, version=2, replaces=previous)
+    cda, *_ = submission_for(second, structure_signer(pki_dir))
+    doc = etree.fromstring(cda)
+    parent_id = doc.find(f"{{{H}}}relatedDocument/{{{H}}}parentDocument/{{{H}}}id")
+    assert parent_id is not None and dict(parent_id.attrib) == {
+        "root": "1.2.250.1.999.7.2",
+        "extension": "CR-2026-001",
+    }
+    set_node = doc.find(f"{{{H}}}setId")
+    assert set_node is not None and dict(set_node.attrib) == {
+        "root": "1.2.250.1.999.7.1",
+        "extension": "LOT-42",
+    }
+    identity = read_identity(io.BytesIO(cda))
+    assert identity.set_id == set_id  # read back whole, so a third version keeps it

@@ -90,6 +90,13 @@ def _el(parent: etree._Element, tag: str, text: str | None = None, **attributes:
     return node
 
 
+def _ii(parent: etree._Element, tag: str, value: str) -> etree._Element:
+    """An HL7 II from its XDS form ``root^extension`` (ITI TF-3 4.2.3.2.26: a CDA id's uniqueId is
+    root^extension): ``root`` and ``extension`` as two attributes, never ``root^ext`` in ``@root``."""
+    root, _, extension = value.partition("^")
+    return _el(parent, tag, root=root, extension=extension) if extension else _el(parent, tag, root=root)
+
+
 def _code(
     parent: etree._Element, tag: str, concept: Concept, system_name: str | None = None
 ) -> etree._Element:
@@ -121,13 +128,13 @@ def _header(h: DocumentHeader) -> etree._Element:
     _el(doc, "typeId", root="2.16.840.1.113883.1.3", extension="POCD_HD000040")
     for template in ("2.16.840.1.113883.2.8.2.1", "1.2.250.1.213.1.1.1.1", "1.3.6.1.4.1.19376.1.2.20"):
         _el(doc, "templateId", root=template)
-    _el(doc, "id", root=h.document_id)
+    _ii(doc, "id", h.document_id)
     _code(doc, "code", h.type_code, "LOINC" if h.type_code.code_system == LOINC else None)
     _el(doc, "title", h.title)
     _el(doc, "effectiveTime", value=hl7_time(h.created))
     _el(doc, "confidentialityCode", code="N", displayName="Normal", codeSystem="2.16.840.1.113883.5.25")
     _el(doc, "languageCode", code="fr-FR")
-    _el(doc, "setId", root=h.set_id)
+    _ii(doc, "setId", h.set_id)
     _el(doc, "versionNumber", value=str(h.version))
     _record_target(doc, h)
     _author(doc, h)
@@ -143,7 +150,7 @@ def _header(h: DocumentHeader) -> etree._Element:
     _documentation_of(doc, h)
     if h.replaces:
         parent = _el(_el(doc, "relatedDocument", typeCode="RPLC"), "parentDocument")
-        _el(parent, "id", root=h.replaces)
+        _ii(parent, "id", h.replaces)
     encounter = _el(_el(doc, "componentOf"), "encompassingEncounter")
     _el(_el(encounter, "effectiveTime"), "low", value=hl7_time(h.service_start))
     facility = _el(_el(encounter, "location"), "healthCareFacility")
@@ -254,11 +261,9 @@ def read_identity(source: BinaryIO) -> CdaIdentity:
                 break
             if depth == 2:
                 local = etree.QName(node).localname
-                if local == "id" and "id" not in found:
+                if local in ("id", "setId") and local not in found:
                     root, extension = node.get("root", ""), node.get("extension")
-                    found["id"] = f"{root}^{extension}" if extension else root
-                elif local == "setId":
-                    found["setId"] = node.get("root", "")
+                    found[local] = f"{root}^{extension}" if extension else root  # XDS form
                 elif local == "versionNumber":
                     found["version"] = node.get("value", "")
                 elif local in ("component", "recordTarget") and len(found) == 3:
