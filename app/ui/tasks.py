@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -90,9 +91,24 @@ class _Job(QRunnable):
         try:
             result = self.fn()
         except BaseException as error:  # delivered to on_failure, never lost in a worker
+            _forget_locals(error)
             self.relay.finished.emit(self.number, False, error)
         else:
             self.relay.finished.emit(self.number, True, result)
+
+
+def _forget_locals(error: BaseException) -> None:
+    """Keep the traceback's file:line frames (the log's only use of them, app/errors.py) but not
+    their local variables: a delivered error is often kept by a panel, and its frames held this
+    runnable, its closure and whatever the failed work had read (answers, patient data)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)  # finished frames only; ours is still running
+        current = current.__cause__ or current.__context__
+    if error.__traceback__ is not None and error.__traceback__.tb_frame.f_code is _Job.run.__code__:
+        error.__traceback__ = error.__traceback__.tb_next  # drop this runnable's own (running) frame
 
 
 def run_in_background(

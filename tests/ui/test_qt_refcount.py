@@ -78,19 +78,26 @@ def test_background_work_keeps_none_flat(qapp: object) -> None:
     done: list[str] = []  # names only: a kept exception keeps its frames (and their Nones)
 
     def batch() -> None:
+        target_before = len(done)
         for _ in range(100):
             run_in_background(lambda: None, lambda result: done.append(repr(result)))
             run_in_background(lambda: 1 / 0, None, lambda error: done.append(type(error).__name__))
-        _pump(qapp, lambda: len(done) % 200 == 0)
+        target = target_before + 200
+        _pump(qapp, lambda: len(done) >= target)
 
     batch()
+    from PySide6.QtCore import QThreadPool
+
+    QThreadPool.globalInstance().waitForDone()  # other tests' work settled before counting
+    _pump(qapp, lambda: True)
     gc.collect()
     before = sys.getrefcount(None)
     for _ in range(3):
         batch()
     gc.collect()
     assert len(done) == 800
-    assert abs(sys.getrefcount(None) - before) <= 20, sys.getrefcount(None) - before
+    # The defect showed as +2 per job (+1,200 here); a loaded machine's stray work stays far below.
+    assert abs(sys.getrefcount(None) - before) <= 100, sys.getrefcount(None) - before
 
 
 def test_a_refreshed_table_keeps_none_flat(qapp: object) -> None:
@@ -114,3 +121,27 @@ def test_a_refreshed_table_keeps_none_flat(qapp: object) -> None:
         refresh(shift)
     assert abs(sys.getrefcount(None) - before) <= 5, sys.getrefcount(None) - before
     assert table.item(0, 0).text() == texts[199 % 36]
+
+
+def test_a_delivered_error_keeps_its_frames_not_their_locals(qapp: object) -> None:
+    """A failed background job's error is often kept by a panel: its traceback keeps file:line
+    (what the log uses) but no local variable of the failed work (answers, patient data) and not the
+    runnable (the soak saw one `_Job` and its closure kept per failed refresh)."""
+    from app.errors import traceback_frames
+    from app.ui.tasks import run_in_background
+
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        answer = "réponse du DMP"  # noqa: F841  (a local the error must not keep)
+        raise ValueError("x")
+
+    run_in_background(work, None, errors.append)
+    _pump(qapp, lambda: bool(errors))
+    error = errors[0]
+    frames = traceback_frames(error)
+    assert "test_qt_refcount.py:" in frames and " work" in frames, frames
+    tb = error.__traceback__
+    while tb is not None:
+        assert "answer" not in tb.tb_frame.f_locals and "self" not in tb.tb_frame.f_locals
+        tb = tb.tb_next
