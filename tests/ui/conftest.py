@@ -15,6 +15,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,3 +71,17 @@ def structure_workspace(host: DmpHost, pki_dir: Path, ui_store: LocalStore) -> I
     workspace.connect_structure()
     yield workspace
     workspace.close()
+
+
+@pytest.fixture
+def window(qtbot: Any, gp_workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The real main window connected as the sandbox GP (direct mode), confirmations answered yes."""
+    from app.ui.main_window import MainWindow
+    from app.ui.qt import QMessageBox
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    main = MainWindow(gp_workspace, monitor_cards=False)
+    qtbot.addWidget(main)
+    main.show()
+    main._show_connection(gp_workspace.connection)
+    return main

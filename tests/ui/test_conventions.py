@@ -126,16 +126,6 @@ def test_the_manual_entry_error_wraps_and_is_shown_whole(qtbot: QtBot) -> None:
     assert problem.geometry().right() <= dialog.width()
 
 
-@pytest.fixture
-def window(qtbot: QtBot, gp_workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> MainWindow:
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    main = MainWindow(gp_workspace, monitor_cards=False)
-    qtbot.addWidget(main)
-    main.show()
-    main._show_connection(gp_workspace.connection)
-    return main
-
-
 def test_the_busy_text_is_beside_the_bar_not_under_it(qtbot: QtBot, window: MainWindow) -> None:
     release = threading.Event()
     window.run("La recherche des documents des deux dernières années", lambda: release.wait(10))

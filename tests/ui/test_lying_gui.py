@@ -27,16 +27,6 @@ P03 = "P03"
 
 
 @pytest.fixture
-def window(qtbot: QtBot, gp_workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> MainWindow:
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    main = MainWindow(gp_workspace, monitor_cards=False)
-    qtbot.addWidget(main)
-    main.show()
-    main._show_connection(gp_workspace.connection)
-    return main
-
-
-@pytest.fixture
 def sent(gp_workspace: Workspace, tmp_path: Path) -> str:
     """A document of P03 sent honestly before the host starts lying: its uniqueId."""
     patient = sandbox_patient(P03)

@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pytest
 from pytestqt.qtbot import QtBot
 
 from app.card.cps import PinStatus
@@ -15,19 +14,9 @@ from app.dmp_client.core.actions import Action
 from app.dmp_client.core.context import Purpose
 from app.ui.dialogs import ConsentDialog, EmergencyAccessDialog, GuiPinPrompt, PinDialog
 from app.ui.main_window import MainWindow
-from app.ui.qt import QDialog, QDialogButtonBox, QMessageBox
+from app.ui.qt import QDialog, QDialogButtonBox
 from app.workspace import Workspace
 from tests.ui.conftest import sandbox_patient
-
-
-@pytest.fixture
-def window(qtbot: QtBot, gp_workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> MainWindow:
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    main = MainWindow(gp_workspace, monitor_cards=False)
-    qtbot.addWidget(main)
-    main.show()
-    main._show_connection(gp_workspace.connection)
-    return main
 
 
 def open_patient(qtbot: QtBot, window: MainWindow, pid: str) -> None:

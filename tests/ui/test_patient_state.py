@@ -15,16 +15,6 @@ from app.workspace import Workspace
 from tests.ui.conftest import sandbox_patient
 
 
-@pytest.fixture
-def window(qtbot: QtBot, gp_workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> MainWindow:
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    main = MainWindow(gp_workspace, monitor_cards=False)
-    qtbot.addWidget(main)
-    main.show()
-    main._show_connection(gp_workspace.connection)
-    return main
-
-
 def test_a_patient_choice_is_announced_once(qtbot: QtBot) -> None:
     panel = PatientPanel()
     qtbot.addWidget(panel)
