@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import mimetypes
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -16,6 +16,7 @@ from app.cli_dmp import common_options, ins_of, open_client, open_session
 from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
+from app.dmp_client.core.registry import RegistryErrorItem
 from app.dmp_client.core.valuesets import Concept, value_sets
 from app.dmp_client.documents import NewDocument
 from app.errors import DmpClientError, InputFileError
@@ -258,9 +259,14 @@ def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         replaced = client.document_by_unique_id(ins, args.replace) if args.replace else None
         sent = client.send(ins, document, replaces=replaced)
     print(f"Document déposé (version {sent.version}, {sent.size} octets) : {sent.unique_id}", file=out)
-    for warning in sent.warnings:  # Warning-severity RegistryErrors: said, not a failure
-        print(f"AVERTISSEMENT du DMP : {warning.context or warning.code} [{warning.code}]", file=err)
+    _say_warnings(sent.warnings, err)
     return 0
+
+
+def _say_warnings(warnings: Iterable[RegistryErrorItem], err: TextIO) -> None:
+    """Warning-severity RegistryErrors of a success: said, not a failure."""
+    for warning in warnings:
+        print(f"AVERTISSEMENT du DMP : {warning.context or warning.code} [{warning.code}]", file=err)
 
 
 def _card_holder(settings: Settings) -> str:
@@ -295,7 +301,8 @@ def _visibility(args: argparse.Namespace, err: TextIO, add: set[Visibility], rem
     settings = Settings.from_env()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
-        client.set_visibility(ins, client.document_by_unique_id(ins, args.document), add=add, remove=remove)
+        document = client.document_by_unique_id(ins, args.document)
+        _say_warnings(client.set_visibility(ins, document, add=add, remove=remove), err)
     return 0
 
 
@@ -322,7 +329,7 @@ def _status(args: argparse.Namespace, out: TextIO, err: TextIO, new: str, done: 
     settings = Settings.from_env()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
-        client.set_status(ins, client.document_by_unique_id(ins, args.document), new)
+        _say_warnings(client.set_status(ins, client.document_by_unique_id(ins, args.document), new), err)
     print(done, file=out)
     return 0
 

@@ -288,24 +288,28 @@ class Workspace:
             identity = read_identity(source)
         return Retrieved(cda, body, media, identity.document_id)
 
-    def apply(self, patient: Patient, document: DocumentInfo, action: Action) -> None:
+    def apply(self, patient: Patient, document: DocumentInfo, action: Action) -> tuple[str, ...]:
+        """One ITI-57 action; the host's warnings returned as ``text [code]`` lines to show."""
         client = self._client()
         if action is Action.MASK:
-            client.set_visibility(patient.ins, document, add={Visibility.MASKED_FROM_PS})
+            warnings = client.set_visibility(patient.ins, document, add={Visibility.MASKED_FROM_PS})
         elif action is Action.UNMASK:
-            client.set_visibility(patient.ins, document, remove={Visibility.MASKED_FROM_PS})
+            warnings = client.set_visibility(patient.ins, document, remove={Visibility.MASKED_FROM_PS})
         elif action is Action.SHOW_TO_PATIENT:
-            client.set_visibility(patient.ins, document, remove={Visibility.INVISIBLE_TO_PATIENT})
+            warnings = client.set_visibility(patient.ins, document, remove={Visibility.INVISIBLE_TO_PATIENT})
         elif action is Action.SHOW_TO_REPRESENTATIVES:
-            client.set_visibility(patient.ins, document, remove={Visibility.INVISIBLE_TO_REPRESENTATIVES})
+            warnings = client.set_visibility(
+                patient.ins, document, remove={Visibility.INVISIBLE_TO_REPRESENTATIVES}
+            )
         elif action is Action.ARCHIVE:
-            client.set_status(patient.ins, document, Status.ARCHIVED)
+            warnings = client.set_status(patient.ins, document, Status.ARCHIVED)
         elif action is Action.UNARCHIVE:
-            client.set_status(patient.ins, document, Status.APPROVED)
+            warnings = client.set_status(patient.ins, document, Status.APPROVED)
         elif action is Action.DELETE:
-            client.set_status(patient.ins, document, Status.DELETED)
+            warnings = client.set_status(patient.ins, document, Status.DELETED)
         else:
             raise DmpClientError(f"Action non disponible ici : {action}.", code="POSTE-ACTION")
+        return tuple(f"{w.context or w.code} [{w.code}]" for w in warnings)
 
     # -- feeding --------------------------------------------------------------------------------
 

@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
             "autres-octets",
             "document-vide",
             "succes-avec-erreur",
+            "succes-avec-avertissement",
             "faute-soap11",
         ),  # sandbox/host/lies.py MODES (not imported here: the host loads lazily)
         default=None,

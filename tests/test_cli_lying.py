@@ -218,3 +218,14 @@ def test_a_queued_replacement_is_refused_and_nothing_of_the_answer_queued(
     host.config.faults.lie = None
     titles = [d.title for d in direct_client(host, "generaliste").find_documents(ins_p03())]
     assert "v2" not in titles and "Compte rendu" in titles
+
+
+@pytest.mark.parametrize("command", ["mask", "archive"])
+def test_an_updates_warning_is_said_and_the_update_done(env: Path, host: DmpHost, command: str) -> None:
+    """A Success carrying a Warning: the command succeeds and says the host's warning on stderr."""
+    unique_id = sent_document(env)
+    host.config.faults.lie = "succes-avec-avertissement"
+    status, out, err = run(command, "--ins", matricule(), "--document", unique_id)
+    assert status == 0, err
+    assert "Document masqué" in out or "Document archivé" in out
+    assert "AVERTISSEMENT du DMP : Avertissement du registre" in err and "[XDSRegistryWarning]" in err

@@ -479,7 +479,10 @@ class DocumentTransactions(ClientBase):
 
     # -- TD3.3 ----------------------------------------------------------------------------------
 
-    def _update(self, ins: Ins, payload_builder: Callable[[SubmissionSet], etree._Element]) -> None:
+    def _update(
+        self, ins: Ins, payload_builder: Callable[[SubmissionSet], etree._Element]
+    ) -> tuple[RegistryErrorItem, ...]:
+        """Send one ITI-57 update; its answer's Warning-severity RegistryErrors are returned."""
         author = self.session.author
         if author is None:
             raise DmpClientError("Auteur de la mise à jour inconnu.", code="DMP-AUTEUR")
@@ -496,7 +499,7 @@ class DocumentTransactions(ClientBase):
                 self.transport.timeouts.send,
                 idempotent=False,
             )
-            parse_registry_response(response.payload)
+            return tuple(parse_registry_response(response.payload))
 
     @journaled("TD3.3")
     @_vigilant
@@ -507,19 +510,20 @@ class DocumentTransactions(ClientBase):
         *,
         add: set[Visibility] | None = None,
         remove: set[Visibility] | None = None,
-    ) -> None:
-        """TD3.3a/b: mask or unmask for professionals, make visible to the patient / representatives."""
+    ) -> tuple[RegistryErrorItem, ...]:
+        """TD3.3a/b: mask or unmask for professionals, make visible to the patient / representatives;
+        the host's warnings returned."""
         check_entries(ins, [document])
         self.checked_status(ins)
         codes = iti57.new_visibility(document, add or set(), remove or set())
-        self._update(ins, lambda ss: iti57.build_metadata_update(ss, document, codes))
+        return self._update(ins, lambda ss: iti57.build_metadata_update(ss, document, codes))
 
     @journaled("TD3.3")
     @_vigilant
-    def set_status(self, ins: Ins, document: DocumentInfo, new_status: str) -> None:
-        """TD3.3c/d: archive, unarchive or delete."""
+    def set_status(self, ins: Ins, document: DocumentInfo, new_status: str) -> tuple[RegistryErrorItem, ...]:
+        """TD3.3c/d: archive, unarchive or delete; the host's warnings returned."""
         check_entries(ins, [document])
         self.checked_status(ins)
         if not document.status.strip():  # never OriginalStatus="": fetch the entry's status
             document = self.document_by_unique_id(ins, document.unique_id)
-        self._update(ins, lambda ss: iti57.build_availability_update(ss, document, new_status))
+        return self._update(ins, lambda ss: iti57.build_availability_update(ss, document, new_status))

@@ -291,5 +291,18 @@ class DmpActions(QMainWindow):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
-        self.run(f"L'action « {action} »", lambda: self.workspace.apply(patient, document, action),
-                 lambda _: self.refresh())  # fmt: skip
+
+        def done(warnings: tuple[str, ...]) -> None:
+            self.refresh()
+            if warnings:  # Warning-severity RegistryErrors of a success: said (not a failure), kept on screen
+                box = QMessageBox(
+                    QMessageBox.Icon.Warning,
+                    "Avertissement du DMP",
+                    f"L'action « {action} » a été effectuée, avec un avertissement du DMP :\n"
+                    + "\n".join(warnings),
+                    parent=self,
+                )
+                box.setObjectName("avertissement")
+                box.open()  # window-modal, not blocking: the list refreshes behind
+
+        self.run(f"L'action « {action} »", lambda: self.workspace.apply(patient, document, action), done)

@@ -9,6 +9,8 @@ ebRS 3.0 RegistryResponse / RegistryError, SOAP 1.1 §4.4 vs SOAP 1.2 §5.4 faul
 - ``autres-octets``: the repository returns other bytes than those registered (size and SHA-1 differ);
 - ``document-vide``: the repository returns an empty document;
 - ``succes-avec-erreur``: a Success RegistryResponse carrying an Error-severity RegistryError;
+- ``succes-avec-avertissement``: a Success RegistryResponse carrying a Warning-severity RegistryError
+  (not a lie: a success the client must pass on, ebRS 3.0 RegistryError severity);
 - ``faute-soap11``: a SOAP 1.2 Fault with SOAP 1.1 children (faultcode / faultstring), HTTP 200.
 """
 
@@ -24,6 +26,7 @@ MODES = (
     "autres-octets",
     "document-vide",
     "succes-avec-erreur",
+    "succes-avec-avertissement",
     "faute-soap11",
 )
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
@@ -33,6 +36,8 @@ RS = "urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0"
 PATIENT_ID_SCHEME = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427"
 SUCCESS = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"
 ERROR = "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error"
+WARNING = "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Warning"
+WARNING_CODE = "XDSRegistryWarning"  # [UNSURE] no DMP warning code is documented: a neutral one
 # Another test patient (test INS OID 1.2.250.1.213.1.4.10), not one of the sandbox's.
 OTHER_PATIENT = "299999999999999^^^&1.2.250.1.213.1.4.10&ISO^NH"
 FAULT_TEXT = "Erreur interne du registre (mensonge faute-soap11)"
@@ -64,16 +69,21 @@ def lie(mode: str | None, status: int, envelope: bytes, exchange: mtom.Exchange)
                 second.set("id", node.get("id", "") + "-2")
                 second.set("value", OTHER_PATIENT)
                 node.addnext(second)
-    elif mode == "succes-avec-erreur":
+    elif mode in ("succes-avec-erreur", "succes-avec-avertissement"):
+        warning = mode == "succes-avec-avertissement"
         for response in root.iter(f"{{{RS}}}RegistryResponse", "{*}AdhocQueryResponse"):
             if response.get("status") == SUCCESS and response.find(f"{{{RS}}}RegistryErrorList") is None:
                 errors = etree.Element(f"{{{RS}}}RegistryErrorList")
                 etree.SubElement(
                     errors,
                     f"{{{RS}}}RegistryError",
-                    errorCode=ERROR_CODE,
-                    codeContext="Erreur du registre (mensonge succes-avec-erreur)",
-                    severity=ERROR,
+                    errorCode=WARNING_CODE if warning else ERROR_CODE,
+                    codeContext=(
+                        "Avertissement du registre (succes-avec-avertissement)"
+                        if warning
+                        else "Erreur du registre (mensonge succes-avec-erreur)"
+                    ),
+                    severity=WARNING if warning else ERROR,
                 )
                 response.insert(0, errors)
     return status, etree.tostring(root, xml_declaration=True, encoding="UTF-8")

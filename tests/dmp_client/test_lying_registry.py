@@ -266,3 +266,16 @@ def test_a_refused_list_of_many_batches_is_one_safety_event(client: DmpClient, h
     with pytest.raises(OtherPatientAnswer):
         client.find_documents(ins, FindDocuments(ins, statuses=ALL_STATUSES))
     assert [e.result for e in journal.events if e.transaction == SAFETY_EVENT] == [OtherPatientAnswer.code]
+
+
+def test_warnings_of_an_update_are_passed_on(client: DmpClient, host: DmpHost, tmp_path: Path) -> None:
+    """A Success carrying a Warning-severity RegistryError is a success whose warning reaches the
+    caller (ITI-57: mask, archive), which the CLI and the GUI show."""
+    ins, _traits, _sent_doc, entry = _sent(client, tmp_path)
+    host.config.faults.lie = "succes-avec-avertissement"
+    warnings = client.set_visibility(ins, entry, add={Visibility.MASKED_FROM_PS})
+    assert [w.code for w in warnings] == [lies.WARNING_CODE]
+    assert "Avertissement du registre" in warnings[0].context
+    host.config.faults.lie = None
+    current = client.document_by_unique_id(ins, entry.unique_id)  # the update made a new version
+    assert client.set_visibility(ins, current, remove={Visibility.MASKED_FROM_PS}) == ()

@@ -121,3 +121,30 @@ def test_opening_an_altered_document_shows_the_refusal_and_saves_nothing(
         window.open_document(document)
     assert window.viewer._retrieved is not None
     assert ui_store.cache.usage()[1] == 1
+
+
+def test_a_warning_of_a_mask_is_shown(qtbot: QtBot, window: MainWindow, host: DmpHost) -> None:
+    """A Success carrying a Warning: the document is masked and the host's warning shown."""
+    from app.dmp_client.core.actions import Action
+
+    open_patient(qtbot, window)
+    qtbot.waitUntil(lambda: len(window.documents.visible_documents()) > 0, timeout=60_000)
+    own = next(
+        d for d in window.documents.visible_documents()
+        if Action.MASK in window.workspace.actions(d, treating_doctor=True) and d.status.endswith("Approved")
+    )  # fmt: skip
+    host.config.faults.lie = "succes-avec-avertissement"
+    window.document_action(own, Action.MASK)
+
+    def warnings() -> list[QMessageBox]:
+        return [box for box in window.findChildren(QMessageBox) if box.objectName() == "avertissement"]
+
+    qtbot.waitUntil(lambda: bool(warnings()), timeout=60_000)
+    assert (
+        "Avertissement du registre" in warnings()[0].text() and "[XDSRegistryWarning]" in warnings()[0].text()
+    )
+    assert not error_boxes(window)
+    qtbot.waitUntil(lambda: window.pending == 0, timeout=60_000)
+    assert window.workspace.client is not None
+    masked = window.workspace.client.document_by_unique_id(sandbox_patient(P03).ins, own.unique_id)
+    assert "MASQUE_PS" in masked.confidentiality_codes  # done, not refused
