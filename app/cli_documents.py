@@ -266,7 +266,7 @@ def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _say_warnings(warnings: Iterable[RegistryErrorItem], err: TextIO) -> None:
     """Warning-severity RegistryErrors of a success: said, not a failure."""
     for warning in warnings:
-        print(f"AVERTISSEMENT du DMP : {warning.context or warning.code} [{warning.code}]", file=err)
+        print(f"AVERTISSEMENT du DMP : {warning.said()}", file=err)
 
 
 def _card_holder(settings: Settings) -> str:

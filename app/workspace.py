@@ -309,7 +309,7 @@ class Workspace:
             warnings = client.set_status(patient.ins, document, Status.DELETED)
         else:
             raise DmpClientError(f"Action non disponible ici : {action}.", code="POSTE-ACTION")
-        return tuple(f"{w.context or w.code} [{w.code}]" for w in warnings)
+        return tuple(w.said() for w in warnings)
 
     # -- feeding --------------------------------------------------------------------------------
 

@@ -81,6 +81,25 @@ def counted(chunks: Iterable[bytes], budget: ExchangeBudget) -> Iterator[bytes]:
         yield chunk
 
 
+def _within(timeout: float | None, expired: type[Exception]) -> float | None:
+    """What an operation may wait: its own time-out, shortened to what is left of the current
+    exchange (``expired`` raised when nothing is left); unchanged outside an exchange."""
+    budget = current()
+    if budget is None:
+        return timeout
+    left = budget.left(timeout)
+    if left <= 0:
+        raise expired("exchange deadline reached")
+    return left
+
+
+def _count(received: int) -> None:
+    """Bytes read from the socket counted against the current exchange's cap, if any."""
+    budget = current()
+    if budget is not None:
+        budget.count(received)
+
+
 # --- the structure transport: httpx over httpcore, whose network backend is wrapped -----------------
 
 
@@ -89,25 +108,12 @@ class _BoundedStream(httpcore.NetworkStream):
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        budget = current()
-        if budget is None:
-            return self._inner.read(max_bytes, timeout)
-        left = budget.left(timeout)
-        if left <= 0:
-            raise httpcore.ReadTimeout("exchange deadline reached")
-        data = self._inner.read(max_bytes, left)
-        budget.count(len(data))
+        data = self._inner.read(max_bytes, _within(timeout, httpcore.ReadTimeout))
+        _count(len(data))
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        budget = current()
-        if budget is None:
-            self._inner.write(buffer, timeout)
-            return
-        left = budget.left(timeout)
-        if left <= 0:
-            raise httpcore.WriteTimeout("exchange deadline reached")
-        self._inner.write(buffer, left)
+        self._inner.write(buffer, _within(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
         self._inner.close()
@@ -115,11 +121,7 @@ class _BoundedStream(httpcore.NetworkStream):
     def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.NetworkStream:
-        budget = current()
-        if budget is not None:
-            timeout = budget.left(timeout)
-            if timeout <= 0:
-                raise httpcore.ConnectTimeout("exchange deadline reached")
+        timeout = _within(timeout, httpcore.ConnectTimeout)
         return _BoundedStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> typing.Any:
@@ -140,11 +142,7 @@ class BoundedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
-        budget = current()
-        if budget is not None:
-            timeout = budget.left(timeout)
-            if timeout <= 0:
-                raise httpcore.ConnectTimeout("exchange deadline reached")
+        timeout = _within(timeout, httpcore.ConnectTimeout)
         return _BoundedStream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
 
     def connect_unix_socket(
@@ -170,21 +168,13 @@ class BoundedSocket:
         self._sock = sock
         self._timeout = timeout
 
-    def _arm(self) -> ExchangeBudget | None:
-        budget = current()
-        timeout = self._timeout
-        if budget is not None:
-            timeout = budget.left(timeout)
-            if timeout <= 0:
-                raise TimeoutError("exchange deadline reached")
-        self._sock.settimeout(timeout)
-        return budget
+    def _arm(self) -> None:
+        self._sock.settimeout(_within(self._timeout, TimeoutError))
 
     def recv(self, size: int, flags: int = 0) -> bytes:
-        budget = self._arm()
+        self._arm()
         data = self._sock.recv(size, flags)
-        if budget is not None:
-            budget.count(len(data))
+        _count(len(data))
         return data
 
     def send(self, data: bytes | bytearray | memoryview, flags: int = 0) -> int:

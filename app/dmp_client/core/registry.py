@@ -24,6 +24,10 @@ class RegistryErrorItem:
     severity: str
     location: str
 
+    def said(self) -> str:
+        """As the user reads it: the host's text (else its code), then the code in brackets."""
+        return f"{self.context or self.code} [{self.code}]"
+
 
 class RegistryFailure(RemoteError):
     """The registry or repository refused the request (XDS errors, or a DMP code in errorCode)."""
