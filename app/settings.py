@@ -17,26 +17,9 @@ from app.config import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
 from app.config import Config
 from app.dmp_client.bounds import DEFAULT_MAX_RESPONSE_BYTES
 from app.dmp_client.core.context import Software
+from app.dmp_client.options import StructureCredentials as StructureCredentials
 from app.dmp_client.transport import Timeouts
 from app.store.local import StoreSettings
-
-
-@dataclass(frozen=True)
-class StructureCredentials:
-    """Indirect mode: the structure's TLS (AUTH_CLI) and signature (SIGN) certificates and keys."""
-
-    auth_cert: Path
-    auth_key: Path
-    sign_cert: Path
-    sign_key: Path
-    key_password: str | None
-    structure_id: str
-    sector: str
-    user_id: str
-    user_name: str
-    structure_name: str = ""
-    # Default author of documents sent by the structure: "IdNat|Prénom|NOM|G15_10/SM04"
-    author: str | None = None
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from app.dmp_client.core.context import NON_PS_ROLE_CODE_SYSTEM, AuthMode, Code,
 from app.dmp_client.core.signing import SoftwareKeySigner
 from app.dmp_client.core.valuesets import value_sets
 from app.dmp_client.errors import TlsError
+from app.dmp_client.options import ClientSettings as Settings
 from app.dmp_client.transport import Endpoint, Transport, client_context
 from app.errors import DmpClientError
-from app.settings import Settings
 
 
 def _endpoint(settings: Settings) -> Endpoint:
