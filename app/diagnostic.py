@@ -20,8 +20,12 @@ from app.settings import Settings
 from app.store.errors import StoreError
 from app.store.local import LocalStore
 
-# Anything that looks like a NIR/NIA (13 or 15 digits, spaces allowed) or an INS-C (22 digits).
-_IDENTIFIER = re.compile(r"(?<!\d)(?:\d[ ]?){13}(?:\d[ ]?\d)?(?!\d)|(?<!\d)\d{22}(?!\d)")
+# Anything that looks like a NIR/NIA (13 or 15 characters, spaces allowed: digits, with 2A or 2B as
+# the department of a birth in Corsica) or an INS-C (22 digits).
+_IDENTIFIER = re.compile(
+    r"(?<!\d)\d(?:[ ]?\d){4}[ ]?(?:\d[ ]?\d|2[ ]?[ABab])(?:[ ]?\d){6}(?:[ ]?\d[ ]?\d)?(?!\d)"
+    r"|(?<!\d)\d{22}(?!\d)"
+)
 
 
 def redact(text: str) -> str:
