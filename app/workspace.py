@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
+import re
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -262,7 +264,7 @@ class Workspace:
         """The CDA (from the cache when it holds it, after the rights check of the listing) and its
         body, in this session's private folder (removed when the application ends)."""
         folder = Path(self._folder.name)
-        safe = document.unique_id.replace(".", "_")
+        safe = private_file_stem(document.unique_id)
         cda, body = folder / f"{safe}.xml", folder / f"{safe}.corps"
         client = self._client()
         try:
@@ -358,6 +360,16 @@ class _SessionCredentials:
 
     def invalidate(self, mode: SendMode) -> None:
         return None  # the session's owner (the window) reacts to a pulled card
+
+
+def private_file_stem(unique_id: str) -> str:
+    """A file name for a retrieved document in the private folder: the host's uniqueId is not
+    trusted as a path (an absolute value or ``..`` would leave the folder), so only letters, digits,
+    ``-`` and ``_`` of it are kept (at most 64), with a digest of the whole value that keeps two
+    documents apart."""
+    digest = hashlib.sha256(unique_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    kept = re.sub(r"[^0-9A-Za-z_-]+", "_", unique_id)[:64]
+    return f"{kept}-{digest}"
 
 
 def _summary(document: DocumentInfo) -> dict[str, str]:
