@@ -464,9 +464,13 @@ class DocumentTransactions(ClientBase):
                 ],
             )
             raw = self.transport.post("repository", mtom, self.transport.timeouts.send, idempotent=False)
-        with uncertain_outcome():  # the document may be registered although the answer is unreadable
-            response = self._read(raw, (iti41.ACTION_RESPONSE,), envelope.message_id)
-            warnings = parse_registry_response(response.payload)
+        try:
+            with uncertain_outcome():  # the document may be registered although the answer is unreadable
+                response = self._read(raw, (iti41.ACTION_RESPONSE,), envelope.message_id)
+                warnings = parse_registry_response(response.payload)
+        finally:
+            for part in raw.parts.values():  # a multipart answer's spool files
+                part.file.close()
         return Sent(entry.unique_id, entry.entry_id, set_id, version, written.size, warnings)
 
     def _previous_version(self, ins: Ins, replaced: DocumentInfo) -> tuple[str, int, str]:
