@@ -80,3 +80,14 @@ class CardNotRecognized(CardError):
 class VitaleError(CardError):
     code = "VITALE"
     user_message = "La carte Vitale ne peut pas être lue."
+
+
+class CardWatchLost(CardRemoved):
+    """The reader monitor stopped on an unexpected error: a removal could no longer be seen, so the
+    session is ended as if the card had been pulled out (callers that handle a removal handle it)."""
+
+    code = "CARTE-SURVEILLANCE"
+    user_message = (
+        "La surveillance du lecteur de carte s'est arrêtée sur une erreur inattendue : la session carte "
+        "est terminée par précaution. Reconnectez-vous ; si cela se répète, rebranchez le lecteur."
+    )
