@@ -65,7 +65,8 @@ _TABLE = (
     Key("DMP_LPS_HOMOLOGATION", "Numéro d'homologation du logiciel", Kind.TEXT, SANDBOX_HOMOLOGATION),
     Key("DMP_LPS_OID", "OID du logiciel (émetteur des documents)", Kind.TEXT, DEFAULT_SENDER_OID),
     Key("DMP_PKCS11_MODULE", "Module PKCS#11 de la carte CPS", Kind.PATH),
-    Key("DMP_STRUCTURE_AUTEUR", "Auteur par défaut des documents de la structure", Kind.TEXT, SANDBOX_AUTHOR),
+    # No built-in default: the sandbox's fictitious author is the sandbox structure's only (settings.py).
+    Key("DMP_STRUCTURE_AUTEUR", "Auteur par défaut des documents de la structure", Kind.TEXT),
     Key("DMP_STORE_DIR", "Dossier des données locales", Kind.PATH),
     Key("DMP_CACHE_AGE_MAX_H", "Durée de conservation du cache (heures)", Kind.NUMBER, "168"),
     Key("DMP_CACHE_TAILLE_MAX_MO", "Taille maximale du cache (Mo)", Kind.NUMBER, "512"),

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from app import __version__
 from app.config import DEFAULT_SENDER_OID as DEFAULT_SENDER_OID
+from app.config import SANDBOX_AUTHOR, Config
 from app.config import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
-from app.config import Config
 from app.dmp_client.bounds import DEFAULT_MAX_RESPONSE_BYTES
 from app.dmp_client.core.context import Software
 from app.dmp_client.options import StructureCredentials as StructureCredentials
@@ -46,7 +46,7 @@ class Settings:
     def load(cls, config: Config | None = None) -> Settings:
         """The settings of ``config`` (default: :meth:`Config.load`, the machine's configuration)."""
         config = Config.load() if config is None else config
-        rig = config.get("DMP_SANDBOX_DIR")
+        rig = config.get("DMP_SANDBOX_DIR") or None  # "" (e.g. locked empty): no sandbox
         software = Software(
             name=config.require("DMP_LPS_NOM"),
             version=__version__,
@@ -72,7 +72,7 @@ class Settings:
                 "3990000017/secretariat",
                 "NADIA SECRETAIRE",
                 "CH DU BAC A SABLE",
-                config.require("DMP_STRUCTURE_AUTEUR"),
+                config.get("DMP_STRUCTURE_AUTEUR") or SANDBOX_AUTHOR,
             )
         return cls(
             host_url=config.require("DMP_HOST_URL"),
@@ -126,5 +126,6 @@ def _configured_structure(config: Config) -> StructureCredentials | None:
         f"{structure_id}/secretariat",
         "SECRETARIAT",
         config.get("DMP_STRUCTURE_NOM") or "",
-        config.require("DMP_STRUCTURE_AUTEUR"),
+        # None: documents need their own author (the send names this setting); never the sandbox's.
+        config.get("DMP_STRUCTURE_AUTEUR") or None,
     )

@@ -43,6 +43,7 @@ from app.dmp_client.core.registry import RegistryErrorItem, parse_registry_respo
 from app.dmp_client.core.soap import uncertain_outcome
 from app.dmp_client.core.valuesets import value_sets
 from app.dmp_client.core.xades import SignedDocument, sign_submission
+from app.dmp_client.errors import AuthorUnknown
 from app.dmp_client.spool import spool
 from app.errors import DmpClientError
 from app.ins import IdentityTraits, Ins
@@ -397,7 +398,7 @@ class DocumentTransactions(ClientBase):
         self.checked_status(ins, feeding=True)
         author = document.author or self.session.author
         if author is None:
-            raise DmpClientError("Auteur du document inconnu.", code="DMP-AUTEUR")
+            raise AuthorUnknown()
         sets = value_sets()
         set_id, version, previous_id = document.set_id or new_oid(), 1, None
         if replaces is not None:

@@ -45,3 +45,15 @@ class ResponseTooLarge(TransportError):
             super().__init__(
                 f"La réponse du DMP dépasse la taille maximale admise ({mib:g} Mio) : elle a été abandonnée."
             )
+
+
+class AuthorUnknown(DmpClientError):
+    """A document to send has no author: a CPE holder is not one, and in indirect mode the structure
+    has no default author unless DMP_STRUCTURE_AUTEUR names one (never the sandbox's)."""
+
+    code = "DMP-AUTEUR"
+    user_message = (
+        "Auteur du document inconnu : indiquez l'auteur du document, ou, en mode structure, "
+        "configurez l'auteur par défaut (réglage DMP_STRUCTURE_AUTEUR, « Auteur par défaut des "
+        "documents de la structure »)."
+    )
