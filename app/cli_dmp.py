@@ -24,11 +24,22 @@ from app.store.local import LocalStore
 _PURPOSES = {"normal": Purpose.NORMAL, "bris_de_glace": Purpose.BREAK_GLASS, "centre_15": Purpose.CENTRE_15}
 
 
+AUTH_MODES = ("carte", "structure")
+
+
+def auth_mode(args: argparse.Namespace, settings: Settings) -> str:
+    """``--mode`` when given, else the configured default (DMP_MODE_AUTH)."""
+    return args.mode or settings.auth_mode
+
+
 def common_options(parser: argparse.ArgumentParser, *, ins_required: bool = True) -> None:
     parser.add_argument("--ins", required=ins_required, help="matricule INS du patient (15 caractères)")
     parser.add_argument("--oid", help="OID de l'INS (défaut dans le bac à sable : INS de test .10)")
     parser.add_argument(
-        "--mode", choices=["carte", "structure"], default="carte", help="authentification (défaut : carte)"
+        "--mode",
+        choices=AUTH_MODES,
+        default=None,
+        help="authentification (défaut : le réglage DMP_MODE_AUTH, carte s'il n'est pas réglé)",
     )
     parser.add_argument("--acces", choices=sorted(_PURPOSES), default="normal", help="mode d'accès")
     parser.add_argument(
@@ -98,7 +109,7 @@ def open_session(
     store = _journal_store(settings, err)
     card = None
     try:
-        if args.mode == "structure":
+        if auth_mode(args, settings) == "structure":
             client = structure_client(settings, purpose)
         else:
             client, card = card_client(settings, pin_prompt(args, err), args.situation, purpose)

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from app.card import pkcs11_module
 from app.card.session import CardSession
-from app.cli_dmp import common_options, ins_of, open_client, open_session
+from app.cli_dmp import auth_mode, common_options, ins_of, open_client, open_session
 from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
@@ -281,7 +281,7 @@ def _card_holder(settings: Settings) -> str:
 def _enqueue(
     args: argparse.Namespace, settings: Settings, ins: Ins, document: NewDocument, out: TextIO
 ) -> int:
-    mode = SendMode.STRUCTURE if args.mode == "structure" else SendMode.CARD
+    mode = SendMode.STRUCTURE if auth_mode(args, settings) == "structure" else SendMode.CARD
     professional = None
     if mode is SendMode.CARD:
         # The entry is bound to this professional: only their card may sign and send it.

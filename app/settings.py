@@ -13,7 +13,7 @@ from pathlib import Path
 
 from app import __version__
 from app.config import DEFAULT_SENDER_OID as DEFAULT_SENDER_OID
-from app.config import SANDBOX_AUTHOR, Config
+from app.config import KEYS, SANDBOX_AUTHOR, Config, InvalidValue
 from app.config import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
 from app.dmp_client.bounds import DEFAULT_MAX_RESPONSE_BYTES
 from app.dmp_client.core.context import Software
@@ -37,7 +37,7 @@ class Settings:
     is_sandbox: bool = False
     store: StoreSettings = field(default_factory=StoreSettings.from_env)
     host_profile: str = "current"  # the DMP host's rules: current (Mon espace santé) or legacy
-    auth_mode: str = "carte"  # what the desktop application connects with first
+    auth_mode: str = "carte"  # DMP_MODE_AUTH: the command line's mode when --mode is not given
 
     # Where each value came from: the settings dialog shows the locked ones as locked.
     config: Config = field(default_factory=Config.load, compare=False, repr=False)
@@ -92,7 +92,7 @@ class Settings:
             max_response_bytes=int(float(config.require("DMP_TAILLE_MAX_REPONSE_MO")) * 1024 * 1024),
             is_sandbox=rig is not None,
             host_profile=config.require("DMP_PROFIL_HOTE"),
-            auth_mode=config.require("DMP_MODE_AUTH"),
+            auth_mode=_auth_mode(config),
             store=StoreSettings.from_env(config),
             config=config,
         )
@@ -101,6 +101,20 @@ class Settings:
     def from_env(cls) -> Settings:
         """:meth:`load` with the machine's configuration (the name the callers know)."""
         return cls.load()
+
+
+AUTH_MODES = ("carte", "structure")
+
+
+def _auth_mode(config: Config) -> str:
+    """DMP_MODE_AUTH: the mode the command line (and the application) connects with by default."""
+    value = config.require("DMP_MODE_AUTH").strip().lower()
+    if value not in AUTH_MODES:
+        raise InvalidValue(
+            f"Réglage DMP_MODE_AUTH (« {KEYS['DMP_MODE_AUTH'].label} ») : « {value[:20]} » n'est ni "
+            "« carte » ni « structure »."
+        )
+    return value
 
 
 def _configured_structure(config: Config) -> StructureCredentials | None:
