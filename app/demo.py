@@ -1,9 +1,12 @@
 """``dmp demo``: the product's main job run against the embedded sandbox.
 
-Today it identifies every sandbox patient as the client will before any DMP exchange: the INS
+It first identifies every sandbox patient as the client does before any DMP exchange (the INS
 checked and formatted for XDS/VIHF (CX) and CDA (HL7v3), the INS traits checked against what the
-matricule encodes, and the legacy INS-C computed from the (virtual) Vitale data where the
-beneficiary's own NIR is on the card.
+matricule encodes). With the card rig up (``make run``), it then lists the virtual readers, the
+CPS holder and the Vitale beneficiaries (with the legacy INS-C where computable), runs TD0.2 and
+TD0.3 with the GP's card and TD0.2 with the structure's certificate, the GP's main job on P03
+(send, find, retrieve and compare, mask, replace, archive) and the secretariat's job through the
+durable queue. It needs the sandbox: it reads the sandbox's fictitious patients.
 """
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def sandbox_card_serial(reader: str) -> str | None:
 
 
 def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    """Poll ``condition`` until true or ``timeout`` seconds (used by tests and the CLI)."""
+    """Poll ``condition`` until true or ``timeout`` seconds (used by the tests)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
