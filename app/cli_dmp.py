@@ -15,7 +15,7 @@ from app.dmp_client.core.admin import DateType
 from app.dmp_client.core.context import Purpose
 from app.dmp_client.core.hl7v3 import DmpState
 from app.dmp_client.factory import card_client, structure_client
-from app.errors import DmpClientError
+from app.errors import UsageError
 from app.ins import Ins, InsOid
 from app.settings import Settings
 from app.store.errors import StoreError
@@ -82,12 +82,10 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def ins_of(args: argparse.Namespace, settings: Settings) -> Ins:
     if not args.ins:
-        raise DmpClientError("Indiquez l'INS du patient (--ins).", code="DMP-USAGE")
+        raise UsageError("Indiquez l'INS du patient (--ins).")
     oid = args.oid or (InsOid.NIR_TEST.value if settings.is_sandbox else None)
     if oid is None:
-        raise DmpClientError(
-            "Indiquez l'OID de l'INS (--oid), tel que qualifié par le téléservice INSi.", code="DMP-USAGE"
-        )
+        raise UsageError("Indiquez l'OID de l'INS (--oid), tel que qualifié par le téléservice INSi.")
     return Ins.parse(args.ins, oid)
 
 

@@ -19,10 +19,10 @@ from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.core.registry import RegistryErrorItem
 from app.dmp_client.core.valuesets import Concept, value_sets
 from app.dmp_client.documents import NewDocument
-from app.errors import DmpClientError, InputFileError
+from app.errors import InputFileError, UsageError
 from app.ins import IdentityTraits, Ins
 from app.settings import Settings
-from app.store.errors import StoreError
+from app.store.errors import CacheEmpty, StoreError
 from app.store.local import LocalStore
 from app.store.request import SendMode, UploadRequest
 from app.workspace import sandbox_patient
@@ -120,7 +120,7 @@ def _date(text: str | None) -> dt.datetime | None:
     try:
         return dt.datetime.strptime(text, "%Y-%m-%d").astimezone()
     except ValueError:
-        raise DmpClientError(f"Date invalide : {text} (AAAA-MM-JJ attendu).", code="DMP-USAGE") from None
+        raise UsageError(f"Date invalide : {text} (AAAA-MM-JJ attendu).") from None
 
 
 def describe(document: DocumentInfo) -> str:
@@ -166,7 +166,7 @@ def _find_offline(settings: Settings, ins: Ins, out: TextIO) -> int:
         cached = store.cache.get_list(ins)
         now = store.cache.clock()
     if cached is None:
-        raise DmpClientError("Aucune liste récente de ce patient dans le cache local.", code="CACHE-VIDE")
+        raise CacheEmpty("Aucune liste récente de ce patient dans le cache local.")
     minutes = int(cached.age(now) // 60)
     print(f"{len(cached.documents)} document(s) — liste du cache local, vieille de {minutes} min", file=out)
     for item in cached.documents:
@@ -215,16 +215,15 @@ def _cache_warning(err: TextIO) -> Callable[[StoreError, str], None]:
 def _traits(args: argparse.Namespace, settings: Settings) -> tuple[Ins, IdentityTraits]:
     if args.patient:
         if not settings.is_sandbox:
-            raise DmpClientError("--patient n'existe que dans le bac à sable.", code="DMP-USAGE")
+            raise UsageError("--patient n'existe que dans le bac à sable.")
         found = sandbox_patient(args.patient)
         if found is None or found.traits is None:
-            raise DmpClientError(f"Patient du bac à sable inconnu : {args.patient}.", code="DMP-USAGE")
+            raise UsageError(f"Patient du bac à sable inconnu : {args.patient}.")
         return found.ins, found.traits
     if not (args.ins and args.nom and args.prenoms and args.sexe and args.naissance):
-        raise DmpClientError(
+        raise UsageError(
             "Indiquez --ins et les traits INS (--nom, --prenoms, --sexe, --naissance, --lieu), "
-            "ou --patient dans le bac à sable.",
-            code="DMP-USAGE",
+            "ou --patient dans le bac à sable."
         )
     traits = IdentityTraits.parse(args.nom, args.prenoms, args.sexe, args.naissance, args.lieu)
     return ins_of(args, settings), traits

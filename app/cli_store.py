@@ -17,10 +17,10 @@ from app.card.errors import PinCancelled, PinFormat, PinIncorrect, PinLocked
 from app.cli_card import pin_prompt
 from app.dmp_client.client import DmpClient
 from app.dmp_client.factory import card_client, structure_client
-from app.errors import DmpClientError
+from app.errors import DmpClientError, InputFileError, OutputFileError, UsageError
 from app.settings import Settings
 from app.store.database import quarantine
-from app.store.errors import StoreError
+from app.store.errors import StoreError, StoreHealthy
 from app.store.local import LOCK_NAME, LocalStore
 from app.store.lock import ProcessLock
 from app.store.queue import STATE_LABELS, Entry, State
@@ -285,7 +285,7 @@ def run_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     settings = Settings.from_env()
     if not args.dossier.is_dir():
-        raise DmpClientError(f"Dossier de dépôt introuvable : {args.dossier}", code="DMP-FICHIER")
+        raise InputFileError(f"Dossier de dépôt introuvable : {args.dossier}")
     mode = _modes(args)[0] if args.mode != "tous" else SendMode.STRUCTURE
     creds = settings.structure
     with open_store(settings) as store:
@@ -374,7 +374,7 @@ def _day(text: str | None) -> float | None:
     try:
         return dt.datetime.strptime(text, "%Y-%m-%d").astimezone().timestamp()
     except ValueError:
-        raise DmpClientError(f"Date invalide : {text} (AAAA-MM-JJ attendu).", code="DMP-USAGE") from None
+        raise UsageError(f"Date invalide : {text} (AAAA-MM-JJ attendu).") from None
 
 
 def run_journal_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -392,9 +392,8 @@ def run_journal_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
                 partial.replace(args.sortie)
             except OSError as error:
                 partial.unlink(missing_ok=True)
-                raise DmpClientError(
-                    f"Le fichier d'export ne peut pas être écrit : {args.sortie} ({error.strerror}).",
-                    code="DMP-FICHIER-SORTIE",
+                raise OutputFileError(
+                    f"Le fichier d'export ne peut pas être écrit : {args.sortie} ({error.strerror})."
                 ) from None
             print(f"{count} action(s) exportée(s) dans {args.sortie}.", file=err)
         else:
@@ -425,10 +424,9 @@ def run_store_quarantine(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
             except StoreError:
                 pass  # unreadable: this is what quarantine is for
             else:
-                raise DmpClientError(
+                raise StoreHealthy(
                     "La base locale s'ouvre normalement : rien à mettre de côté. Utilisez --forcer pour "
-                    "l'écarter quand même (ses entrées en attente ne partiront pas).",
-                    code="STORE-SAINE",
+                    "l'écarter quand même (ses entrées en attente ne partiront pas)."
                 )
         target = quarantine(settings.store.folder)
     finally:

@@ -30,7 +30,7 @@ from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.documents import NewDocument
 from app.dmp_client.factory import card_client, structure_client
-from app.errors import USER_FACING_ERRORS, DmpClientError
+from app.errors import USER_FACING_ERRORS, DemoCheckFailed, DmpClientError
 from app.ins import IdentityTraits, Ins, InsError, compute_insc
 from app.settings import Settings
 from app.workspace import sandbox_patient
@@ -144,7 +144,7 @@ def _main_job(settings: Settings, pin: str, out: TextIO) -> int:
                 with cda.open("rb") as source, back.open("wb") as target:
                     extract_body(source, target)
                 if back.read_bytes() != pdf.read_bytes():
-                    raise DmpClientError("Le document récupéré diffère du document déposé.", code="DEMO")
+                    raise DemoCheckFailed("Le document récupéré diffère du document déposé.")
                 print(
                     f"  5. {step} : CDA de {cda.stat().st_size} octets, PDF identique octet pour octet",
                     file=out,
@@ -169,7 +169,7 @@ def _main_job(settings: Settings, pin: str, out: TextIO) -> int:
                 client.set_status(ins, newest, Status.ARCHIVED)
                 archived = client.document_by_unique_id(ins, replaced.unique_id)
                 if archived.status != Status.ARCHIVED:
-                    raise DmpClientError("Le document n'a pas été archivé.", code="DEMO")
+                    raise DemoCheckFailed("Le document n'a pas été archivé.")
                 print(f"  8. {step} : nouvelle version archivée", file=out)
         finally:
             client.close()

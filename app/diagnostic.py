@@ -15,7 +15,7 @@ from typing import TextIO
 
 from app import __version__
 from app.config import KEYS
-from app.errors import DmpClientError
+from app.errors import OutputFileError
 from app.settings import Settings
 from app.store.errors import StoreError
 from app.store.local import LocalStore
@@ -106,9 +106,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             for name, text in parts.items():
                 bundle.writestr(name, redact(text))
     except OSError as error:
-        raise DmpClientError(
-            f"Le paquet de diagnostic ne peut pas être écrit : {args.sortie} ({error.strerror}).",
-            code="DMP-FICHIER-SORTIE",
+        raise OutputFileError(
+            f"Le paquet de diagnostic ne peut pas être écrit : {args.sortie} ({error.strerror})."
         ) from None
     print(f"Paquet de diagnostic écrit : {args.sortie} ({', '.join(parts)}), sans données patient.", file=out)
     return 0

@@ -28,7 +28,7 @@ from app.dmp_client.core.hl7v3 import DmpStatus
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.factory import card_client, structure_client
-from app.errors import DmpClientError
+from app.errors import ActionUnavailable, DmpClientError, LocalStoreUnavailable
 from app.ins import IdentityTraits, Ins
 from app.settings import Settings
 from app.store.local import LocalStore
@@ -310,7 +310,7 @@ class Workspace:
         elif action is Action.DELETE:
             warnings = client.set_status(patient.ins, document, Status.DELETED)
         else:
-            raise DmpClientError(f"Action non disponible ici : {action}.", code="POSTE-ACTION")
+            raise ActionUnavailable(f"Action non disponible ici : {action}.")
         return tuple(w.said() for w in warnings)
 
     # -- feeding --------------------------------------------------------------------------------
@@ -318,7 +318,7 @@ class Workspace:
     def enqueue(self, request: UploadRequest, path: Path) -> Entry:
         """Confide a document to the durable queue (sent by :meth:`drain`)."""
         if self.store is None:
-            raise DmpClientError("La base locale n'est pas disponible : envoi impossible.", code="POSTE-BASE")
+            raise LocalStoreUnavailable("La base locale n'est pas disponible : envoi impossible.")
         with path.open("rb") as handle:
             return self.store.queue.enqueue(request, handle, source_name=path.name)
 
@@ -332,7 +332,7 @@ class Workspace:
         """Send what the queue holds for this session's credentials (exactly once, docs/store.md);
         ``stop`` ends the pass between two documents (never in the middle of one)."""
         if self.store is None:
-            raise DmpClientError("La base locale n'est pas disponible : envoi impossible.", code="POSTE-BASE")
+            raise LocalStoreUnavailable("La base locale n'est pas disponible : envoi impossible.")
         mode, _ = self.send_mode()
         return self.store.sender(_SessionCredentials(self)).drain((mode,), stop=stop)
 

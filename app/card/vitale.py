@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.card.atr import CardKind, classify_atr
-from app.card.errors import VitaleError
+from app.card.errors import RealVitaleCard, VitaleAbsent, VitaleError
 from app.card.pcsc import list_readers, transmit
 from app.card.tlv import parse_tlv
 from app.ins import Ins, InsC, InsError, Nir, card_birth_date, compute_insc
@@ -148,7 +148,7 @@ class SandboxVitaleCard:
         if self._reader:
             vitale = [r for r in vitale if r.name == self._reader]
         if not vitale:
-            raise VitaleError("Aucune carte Vitale n'est insérée.", code="VITALE-ABSENTE")
+            raise VitaleAbsent()
         return vitale[0].name
 
     def beneficiaries(self) -> list[Beneficiary]:
@@ -159,10 +159,9 @@ class SandboxVitaleCard:
         if answers[0][1] != SW_OK:
             atr = next(r.atr for r in list_readers() if r.name == reader)
             label = classify_atr(atr or b"")[1]
-            raise VitaleError(
+            raise RealVitaleCard(
                 f"{label} : cette carte se lit par les composants SESAM-Vitale, "
-                "pas par le lecteur du bac à sable.",
-                code="VITALE-REELLE",
+                "pas par le lecteur du bac à sable."
             )
         out = []
         for data, status in answers[1:]:

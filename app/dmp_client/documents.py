@@ -43,9 +43,9 @@ from app.dmp_client.core.registry import RegistryErrorItem, parse_registry_respo
 from app.dmp_client.core.soap import uncertain_outcome
 from app.dmp_client.core.valuesets import value_sets
 from app.dmp_client.core.xades import SignedDocument, sign_submission
-from app.dmp_client.errors import AuthorUnknown
+from app.dmp_client.errors import AuthorUnknown, DmpClosed, DocumentUnknown, NoDmp, NotAuthorized
+from app.dmp_client.errors import DmpNotUsable as DmpNotUsable
 from app.dmp_client.spool import spool
-from app.errors import DmpClientError
 from app.ins import IdentityTraits, Ins
 
 if TYPE_CHECKING:
@@ -64,11 +64,6 @@ SAFETY_ERRORS = (OtherPatientAnswer, AlteredDocument)
 P = ParamSpec("P")
 R = TypeVar("R")
 PatientT = TypeVar("PatientT", bound="Ins | None")
-
-
-class DmpNotUsable(DmpClientError):
-    code = "DMP-INDISPONIBLE"
-    user_message = "Le DMP de ce patient n'est pas accessible."
 
 
 @dataclass(frozen=True)
@@ -192,20 +187,16 @@ class DocumentTransactions(ClientBase):
             status = self.status(ins)
             self._status_cache[key] = (time.monotonic(), status)
         if status.state is DmpState.NONE:
-            raise DmpNotUsable("Ce patient n'a pas de DMP.", code="DMP-INEXISTANT")
+            raise NoDmp()
         if status.state is DmpState.CLOSED:
-            raise DmpNotUsable("Le DMP de ce patient est fermé.", code="DMP-FERME")
+            raise DmpClosed()
         if (
             not feeding
             and not status.authorized
             and self.session.purpose is Purpose.NORMAL
             and self.session.mode is AuthMode.DIRECT
         ):
-            raise DmpNotUsable(
-                "Vous n'êtes pas autorisé sur le DMP de ce patient : demandez son accord puis "
-                "utilisez « dmp authorize ».",
-                code="DMP-NON-AUTORISE",
-            )
+            raise NotAuthorized()
         return status
 
     def forget_status(self, ins: Ins) -> None:
@@ -311,7 +302,7 @@ class DocumentTransactions(ClientBase):
         check_entries(ins, result.documents, unique_ids=[unique_id])
         current = [d for d in result.documents if d.status != Status.DEPRECATED] or list(result.documents)
         if not current:
-            raise DmpClientError("Document introuvable dans le DMP.", code="DMP-DOCUMENT-INCONNU")
+            raise DocumentUnknown()
         return current[-1]
 
     # -- TD3.2 ----------------------------------------------------------------------------------
@@ -490,7 +481,10 @@ class DocumentTransactions(ClientBase):
         """Send one ITI-57 update; its answer's Warning-severity RegistryErrors are returned."""
         author = self.session.author
         if author is None:
-            raise DmpClientError("Auteur de la mise à jour inconnu.", code="DMP-AUTEUR")
+            raise AuthorUnknown(
+                "Auteur de la mise à jour inconnu : une carte de personnel n'est pas auteure ; en mode "
+                "structure, réglez l'auteur par défaut (DMP_STRUCTURE_AUTEUR)."
+            )
         submission = SubmissionSet(
             ebrim.new_id(), new_oid(), self.session.sender_oid, ins, author, _now(), self.content_type
         )

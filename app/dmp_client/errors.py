@@ -57,3 +57,45 @@ class AuthorUnknown(DmpClientError):
         "configurez l'auteur par défaut (réglage DMP_STRUCTURE_AUTEUR, « Auteur par défaut des "
         "documents de la structure »)."
     )
+
+
+class DmpNotUsable(DmpClientError):
+    """The patient's DMP cannot be used for this transaction (also importable from documents.py)."""
+
+    code = "DMP-INDISPONIBLE"
+    user_message = "Le DMP de ce patient n'est pas accessible."
+
+
+class NoDmp(DmpNotUsable):
+    code = "DMP-INEXISTANT"
+    user_message = "Ce patient n'a pas de DMP."
+
+
+class DmpClosed(DmpNotUsable):
+    code = "DMP-FERME"
+    user_message = "Le DMP de ce patient est fermé."
+
+
+class NotAuthorized(DmpNotUsable):
+    code = "DMP-NON-AUTORISE"
+    user_message = (
+        "Vous n'êtes pas autorisé sur le DMP de ce patient : demandez son accord puis "
+        "utilisez « dmp authorize »."
+    )
+
+
+class DocumentUnknown(DmpClientError):
+    code = "DMP-DOCUMENT-INCONNU"
+    user_message = "Document introuvable dans le DMP."
+
+
+class ClientConfigError(DmpClientError):
+    """What the client is assembled from is missing or unusable (structure certificate, key, author)."""
+
+    code = "DMP-CONFIG"
+    user_message = "La configuration de la connexion au DMP est incomplète ou invalide."
+
+
+class TraceFileError(TransportError):
+    code = "DMP-TRACE"
+    user_message = "Impossible de créer un fichier de trace unique."

@@ -23,7 +23,10 @@ from typing import Any
 import sqlcipher3
 
 from app.store.errors import (
+    DatabaseFailure,
+    DiskError,
     DiskFull,
+    FolderInaccessible,
     KeyMissing,
     StoreError,
     StoreForeign,
@@ -56,12 +59,10 @@ def map_error(error: BaseException) -> StoreError:
     ):
         return StoreUnreadable()
     if isinstance(error, sqlcipher3.DatabaseError) and "disk i/o" in text:
-        return StoreError("Erreur d'écriture sur le disque de la base locale.", code="STORE-DISQUE")
+        return DiskError()
     if isinstance(error, OSError):
-        return StoreError(
-            f"Le dossier de la base locale est inaccessible ({type(error).__name__}).", code="STORE-DOSSIER"
-        )
-    return StoreError(f"Erreur de la base locale ({type(error).__name__}).", code="STORE-ERREUR")
+        return FolderInaccessible(f"Le dossier de la base locale est inaccessible ({type(error).__name__}).")
+    return DatabaseFailure(f"Erreur de la base locale ({type(error).__name__}).")
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from typing import Any
 import keyring
 import keyring.errors
 
-from app.store.errors import KeyringUnavailable
+from app.store.errors import KeyMalformed, KeyringUnavailable
 
 SERVICE = "fr.dmp-client.base-locale"
 KEY_BYTES = 32
@@ -47,7 +47,7 @@ class KeyStore:
         try:
             text = self.backend.get_password(self.service, name)
         except keyring.errors.KeyringError as error:
-            raise KeyringUnavailable(code="STORE-TROUSSEAU") from error
+            raise KeyringUnavailable() from error
         except Exception as error:  # D-Bus and platform errors surface as their own types
             raise KeyringUnavailable() from error
         if text is None:
@@ -55,13 +55,9 @@ class KeyStore:
         try:
             key = bytes.fromhex(text)
         except ValueError:
-            raise KeyringUnavailable(
-                "La clé de la base locale lue dans le trousseau est malformée.", code="STORE-CLE-MALFORMEE"
-            ) from None
+            raise KeyMalformed() from None
         if len(key) != KEY_BYTES:
-            raise KeyringUnavailable(
-                "La clé de la base locale lue dans le trousseau est malformée.", code="STORE-CLE-MALFORMEE"
-            )
+            raise KeyMalformed()
         return key
 
     def create(self, name: str) -> bytes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from app.card.errors import VitaleError
 from app.card.vitale import Beneficiary, EhrContextSource, SandboxVitaleCard
 from app.errors import DmpClientError
 from app.ins import IdentityTraits, InsError
@@ -145,7 +146,7 @@ class PatientPanel(QGroupBox):
         try:
             context = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            error = DmpClientError("Fichier de contexte patient illisible ou mal formé.", code="VITALE")
+            error = VitaleError("Fichier de contexte patient illisible ou mal formé.")
             show_error(self, error, "Le contexte du logiciel métier")
             return
         self.open_context(context if isinstance(context, dict) else {})
