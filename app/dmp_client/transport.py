@@ -29,6 +29,7 @@ from app.dmp_client.core.mtom import MtomRequest, ReceivedPart, content_type_par
 from app.dmp_client.core.soap import SoapRequest
 from app.dmp_client.core.xml import MAX_XML_BYTES
 from app.dmp_client.errors import HostUnreachable, HttpError, Timeout, TlsError, TransportError
+from app.dmp_client.net_errors import connect_failure
 from app.dmp_client.spool import spool
 
 SOAP_STATUSES = (200, 202, 400, 500)  # a SOAP fault may come with any of these
@@ -198,15 +199,7 @@ class Transport:
         except TransportError:
             raise
         except httpx.ConnectError as error:
-            if _cut_during_handshake(error):
-                raise HostUnreachable("Connexion coupée par le DMP pendant l'établissement du TLS.") from None
-            if (
-                isinstance(error.__cause__, ssl.SSLError)
-                or "SSL" in str(error)
-                or "certificate" in str(error)
-            ):
-                raise TlsError(f"Connexion TLS refusée : {error}") from None
-            raise HostUnreachable() from None
+            raise connect_failure(error) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
             raise HostUnreachable(f"Connexion interrompue par le DMP ({type(error).__name__}).") from None
         finally:
@@ -256,19 +249,6 @@ def _bounded_transport(tls: ssl.SSLContext, proxy: str | None) -> httpx.HTTPTran
     pool = transport._pool  # httpcore.ConnectionPool or HTTPProxy, both take a network backend
     pool._network_backend = bounds.BoundedBackend(pool._network_backend)
     return transport
-
-
-def _cut_during_handshake(error: BaseException) -> bool:
-    """A connection dropped mid-handshake (EOF, reset) is the network's fault, not a refused
-    certificate: worth trying again later, unlike a TLS refusal."""
-    cause = error.__cause__ or error.__context__
-    text = str(error).lower()
-    return (
-        isinstance(cause, ssl.SSLEOFError | ConnectionResetError | BrokenPipeError)
-        or "eof occurred" in text
-        or "unexpected eof" in text
-        or "connection reset" in text
-    )
 
 
 def _tee(chunks: Iterator[bytes], handle: BinaryIO | None, head: str) -> Iterator[bytes]:
