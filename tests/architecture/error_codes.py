@@ -29,7 +29,7 @@ PATTERNS = ("DMP:<code>", "DMP-HTTP-<status>")
 
 def _import_all() -> None:
     for module in pkgutil.walk_packages(app.__path__, "app."):
-        if module.name.startswith("app.ui") or module.name == "app.__main__":
+        if module.name.startswith("app.ui") or module.name.endswith("__main__"):
             continue  # Qt: its errors are DmpClientError subclasses defined in app/ui/errors.py
         importlib.import_module(module.name)
     importlib.import_module("app.ui.errors")

@@ -16,16 +16,28 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
-# One offending import per contract (file, line appended), named by the contract's name.
+# One offending import per contract, by the start of the contract's name: (candidate files, the first
+# that exists gets the line; the import appended). Offences of contracts not in pyproject.toml are
+# not written (the table also serves the package layout of issue 15: app/cli/, app/config/…).
 OFFENCES = {
-    "The identity core (app.ins)": ("app/ins/text.py", "import app.card.atr"),
-    "The protocol core (app.dmp_client.core) does no I/O": ("app/dmp_client/core/ns.py", "import httpx"),
-    "The sandbox host shares no protocol code": ("sandbox/host/faults.py", "import app.dmp_client.core.ns"),
-    "Layers: ui, cli > workspace": ("app/card/atr.py", "import app.store.cache"),
-    "Layers: the protocol core": ("app/errors.py", "import app.dmp_client.core.ns"),
-    "The desktop application and the command line": ("app/ui/texts.py", "import app.cli_ins"),
-    "The command line does not import the desktop application": ("app/cli_ins.py", "import app.ui.texts"),
+    "The identity core (app.ins)": (("app/ins/text.py",), "import app.card.atr"),
+    "The protocol core (app.dmp_client.core) does no I/O": (("app/dmp_client/core/ns.py",), "import httpx"),
+    "The sandbox host shares no protocol code": (("sandbox/host/faults.py",), "import app.dmp_client.actors"),
+    "The product never imports the sandbox": (("app/dmp_client/actors.py",), "import sandbox.cards"),
+    "Layers: ui, cli > workspace": (("app/card/atr.py",), "import app.store.cache"),
+    "Layers: the protocol core": (("app/errors.py",), "import app.dmp_client.core.ns"),
+    "The desktop application and the command line": (("app/ui/texts.py",), "import app.cli_ins"),
+    "The command line does not import the desktop application": (
+        ("app/cli_ins.py", "app/cli/ins.py"),
+        "import app.ui.texts",
+    ),
 }
+
+
+def _offence(name: str) -> tuple[tuple[str, ...], str] | None:
+    found = [offence for prefix, offence in OFFENCES.items() if name.startswith(prefix)]
+    assert len(found) <= 1, name
+    return found[0] if found else None
 
 
 def _contracts() -> list[str]:
@@ -48,9 +60,8 @@ def _lint(tree: Path) -> str:
 
 def test_every_contract_has_an_offence() -> None:
     names = _contracts()
-    for name in names:
-        assert sum(name.startswith(prefix) for prefix in OFFENCES) == 1, name
-    assert len(OFFENCES) == len(names)
+    assert len(names) >= 7
+    assert [name for name in names if _offence(name) is None] == []
 
 
 @pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="lint-imports is not installed next to python")
@@ -61,11 +72,16 @@ def test_each_contract_breaks_on_its_offence(tmp_path: Path) -> None:
     shutil.copy(ROOT / "pyproject.toml", tree / "pyproject.toml")
     clean = _lint(tree)
     assert "0 broken" in clean, clean
-    for path, line in OFFENCES.values():
-        with (tree / path).open("a", encoding="utf-8") as file:
+    names = _contracts()
+    for name in names:
+        offence = _offence(name)
+        assert offence is not None, name
+        candidates, line = offence
+        path = next(tree / p for p in candidates if (tree / p).exists())
+        with path.open("a", encoding="utf-8") as file:
             file.write(f"\n{line}  # noqa\n")
     broken = _lint(tree)
-    for name in _contracts():
+    for name in names:
         flat = re.sub(r"\s+", " ", name)
         assert f"{flat} BROKEN" in broken, (name, broken)
-    assert f"{len(OFFENCES)} broken" in broken, broken
+    assert f"{len(names)} broken" in broken, broken
