@@ -12,6 +12,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.card.cps import PinPrompt
 from app.card.identity import Professional
@@ -34,6 +35,9 @@ from app.store.queue import Entry
 from app.store.request import SendMode, UploadRequest
 from app.store.sender import CredentialsUnavailable, DrainReport
 from sandbox.patients import SandboxPatient, load_patients
+
+if TYPE_CHECKING:  # the hot folder (and watchdog) are imported once it is started
+    from app.store.hotfolder import ErrorNote, HotFolder
 
 log = logging.getLogger(__name__)
 ALL_STATUSES = (Status.APPROVED, Status.ARCHIVED, Status.DEPRECATED)
@@ -132,6 +136,7 @@ class Workspace:
         self._card: CardSession | None = None
         self._lock = threading.RLock()
         self._folder = tempfile.TemporaryDirectory(prefix="dmp-gui-")
+        self.hot_folder = HotFolderWatch(self)
 
     # -- connection -----------------------------------------------------------------------------
 
@@ -335,6 +340,7 @@ class Workspace:
         return self.store.sender(_SessionCredentials(self)).drain((mode,), stop=stop)
 
     def close(self) -> None:
+        self.hot_folder.stop()
         self.disconnect()
         self._folder.cleanup()
 
@@ -364,3 +370,177 @@ def _summary(document: DocumentInfo) -> dict[str, str]:
     when = document.creation_time.isoformat() if document.creation_time else ""
     kind = document.type_code.display_name if document.type_code else ""
     return {"unique_id": document.unique_id, "title": document.title, "type": kind, "created": when}
+
+
+# -- the hot folder, watched for the GUI ------------------------------------------------------------
+# One watcher thread owned by this object (no Qt in it). It uses the session's store: the store's
+# Database serialises every use of its one SQLCipher connection with its own lock (each write a
+# BEGIN IMMEDIATE transaction held under it), so the watcher, the GUI's reads and the background
+# drain never run statements on the connection at once, and never wait on each other's SQLite lock
+# (one connection). The GUI reads :meth:`HotFolderWatch.status`, a snapshot the thread builds after
+# each pass: it never lists the folder (a network share) on the GUI thread.
+
+HOT_FOLDER_WATCHED, HOT_FOLDER_STOPPED, HOT_FOLDER_ERROR = "surveillé", "arrêté", "erreur"
+
+
+@dataclass(frozen=True)
+class HotFolderStatus:
+    state: str  # HOT_FOLDER_WATCHED, HOT_FOLDER_STOPPED or HOT_FOLDER_ERROR
+    reason: str = ""  # French: why it is in error (or the last pass's problems)
+    folder: Path | None = None
+    waiting: tuple[str, ...] = ()
+    in_progress: tuple[str, ...] = ()
+    notes: tuple[ErrorNote, ...] = ()
+    queued: int = 0  # entries queued since started (a change: the queue view reads again)
+    passes: int = 0
+
+
+class HotFolderWatch:
+    """Start, stop and observe the watching of one hot folder (``app.store.hotfolder``)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self._workspace = workspace
+        self._lock = threading.Lock()  # guards the fields below
+        self._pass = threading.Lock()  # one pass, or one retry, at a time
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._folder: HotFolder | None = None
+        self._status = HotFolderStatus(HOT_FOLDER_STOPPED)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def status(self) -> HotFolderStatus:
+        with self._lock:
+            return self._status
+
+    def start(
+        self,
+        folder: Path,
+        mode: SendMode = SendMode.STRUCTURE,
+        stable_seconds: float = 2.0,
+        rescan_interval: float = 10.0,
+    ) -> HotFolderStatus:
+        """Watch ``folder`` (stopping any previous watch). Raises a DmpClientError (French) if the
+        folder is not one, the base is unavailable, or card mode has no card session."""
+        store = self._workspace.store
+        if store is None:
+            raise DmpClientError(
+                "La base locale n'est pas disponible : dossier de dépôt impossible.", code="POSTE-BASE"
+            )
+        if not folder.is_dir():
+            raise DmpClientError(f"Dossier de dépôt introuvable : {folder}", code="DMP-FICHIER")
+        professional = None
+        if mode is SendMode.CARD:
+            connection = self._workspace.connection
+            if connection is None or connection.mode is not AuthMode.DIRECT:
+                raise DmpClientError(
+                    "Le mode carte demande une carte CPS connectée : connectez-la, ou choisissez le mode "
+                    "établissement.",
+                    code="POSTE-NON-CONNECTE",
+                )
+            professional = connection.actor_id
+        from app.store.hotfolder import HotFolder
+
+        self.stop()
+        creds = self._workspace.settings.structure
+        hot = HotFolder(
+            folder,
+            store.queue,
+            mode=mode,
+            professional=professional,
+            structure_id=creds.structure_id if creds else "",
+            structure_name=creds.structure_name if creds else "",
+            stable_seconds=stable_seconds,
+        )
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=self._run, args=(hot, stop, rescan_interval), name="dossier-de-depot", daemon=True
+        )
+        with self._lock:
+            self._folder, self._stop, self._thread = hot, stop, thread
+            self._status = HotFolderStatus(HOT_FOLDER_WATCHED, folder=folder)
+        thread.start()
+        return self.status()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop watching; returns once the thread has ended (a pass in progress finishes first)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():  # a pass stuck on a dead share: the daemon thread ends with it
+                log.warning("hot folder: watcher thread still in a pass after %.0f s", timeout)
+        with self._lock:
+            if self._status.state == HOT_FOLDER_WATCHED:
+                self._status = dataclasses.replace(self._status, state=HOT_FOLDER_STOPPED)
+
+    def retry(self, document: str) -> None:
+        """Put a corrected pair back from ``erreurs/`` (examined again by the next pass)."""
+        with self._lock:
+            hot = self._folder
+        if hot is None:
+            raise DmpClientError("Choisissez et surveillez d'abord le dossier de dépôt.", code="DMP-FICHIER")
+        try:
+            with self._pass:
+                hot.retry(document)
+        except FileExistsError:
+            raise DmpClientError(
+                f"« {document} » est déjà dans le dossier de dépôt : rien n'a été remplacé.",
+                code="DMP-FICHIER",
+            ) from None
+        except (OSError, ValueError) as error:
+            raise DmpClientError(
+                f"« {document} » n'a pas pu être remis dans le dossier ({type(error).__name__}).",
+                code="DMP-FICHIER",
+            ) from None
+        with self._lock:
+            if self._status.folder == hot.folder:
+                notes = tuple(n for n in self._status.notes if n.document != document)
+                self._status = dataclasses.replace(self._status, notes=notes)
+
+    def _run(self, hot: HotFolder, stop: threading.Event, rescan_interval: float) -> None:
+        from app.store.hotfolder import ScanReport, unreadable
+        from app.store.watching import watch_folder
+
+        queued = 0
+        passes = 0
+
+        def one_pass() -> bool:
+            nonlocal queued, passes
+            with self._pass:
+                try:
+                    report = hot.scan()
+                except Exception as error:  # never seen by the user as a crash: shown as a state
+                    log.error("hot folder: pass failed (%s)", type(error).__name__)
+                    report = ScanReport(failures=[("", unreadable(error))])
+                notes, in_progress = hot.error_notes(), hot.in_progress_names()
+            passes += 1
+            queued += len(report.queued)
+            problems = [f"Base locale : {m} [{c}]" for c, m in report.store_errors]
+            problems += [f"{name or 'Dossier'} : {message}" for name, message in report.failures]
+            status = HotFolderStatus(
+                HOT_FOLDER_ERROR if problems else HOT_FOLDER_WATCHED,
+                "\n".join(problems),
+                hot.folder,
+                tuple(report.waiting),
+                tuple(in_progress),
+                tuple(notes),
+                queued,
+                passes,
+            )
+            with self._lock:
+                if not stop.is_set():
+                    self._status = status
+            return bool(report.waiting)
+
+        try:
+            watch_folder(hot.folder, one_pass, stop, rescan_interval, hot.stable_seconds)
+        except Exception as error:  # the watcher itself failed: shown, never raised into nothing
+            log.error("hot folder: watcher failed (%s)", type(error).__name__)
+            with self._lock:
+                self._status = dataclasses.replace(
+                    self._status, state=HOT_FOLDER_ERROR, reason=unreadable(error)
+                )

@@ -1,5 +1,5 @@
 """The main window: status bar (card and reader, practitioner and situation, host and connection,
-queue), the patient and DMP panels, and the tabs (documents, upload, queue, secretariat). Every
+queue), the patient and DMP panels, and the tabs (documents, upload, queue, secretariat, hot folder). Every
 card, network and disk operation runs off the GUI thread; errors are shown in French with their code.
 """
 
@@ -20,6 +20,7 @@ from app.ui.dialogs import GuiPinPrompt
 from app.ui.dmp_panel import DmpPanel
 from app.ui.documents_panel import DocumentsPanel
 from app.ui.errors import describe, show_error
+from app.ui.hotfolder_panel import HotFolderPanel
 from app.ui.patient_panel import PatientPanel
 from app.ui.qt import (
     QAction,
@@ -109,6 +110,9 @@ class MainWindow(DmpActions):
         self.tabs.addTab(self.upload, "Déposer")
         self.tabs.addTab(self.queue, "File d'envoi")
         self.tabs.addTab(self.batch, "Secrétariat")
+        self.hot_folder = HotFolderPanel(workspace)
+        self.hot_folder.queued.connect(self.queue.refresh)
+        self.tabs.addTab(self.hot_folder, "Dossier de dépôt")
         body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(side)
         body.addWidget(self.tabs)

@@ -37,6 +37,7 @@ GROUPS = {
         "DMP_STORE_DIR", "DMP_CACHE_AGE_MAX_H", "DMP_CACHE_TAILLE_MAX_MO", "DMP_CACHE_PURGE_FIN_SESSION",
         "DMP_SANDBOX_DIR",
     ),
+    "Dossier de dépôt": ("DMP_DOSSIER_DEPOT", "DMP_DEPOT_MODE", "DMP_DEPOT_STABLE_S", "DMP_DEPOT_ACTIF"),
 }  # fmt: skip
 LOCK = "verrouillé par l'administrateur"
 LOCK_PLURAL = "verrouillés par l'administrateur"
@@ -45,12 +46,14 @@ LOCK_PLURAL = "verrouillés par l'administrateur"
 CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
     "DMP_PROFIL_HOTE": (("current", "actuel, Mon espace santé"), ("legacy", "historique")),
     "DMP_MODE_AUTH": (("carte", "carte CPS"), ("structure", "certificat de la structure")),
+    "DMP_DEPOT_MODE": (("structure", "certificat de la structure"), ("carte", "carte CPS")),
 }
 # Numbers: (maximum, unit shown, decimals); a setting not listed: up to 1,000,000, whole.
 NUMBERS: dict[str, tuple[float, str, int]] = {
     "DMP_CACHE_AGE_MAX_H": (24.0 * 366, " h", 0),
     "DMP_CACHE_TAILLE_MAX_MO": (100_000.0, " Mo", 0),
     "DMP_FILE_DELAI_S": (86_400.0, " s", 1),
+    "DMP_DEPOT_STABLE_S": (3_600.0, " s", 1),
     "DMP_DELAI_REQUETE_S": (3_600.0, " s", 1),
     "DMP_DELAI_RECHERCHE_S": (3_600.0, " s", 1),
     "DMP_DELAI_ENVOI_S": (3_600.0, " s", 1),
