@@ -72,7 +72,7 @@ _TABLE = (
     Key("DMP_CACHE_PURGE_FIN_SESSION", "Vider le cache à la fin de la session carte", Kind.FLAG, "0"),
     Key("DMP_FILE_DELAI_S", "Délai avant un nouvel essai d'envoi (secondes)", Kind.NUMBER, "5"),
     Key("DMP_DOSSIER_DEPOT", "Dossier de dépôt surveillé (secrétariat)", Kind.PATH),
-    Key("DMP_DEPOT_MODE", "Envoi des documents du dossier de dépôt (structure, carte)", Kind.TEXT, "structure"),
+    Key("DMP_DEPOT_MODE", "Envoi du dossier de dépôt (structure, carte)", Kind.TEXT, "structure"),
     Key("DMP_DEPOT_STABLE_S", "Délai de stabilité des fichiers déposés (secondes)", Kind.NUMBER, "2"),
     Key("DMP_DEPOT_ACTIF", "Surveiller le dossier de dépôt dès l'ouverture", Kind.FLAG, "0"),
     Key("DMP_SANDBOX_DIR", "Dossier du bac à sable (essais)", Kind.PATH),
