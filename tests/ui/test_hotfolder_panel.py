@@ -192,3 +192,26 @@ def test_a_missing_folder_is_said_in_french(qtbot: Any, secretariat: Workspace, 
     qtbot.waitUntil(lambda: "Dossier de dépôt introuvable" in panel.message.text(), timeout=5000)
     assert "[DMP-FICHIER]" in panel.message.text() and not secretariat.hot_folder.running
     assert not watcher_threads()
+
+
+def test_the_tab_fits_a_1366x768_screen_with_long_names_and_explanations(
+    qtbot: Any, secretariat: Workspace, tmp_path: Path
+) -> None:
+    laptop = qt.QSize(1366, 768)
+    inbox = tmp_path / ("partage-du-secretariat-des-consultations-externes-" * 3) / "depot"
+    inbox.mkdir(parents=True)
+    long_name = "compte-rendu-de-consultation-de-cardiologie-du-service-des-explorations-" * 2 + ".pdf"
+    drop(inbox, long_name, PDF, meta=sidecar(ins="207058575627096", titre="T" * 200))
+    main = open_window(qtbot, secretariat)
+    main.resize(laptop)
+    panel = main.hot_folder
+    main.tabs.setCurrentWidget(panel)
+    panel.folder.setText(str(inbox))
+    panel.stable.setValue(0.0)
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: long_name in panel.note_texts(), timeout=15000)
+    panel.notes.setCurrentRow(0)
+    qtbot.wait(200)  # layouts are applied on posted events
+    assert main.size() == laptop and main.minimumSizeHint().width() <= laptop.width()
+    assert panel.note_text.toPlainText() == panel.note_texts()[long_name]
+    assert panel.note_text.document().size().width() <= panel.note_text.viewport().width() + 1  # wrapped
