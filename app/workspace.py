@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.card.cps import PinPrompt
 from app.card.identity import Professional
-from app.card.session import CardSession
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.actions import Action, document_actions
 from app.dmp_client.core.admin import OPPOSITION_BREAK_GLASS, OPPOSITION_CENTRE_15
@@ -26,7 +24,6 @@ from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.hl7v3 import DmpStatus
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
-from app.dmp_client.factory import card_client, structure_client
 from app.errors import DmpClientError
 from app.ins import IdentityTraits, Ins
 from app.settings import Settings
@@ -36,7 +33,9 @@ from app.store.request import SendMode, UploadRequest
 from app.store.sender import CredentialsUnavailable, DrainReport
 from sandbox.patients import SandboxPatient, load_patients
 
-if TYPE_CHECKING:  # the hot folder (and watchdog) are imported once it is started
+if TYPE_CHECKING:  # the card stack (pkcs11) and the hot folder (watchdog) are imported at first use
+    from app.card.cps import PinPrompt
+    from app.card.session import CardSession
     from app.store.hotfolder import ErrorNote, HotFolder
 
 log = logging.getLogger(__name__)
@@ -145,6 +144,8 @@ class Workspace:
     ) -> Connection:
         with self._lock:
             self.disconnect()
+            from app.dmp_client.factory import card_client  # deferred: card, TLS and PKCS#11 stacks
+
             client, card = card_client(self.settings, prompt, situation, purpose)
             who = card.professional()
             chosen = next(s for s in card.situations() if s.number == situation)
@@ -165,6 +166,8 @@ class Workspace:
     def connect_structure(self, purpose: Purpose = Purpose.NORMAL) -> Connection:
         with self._lock:
             self.disconnect()
+            from app.dmp_client.factory import structure_client  # deferred: see card_client
+
             client = structure_client(self.settings, purpose)
             self._attach(client)
             creds = self.settings.structure

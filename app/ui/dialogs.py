@@ -5,8 +5,8 @@ express consent before creating a DMP, and manual entry of a patient's INS ident
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
-from app.card.cps import PinStatus
 from app.dmp_client.core.context import Purpose
 from app.ins import IdentityTraits, Ins, InsOid
 from app.ui.qt import (
@@ -23,6 +23,9 @@ from app.ui.qt import (
     Signal,
 )
 from app.workspace import Patient
+
+if TYPE_CHECKING:  # annotations only: the card stack (pkcs11) loads with the first card session
+    from app.card.cps import PinStatus
 
 
 class PinDialog(QDialog):

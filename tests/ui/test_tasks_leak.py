@@ -1,0 +1,55 @@
+"""Background jobs must not outlive their delivery (app/ui/tasks.py).
+
+The soak (bench/soak_gui.py) counted one more ``_Job`` alive per failed background read: a
+delivered error's traceback kept ``_Job.run``'s frame (the ``f_back`` of the failed work's frames),
+and that frame held the runnable and its closure for as long as a panel kept the error.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+
+from pytestqt.qtbot import QtBot
+
+from app.ui import tasks
+from app.ui.qt import QThreadPool
+
+N = 30
+
+
+def _alive_jobs() -> int:
+    gc.collect()
+    return sum(isinstance(item, tasks._Job) for item in gc.get_objects())
+
+
+def _fail() -> None:
+    raise OSError("base verrouillée")
+
+
+def _run(qtbot: QtBot, fn: object, kept: list[object]) -> None:
+    assert callable(fn)
+    for _ in range(N):
+        tasks.run_in_background(fn, kept.append, kept.append)
+    qtbot.waitUntil(lambda: len(kept) == N, timeout=10_000)
+    QThreadPool.globalInstance().waitForDone()
+
+
+def test_kept_errors_keep_no_job_alive(qtbot: QtBot) -> None:
+    before = _alive_jobs()
+    kept: list[object] = []  # as a panel keeps its last error
+    _run(qtbot, _fail, kept)
+    assert all(isinstance(error, OSError) for error in kept)
+    assert _alive_jobs() - before == 0
+    # The traceback's file:line frames are still there for the log (app/errors.py).
+    error = kept[0]
+    assert isinstance(error, OSError) and error.__traceback__ is not None
+    assert error.__traceback__.tb_frame.f_code is _fail.__code__
+
+
+def test_kept_results_keep_no_job_alive(qtbot: QtBot) -> None:
+    before = _alive_jobs()
+    kept: list[object] = []
+    _run(qtbot, lambda: time.sleep(0.001) or [1, 2], kept)
+    assert kept == [[1, 2]] * N
+    assert _alive_jobs() - before == 0
