@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
-from lxml import etree
 
 from app.dmp_client.core.actions import Action
 from app.dmp_client.core.ebrim import Status
@@ -374,7 +373,7 @@ def fake_info(title: str = "Document de test") -> DocumentInfo:
         author_institutions=(),
         size=None,
         sha1=None,
-        element=etree.Element("ExtrinsicObject"),
+        entry_xml=b"<ExtrinsicObject/>",
     )
 
 
