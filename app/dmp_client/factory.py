@@ -10,6 +10,7 @@ from app.card import pkcs11_module
 from app.card.cps import PinPrompt
 from app.card.session import CardSession
 from app.card.signer import CardSigner
+from app.config.settings import Settings
 from app.dmp_client.actors import actor_from_card, structure_actor
 from app.dmp_client.card_tls import CardTlsTransport
 from app.dmp_client.client import DmpClient, Session
@@ -20,7 +21,6 @@ from app.dmp_client.core.valuesets import value_sets
 from app.dmp_client.errors import TlsError
 from app.dmp_client.transport import Endpoint, Transport, client_context
 from app.errors import DmpClientError
-from app.settings import Settings
 
 
 def _endpoint(settings: Settings) -> Endpoint:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from app.dmp_client.core.context import Purpose
 from app.ins import IdentityTraits, Ins, InsOid
+from app.services.workspace import Patient
 from app.ui.qt import (
     QCheckBox,
     QComboBox,
@@ -22,7 +23,6 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
-from app.workspace import Patient
 
 if TYPE_CHECKING:  # annotations only: the card stack (pkcs11) loads with the first card session
     from app.card.cps import PinStatus

@@ -4,7 +4,7 @@ unchanged, then starts or stops the watching. The tab shows the state (surveill√
 why), the files waiting, those moved to ``.en-cours/`` (in the queue), and every explanation in
 ``erreurs/`` in full; a corrected pair can be put back to be examined again.
 
-The watching runs in the workspace's own thread (:class:`app.workspace.HotFolderWatch`); this panel
+The watching runs in the workspace's own thread (:class:`app.services.workspace.HotFolderWatch`); this panel
 reads its snapshot on a timer (memory only: never the share itself on the GUI thread) and starts,
 stops, saves the settings and retries through ``app.ui.tasks``.
 """
@@ -15,19 +15,19 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from app.config import Config, ConfigError
-from app.store.request import SendMode
-from app.ui import qt
-from app.ui.errors import describe
-from app.ui.tasks import run_in_background
-from app.ui.texts import count
-from app.workspace import (
+from app.config.layers import Config, ConfigError
+from app.services.workspace import (
     HOT_FOLDER_ERROR,
     HOT_FOLDER_STOPPED,
     HOT_FOLDER_WATCHED,
     HotFolderStatus,
     Workspace,
 )
+from app.store.request import SendMode
+from app.ui import qt
+from app.ui.errors import describe
+from app.ui.tasks import run_in_background
+from app.ui.texts import count
 
 POLL_MS = 500
 MODES = (

@@ -4,7 +4,7 @@ the user's settings file; they apply at the next start."""
 
 from __future__ import annotations
 
-from app.config import KEYS, Config, ConfigError, Kind, Source
+from app.config.layers import KEYS, Config, ConfigError, Kind, Source
 from app.ui.qt import (
     QCheckBox,
     QComboBox,
@@ -42,7 +42,7 @@ GROUPS = {
 LOCK = "verrouillé par l'administrateur"
 LOCK_PLURAL = "verrouillés par l'administrateur"
 
-# Settings that take one of a few values (app/settings.py reads them): a list, never free text.
+# Settings that take one of a few values (app/config/settings.py reads them): a list, never free text.
 CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
     "DMP_PROFIL_HOTE": (("current", "actuel, Mon espace santé"), ("legacy", "historique")),
     "DMP_MODE_AUTH": (("carte", "carte CPS"), ("structure", "certificat de la structure")),

@@ -15,11 +15,11 @@ from app.dmp_client.core.iti18 import DocumentInfo
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.core.valuesets import Concept
 from app.dmp_client.documents import NewDocument
+from app.services.workspace import Patient, Retrieved, Workspace
 from app.ui.documents_model import COL_DATE, COL_MARKS, COL_TITLE, FAMILIES
 from app.ui.documents_panel import DocumentsPanel, count_text
 from app.ui.qt import QDate, QFileDialog, QImage, QPdfDocument, QPrinter, Qt, QWidget
 from app.ui.viewer import DocumentViewer, rtf_to_text
-from app.workspace import Patient, Retrieved, Workspace
 from sandbox import cards
 from tests.ui.conftest import sandbox_patient
 

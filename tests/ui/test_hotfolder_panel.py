@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from app.config import Config
+from app.config.layers import Config
+from app.services.workspace import HOT_FOLDER_STOPPED, HOT_FOLDER_WATCHED, Workspace
 from app.store.hotfolder import ERRORS, NOTE
 from app.ui import hotfolder_panel as panel_module
 from app.ui import qt
-from app.workspace import HOT_FOLDER_STOPPED, HOT_FOLDER_WATCHED, Workspace
 from tests.store.test_hotfolder import PDF, drop, names, sidecar
 
 THREAD = "dossier-de-depot"

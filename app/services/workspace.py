@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.card.identity import Professional
+from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.actions import Action, document_actions
 from app.dmp_client.core.admin import OPPOSITION_BREAK_GLASS, OPPOSITION_CENTRE_15
@@ -26,12 +27,10 @@ from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
 from app.errors import DmpClientError
 from app.ins import IdentityTraits, Ins
-from app.settings import Settings
 from app.store.local import LocalStore
 from app.store.queue import Entry
 from app.store.request import SendMode, UploadRequest
 from app.store.sender import CredentialsUnavailable, DrainReport
-from sandbox.patients import SandboxPatient, load_patients
 
 if TYPE_CHECKING:  # the card stack (pkcs11) and the hot folder (watchdog) are imported at first use
     from app.card.cps import PinPrompt
@@ -60,37 +59,6 @@ class Patient:
 
     def __repr__(self) -> str:
         return f"Patient(source={self.source!r})"
-
-
-def sandbox_patients() -> list[Patient]:
-    """The sandbox's fictitious patients (test INS OID) as a qualified identity gives them."""
-    return [_sandbox(p) for p in load_patients()]
-
-
-def sandbox_patient(pid: str) -> Patient | None:
-    """One of them by its sandbox id (P01…P07), or None."""
-    return next((_sandbox(p) for p in load_patients() if p.id == pid), None)
-
-
-def sandbox_insi(first_name: str, card_birth_date: str, own_nir: str | None) -> Patient | None:
-    """The sandbox's stand-in for the INSi teleservice: a Vitale beneficiary's INS, found by its own
-    NIR, or for a beneficiary without one (a child, "ayant droit") by its first name and birth date
-    as the card gives them — only when exactly one sandbox patient matches."""
-    patients = load_patients()
-    if own_nir:
-        return next((_sandbox(p) for p in patients if p.matricule == own_nir), None)
-    found = [
-        p for p in patients
-        if p.vitale.nir_own is None
-        and p.vitale.first_name.upper() == first_name.upper()
-        and p.vitale.birth_date == card_birth_date
-    ]  # fmt: skip
-    return _sandbox(found[0]) if len(found) == 1 else None
-
-
-def _sandbox(p: SandboxPatient) -> Patient:
-    traits = IdentityTraits.parse(p.birth_name, p.first_names, p.sex, p.birth_date, p.birth_place)
-    return Patient(Ins.parse(p.matricule, p.oid), traits, "qualifiée", f"bac à sable ({p.id})")
 
 
 @dataclass(frozen=True)
