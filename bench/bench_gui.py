@@ -60,12 +60,14 @@ def child(kind: str) -> None:
     app.exec()
 
 
-def launch(kind: str, runs: int) -> tuple[float, int]:
+def launch(kind: str, runs: int, script: str = __file__) -> tuple[float, int]:
+    """Median (seconds to a shown window, idle RSS) of ``runs`` fresh ``script --child kind`` processes
+    (bench_startup.py passes itself, for its extra kind)."""
     times, memory = [], []
     for _ in range(runs):
         start = time.time()
         done = subprocess.run(
-            [sys.executable, __file__, "--child", kind],
+            [sys.executable, script, "--child", kind],
             capture_output=True,
             text=True,
             check=True,

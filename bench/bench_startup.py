@@ -12,29 +12,15 @@ runs the main window as the frozen build imports it: httpx's command-line tool e
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-
-def launch(kind: str, runs: int) -> tuple[float, int]:
-    times, memory = [], []
-    for _ in range(runs):
-        start = time.time()
-        done = subprocess.run(
-            [sys.executable, __file__, "--child", kind], capture_output=True, text=True, check=True
-        )
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        times.append(result["ready"] - start)
-        memory.append(result["rss"])
-    return statistics.median(times), int(statistics.median(memory))
+import bench_gui
 
 
 def import_offenders(top: int) -> tuple[float, list[tuple[int, str]]]:
@@ -63,8 +49,6 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        import bench_gui
-
         if args.child == "frozen":
             sys.modules["httpx._main"] = None  # type: ignore[assignment]
         bench_gui.child("bare" if args.child == "bare" else "app")
@@ -73,9 +57,9 @@ def main() -> None:
 
     session = SandboxSession()  # a keyring and a sandbox for the launched processes
     try:
-        bare, bare_rss = launch("bare", args.runs)
-        full, full_rss = launch("app", args.runs)
-        frozen, frozen_rss = launch("frozen", args.runs)
+        bare, bare_rss = bench_gui.launch("bare", args.runs, script=__file__)
+        full, full_rss = bench_gui.launch("app", args.runs, script=__file__)
+        frozen, frozen_rss = bench_gui.launch("frozen", args.runs, script=__file__)
     finally:
         session.close()
     print("| launch to a usable window (offscreen) | p50 | idle RSS | ratio |")
