@@ -305,10 +305,6 @@ def _concept(c: etree._Element) -> Concept:
     return Concept(c.get("nodeRepresentation", ""), system, title)
 
 
-def _concepts(node: etree._Element, scheme: str) -> list[Concept]:
-    return [_concept(c) for c in node if c.tag == _CLASSIFICATION and c.get("classificationScheme") == scheme]
-
-
 def _one_external(values: set[str]) -> str:
     """The identifier of a scheme; "" when absent or ambiguous (two different values: an entry has
     one patientId and one uniqueId, so the caller's identity checks then refuse it)."""
@@ -325,14 +321,10 @@ def _first(values: list[str] | None) -> str:
     return values[0] if values else ""
 
 
-_CODED = {
-    Scheme.DE_CLASS: "class",
-    Scheme.DE_TYPE: "type",
-    Scheme.DE_FORMAT: "format",
-    Scheme.DE_FACILITY: "facility",
-    Scheme.DE_PRACTICE: "practice",
-    Scheme.DE_CONFIDENTIALITY: "confidentiality",
-}
+_CODED = frozenset({
+    Scheme.DE_CLASS, Scheme.DE_TYPE, Scheme.DE_FORMAT, Scheme.DE_FACILITY, Scheme.DE_PRACTICE,
+    Scheme.DE_CONFIDENTIALITY,
+})  # fmt: skip
 
 
 def parse_document(node: etree._Element) -> DocumentInfo:
@@ -360,8 +352,8 @@ def parse_document(node: etree._Element) -> DocumentInfo:
                 author = _slots(child)
                 persons.extend(author.get("authorPerson", []))
                 institutions.extend(author.get("authorInstitution", []))
-            elif scheme is not None and (kind := _CODED.get(scheme)) is not None:
-                coded.setdefault(kind, []).append(_concept(child))
+            elif scheme in _CODED:
+                coded.setdefault(scheme, []).append(_concept(child))
         elif tag == _EXTERNAL:
             scheme = child.get("identificationScheme")
             if scheme == Scheme.DE_UNIQUE_ID:
@@ -375,8 +367,8 @@ def parse_document(node: etree._Element) -> DocumentInfo:
             version = child.get("versionName", "1")
     size_text = _first(slots.get("size"))
 
-    def one(kind: str) -> Concept | None:
-        found = coded.get(kind)
+    def one(scheme: str) -> Concept | None:
+        found = coded.get(scheme)
         return found[0] if found else None
 
     return DocumentInfo(
@@ -389,12 +381,12 @@ def parse_document(node: etree._Element) -> DocumentInfo:
         patient_cx=_one_external(patient_ids),
         title=title,
         mime_type=node.get("mimeType", ""),
-        class_code=one("class"),
-        type_code=one("type"),
-        format_code=one("format"),
-        facility_type=one("facility"),
-        practice_setting=one("practice"),
-        confidentiality=tuple(coded.get("confidentiality", ())),
+        class_code=one(Scheme.DE_CLASS),
+        type_code=one(Scheme.DE_TYPE),
+        format_code=one(Scheme.DE_FORMAT),
+        facility_type=one(Scheme.DE_FACILITY),
+        practice_setting=one(Scheme.DE_PRACTICE),
+        confidentiality=tuple(coded.get(Scheme.DE_CONFIDENTIALITY, ())),
         creation_time=ebrim.parse_xds_time(_first(slots.get("creationTime"))),
         service_start=ebrim.parse_xds_time(_first(slots.get("serviceStartTime"))),
         service_stop=ebrim.parse_xds_time(_first(slots.get("serviceStopTime"))),
