@@ -10,6 +10,7 @@ absent. ``tests/test_without_sandbox.py`` runs the product with ``sandbox`` hidd
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 from types import ModuleType
 from typing import TYPE_CHECKING, TextIO, cast
@@ -30,6 +31,7 @@ class TrainingModeAbsent(DmpClientError):
     )
 
 
+@functools.cache  # looked for once: an absent sandbox is not searched for on every call
 def _training() -> ModuleType | None:
     try:
         return importlib.import_module(_MODULE)
