@@ -25,8 +25,8 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
+from app.cli.insc_batch import BatchTally, process
 from app.ins import compute_insc, nir_key, normalize_first_name
-from app.insc_batch import BatchTally, process
 
 FIRST_NAMES = ["Jean", "Marie-Christine", "Élodie", "JEAN PIERRE", "Zoé", "Gaël", "Anne-Sophie", "Mohamed"]
 Row = tuple[str, str, str]

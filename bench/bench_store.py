@@ -24,10 +24,10 @@ from pathlib import Path
 
 from bench_xds import _wait, free_port, peak_rss, rss_now, serve, traits_of
 
+from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.documents import NewDocument
 from app.dmp_client.factory import structure_client
-from app.settings import Settings
 from app.store.local import LocalStore, StoreSettings
 from app.store.queue import State
 from app.store.request import SendMode, UploadRequest

@@ -15,12 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from app.config.settings import Settings
 from app.dmp_client.core.hl7v3 import ACTION_GET_DEMOGRAPHICS, Reason, build_get_demographics
 from app.dmp_client.core.soap import build_envelope
 from app.dmp_client.core.vihf import build_signed_vihf
 from app.dmp_client.factory import structure_client
 from app.ins import Ins
-from app.settings import Settings
 from sandbox import rig
 from sandbox.host.server import DmpHost, HostConfig, serve_in_thread
 

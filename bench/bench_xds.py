@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from app.config.settings import Settings
 from app.dmp_client.client import DmpClient, Session
 from app.dmp_client.core import iti18
 from app.dmp_client.core.context import (
@@ -47,7 +48,6 @@ from app.dmp_client.documents import NewDocument
 from app.dmp_client.factory import author_of
 from app.dmp_client.transport import Endpoint, Transport, client_context
 from app.ins import IdentityTraits, Ins
-from app.settings import Settings
 from sandbox import cards, pki, rig
 
 MB = 1024 * 1024
@@ -69,7 +69,7 @@ def peak_rss() -> int:
 
 
 def traits_of(pid: str) -> tuple[Ins, IdentityTraits]:
-    from app.workspace import sandbox_patient
+    from app.services.training import sandbox_patient
 
     patient = sandbox_patient(pid)
     assert patient is not None and patient.traits is not None

@@ -8,6 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from app.config.settings import Settings
 from app.dmp_client.client import DmpClient, Session
 from app.dmp_client.core.context import (
     PROFESSION_CODE_SYSTEM,
@@ -20,9 +21,8 @@ from app.dmp_client.core.context import (
 from app.dmp_client.core.signing import SoftwareKeySigner
 from app.dmp_client.factory import author_of
 from app.dmp_client.transport import Endpoint, Transport, client_context
-from app.settings import Settings
+from app.services.workspace import Connection, Workspace
 from app.store.local import LocalStore, StoreSettings
-from app.workspace import Connection, Workspace
 from sandbox import cards, keyring_daemon, pki, rig
 from sandbox.host.server import DmpHost, HostConfig, serve_in_thread
 

@@ -52,11 +52,11 @@ def main() -> None:
 
     from gui_session import SandboxSession
 
+    from app.services.training import sandbox_patient
     from app.store.request import UploadRequest
     from app.ui.application import create_application
     from app.ui.main_window import MainWindow
     from app.ui.qt import QApplication, QTimer
-    from app.workspace import sandbox_patient
 
     app = create_application()
     session = SandboxSession()

@@ -37,7 +37,7 @@ UPGRADE_CODE = "{E1C8DC6A-6CEE-4CBE-8E0B-6116B9A5FE0F}"  # never change (dmp-cli
 POLICY_KEY = r"Software\Policies\DmpClient\Verrouilles"
 DEFAULT_MANUFACTURER = "Client DMP"
 
-# Public MSI properties and NSIS switches (/HOTE=...) → the locked policy value each writes (app.config.KEYS).
+# Public MSI properties and NSIS switches (/HOTE=...) → the locked policy value each writes (KEYS).
 # dmp-client.wxs and dmp-client.nsi spell the same table; tests/installer checks all three agree.
 POLICY_PROPERTIES: Mapping[str, str] = {
     "HOTE": "DMP_HOST_URL",

@@ -6,7 +6,7 @@
 ;
 ; Silent:   dmp-client-<v>-setup.exe /S [/HOTE=https://...] [/LPS_NOM=...] ... [/D=C:\Programmes\dmp-client]
 ;           (/D= last, unquoted). Each policy switch given with a value is written as a locked policy value under
-;           HKLM\Software\Policies\DmpClient\Verrouilles (names: app.config.KEYS; table in POLITIQUES below).
+;           HKLM\Software\Policies\DmpClient\Verrouilles (names: app.config.layers.KEYS; table in POLITIQUES below).
 ; Uninstall: desinstaller.exe [/S] [/PURGE]: the users' data (%LOCALAPPDATA%\dmp-client) is kept unless /PURGE.
 
 Unicode true
@@ -51,7 +51,7 @@ VIAddVersionKey /LANG=1036 "LegalCopyright" "${EDITEUR}"
 !insertmacro MUI_UNPAGE_INSTFILES
 !insertmacro MUI_LANGUAGE "French"
 
-; Switch → locked policy key (app.config.KEYS); the MSI's public properties have the same names.
+; Switch → locked policy key (app.config.layers.KEYS); the MSI's public properties have the same names.
 !macro POLITIQUES ACTION
   !insertmacro ${ACTION} HOTE DMP_HOST_URL
   !insertmacro ${ACTION} PROFIL_HOTE DMP_PROFIL_HOTE

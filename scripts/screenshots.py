@@ -17,13 +17,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gui_session import SandboxSession
 
 from app.dmp_client.core.context import Purpose
+from app.services.training import sandbox_patient
+from app.services.workspace import Patient
 from app.store.request import UploadRequest
 from app.ui.application import create_application
 from app.ui.dialogs import EmergencyAccessDialog
 from app.ui.main_window import MainWindow
 from app.ui.qt import QApplication, QWidget
 from app.ui.settings_dialog import SettingsDialog
-from app.workspace import Patient, sandbox_patient
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
@@ -114,7 +115,7 @@ def locked_config() -> Any:
     """The settings as a hospital's IT would lock them (a machine policy)."""
     import tempfile
 
-    from app.config import Config
+    from app.config.layers import Config
 
     policy = Path(tempfile.mkdtemp()) / "policy.toml"
     policy.write_text(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.config.settings import Settings
 from app.dmp_client.client import DmpClient, Session
 from app.dmp_client.core.context import (
     NON_PS_ROLE_CODE_SYSTEM,
@@ -26,7 +27,6 @@ from app.dmp_client.core.signing import SoftwareKeySigner
 from app.dmp_client.factory import author_of
 from app.dmp_client.factory import structure_client as make_structure_client
 from app.dmp_client.transport import Endpoint, Transport, client_context
-from app.settings import Settings
 from sandbox import cards, pki
 from sandbox import rig as sandbox_rig
 from sandbox.host.server import DmpHost, HostConfig, serve_in_thread

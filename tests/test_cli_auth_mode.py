@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from app import cli_dmp
-from app.config import InvalidValue
-from app.settings import Settings
+from app.cli import dmp as cli_dmp
+from app.config.layers import InvalidValue
+from app.config.settings import Settings
 from tests.test_config import load
 
 

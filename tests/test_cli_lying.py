@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
+from app.config.settings import Settings
 from app.dmp_client.core.context import Purpose
 from app.dmp_client.core.errors import AlteredDocument, OtherPatientAnswer
 from app.dmp_client.documents import SAFETY_EVENT
 from app.ins import Ins
-from app.settings import Settings
 from app.store.local import LocalStore
 from sandbox.host.server import DmpHost
 from tests.dmp_client.test_documents_e2e import patient
@@ -52,7 +52,7 @@ def env(
     ):  # type: ignore[no-untyped-def]
         return direct_client(host, "generaliste", purpose), None
 
-    monkeypatch.setattr("app.cli_dmp.card_client", card_client)
+    monkeypatch.setattr("app.cli.dmp.card_client", card_client)
     yield tmp_path
 
 
@@ -195,7 +195,7 @@ def test_a_queued_replacement_is_refused_and_nothing_of_the_answer_queued(
     document up: the entry fails with the code and waits for a person; no version 2 is published."""
     unique_id = sent_document(env)
     monkeypatch.setattr(
-        "app.cli_store.card_client",
+        "app.cli.store.card_client",
         lambda _settings, _prompt, _situation=1: (direct_client(host, "generaliste"), None),
     )
     gp = direct_client(host, "generaliste").session.actor.national_id

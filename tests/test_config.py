@@ -1,4 +1,4 @@
-"""Layered configuration (app/config.py): precedence, locking, the user's file, policy errors.
+"""Layered configuration (app/config/layers.py): precedence, locking, the user's file, policy errors.
 
 Every test names its files under tmp_path and passes an explicit environment: nothing depends on the
 machine's /etc, registry or home folder.
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.config import (
+from app.config.layers import (
     KEYS,
     Config,
     ConfigError,
@@ -29,8 +29,8 @@ from app.config import (
     check_value,
     user_file_text,
 )
+from app.config.settings import Settings
 from app.errors import DmpClientError
-from app.settings import Settings
 from app.store.cache import CachePolicy
 from app.store.local import StoreSettings
 from app.store.sender import Policy

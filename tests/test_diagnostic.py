@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from app.diagnostic import redact
+from app.cli.diagnostic import redact
 from app.store.local import LocalStore, StoreSettings
 from tests.keyring_fixture import SystemKeyring
 from tests.store.helpers import request_for

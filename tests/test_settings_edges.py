@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from app.config import KEYS, SANDBOX_AUTHOR
+from app.config.layers import KEYS, SANDBOX_AUTHOR
+from app.config.settings import Settings
 from app.dmp_client.errors import AuthorUnknown
 from app.dmp_client.factory import structure_client
-from app.settings import Settings
 from sandbox.host.server import DmpHost
 from tests.dmp_client.test_documents_e2e import patient, report
 from tests.test_config import load

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from app.cli import main
-from app.updates import UpdateCheckFailed, check
+from app.services.updates import UpdateCheckFailed, check
 
 
 @pytest.fixture

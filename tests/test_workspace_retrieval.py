@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.errors import DmpClientError
-from app.workspace import Workspace, private_file_stem
+from app.services.workspace import Workspace, private_file_stem
 
 
 class _RecordingClient:

@@ -33,7 +33,6 @@ from app.dmp_client.core.hl7v3 import (
 from app.dmp_client.core.signing import Signer
 from app.dmp_client.core.soap import SoapRequest, SoapResponse, build_envelope, parse_envelope
 from app.dmp_client.core.valuesets import Concept
-from app.dmp_client.core.vihf import build_signed_vihf
 from app.dmp_client.transport import RawResponse, Transport
 from app.errors import DmpClientError
 from app.ins import Ins, InsError
@@ -205,6 +204,8 @@ class ClientBase:
         self, action: str, payload: etree._Element, patient: Ins | None, service: str
     ) -> SoapRequest:
         """The signed envelope, its ``wsa:To`` the service's endpoint URL (WS-Addressing 1.0 Core §3.1)."""
+        from app.dmp_client.core.vihf import build_signed_vihf  # deferred: signxml only at the first exchange
+
         vihf = build_signed_vihf(self._context(patient), self.signer)
         to = f"{self.transport.endpoint.base_url.rstrip('/')}/{service}"
         return build_envelope(action, payload, vihf, to=to)

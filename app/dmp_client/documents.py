@@ -42,7 +42,6 @@ from app.dmp_client.core.mtom import Part, build_mtom
 from app.dmp_client.core.registry import RegistryErrorItem, parse_registry_response
 from app.dmp_client.core.soap import uncertain_outcome
 from app.dmp_client.core.valuesets import value_sets
-from app.dmp_client.core.xades import SignedDocument, sign_submission
 from app.dmp_client.errors import AuthorUnknown, DmpClosed, DocumentUnknown, NoDmp, NotAuthorized
 from app.dmp_client.errors import DmpNotUsable as DmpNotUsable
 from app.dmp_client.spool import spool
@@ -427,6 +426,8 @@ class DocumentTransactions(ClientBase):
                 visibility=document.visibility,
                 replaces_entry=replaces.entry_id if replaces else None,
             )
+            from app.dmp_client.core.xades import SignedDocument, sign_submission  # deferred: signxml
+
             signature = sign_submission([SignedDocument(entry.unique_id, written.sha256)], self.signer)
             signature_entry = iti41.signature_entry(
                 ins,

@@ -3,7 +3,7 @@
 :class:`app.settings.Settings` is built at the edge from every configuration layer and holds the
 store's and the transport's settings too, so it sits above this package (docs/architecture.md);
 the factory only needs the fields below and names them here, so nothing in ``app.dmp_client``
-imports ``app.settings`` back.
+imports ``app.config.settings`` back.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ formatting method: the client never sends it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from xml.sax.saxutils import quoteattr
 
 from app.ins.codes import (
     FICTITIOUS_OIDS,
@@ -23,6 +22,16 @@ from app.ins.codes import (
 from app.ins.errors import InsError, InsErrorCode
 from app.ins.insc import InsC
 from app.ins.nir import Nir
+
+_ATTRIBUTE_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+)
+
+
+def quoteattr(value: str) -> str:
+    """An XML attribute value in double quotes (``xml.sax.saxutils.quoteattr``'s escapes without
+    importing it: it pulls urllib, http.client and email into the GUI's start-up, ~20 ms)."""
+    return '"' + value.translate(_ATTRIBUTE_ESCAPES) + '"'
 
 
 @dataclass(frozen=True, slots=True)

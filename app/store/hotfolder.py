@@ -32,6 +32,7 @@ from app.store.errors import StoreError
 from app.store.queue import State, UploadQueue
 from app.store.request import SendMode, UploadRequest
 from app.store.sidecar import ADVICE, MAX_SIDECAR, Problem, check_sidecar, problem
+from app.store.watching import watch_folder
 
 log = logging.getLogger(__name__)
 
@@ -365,6 +366,44 @@ class HotFolder:
         for path in paths:
             os.replace(path, folder / (target + (SIDECAR if path.name.endswith(SIDECAR) else "")))
 
+    # -- what the folder shows -----------------------------------------------------------------
+
+    def error_notes(self) -> list[ErrorNote]:
+        """The explanations in ``erreurs/``, newest first (empty if the folder cannot be listed)."""
+        notes = []
+        try:
+            for path in (self.folder / ERRORS).iterdir() if (self.folder / ERRORS).is_dir() else ():
+                if path.name.endswith(NOTE) and path.is_file():
+                    with open(path, "rb") as file:
+                        text = file.read(MAX_NOTE).decode("utf-8", "replace")
+                    notes.append(ErrorNote(path.name[: -len(NOTE)], path.stat().st_mtime, text))
+        except OSError:
+            return notes
+        return sorted(notes, key=lambda note: (-note.modified, note.document))
+
+    def in_progress_names(self) -> list[str]:
+        """The files in ``.en-cours/`` (queued, waiting for the host's acknowledgement)."""
+        folder = self.folder / IN_PROGRESS
+        try:
+            return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+        except OSError:
+            return []
+
+    def retry(self, document: str) -> None:
+        """Put a pair from ``erreurs/`` back into the folder (once corrected: the next pass examines
+        it again) and remove its explanation. Nothing in the folder is overwritten (FileExistsError)."""
+        if document != os.path.basename(document) or document in ("", ".", ".."):
+            raise ValueError("not a file name")
+        errors = self.folder / ERRORS
+        names = [n for n in (document, document + SIDECAR) if (errors / n).exists()]
+        if taken := [n for n in names if os.path.lexists(self.folder / n)]:
+            raise FileExistsError(taken[0])
+        for name in names:
+            os.replace(errors / name, self.folder / name)
+        (errors / (document + NOTE)).unlink(missing_ok=True)
+        self._seen.pop(document, None)
+        self._seen.pop(document + SIDECAR, None)
+
     # -- watching -------------------------------------------------------------------------------
 
     def run(
@@ -374,7 +413,28 @@ class HotFolder:
         on_report: Callable[[ScanReport], None] | None = None,
     ) -> None:
         """Scan until ``stop`` is set: on watchdog's hints and every ``rescan_interval`` seconds
-        (``app.store.watching``)."""
-        from app.store.watching import watch_folder
+        (``app.store.watching``), sooner while files are settling."""
 
-        watch_folder(self, stop, rescan_interval, on_report)
+        def one_pass() -> bool:
+            try:
+                report = self.scan()
+            except Exception as error:  # the loop outlives any one pass
+                log.error("hot folder: pass failed (%s)", type(error).__name__)
+                report = ScanReport(failures=[("", unreadable(error))])
+            if on_report is not None:
+                on_report(report)
+            return bool(report.waiting)
+
+        watch_folder(self.folder, one_pass, stop, rescan_interval, self.stable_seconds)
+
+
+MAX_NOTE = 64 * 1024  # an explanation is a few lines; a bigger file is shown cut
+
+
+@dataclass(frozen=True)
+class ErrorNote:
+    """One ``erreurs/<document>.erreur.txt``: the document's name, when it was written, its text."""
+
+    document: str
+    modified: float  # time.time() scale
+    text: str

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import platformdirs
 
-from app.config import Config
+from app.config.layers import Config
 from app.store.cache import Cache, CachePolicy
 from app.store.database import Database
 from app.store.journal import LocalJournal
@@ -30,7 +30,7 @@ class StoreSettings:
     def from_env(cls, config: Config | None = None) -> StoreSettings:
         """``DMP_STORE_DIR`` (default: the user's data folder), ``DMP_CACHE_AGE_MAX_H``,
         ``DMP_CACHE_TAILLE_MAX_MO``, ``DMP_CACHE_PURGE_FIN_SESSION`` (1/0), ``DMP_FILE_DELAI_S``, read
-        through ``config`` (default: :meth:`Config.load`; built-in defaults in app/config.py)."""
+        through ``config`` (default: :meth:`Config.load`; built-in defaults in app/config/layers.py)."""
         config = Config.load() if config is None else config
         folder = config.get("DMP_STORE_DIR") or platformdirs.user_data_dir(
             "dmp-client", appauthor=False, roaming=False

@@ -18,7 +18,6 @@ from typing import Any, NoReturn
 from app.dmp_client.core.cda import Author
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.core.valuesets import Concept, value_sets
-from app.dmp_client.factory import parse_author
 from app.errors import USER_FACING_ERRORS, DmpClientError
 from app.ins import BirthDate, IdentityTraits, Ins, parse_birth_place
 from app.ins.traits import parse_sex
@@ -160,6 +159,8 @@ def _act_date(text: str) -> dt.datetime:
 def _author(text: str, structure_id: str, structure_name: str) -> Author:
     if not _AUTHOR.fullmatch(text):
         _refuse("DEPOT-AUTEUR", detail=" (ex. 899900012342|PAUL|CARDIOLOGUE|G15_10/SM04)")
+    from app.dmp_client.factory import parse_author  # deferred: the factory pulls the card and TLS stacks
+
     try:
         author = parse_author(text, structure_id, structure_name)
     except DmpClientError as error:  # e.g. a profession unknown to JDV_J01

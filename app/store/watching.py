@@ -1,6 +1,7 @@
 """The hot folder's loop: a scan at once when watchdog reports a change in the folder (a hint:
 network shares miss events, and the observer may die after an outage), and a full scan every few
-seconds anyway (the authority)."""
+seconds anyway (the authority). It knows nothing of the hot folder itself (``app.store.hotfolder``
+imports it, never the reverse): it calls the pass it is given."""
 
 from __future__ import annotations
 
@@ -9,38 +10,37 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from app.store.hotfolder import HotFolder, ScanReport, unreadable
-
 log = logging.getLogger(__name__)
 
 
 def watch_folder(
-    folder: HotFolder,
+    folder: Path,
+    one_pass: Callable[[], bool],
     stop: threading.Event,
     rescan_interval: float = 10.0,
-    on_report: Callable[[ScanReport], None] | None = None,
+    settle_interval: float = 2.0,
 ) -> None:
-    """Scan until ``stop`` is set (sooner while files are settling)."""
+    """Run ``one_pass`` (true while files are settling) until ``stop`` is set: at once on a change
+    in ``folder``, every ``settle_interval`` seconds while files settle, else every
+    ``rescan_interval`` seconds. ``one_pass`` reports its own failures; anything escaping it is
+    logged and the loop goes on."""
     hint = threading.Event()
-    observer = _watch(os.path.abspath(folder.folder), hint)
+    observer = _watch(os.path.abspath(folder), hint)
     try:
         while not stop.is_set():
             hint.clear()
             try:
-                report = folder.scan()
+                settling = one_pass()
             except Exception as error:  # the loop outlives any one pass
                 log.error("hot folder: pass failed (%s)", type(error).__name__)
-                report = ScanReport(failures=[("", unreadable(error))])
-            if on_report is not None:
-                on_report(report)
-            delay = (
-                min(rescan_interval, max(folder.stable_seconds, 0.1)) if report.waiting else rescan_interval
-            )
+                settling = False
+            delay = min(rescan_interval, max(settle_interval, 0.1)) if settling else rescan_interval
             deadline = time.monotonic() + delay
             while not stop.is_set() and not hint.is_set() and (left := deadline - time.monotonic()) > 0:
                 stop.wait(min(left, 0.1))

@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from app.settings import Settings
+from app.config.settings import Settings
+from app.services.workspace import Workspace
 from app.store.errors import StoreError
 from app.store.local import LocalStore
 from app.ui.qt import QApplication, QMessageBox, QtCore
 from app.ui.single_instance import InstanceServer, forward
-from app.workspace import Workspace
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:

@@ -14,6 +14,8 @@ from typing import Any
 from app.dmp_client.core.hl7v3 import DmpState
 from app.dmp_client.core.valuesets import value_sets
 from app.errors import USER_FACING_ERRORS
+from app.services.training import sandbox_patients
+from app.services.workspace import Patient, Workspace
 from app.store.hotfolder import IGNORED_NAMES, IGNORED_SUFFIXES, SIDECAR
 from app.store.queue import STATE_LABELS, Entry, State
 from app.store.request import IncompleteRequest, UploadRequest
@@ -38,7 +40,6 @@ from app.ui.queue_panel import (
 from app.ui.tasks import Cancel, run_in_background
 from app.ui.texts import count
 from app.ui.upload_panel import TypeCombo
-from app.workspace import Patient, Workspace, sandbox_patients
 
 COLUMNS = ("Fichier", "Patient", "Identifié par", "Type", "Titre", "Vérification", "État", "Auteur", "Taille")
 FILE, PATIENT, SOURCE, TYPE, TITLE, CHECK, STATE, AUTHOR, SIZE = range(len(COLUMNS))

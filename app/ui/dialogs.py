@@ -5,10 +5,11 @@ express consent before creating a DMP, and manual entry of a patient's INS ident
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
-from app.card.cps import PinStatus
 from app.dmp_client.core.context import Purpose
 from app.ins import IdentityTraits, Ins, InsOid
+from app.services.workspace import Patient
 from app.ui.qt import (
     QCheckBox,
     QComboBox,
@@ -22,7 +23,9 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
-from app.workspace import Patient
+
+if TYPE_CHECKING:  # annotations only: the card stack (pkcs11) loads with the first card session
+    from app.card.cps import PinStatus
 
 
 class PinDialog(QDialog):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from app.dmp_client.core.context import AuthMode, Purpose
 from app.dmp_client.core.hl7v3 import DmpState
+from app.services.workspace import Connection, DmpOverview
 from app.ui.qt import QGroupBox, QLabel, QPushButton, QVBoxLayout, QWidget, Signal
-from app.workspace import Connection, DmpOverview
 
 PURPOSE_TEXT = {
     Purpose.NORMAL: "accès normal",

@@ -1,5 +1,5 @@
 """The main window: status bar (card and reader, practitioner and situation, host and connection,
-queue), the patient and DMP panels, and the tabs (documents, upload, queue, secretariat). Every
+queue), the patient and DMP panels, and the tabs (documents, upload, queue, secretariat, hot folder). Every
 card, network and disk operation runs off the GUI thread; errors are shown in French with their code.
 """
 
@@ -10,16 +10,19 @@ from typing import Any
 from urllib.parse import urlparse
 
 from app.card.pcsc import CardEvent, ReaderMonitor
+from app.config.settings import Settings
 from app.dmp_client.core.context import Purpose
 from app.dmp_client.core.errors import OtherPatientAnswer
 from app.dmp_client.core.iti18 import DocumentInfo
 from app.errors import USER_FACING_ERRORS
-from app.settings import Settings
+from app.services.training import sandbox_patient
+from app.services.workspace import Connection, DmpOverview, Patient, Workspace
 from app.ui.batch_panel import BatchPanel
 from app.ui.dialogs import GuiPinPrompt
 from app.ui.dmp_panel import DmpPanel
 from app.ui.documents_panel import DocumentsPanel
 from app.ui.errors import describe, show_error
+from app.ui.hotfolder_panel import HotFolderPanel
 from app.ui.patient_panel import PatientPanel
 from app.ui.qt import (
     QAction,
@@ -46,7 +49,6 @@ from app.ui.texts import count, word
 from app.ui.upload_panel import UploadPanel
 from app.ui.viewer import DocumentViewer
 from app.ui.window_actions import DmpActions
-from app.workspace import Connection, DmpOverview, Patient, Workspace, sandbox_patient
 
 DEFAULT_SIZE = QSize(1360, 820)  # on a large screen; within the available geometry on a small one
 MINIMUM_BODY = QSize(900, 420)
@@ -109,6 +111,9 @@ class MainWindow(DmpActions):
         self.tabs.addTab(self.upload, "Déposer")
         self.tabs.addTab(self.queue, "File d'envoi")
         self.tabs.addTab(self.batch, "Secrétariat")
+        self.hot_folder = HotFolderPanel(workspace)
+        self.hot_folder.queued.connect(self.queue.refresh)
+        self.tabs.addTab(self.hot_folder, "Dossier de dépôt")
         body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(side)
         body.addWidget(self.tabs)
@@ -404,12 +409,12 @@ class MainWindow(DmpActions):
         self.queue_label.setText(f"File : {waiting} en attente, {failed} à traiter")
 
     def _check_for_update(self) -> None:
-        """Notify only (app/updates.py): a newer version announced by the vendor is said in the
+        """Notify only (app/services/updates.py): a newer version announced by the vendor is said in the
         status bar; a failed check never interrupts the work."""
         url = self.settings.config.get("DMP_MAJ_URL")
         if not url:
             return
-        from app.updates import check
+        from app.services.updates import check
 
         self.update_label = StatusLabel()
         self.statusBar().addPermanentWidget(self.update_label)

@@ -11,6 +11,8 @@ from app.card.errors import VitaleError
 from app.card.vitale import Beneficiary, EhrContextSource, SandboxVitaleCard
 from app.errors import DmpClientError
 from app.ins import IdentityTraits, InsError
+from app.services.training import sandbox_insi, sandbox_patients
+from app.services.workspace import Patient
 from app.ui.dialogs import OID_LABELS, ManualPatientDialog
 from app.ui.errors import show_error
 from app.ui.qt import (
@@ -25,7 +27,6 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import run_in_background
-from app.workspace import Patient, sandbox_insi, sandbox_patients
 
 
 def patients_from_context(context: dict[str, object]) -> list[Patient]:

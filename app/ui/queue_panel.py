@@ -19,13 +19,13 @@ from typing import Any
 from app.dmp_client.core.valuesets import value_sets
 from app.errors import DmpClientError
 from app.ins import IdentityTraits, Ins
+from app.services.workspace import Workspace
 from app.store.errors import DrainBusy
 from app.store.queue import STATE_LABELS, Entry, State, UploadQueue
 from app.ui import qt
 from app.ui.errors import describe
 from app.ui.tasks import Cancel, run_in_background
 from app.ui.texts import drain_summary, state_counts
-from app.workspace import Workspace
 
 COLUMNS = ("N°", "État", "Patient", "Titre", "Type", "Taille", "Tentatives", "Prochaine tentative", "Raison")
 FILTERS = (

@@ -4,7 +4,7 @@ the user's settings file; they apply at the next start."""
 
 from __future__ import annotations
 
-from app.config import KEYS, Config, ConfigError, Kind, Source
+from app.config.layers import KEYS, Config, ConfigError, Kind, Source
 from app.ui.qt import (
     QCheckBox,
     QComboBox,
@@ -37,20 +37,23 @@ GROUPS = {
         "DMP_STORE_DIR", "DMP_CACHE_AGE_MAX_H", "DMP_CACHE_TAILLE_MAX_MO", "DMP_CACHE_PURGE_FIN_SESSION",
         "DMP_SANDBOX_DIR",
     ),
+    "Dossier de dépôt": ("DMP_DOSSIER_DEPOT", "DMP_DEPOT_MODE", "DMP_DEPOT_STABLE_S", "DMP_DEPOT_ACTIF"),
 }  # fmt: skip
 LOCK = "verrouillé par l'administrateur"
 LOCK_PLURAL = "verrouillés par l'administrateur"
 
-# Settings that take one of a few values (app/settings.py reads them): a list, never free text.
+# Settings that take one of a few values (app/config/settings.py reads them): a list, never free text.
 CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
     "DMP_PROFIL_HOTE": (("current", "actuel, Mon espace santé"), ("legacy", "historique")),
     "DMP_MODE_AUTH": (("carte", "carte CPS"), ("structure", "certificat de la structure")),
+    "DMP_DEPOT_MODE": (("structure", "certificat de la structure"), ("carte", "carte CPS")),
 }
 # Numbers: (maximum, unit shown, decimals); a setting not listed: up to 1,000,000, whole.
 NUMBERS: dict[str, tuple[float, str, int]] = {
     "DMP_CACHE_AGE_MAX_H": (24.0 * 366, " h", 0),
     "DMP_CACHE_TAILLE_MAX_MO": (100_000.0, " Mo", 0),
     "DMP_FILE_DELAI_S": (86_400.0, " s", 1),
+    "DMP_DEPOT_STABLE_S": (3_600.0, " s", 1),
     "DMP_DELAI_REQUETE_S": (3_600.0, " s", 1),
     "DMP_DELAI_RECHERCHE_S": (3_600.0, " s", 1),
     "DMP_DELAI_ENVOI_S": (3_600.0, " s", 1),

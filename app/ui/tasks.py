@@ -88,13 +88,20 @@ class _Job(QRunnable):
         self.setAutoDelete(True)
 
     def run(self) -> None:
+        # A failure's traceback keeps this frame alive (the f_back of fn's frames) for as long as
+        # the delivered error is kept (a panel's last error): the frame must not hold the runnable
+        # (and through it fn's closure). Kept errors kept one _Job per failed read (bench/README.md).
+        fn, relay, number = self.fn, self.relay, self.number
+        del self
         try:
-            result = self.fn()
+            result = fn()
         except BaseException as error:  # delivered to on_failure, never lost in a worker
+            del fn
             _forget_locals(error)
-            self.relay.finished.emit(self.number, False, error)
+            relay.finished.emit(number, False, error)
         else:
-            self.relay.finished.emit(self.number, True, result)
+            del fn
+            relay.finished.emit(number, True, result)
 
 
 def _forget_locals(error: BaseException) -> None:

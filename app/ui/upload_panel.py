@@ -13,11 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.config import KEYS
+from app.config.layers import KEYS
 from app.dmp_client.core.context import AuthMode
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.core.valuesets import Concept, value_sets
 from app.errors import USER_FACING_ERRORS
+from app.services.workspace import Patient, Workspace
 from app.store.queue import Entry, State
 from app.store.request import IncompleteRequest, UploadRequest
 from app.store.sidecar import MEDIA
@@ -35,7 +36,6 @@ from app.ui.queue_panel import (
     vbox,
 )
 from app.ui.tasks import Cancel, run_in_background
-from app.workspace import Patient, Workspace
 
 FORMATS = "PDF, texte, RTF, JPEG ou TIFF"
 FILE_FILTER = "Documents (*.pdf *.txt *.rtf *.jpg *.jpeg *.tif *.tiff);;Tous les fichiers (*)"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from app.dmp_client.core.iti18 import DocumentInfo
+from app.services.workspace import Retrieved
 from app.ui.documents_model import SUMMARY_FIELDS, summary
 from app.ui.flow_layout import FlowLayout
 from app.ui.qt import (
@@ -45,7 +46,6 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import run_in_background
-from app.workspace import Retrieved
 
 # The nonXMLBody media types of the DMP (ASS_A12) and the extension a saved copy gets.
 EXTENSIONS = {"application/pdf": ".pdf", "text/plain": ".txt", "text/rtf": ".rtf"}

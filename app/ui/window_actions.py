@@ -17,13 +17,13 @@ from app.ui.qt import QAction, QKeySequence, QMainWindow, QMessageBox, QTabWidge
 from app.ui.tasks import run_in_background
 
 if TYPE_CHECKING:
+    from app.services.workspace import Connection, DmpOverview, Patient, Workspace
     from app.ui.dmp_panel import DmpPanel
     from app.ui.documents_panel import DocumentsPanel
     from app.ui.patient_panel import PatientPanel
     from app.ui.queue_panel import QueuePanel
     from app.ui.upload_panel import UploadPanel
     from app.ui.viewer import DocumentViewer
-    from app.workspace import Connection, DmpOverview, Patient, Workspace
 
 # Keyboard first: every daily action has a shortcut, listed in the help box (F1). Keys avoid the
 # line editors' own (Ctrl+D, Ctrl+U, Ctrl+E… edit text on Linux); (key, French label, method).

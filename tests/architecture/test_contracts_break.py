@@ -17,20 +17,16 @@ ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 # One offending import per contract, by the start of the contract's name: (candidate files, the first
-# that exists gets the line; the import appended). Offences of contracts not in pyproject.toml are
-# not written (the table also serves the package layout of issue 15: app/cli/, app/config/…).
+# that exists gets the line; the import appended).
 OFFENCES = {
     "The identity core (app.ins)": (("app/ins/text.py",), "import app.card.atr"),
     "The protocol core (app.dmp_client.core) does no I/O": (("app/dmp_client/core/ns.py",), "import httpx"),
     "The sandbox host shares no protocol code": (("sandbox/host/faults.py",), "import app.dmp_client.actors"),
     "The product never imports the sandbox": (("app/dmp_client/actors.py",), "import sandbox.cards"),
-    "Layers: ui, cli > workspace": (("app/card/atr.py",), "import app.store.cache"),
+    "Layers: ui | cli > services": (("app/card/atr.py",), "import app.store.cache"),
     "Layers: the protocol core": (("app/errors.py",), "import app.dmp_client.core.ns"),
-    "The desktop application and the command line": (("app/ui/texts.py",), "import app.cli_ins"),
-    "The command line does not import the desktop application": (
-        ("app/cli_ins.py", "app/cli/ins.py"),
-        "import app.ui.texts",
-    ),
+    "The desktop application and the command line": (("app/ui/texts.py",), "import app.cli.ins"),
+    "The command line does not import the desktop application": (("app/cli/ins.py",), "import app.ui.texts"),
 }
 
 

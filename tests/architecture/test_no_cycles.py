@@ -7,15 +7,9 @@ import grimp
 
 from tests.architecture.graph import cycles, project_graph
 
-# Cycles being removed on other branches of the same session, one by one; the entry goes when
-# the branch is merged.
-KNOWN = {
-    frozenset({"app.store.hotfolder", "app.store.watching"}),  # fixed on branch hotfolder
-}
-
 
 def test_no_import_cycle_between_modules() -> None:
-    found = {c for c in cycles(project_graph()) if c not in KNOWN}
+    found = set(cycles(project_graph()))
     assert found == set(), "import cycles: " + "; ".join(" <-> ".join(sorted(c)) for c in found)
 
 

@@ -18,11 +18,11 @@ from cryptography import x509
 
 from app.card.session import CardSession
 from app.card.signer import CardSigner
+from app.config.settings import Settings
 from app.dmp_client.core.cda import extract_body
 from app.dmp_client.core.errors import SoapFault
 from app.dmp_client.factory import card_client
 from app.ins import Ins
-from app.settings import Settings
 from sandbox.patients import load_patients
 from tests.rig_fixture import Rig, tool
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from app.demo import demo_pdf
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.cda import extract_body
 from app.dmp_client.core.ebrim import Status
@@ -21,6 +20,7 @@ from app.dmp_client.documents import DmpNotUsable, NewDocument
 from app.ins import IdentityTraits, Ins
 from sandbox.host.server import DmpHost
 from sandbox.patients import load_patients
+from sandbox.training.demo import demo_pdf
 from tests.dmp_client.helpers import ROOT, envelope_schema
 from tests.dmp_client.test_xds_messages import resolve_xop
 from tests.host_fixture import DirectClient

@@ -19,8 +19,8 @@ from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.documents import BATCH, SAFETY_EVENT, check_entries
 from app.errors import DmpClientError
 from app.ins import Ins
+from app.services.workspace import ALL_STATUSES
 from app.store.local import LocalStore, StoreSettings
-from app.workspace import ALL_STATUSES
 from sandbox.host import lies
 from sandbox.host.server import DmpHost
 from tests.dmp_client.test_documents_e2e import patient, report

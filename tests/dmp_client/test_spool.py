@@ -20,7 +20,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.demo import demo_pdf
 from app.dmp_client import spool as spool_module
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.cda import extract_body, read_identity
@@ -31,6 +30,7 @@ from app.dmp_client.transport import spool_sink
 from app.ins import IdentityTraits, Ins
 from sandbox.host.server import DmpHost
 from sandbox.patients import load_patients
+from sandbox.training.demo import demo_pdf
 from tests.host_fixture import DirectClient
 
 MARKER = b"DURAND Marie 1979-05-12 compte rendu"

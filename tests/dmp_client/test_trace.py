@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from app import cli, demo
+from app import cli
+from app.config.settings import Settings
 from app.dmp_client.factory import structure_client
 from app.errors import DmpClientError
 from app.ins import Ins
-from app.settings import Settings
 from sandbox.host.server import DmpHost
+from sandbox.training import demo
 from tests.host_fixture import settings_for
 
 ACTIVE = Ins.parse("150081505104018", "1.2.250.1.213.1.4.10")

@@ -1,5 +1,5 @@
 """The Windows packages (MSI with wixl, NSIS), built from a dummy payload and checked from Linux
-(installer/build_packages.py): properties, policy registry rows against app.config.KEYS, PE32+, signatures."""
+(installer/build_packages.py): properties, policy registry rows against the keys, PE32+, signatures."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from app import __version__
-from app.config import KEYS
+from app.config.layers import KEYS
 
 INSTALLER = Path(__file__).resolve().parents[2] / "installer"
 
@@ -67,7 +67,7 @@ def test_msi_properties(packages: Any) -> None:
 
 
 def test_msi_policy_rows_are_config_keys(packages: Any) -> None:
-    """Each public property writes one locked value, named by a key of app.config.KEYS, only when set."""
+    """Each public property writes one locked value, named by a configuration key, only when set."""
     rows = bp.policy_rows(packages.msi)  # value name → property
     assert set(rows.values()) == set(bp.POLICY_PROPERTIES)
     assert len(set(rows.values())) == len(rows)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from app.services.training import sandbox_patient
 from app.store.request import SendMode, UploadRequest
-from app.workspace import sandbox_patient
 
 
 def request_for(

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.factory import structure_client
-from app.settings import Settings
 from app.store.errors import StoreLocked
 from app.store.local import LocalStore, StoreSettings
 from app.store.queue import State, UploadQueue

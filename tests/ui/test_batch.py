@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
+from app.services.workspace import Patient, Workspace
 from app.store.queue import State
 from app.ui.batch_panel import AUTHOR, CHECK, PATIENT, SOURCE, STATE, TITLE, TYPE, BatchPanel, Row
 from app.ui.qt import QDropEvent, QMimeData, QPointF, Qt, QUrl
-from app.workspace import Patient, Workspace
 from sandbox.host.server import DmpHost
 from tests.ui.conftest import sandbox_patient
 

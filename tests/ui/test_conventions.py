@@ -15,9 +15,10 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.card.identity import Professional
-from app.config import Config
+from app.config.layers import Config
 from app.dmp_client.core.context import AuthMode, Purpose
 from app.dmp_client.core.hl7v3 import DmpState, DmpStatus
+from app.services.workspace import Connection, DmpOverview, Workspace
 from app.store.queue import State
 from app.store.sender import DrainReport
 from app.ui.application import MISSING_QT_FR, install_translations
@@ -41,7 +42,6 @@ from app.ui.settings_dialog import SettingsDialog
 from app.ui.texts import count, drain_summary, state_counts
 from app.ui.upload_panel import TypeCombo, UploadPanel, offered_groups, parse_reserved
 from app.ui.window_actions import SHORTCUTS
-from app.workspace import Connection, DmpOverview, Workspace
 from tests.ui.conftest import sandbox_patient
 
 WAIT = 60_000

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
-from lxml import etree
 
 from app.dmp_client.core.actions import Action
 from app.dmp_client.core.ebrim import Status
@@ -16,11 +15,11 @@ from app.dmp_client.core.iti18 import DocumentInfo
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.core.valuesets import Concept
 from app.dmp_client.documents import NewDocument
+from app.services.workspace import Patient, Retrieved, Workspace
 from app.ui.documents_model import COL_DATE, COL_MARKS, COL_TITLE, FAMILIES
 from app.ui.documents_panel import DocumentsPanel, count_text
 from app.ui.qt import QDate, QFileDialog, QImage, QPdfDocument, QPrinter, Qt, QWidget
 from app.ui.viewer import DocumentViewer, rtf_to_text
-from app.workspace import Patient, Retrieved, Workspace
 from sandbox import cards
 from tests.ui.conftest import sandbox_patient
 
@@ -374,7 +373,7 @@ def fake_info(title: str = "Document de test") -> DocumentInfo:
         author_institutions=(),
         size=None,
         sha1=None,
-        element=etree.Element("ExtrinsicObject"),
+        entry_xml=b"<ExtrinsicObject/>",
     )
 
 

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.settings import Settings
+from app.config.settings import Settings
+from app.services.workspace import Workspace
 from app.store.local import LocalStore
 from app.ui.dialogs import PinDialog
 from app.ui.main_window import MainWindow
 from app.ui.qt import QDialog, QMessageBox
-from app.workspace import Workspace
 from tests.rig_fixture import Rig
 
 pytestmark = pytest.mark.device

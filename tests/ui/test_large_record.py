@@ -7,8 +7,8 @@ import datetime as dt
 
 from pytestqt.qtbot import QtBot
 
+from app.services.workspace import Workspace
 from app.ui.main_window import MainWindow
-from app.workspace import Workspace
 from tests.ui.conftest import sandbox_patient
 
 

@@ -11,10 +11,10 @@ from pytestqt.qtbot import QtBot
 
 from app.dmp_client.core.iti18 import DocumentInfo
 from app.dmp_client.documents import NewDocument
+from app.services.workspace import Workspace
 from app.ui.documents_model import COL_DATE, COL_TITLE
 from app.ui.main_window import MainWindow
 from app.ui.qt import QMessageBox, QPdfView, QSize
-from app.workspace import Workspace
 from tests.ui.conftest import sandbox_patient
 from tests.ui.test_documents import two_page_pdf
 

@@ -15,10 +15,10 @@ from pytestqt.qtbot import QtBot
 
 from app.dmp_client.core.errors import AlteredDocument, OtherPatientAnswer
 from app.dmp_client.documents import SAFETY_EVENT
+from app.services.workspace import Workspace
 from app.store.local import LocalStore
 from app.ui.main_window import MainWindow
 from app.ui.qt import QMessageBox
-from app.workspace import Workspace
 from sandbox.host.server import DmpHost
 from tests.dmp_client.test_documents_e2e import report
 from tests.ui.conftest import sandbox_patient

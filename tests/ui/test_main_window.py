@@ -12,10 +12,10 @@ from pytestqt.qtbot import QtBot
 from app.card.cps import PinStatus
 from app.dmp_client.core.actions import Action
 from app.dmp_client.core.context import Purpose
+from app.services.workspace import Workspace
 from app.ui.dialogs import ConsentDialog, EmergencyAccessDialog, GuiPinPrompt, PinDialog
 from app.ui.main_window import MainWindow
 from app.ui.qt import QDialog, QDialogButtonBox
-from app.workspace import Workspace
 from tests.ui.conftest import sandbox_patient
 
 
@@ -172,7 +172,7 @@ def test_legacy_profile_creates_a_dmp_after_the_patient_s_consent(
         workspace = Workspace(settings_for(legacy, pki_dir), ui_store)
         profile = cards.card("generaliste")
         from app.dmp_client.core.context import AuthMode
-        from app.workspace import Connection
+        from app.services.workspace import Connection
 
         workspace.attach(
             direct_client(legacy, "generaliste"),

@@ -7,11 +7,11 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.dmp_client.core.context import Purpose
+from app.services.workspace import Workspace
 from app.ui.dialogs import ManualPatientDialog
 from app.ui.main_window import MainWindow
 from app.ui.patient_panel import PatientPanel
 from app.ui.qt import QMessageBox
-from app.workspace import Workspace
 from tests.ui.conftest import sandbox_patient
 
 

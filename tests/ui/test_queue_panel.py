@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
+from app.services.workspace import Workspace
 from app.store.queue import Entry, State, UploadQueue
 from app.store.request import UploadRequest
 from app.ui.qt import QMessageBox
 from app.ui.queue_panel import COLUMNS, QueuePanel
-from app.workspace import Workspace
 from sandbox.host.server import DmpHost
 from tests.ui.conftest import sandbox_patient
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
+from app.services.workspace import Workspace
 from app.ui.queue_panel import QueuePanel
-from app.workspace import Workspace
 from tests.ui.conftest import sandbox_patient
 from tests.ui.test_queue_panel import cells, enqueue
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
-from app.config import KEYS, Config
+from app.config.layers import KEYS, Config
 from app.ui.qt import QCheckBox, QLineEdit
 from app.ui.settings_dialog import GROUPS, LOCK, SettingsDialog
 

@@ -11,10 +11,10 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.dmp_client.core.metadata import Visibility
+from app.services.workspace import Workspace
 from app.store.queue import State
 from app.ui.main_window import MainWindow
 from app.ui.upload_panel import UploadPanel
-from app.workspace import Workspace
 from tests.ui.conftest import sandbox_patient
 
 WAIT = 30_000

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.config import KEYS
+from app.config.layers import KEYS
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.core.valuesets import value_sets
+from app.services.workspace import Patient, Workspace
 from app.store.queue import State
 from app.ui.qt import QDropEvent, QMimeData, QPointF, Qt, QUrl
 from app.ui.upload_panel import TypeCombo, UploadPanel, offered_groups, parse_reserved, type_groups
-from app.workspace import Patient, Workspace
 from sandbox.host.server import DmpHost
 from tests.ui.conftest import sandbox_patient
 

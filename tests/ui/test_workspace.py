@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from app.dmp_client.core.actions import Action
+from app.services.workspace import Workspace
 from app.store.queue import State
 from app.store.request import UploadRequest
-from app.workspace import Workspace
 from tests.ui.conftest import sandbox_patient
 
 

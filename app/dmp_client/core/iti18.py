@@ -173,6 +173,10 @@ def build_query(
     return root
 
 
+# entry_xml was serialized by lxml from an already-parsed answer; re-read it without DTDs or network.
+_ENTRY_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
 @dataclass(frozen=True)
 class DocumentInfo:
     """One DocumentEntry as the registry describes it."""
@@ -199,7 +203,13 @@ class DocumentInfo:
     author_institutions: tuple[str, ...]
     size: int | None
     sha1: str | None
-    element: etree._Element = field(repr=False, compare=False)
+    # The entry's own serialized ExtrinsicObject (what ITI-57 rebuilds an update from): bytes, not a
+    # reference into the answer's tree, which would keep the whole batch alive (86 KiB a document).
+    entry_xml: bytes = field(repr=False, compare=False)
+
+    def element(self) -> etree._Element:
+        """A fresh copy of the entry as the registry sent it (parsed from ``entry_xml``)."""
+        return etree.fromstring(self.entry_xml, _ENTRY_PARSER)
 
     @property
     def confidentiality_codes(self) -> frozenset[str]:
@@ -236,84 +246,155 @@ class QueryResult:
     warnings: tuple[RegistryErrorItem, ...]
 
 
+_SLOT = q(RIM, "Slot")
+_VALUE_LIST = q(RIM, "ValueList")
+_VALUE = q(RIM, "Value")
+_NAME = q(RIM, "Name")
+_LOCALIZED = q(RIM, "LocalizedString")
+_CLASSIFICATION = q(RIM, "Classification")
+_EXTERNAL = q(RIM, "ExternalIdentifier")
+_VERSION = q(RIM, "VersionInfo")
+
+
+def _slot_values(slot: etree._Element) -> list[str]:
+    return [
+        (v.text or "").strip()
+        for value_list in slot
+        if value_list.tag == _VALUE_LIST
+        for v in value_list
+        if v.tag == _VALUE
+    ]
+
+
 def _slots(node: etree._Element) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for s in node.iterfind(q(RIM, "Slot")):
-        found.setdefault(s.get("name", ""), []).extend(
-            (v.text or "").strip() for v in s.iterfind(f"{q(RIM, 'ValueList')}/{q(RIM, 'Value')}")
-        )
+    for s in node:
+        if s.tag == _SLOT:
+            found.setdefault(s.get("name", ""), []).extend(_slot_values(s))
     return found
 
 
+def _localized(name: etree._Element) -> str | None:
+    for string in name:
+        if string.tag == _LOCALIZED:
+            return string.get("value", "")
+    return None
+
+
 def _name(node: etree._Element) -> str:
-    string = node.find(f"{q(RIM, 'Name')}/{q(RIM, 'LocalizedString')}")
-    return string.get("value", "") if string is not None else ""
+    """The first Name/LocalizedString's value (as ``find('Name/LocalizedString')``)."""
+    for name in node:
+        if name.tag == _NAME and (value := _localized(name)) is not None:
+            return value
+    return ""
 
 
-def _concepts(node: etree._Element, scheme: str) -> list[Concept]:
-    concepts = []
-    for c in node.iterfind(q(RIM, "Classification")):
-        if c.get("classificationScheme") == scheme:
-            system = (_slots(c).get("codingScheme") or [""])[0]
-            concepts.append(Concept(c.get("nodeRepresentation", ""), system, _name(c)))
-    return concepts
+def _concept(c: etree._Element) -> Concept:
+    """One coded Classification read in a single walk over its children."""
+    system = ""
+    title = ""
+    seen_system = seen_name = False
+    for child in c:
+        tag = child.tag
+        if tag == _SLOT and not seen_system and child.get("name") == "codingScheme":
+            values = _slot_values(child)
+            if values:
+                system, seen_system = values[0], True
+        elif tag == _NAME and not seen_name and (value := _localized(child)) is not None:
+            title, seen_name = value, True
+    return Concept(c.get("nodeRepresentation", ""), system, title)
+
+
+def _one_external(values: set[str]) -> str:
+    """The identifier of a scheme; "" when absent or ambiguous (two different values: an entry has
+    one patientId and one uniqueId, so the caller's identity checks then refuse it)."""
+    return values.pop() if len(values) == 1 else ""
 
 
 def _external(node: etree._Element, scheme: str) -> str:
-    """The identifier of that scheme; "" when absent or ambiguous (two different values: an entry has
-    one patientId and one uniqueId, so the caller's identity checks then refuse it)."""
-    values = {e.get("value", "") for e in node.iterfind(q(RIM, "ExternalIdentifier"))
-              if e.get("identificationScheme") == scheme}  # fmt: skip
-    return values.pop() if len(values) == 1 else ""
+    return _one_external(
+        {e.get("value", "") for e in node if e.tag == _EXTERNAL and e.get("identificationScheme") == scheme}
+    )
 
 
 def _first(values: list[str] | None) -> str:
     return values[0] if values else ""
 
 
+_CODED = frozenset({
+    Scheme.DE_CLASS, Scheme.DE_TYPE, Scheme.DE_FORMAT, Scheme.DE_FACILITY, Scheme.DE_PRACTICE,
+    Scheme.DE_CONFIDENTIALITY,
+})  # fmt: skip
+
+
 def parse_document(node: etree._Element) -> DocumentInfo:
-    slots = _slots(node)
-    authors = [
-        c
-        for c in node.iterfind(q(RIM, "Classification"))
-        if c.get("classificationScheme") == Scheme.DE_AUTHOR
-    ]
-    persons = tuple(v for a in authors for v in _slots(a).get("authorPerson", []))
-    institutions = tuple(v for a in authors for v in _slots(a).get("authorInstitution", []))
-    version = node.find(q(RIM, "VersionInfo"))
-    size_text = _first(slots.get("size"))
-
-    def one(scheme: str) -> Concept | None:
-        found = _concepts(node, scheme)
-        return found[0] if found else None
-
+    """One ExtrinsicObject read in a single walk over its children (no XPath per field)."""
     entry_id = node.get("id", "")
     if not entry_id:
         raise MalformedResponse("Document sans identifiant (entryUUID) dans la réponse du DMP.")
+    slots: dict[str, list[str]] = {}
+    coded: dict[str, list[Concept]] = {}
+    persons: list[str] = []
+    institutions: list[str] = []
+    unique_ids: set[str] = set()
+    patient_ids: set[str] = set()
+    title = ""
+    seen_name = False
+    version = "1"
+    seen_version = False
+    for child in node:
+        tag = child.tag
+        if tag == _SLOT:
+            slots.setdefault(child.get("name", ""), []).extend(_slot_values(child))
+        elif tag == _CLASSIFICATION:
+            scheme = child.get("classificationScheme")
+            if scheme == Scheme.DE_AUTHOR:
+                author = _slots(child)
+                persons.extend(author.get("authorPerson", []))
+                institutions.extend(author.get("authorInstitution", []))
+            elif scheme in _CODED:
+                coded.setdefault(scheme, []).append(_concept(child))
+        elif tag == _EXTERNAL:
+            scheme = child.get("identificationScheme")
+            if scheme == Scheme.DE_UNIQUE_ID:
+                unique_ids.add(child.get("value", ""))
+            elif scheme == Scheme.DE_PATIENT_ID:
+                patient_ids.add(child.get("value", ""))
+        elif tag == _NAME and not seen_name and (value := _localized(child)) is not None:
+            title, seen_name = value, True
+        elif tag == _VERSION and not seen_version:
+            seen_version = True
+            version = child.get("versionName", "1")
+    size_text = _first(slots.get("size"))
+
+    def one(scheme: str) -> Concept | None:
+        found = coded.get(scheme)
+        return found[0] if found else None
+
     return DocumentInfo(
         entry_id=entry_id,
         lid=node.get("lid", entry_id),
-        version=version.get("versionName", "1") if version is not None else "1",
+        version=version,
         status=node.get("status", ""),
-        unique_id=_external(node, Scheme.DE_UNIQUE_ID),
+        unique_id=_one_external(unique_ids),
         repository_id=_first(slots.get("repositoryUniqueId")),
-        patient_cx=_external(node, Scheme.DE_PATIENT_ID),
-        title=_name(node),
+        patient_cx=_one_external(patient_ids),
+        title=title,
         mime_type=node.get("mimeType", ""),
         class_code=one(Scheme.DE_CLASS),
         type_code=one(Scheme.DE_TYPE),
         format_code=one(Scheme.DE_FORMAT),
         facility_type=one(Scheme.DE_FACILITY),
         practice_setting=one(Scheme.DE_PRACTICE),
-        confidentiality=tuple(_concepts(node, Scheme.DE_CONFIDENTIALITY)),
+        confidentiality=tuple(coded.get(Scheme.DE_CONFIDENTIALITY, ())),
         creation_time=ebrim.parse_xds_time(_first(slots.get("creationTime"))),
         service_start=ebrim.parse_xds_time(_first(slots.get("serviceStartTime"))),
         service_stop=ebrim.parse_xds_time(_first(slots.get("serviceStopTime"))),
-        author_persons=persons,
-        author_institutions=institutions,
+        author_persons=tuple(persons),
+        author_institutions=tuple(institutions),
         size=int(size_text) if size_text.isascii() and size_text.isdigit() and len(size_text) < 19 else None,
         sha1=_first(slots.get("hash")) or None,
-        element=node,
+        entry_xml=etree.tostring(node, with_tail=False),
     )
 
 

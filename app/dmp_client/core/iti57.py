@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import copy
-
 from lxml import etree
 
 from app.dmp_client.core import ebrim
@@ -63,7 +61,7 @@ def build_metadata_update(
 ) -> etree._Element:
     """A new version of ``document``'s metadata with the given DMP confidentiality codes."""
     root, objects = _request(submission)
-    entry = copy.deepcopy(document.element)
+    entry = document.element()
     new_id = ebrim.new_id()
     for attribute in _REGISTRY_ONLY:
         entry.attrib.pop(attribute, None)

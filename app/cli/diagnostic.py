@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TextIO
 
 from app import __version__
-from app.config import KEYS
+from app.config.layers import KEYS
+from app.config.settings import Settings
 from app.errors import OutputFileError
-from app.settings import Settings
 from app.store.errors import StoreError
 from app.store.local import LocalStore
 

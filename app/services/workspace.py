@@ -14,10 +14,10 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.card.cps import PinPrompt
 from app.card.identity import Professional
-from app.card.session import CardSession
+from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.actions import Action, document_actions
 from app.dmp_client.core.admin import OPPOSITION_BREAK_GLASS, OPPOSITION_CENTRE_15
@@ -27,15 +27,17 @@ from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.hl7v3 import DmpStatus
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
-from app.dmp_client.factory import card_client, structure_client
 from app.errors import ActionUnavailable, DmpClientError, LocalStoreUnavailable
 from app.ins import IdentityTraits, Ins
-from app.settings import Settings
 from app.store.local import LocalStore
 from app.store.queue import Entry
 from app.store.request import SendMode, UploadRequest
 from app.store.sender import CredentialsUnavailable, DrainReport
-from sandbox.patients import SandboxPatient, load_patients
+
+if TYPE_CHECKING:  # the card stack (pkcs11) and the hot folder (watchdog) are imported at first use
+    from app.card.cps import PinPrompt
+    from app.card.session import CardSession
+    from app.store.hotfolder import ErrorNote, HotFolder
 
 log = logging.getLogger(__name__)
 ALL_STATUSES = (Status.APPROVED, Status.ARCHIVED, Status.DEPRECATED)
@@ -59,37 +61,6 @@ class Patient:
 
     def __repr__(self) -> str:
         return f"Patient(source={self.source!r})"
-
-
-def sandbox_patients() -> list[Patient]:
-    """The sandbox's fictitious patients (test INS OID) as a qualified identity gives them."""
-    return [_sandbox(p) for p in load_patients()]
-
-
-def sandbox_patient(pid: str) -> Patient | None:
-    """One of them by its sandbox id (P01…P07), or None."""
-    return next((_sandbox(p) for p in load_patients() if p.id == pid), None)
-
-
-def sandbox_insi(first_name: str, card_birth_date: str, own_nir: str | None) -> Patient | None:
-    """The sandbox's stand-in for the INSi teleservice: a Vitale beneficiary's INS, found by its own
-    NIR, or for a beneficiary without one (a child, "ayant droit") by its first name and birth date
-    as the card gives them — only when exactly one sandbox patient matches."""
-    patients = load_patients()
-    if own_nir:
-        return next((_sandbox(p) for p in patients if p.matricule == own_nir), None)
-    found = [
-        p for p in patients
-        if p.vitale.nir_own is None
-        and p.vitale.first_name.upper() == first_name.upper()
-        and p.vitale.birth_date == card_birth_date
-    ]  # fmt: skip
-    return _sandbox(found[0]) if len(found) == 1 else None
-
-
-def _sandbox(p: SandboxPatient) -> Patient:
-    traits = IdentityTraits.parse(p.birth_name, p.first_names, p.sex, p.birth_date, p.birth_place)
-    return Patient(Ins.parse(p.matricule, p.oid), traits, "qualifiée", f"bac à sable ({p.id})")
 
 
 @dataclass(frozen=True)
@@ -134,6 +105,7 @@ class Workspace:
         self._card: CardSession | None = None
         self._lock = threading.RLock()
         self._folder = tempfile.TemporaryDirectory(prefix="dmp-gui-")
+        self.hot_folder = HotFolderWatch(self)
 
     # -- connection -----------------------------------------------------------------------------
 
@@ -142,6 +114,8 @@ class Workspace:
     ) -> Connection:
         with self._lock:
             self.disconnect()
+            from app.dmp_client.factory import card_client  # deferred: card, TLS and PKCS#11 stacks
+
             client, card = card_client(self.settings, prompt, situation, purpose)
             who = card.professional()
             chosen = next(s for s in card.situations() if s.number == situation)
@@ -162,6 +136,8 @@ class Workspace:
     def connect_structure(self, purpose: Purpose = Purpose.NORMAL) -> Connection:
         with self._lock:
             self.disconnect()
+            from app.dmp_client.factory import structure_client  # deferred: see card_client
+
             client = structure_client(self.settings, purpose)
             self._attach(client)
             creds = self.settings.structure
@@ -337,6 +313,7 @@ class Workspace:
         return self.store.sender(_SessionCredentials(self)).drain((mode,), stop=stop)
 
     def close(self) -> None:
+        self.hot_folder.stop()
         self.disconnect()
         self._folder.cleanup()
 
@@ -376,3 +353,177 @@ def _summary(document: DocumentInfo) -> dict[str, str]:
     when = document.creation_time.isoformat() if document.creation_time else ""
     kind = document.type_code.display_name if document.type_code else ""
     return {"unique_id": document.unique_id, "title": document.title, "type": kind, "created": when}
+
+
+# -- the hot folder, watched for the GUI ------------------------------------------------------------
+# One watcher thread owned by this object (no Qt in it). It uses the session's store: the store's
+# Database serialises every use of its one SQLCipher connection with its own lock (each write a
+# BEGIN IMMEDIATE transaction held under it), so the watcher, the GUI's reads and the background
+# drain never run statements on the connection at once, and never wait on each other's SQLite lock
+# (one connection). The GUI reads :meth:`HotFolderWatch.status`, a snapshot the thread builds after
+# each pass: it never lists the folder (a network share) on the GUI thread.
+
+HOT_FOLDER_WATCHED, HOT_FOLDER_STOPPED, HOT_FOLDER_ERROR = "surveillé", "arrêté", "erreur"
+
+
+@dataclass(frozen=True)
+class HotFolderStatus:
+    state: str  # HOT_FOLDER_WATCHED, HOT_FOLDER_STOPPED or HOT_FOLDER_ERROR
+    reason: str = ""  # French: why it is in error (or the last pass's problems)
+    folder: Path | None = None
+    waiting: tuple[str, ...] = ()
+    in_progress: tuple[str, ...] = ()
+    notes: tuple[ErrorNote, ...] = ()
+    queued: int = 0  # entries queued since started (a change: the queue view reads again)
+    passes: int = 0
+
+
+class HotFolderWatch:
+    """Start, stop and observe the watching of one hot folder (``app.store.hotfolder``)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self._workspace = workspace
+        self._lock = threading.Lock()  # guards the fields below
+        self._pass = threading.Lock()  # one pass, or one retry, at a time
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._folder: HotFolder | None = None
+        self._status = HotFolderStatus(HOT_FOLDER_STOPPED)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def status(self) -> HotFolderStatus:
+        with self._lock:
+            return self._status
+
+    def start(
+        self,
+        folder: Path,
+        mode: SendMode = SendMode.STRUCTURE,
+        stable_seconds: float = 2.0,
+        rescan_interval: float = 10.0,
+    ) -> HotFolderStatus:
+        """Watch ``folder`` (stopping any previous watch). Raises a DmpClientError (French) if the
+        folder is not one, the base is unavailable, or card mode has no card session."""
+        store = self._workspace.store
+        if store is None:
+            raise DmpClientError(
+                "La base locale n'est pas disponible : dossier de dépôt impossible.", code="POSTE-BASE"
+            )
+        if not folder.is_dir():
+            raise DmpClientError(f"Dossier de dépôt introuvable : {folder}", code="DMP-FICHIER")
+        professional = None
+        if mode is SendMode.CARD:
+            connection = self._workspace.connection
+            if connection is None or connection.mode is not AuthMode.DIRECT:
+                raise DmpClientError(
+                    "Le mode carte demande une carte CPS connectée : connectez-la, ou choisissez le mode "
+                    "établissement.",
+                    code="POSTE-NON-CONNECTE",
+                )
+            professional = connection.actor_id
+        from app.store.hotfolder import HotFolder
+
+        self.stop()
+        creds = self._workspace.settings.structure
+        hot = HotFolder(
+            folder,
+            store.queue,
+            mode=mode,
+            professional=professional,
+            structure_id=creds.structure_id if creds else "",
+            structure_name=creds.structure_name if creds else "",
+            stable_seconds=stable_seconds,
+        )
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=self._run, args=(hot, stop, rescan_interval), name="dossier-de-depot", daemon=True
+        )
+        with self._lock:
+            self._folder, self._stop, self._thread = hot, stop, thread
+            self._status = HotFolderStatus(HOT_FOLDER_WATCHED, folder=folder)
+        thread.start()
+        return self.status()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop watching; returns once the thread has ended (a pass in progress finishes first)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():  # a pass stuck on a dead share: the daemon thread ends with it
+                log.warning("hot folder: watcher thread still in a pass after %.0f s", timeout)
+        with self._lock:
+            if self._status.state == HOT_FOLDER_WATCHED:
+                self._status = dataclasses.replace(self._status, state=HOT_FOLDER_STOPPED)
+
+    def retry(self, document: str) -> None:
+        """Put a corrected pair back from ``erreurs/`` (examined again by the next pass)."""
+        with self._lock:
+            hot = self._folder
+        if hot is None:
+            raise DmpClientError("Choisissez et surveillez d'abord le dossier de dépôt.", code="DMP-FICHIER")
+        try:
+            with self._pass:
+                hot.retry(document)
+        except FileExistsError:
+            raise DmpClientError(
+                f"« {document} » est déjà dans le dossier de dépôt : rien n'a été remplacé.",
+                code="DMP-FICHIER",
+            ) from None
+        except (OSError, ValueError) as error:
+            raise DmpClientError(
+                f"« {document} » n'a pas pu être remis dans le dossier ({type(error).__name__}).",
+                code="DMP-FICHIER",
+            ) from None
+        with self._lock:
+            if self._status.folder == hot.folder:
+                notes = tuple(n for n in self._status.notes if n.document != document)
+                self._status = dataclasses.replace(self._status, notes=notes)
+
+    def _run(self, hot: HotFolder, stop: threading.Event, rescan_interval: float) -> None:
+        from app.store.hotfolder import ScanReport, unreadable
+        from app.store.watching import watch_folder
+
+        queued = 0
+        passes = 0
+
+        def one_pass() -> bool:
+            nonlocal queued, passes
+            with self._pass:
+                try:
+                    report = hot.scan()
+                except Exception as error:  # never seen by the user as a crash: shown as a state
+                    log.error("hot folder: pass failed (%s)", type(error).__name__)
+                    report = ScanReport(failures=[("", unreadable(error))])
+                notes, in_progress = hot.error_notes(), hot.in_progress_names()
+            passes += 1
+            queued += len(report.queued)
+            problems = [f"Base locale : {m} [{c}]" for c, m in report.store_errors]
+            problems += [f"{name or 'Dossier'} : {message}" for name, message in report.failures]
+            status = HotFolderStatus(
+                HOT_FOLDER_ERROR if problems else HOT_FOLDER_WATCHED,
+                "\n".join(problems),
+                hot.folder,
+                tuple(report.waiting),
+                tuple(in_progress),
+                tuple(notes),
+                queued,
+                passes,
+            )
+            with self._lock:
+                if not stop.is_set():
+                    self._status = status
+            return bool(report.waiting)
+
+        try:
+            watch_folder(hot.folder, one_pass, stop, rescan_interval, hot.stable_seconds)
+        except Exception as error:  # the watcher itself failed: shown, never raised into nothing
+            log.error("hot folder: watcher failed (%s)", type(error).__name__)
+            with self._lock:
+                self._status = dataclasses.replace(
+                    self._status, state=HOT_FOLDER_ERROR, reason=unreadable(error)
+                )

@@ -23,7 +23,8 @@ from app.card import pkcs11_module
 from app.card.pcsc import list_readers
 from app.card.session import CardSession
 from app.card.vitale import SandboxVitaleCard
-from app.cli_dmp import add_trace_option
+from app.cli.dmp import add_trace_option
+from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.cda import extract_body
 from app.dmp_client.core.ebrim import Status
@@ -32,9 +33,8 @@ from app.dmp_client.documents import NewDocument
 from app.dmp_client.factory import card_client, structure_client
 from app.errors import USER_FACING_ERRORS, DemoCheckFailed, DmpClientError
 from app.ins import IdentityTraits, Ins, InsError, compute_insc
-from app.settings import Settings
-from app.workspace import sandbox_patient
 from sandbox.patients import SandboxPatient, load_patients
+from sandbox.training.patients import sandbox_patient
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -184,7 +184,7 @@ def _main_job(settings: Settings, pin: str, out: TextIO) -> int:
 def _queue_job(settings: Settings, out: TextIO) -> int:
     """The secretariat's job: reports confided to the durable queue (encrypted base, key in the
     system keyring), then sent with the structure's certificate; the journal records each action."""
-    from app.cli_store import CliCredentials
+    from app.cli.store import CliCredentials
     from app.store.local import LocalStore
     from app.store.queue import State
     from app.store.request import SendMode, UploadRequest

@@ -7,9 +7,9 @@ import sys
 from contextlib import ExitStack
 from typing import BinaryIO, TextIO
 
+from app.cli.insc_batch import BatchTally, process
 from app.errors import InputFileError, OutputFileError, UsageError
 from app.ins import InsError, Nir, card_birth_date, compute_insc
-from app.insc_batch import BatchTally, process
 
 EXIT_OK = 0
 EXIT_INVALID = 1

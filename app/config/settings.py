@@ -1,6 +1,6 @@
 """Configuration as a value: built once at the edge (command line, GUI) and passed down.
 
-It is read through :class:`app.config.Config` (docs/configuration.md): built-in defaults (the
+It is read through :class:`app.config.layers.Config` (docs/configuration.md): built-in defaults (the
 embedded sandbox), the machine policy, the user's settings file, the environment (the rig writes
 the variables; see docs/cards.md), then the machine policy's locked settings.
 """
@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import __version__
-from app.config import DEFAULT_SENDER_OID as DEFAULT_SENDER_OID
-from app.config import KEYS, SANDBOX_AUTHOR, Config, InvalidValue
-from app.config import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
+from app.config.layers import DEFAULT_SENDER_OID as DEFAULT_SENDER_OID
+from app.config.layers import KEYS, SANDBOX_AUTHOR, Config, InvalidValue
+from app.config.layers import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
 from app.dmp_client.bounds import DEFAULT_MAX_RESPONSE_BYTES
 from app.dmp_client.core.context import Software
 from app.dmp_client.options import StructureCredentials as StructureCredentials

@@ -14,11 +14,11 @@ from types import FrameType
 from typing import Any, TextIO
 
 from app.card.errors import PinCancelled, PinFormat, PinIncorrect, PinLocked
-from app.cli_card import pin_prompt
+from app.cli.card import pin_prompt
+from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.factory import card_client, structure_client
 from app.errors import DmpClientError, InputFileError, OutputFileError, UsageError
-from app.settings import Settings
 from app.store.database import quarantine
 from app.store.errors import StoreError, StoreHealthy
 from app.store.local import LOCK_NAME, LocalStore
@@ -378,7 +378,7 @@ def _day(text: str | None) -> float | None:
 
 
 def run_journal_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from app.cli_dmp import ins_of
+    from app.cli.dmp import ins_of
 
     settings = Settings.from_env()
     patient = ins_of(args, settings) if args.ins else None

@@ -7,8 +7,15 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from app import __version__, cli_card, cli_dmp, cli_documents, cli_ins, cli_store, demo, diagnostic
+from app import __version__
+from app.cli import card as cli_card
+from app.cli import diagnostic
+from app.cli import dmp as cli_dmp
+from app.cli import documents as cli_documents
+from app.cli import ins as cli_ins
+from app.cli import store as cli_store
 from app.errors import USER_FACING_ERRORS
+from app.services import training
 
 EXIT_ERROR = 2
 
@@ -26,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_dmp.add_admin_parsers(commands)
     cli_documents.add_parsers(commands)
     cli_store.add_parsers(commands)
-    demo.add_parser(commands)
+    training.add_demo_parser(commands)
     diagnostic.add_parser(commands)
     updates = commands.add_parser("mise-a-jour", help="dire si l'éditeur annonce une version plus récente")
     updates.set_defaults(handler=_update_check)
@@ -52,9 +59,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
 
 
 def _update_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``dmp mise-a-jour``: notify only (app/updates.py)."""
-    from app.settings import Settings
-    from app.updates import check
+    """``dmp mise-a-jour``: notify only (app/services/updates.py)."""
+    from app.config.settings import Settings
+    from app.services.updates import check
 
     settings = Settings.from_env()
     url = settings.config.get("DMP_MAJ_URL")

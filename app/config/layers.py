@@ -1,7 +1,7 @@
 """Layered configuration (docs/configuration.md), lowest to highest priority: built-in defaults, the
 machine policy's ``[defauts]``, the user's settings file, the environment, the machine policy's
 ``[verrouilles]`` (locked: beats everything). Keys are the environment variable names; values are
-strings parsed by their users (app/settings.py, app/store/local.py). :data:`KEYS` is the one table of
+strings parsed by their users (app/config/settings.py, app/store/local.py). :data:`KEYS` is the one table of
 known keys. A machine policy that cannot be applied is an error, never a silent fallback.
 """
 
@@ -72,6 +72,10 @@ _TABLE = (
     Key("DMP_CACHE_TAILLE_MAX_MO", "Taille maximale du cache (Mo)", Kind.NUMBER, "512"),
     Key("DMP_CACHE_PURGE_FIN_SESSION", "Vider le cache à la fin de la session carte", Kind.FLAG, "0"),
     Key("DMP_FILE_DELAI_S", "Délai avant un nouvel essai d'envoi (secondes)", Kind.NUMBER, "5"),
+    Key("DMP_DOSSIER_DEPOT", "Dossier de dépôt surveillé (secrétariat)", Kind.PATH),
+    Key("DMP_DEPOT_MODE", "Envoi du dossier de dépôt (structure, carte)", Kind.TEXT, "structure"),
+    Key("DMP_DEPOT_STABLE_S", "Délai de stabilité des fichiers déposés (secondes)", Kind.NUMBER, "2"),
+    Key("DMP_DEPOT_ACTIF", "Surveiller le dossier de dépôt dès l'ouverture", Kind.FLAG, "0"),
     Key("DMP_SANDBOX_DIR", "Dossier du bac à sable (essais)", Kind.PATH),
     Key("DMP_MAJ_URL", "Adresse de l'annonce des mises à jour (éditeur)", Kind.TEXT),
     Key("DMP_PROFIL_HOTE", "Profil de l'hôte DMP (current, legacy)", Kind.TEXT, "current"),

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from app.cli_card import pin_prompt
+from app.cli.card import pin_prompt
+from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.admin import DateType
 from app.dmp_client.core.context import Purpose
@@ -17,7 +18,6 @@ from app.dmp_client.core.hl7v3 import DmpState
 from app.dmp_client.factory import card_client, structure_client
 from app.errors import UsageError
 from app.ins import Ins, InsOid
-from app.settings import Settings
 from app.store.errors import StoreError
 from app.store.local import LocalStore
 

@@ -12,7 +12,8 @@ from typing import TextIO
 
 from app.card import pkcs11_module
 from app.card.session import CardSession
-from app.cli_dmp import auth_mode, common_options, ins_of, open_client, open_session
+from app.cli.dmp import auth_mode, common_options, ins_of, open_client, open_session
+from app.config.settings import Settings
 from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
@@ -21,11 +22,10 @@ from app.dmp_client.core.valuesets import Concept, value_sets
 from app.dmp_client.documents import NewDocument
 from app.errors import InputFileError, UsageError
 from app.ins import IdentityTraits, Ins
-from app.settings import Settings
+from app.services.training import sandbox_patient
 from app.store.errors import CacheEmpty, StoreError
 from app.store.local import LocalStore
 from app.store.request import SendMode, UploadRequest
-from app.workspace import sandbox_patient
 
 STATUSES = {
     "actif": Status.APPROVED,

@@ -1,0 +1,17 @@
+"""Training mode, sandbox side: what the product reaches through :mod:`app.services.training` —
+the sandbox's patients as the product's identities (``patients``) and the scripted demo (``demo``).
+This is the only part of the sandbox that imports the product; the host and the cards do not."""
+
+from __future__ import annotations
+
+import argparse
+
+from sandbox.training.patients import sandbox_insi, sandbox_patient, sandbox_patients
+
+__all__ = ["add_demo_parser", "sandbox_insi", "sandbox_patient", "sandbox_patients"]
+
+
+def add_demo_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from sandbox.training import demo  # the demo pulls in the card and client stacks: only for `dmp`
+
+    demo.add_parser(subparsers)

@@ -1,0 +1,70 @@
+"""Background jobs must not outlive their delivery (app/ui/tasks.py).
+
+The soak (bench/soak_gui.py) counted one more ``_Job`` alive per failed background read: a
+delivered error's traceback kept ``_Job.run``'s frame (the ``f_back`` of the failed work's frames),
+and that frame held the runnable and its closure for as long as a panel kept the error.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+
+from pytestqt.qtbot import QtBot
+
+from app.ui import tasks
+from app.ui.qt import QThreadPool
+
+N = 30
+
+
+def _alive_jobs() -> int:
+    gc.collect()
+    return sum(isinstance(item, tasks._Job) for item in gc.get_objects())
+
+
+def _no_more_alive_than(qtbot: QtBot, before: int) -> None:
+    """A job still finishing (this test's last one, or an earlier test's refresh) is not a leak: wait
+    for the count to come back, up to 5 s; 30 kept jobs would never come back."""
+    alive: list[int] = []
+
+    def settled() -> bool:
+        alive.append(_alive_jobs())
+        return alive[-1] - before <= 0
+
+    try:
+        qtbot.waitUntil(settled, timeout=5_000)
+    except Exception:
+        raise AssertionError(f"{alive[-1] - before} background jobs still alive") from None
+
+
+def _fail() -> None:
+    raise OSError("base verrouillée")
+
+
+def _run(qtbot: QtBot, fn: object, kept: list[object]) -> None:
+    assert callable(fn)
+    for _ in range(N):
+        tasks.run_in_background(fn, kept.append, kept.append)
+    qtbot.waitUntil(lambda: len(kept) == N, timeout=10_000)
+    QThreadPool.globalInstance().waitForDone()
+
+
+def test_kept_errors_keep_no_job_alive(qtbot: QtBot) -> None:
+    before = _alive_jobs()
+    kept: list[object] = []  # as a panel keeps its last error
+    _run(qtbot, _fail, kept)
+    assert all(isinstance(error, OSError) for error in kept)
+    _no_more_alive_than(qtbot, before)
+    # The traceback's file:line frames are still there for the log (app/errors.py).
+    error = kept[0]
+    assert isinstance(error, OSError) and error.__traceback__ is not None
+    assert error.__traceback__.tb_frame.f_code is _fail.__code__
+
+
+def test_kept_results_keep_no_job_alive(qtbot: QtBot) -> None:
+    before = _alive_jobs()
+    kept: list[object] = []
+    _run(qtbot, lambda: time.sleep(0.001) or [1, 2], kept)
+    assert kept == [[1, 2]] * N
+    _no_more_alive_than(qtbot, before)
