@@ -42,7 +42,8 @@ class DmpClientError(Exception):
 
 
 class InputFileError(DmpClientError):
-    """A file given on the command line cannot be read."""
+    """A file or folder the user named (on the command line, or the hot folder in the desktop
+    application) cannot be read or used."""
 
     code = "DMP-FICHIER"
     user_message = "Le fichier ne peut pas être lu."

@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from app.card import pkcs11_module
 from app.card.cps import PinPrompt
+from app.card.errors import SituationUnknown
 from app.card.session import CardSession
 from app.card.signer import CardSigner
 from app.dmp_client.actors import actor_from_card, structure_actor
@@ -17,10 +18,9 @@ from app.dmp_client.core.cda import Author, Organization, Person
 from app.dmp_client.core.context import NON_PS_ROLE_CODE_SYSTEM, AuthMode, Code, Purpose
 from app.dmp_client.core.signing import SoftwareKeySigner
 from app.dmp_client.core.valuesets import value_sets
-from app.dmp_client.errors import TlsError
+from app.dmp_client.errors import ClientConfigError, TlsError
 from app.dmp_client.options import ClientSettings as Settings
 from app.dmp_client.transport import Endpoint, Transport, client_context
-from app.errors import DmpClientError
 
 
 def _endpoint(settings: Settings) -> Endpoint:
@@ -57,7 +57,7 @@ def parse_author(
         return None
     parts = text.split("|")
     if len(parts) != 4 or not parts[3].startswith("G15_"):
-        raise DmpClientError(f"{what} doit avoir la forme IdNat|Prénom|NOM|G15_xx/SMyy.", code="DMP-CONFIG")
+        raise ClientConfigError(f"{what} doit avoir la forme IdNat|Prénom|NOM|G15_xx/SMyy.")
     profession, _, specialty = parts[3][4:].partition("/")
     return author_of(
         parts[0], parts[1], parts[2], profession, specialty or None, structure_id, structure_name
@@ -72,14 +72,14 @@ def structure_client(settings: Settings, purpose: Purpose = Purpose.NORMAL) -> D
     """Indirect mode: TLS with ORG AUTH_CLI, VIHF signed with ORG SIGN."""
     creds = settings.structure
     if creds is None:
-        raise DmpClientError("Aucun certificat de structure n'est configuré.", code="DMP-CONFIG")
+        raise ClientConfigError("Aucun certificat de structure n'est configuré.")
     endpoint = _endpoint(settings)
     tls = client_context(endpoint, creds.auth_cert, creds.auth_key, creds.key_password)
     key = load_pem_private_key(
         creds.sign_key.read_bytes(), creds.key_password.encode() if creds.key_password else None
     )
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise DmpClientError("La clé de signature de la structure n'est pas RSA.", code="DMP-CONFIG")
+        raise ClientConfigError("La clé de signature de la structure n'est pas RSA.")
     signer = SoftwareKeySigner(key, x509.load_pem_x509_certificate(creds.sign_cert.read_bytes()))
     roles = (Code("SECRETARIAT_MEDICAL", NON_PS_ROLE_CODE_SYSTEM),)
     actor = structure_actor(creds.user_id, creds.user_name, creds.structure_id, creds.sector, roles)
@@ -101,9 +101,7 @@ def card_client(
         situations = card.situations()
         chosen = next((s for s in situations if s.number == situation), None)
         if chosen is None:
-            raise DmpClientError(
-                f"La carte n'a pas de situation d'exercice n° {situation}.", code="CARTE-SITUATION"
-            )
+            raise SituationUnknown(f"La carte n'a pas de situation d'exercice n° {situation}.")
         signer = CardSigner(card)
         endpoint = _endpoint(settings)
         roots = [

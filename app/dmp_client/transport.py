@@ -1,8 +1,10 @@
-"""The only module that talks HTTP: httpx over mutual TLS, one client per session (keep-alive).
+"""The SOAP exchanges over HTTP: one httpx client per session (keep-alive) over mutual TLS.
 
-The structure backend uses the standard ``ssl`` module with the structure's certificate (indirect
-mode). Both backends verify the host's chain against the configured IGC-Santé roots and check the
-host name. Time-outs are per transaction: one deadline covers the whole exchange (connection, request,
+Two TLS backends sit under it as httpx transports: the standard ``ssl`` module with the structure's
+certificate (indirect mode, ``_bounded_transport`` here), and the card's key through tlslite-ng
+(direct mode, ``card_tls.CardTlsTransport``, which the factory passes in). Both verify the host's
+chain against the configured IGC-Santé roots and check the host name. Time-outs are per
+transaction: one deadline covers the whole exchange (connection, request,
 headers, body, a retry) whatever the host's pace, and the bytes read are capped (``bounds``). Only
 idempotent queries are retried automatically.
 
@@ -28,7 +30,14 @@ from app.dmp_client.core.errors import HostileXml
 from app.dmp_client.core.mtom import MtomRequest, ReceivedPart, content_type_parameters, read_mtom
 from app.dmp_client.core.soap import SoapRequest
 from app.dmp_client.core.xml import MAX_XML_BYTES
-from app.dmp_client.errors import HostUnreachable, HttpError, Timeout, TlsError, TransportError
+from app.dmp_client.errors import (
+    HostUnreachable,
+    HttpError,
+    Timeout,
+    TlsError,
+    TraceFileError,
+    TransportError,
+)
 from app.dmp_client.net_errors import connect_failure
 from app.dmp_client.spool import spool
 
@@ -234,7 +243,7 @@ def trace_files(folder: Path, stem: str) -> tuple[BinaryIO, BinaryIO]:
         except FileExistsError:
             request.close()
             continue
-    raise TransportError("Impossible de créer un fichier de trace unique.", code="DMP-TRACE")
+    raise TraceFileError()
 
 
 def _create_private(path: Path) -> BinaryIO:

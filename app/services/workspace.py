@@ -27,7 +27,7 @@ from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.hl7v3 import DmpStatus
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
-from app.errors import ActionUnavailable, DmpClientError, LocalStoreUnavailable
+from app.errors import ActionUnavailable, DmpClientError, InputFileError, LocalStoreUnavailable
 from app.ins import IdentityTraits, Ins
 from app.store.local import LocalStore
 from app.store.queue import Entry
@@ -409,19 +409,16 @@ class HotFolderWatch:
         folder is not one, the base is unavailable, or card mode has no card session."""
         store = self._workspace.store
         if store is None:
-            raise DmpClientError(
-                "La base locale n'est pas disponible : dossier de dépôt impossible.", code="POSTE-BASE"
-            )
+            raise LocalStoreUnavailable("La base locale n'est pas disponible : dossier de dépôt impossible.")
         if not folder.is_dir():
-            raise DmpClientError(f"Dossier de dépôt introuvable : {folder}", code="DMP-FICHIER")
+            raise InputFileError(f"Dossier de dépôt introuvable : {folder}")
         professional = None
         if mode is SendMode.CARD:
             connection = self._workspace.connection
             if connection is None or connection.mode is not AuthMode.DIRECT:
-                raise DmpClientError(
+                raise NotConnected(
                     "Le mode carte demande une carte CPS connectée : connectez-la, ou choisissez le mode "
-                    "établissement.",
-                    code="POSTE-NON-CONNECTE",
+                    "établissement."
                 )
             professional = connection.actor_id
         from app.store.hotfolder import HotFolder
@@ -465,19 +462,17 @@ class HotFolderWatch:
         with self._lock:
             hot = self._folder
         if hot is None:
-            raise DmpClientError("Choisissez et surveillez d'abord le dossier de dépôt.", code="DMP-FICHIER")
+            raise InputFileError("Choisissez et surveillez d'abord le dossier de dépôt.")
         try:
             with self._pass:
                 hot.retry(document)
         except FileExistsError:
-            raise DmpClientError(
-                f"« {document} » est déjà dans le dossier de dépôt : rien n'a été remplacé.",
-                code="DMP-FICHIER",
+            raise InputFileError(
+                f"« {document} » est déjà dans le dossier de dépôt : rien n'a été remplacé."
             ) from None
         except (OSError, ValueError) as error:
-            raise DmpClientError(
-                f"« {document} » n'a pas pu être remis dans le dossier ({type(error).__name__}).",
-                code="DMP-FICHIER",
+            raise InputFileError(
+                f"« {document} » n'a pas pu être remis dans le dossier ({type(error).__name__})."
             ) from None
         with self._lock:
             if self._status.folder == hot.folder:

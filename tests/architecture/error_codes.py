@@ -80,8 +80,11 @@ def defined_codes() -> list[Defined]:
             for keyword in node.keywords:
                 if keyword.arg == "code" and isinstance(keyword.value, ast.Constant):
                     where = f"{path.relative_to(ROOT)}:{node.lineno}"
-                    out.append(Defined(str(keyword.value.value), where, None))
+                    out.append(Defined(str(keyword.value.value), where, BARE))
     return out
+
+
+BARE = "<code= at the raise>"  # the message of a Defined found as ``SomeError(..., code="…")``
 
 
 @dataclass(frozen=True)
