@@ -37,13 +37,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_xds import _wait, direct_client, free_port, peak_rss, rss_now, traits_of  # noqa: E402
+from bench_xds import _wait, direct_client, free_port, peak_rss, rss_now, traits_of
 
-from app.dmp_client.client import DmpClient  # noqa: E402
-from app.dmp_client.core import iti18  # noqa: E402
-from app.dmp_client.core.ebrim import Status  # noqa: E402
-from app.dmp_client.core.iti18 import FindDocuments, ReturnType, StoredQuery  # noqa: E402
-from sandbox import rig  # noqa: E402
+from app.dmp_client.client import DmpClient
+from app.dmp_client.core import iti18
+from app.dmp_client.core.ebrim import Status
+from app.dmp_client.core.iti18 import FindDocuments, ReturnType, StoredQuery
+from sandbox import rig
 
 MB = 1024 * 1024
 LATENCY = 0.05
