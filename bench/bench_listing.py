@@ -80,7 +80,9 @@ def bare_round_trip(client: DmpClient, pid: str = "P01", runs: int = 5) -> float
     return statistics.median(samples)
 
 
-def measure_listing(client: DmpClient, pid: str = "P01", *, profile: bool = False) -> dict[str, Any]:
+def measure_listing(
+    client: DmpClient, pid: str = "P01", *, profile: bool = False, sort: str = "tottime"
+) -> dict[str, Any]:
     """One full listing of ``pid`` with ``client`` (structure or card mode): time, requests, the
     client's concurrency, documents, peak RSS growth of this process during it. The hook for the
     card-mode rows: call it with a card client."""
@@ -95,6 +97,9 @@ def measure_listing(client: DmpClient, pid: str = "P01", *, profile: bool = Fals
 
     client.transport.post = counted  # type: ignore[method-assign]
     profiler = cProfile.Profile() if profile else None
+    concurrency = client.transport.concurrency
+    if profiler is not None:  # cProfile sees one thread: the same work, one request at a time
+        client.transport.concurrency = 1
     before = rss_now()
     start = time.perf_counter()
     if profiler is not None:
@@ -102,6 +107,7 @@ def measure_listing(client: DmpClient, pid: str = "P01", *, profile: bool = Fals
     documents = client.find_documents(ins, FindDocuments(ins, statuses=ALL), check=False)
     if profiler is not None:
         profiler.disable()
+        client.transport.concurrency = concurrency
     elapsed = time.perf_counter() - start
     growth = max(0, peak_rss() - before)
     client.transport.post = post  # type: ignore[method-assign]
@@ -114,7 +120,7 @@ def measure_listing(client: DmpClient, pid: str = "P01", *, profile: bool = Fals
     }
     if profiler is not None:
         text = io.StringIO()
-        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(18)
+        pstats.Stats(profiler, stream=text).sort_stats(sort).print_stats(30)
         out["profile"] = text.getvalue()
     return out
 
@@ -123,7 +129,9 @@ def child(folder: Path, profile: bool) -> dict[str, Any]:
     client = direct_client(folder)
     client.find_documents(traits_of("P03")[0], check=False)  # warm-up: connections, imports, VIHF
     base = bare_round_trip(client)
-    result = measure_listing(client, profile=profile)
+    result = measure_listing(client)
+    if profile:
+        result["profile"] = measure_listing(client, profile=True)["profile"]
     result["round_trip"] = base
     client.close()
     return result
@@ -132,11 +140,12 @@ def child(folder: Path, profile: bool) -> dict[str, Any]:
 def host_main(folder: Path, port: int, count: int, latency: float) -> None:
     """The sandbox host with P01 seeded with ``count`` documents (the others as shipped)."""
     import types
+    from importlib import resources
 
     from sandbox.host import store as host_store
     from sandbox.host.server import DmpHost, Faults, HostConfig
 
-    shipped = host_store.resources.files("sandbox").joinpath("data/dmp.json").read_text(encoding="utf-8")
+    shipped = resources.files("sandbox").joinpath("data/dmp.json").read_text(encoding="utf-8")
     states = json.loads(shipped)
     states["P01"]["documents"] = count
     text = json.dumps(states)
@@ -148,7 +157,7 @@ def host_main(folder: Path, port: int, count: int, latency: float) -> None:
                 joinpath=lambda _path: types.SimpleNamespace(read_text=lambda encoding="utf-8": text)
             )
 
-    host_store.resources = _Resources  # type: ignore[assignment]
+    host_store.resources = _Resources  # type: ignore[attr-defined, assignment]
     data = folder / f"host-{count}"
     host = DmpHost(("127.0.0.1", port), HostConfig(folder / "pki", data, faults=Faults(latency=latency)))
     print("ready", flush=True)
@@ -220,7 +229,7 @@ def main() -> None:
             f"| {r['growth'] / MB:.1f} MiB | {r['growth'] / max(r['documents'], 1) / 1024:.1f} KiB |"
         )
     if "profile" in full:
-        print("\ncProfile of the full P01 listing (tottime):\n")
+        print("\ncProfile of the full P01 listing, one request at a time (tottime):\n")
         print(full["profile"])
 
 

@@ -155,6 +155,7 @@ class Workspace:
             return self.connection
 
     def _attach(self, client: DmpClient) -> None:
+        client.vihf_reuse_seconds = self.settings.vihf_reuse_seconds  # [UNSURE] 0 (off) by default
         client.journal = self.store.journal if self.store else None
         self.client = client
 
