@@ -33,6 +33,7 @@ class Settings:
     proxy: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # [UNSURE] no documented DMP maximum
+    vihf_reuse_seconds: float = 0.0  # [UNSURE] VIHF reuse (app/dmp_client/base.py _vihf): off
     trace_dir: Path | None = None  # --trace: every exchange of every client written there
     is_sandbox: bool = False
     store: StoreSettings = field(default_factory=StoreSettings.from_env)
@@ -90,6 +91,7 @@ class Settings:
                 connect=float(config.require("DMP_DELAI_CONNEXION_S")),
             ),
             max_response_bytes=int(float(config.require("DMP_TAILLE_MAX_REPONSE_MO")) * 1024 * 1024),
+            vihf_reuse_seconds=float(config.require("DMP_VIHF_REUTILISATION_S")),
             is_sandbox=rig is not None,
             host_profile=config.require("DMP_PROFIL_HOTE"),
             auth_mode=_auth_mode(config),

@@ -14,6 +14,7 @@ from app.config.settings import Settings
 from app.dmp_client.core.context import Purpose
 from app.dmp_client.core.errors import OtherPatientAnswer
 from app.dmp_client.core.iti18 import DocumentInfo
+from app.dmp_client.documents import HistoryBatch
 from app.errors import USER_FACING_ERRORS
 from app.services.training import sandbox_patient
 from app.services.workspace import Connection, DmpOverview, Patient, Workspace
@@ -44,8 +45,7 @@ from app.ui.qt import (
 )
 from app.ui.queue_panel import QueuePanel
 from app.ui.settings_dialog import SettingsDialog
-from app.ui.tasks import run_in_background
-from app.ui.texts import count, word
+from app.ui.tasks import Cancel, run_in_background
 from app.ui.upload_panel import UploadPanel
 from app.ui.viewer import DocumentViewer
 from app.ui.window_actions import DmpActions
@@ -72,6 +72,14 @@ class StatusLabel(QLabel):
 
 class _CardEvents(QObject):
     changed = Signal(str, str)  # reader, event (from the monitor's thread, delivered on the GUI's)
+
+
+class _HistoryRelay(QObject):
+    batch = Signal(object, object, object)  # Cancel token, Patient, HistoryBatch (worker → GUI thread)
+
+
+def _number(n: int) -> str:
+    return f"{n:,}".replace(",", "\u00a0")
 
 
 class MainWindow(DmpActions):
@@ -124,6 +132,11 @@ class MainWindow(DmpActions):
         self.setCentralWidget(body)
         self._status_bar()
         self._connect_signals()
+        # One relay for the whole window (a QObject and a connection per load would leak, tasks.py).
+        self.history_relay = _HistoryRelay()
+        self.history_relay.batch.connect(self._history_batch)
+        self.history_token: Cancel | None = None
+        self.listing_warnings: tuple[str, ...] = ()
         self.card_events = _CardEvents()
         self.card_events.changed.connect(self._card_event)
         self.monitor: ReaderMonitor | None = None
@@ -208,6 +221,7 @@ class MainWindow(DmpActions):
         self.documents.action_requested.connect(self.document_action)
         self.queue.counts_changed.connect(self._queue_counts)
         self.upload.sent.connect(self._exchanged)  # the list shows what was just sent
+        self.documents.history_stop_requested.connect(self.stop_history)
 
     # -- background work --------------------------------------------------------------------------
 
@@ -241,6 +255,7 @@ class MainWindow(DmpActions):
         run_in_background(fn, finished, failed)
 
     def cancel_pending(self) -> None:
+        self.stop_history()
         self.generation += 1
         self.pending = 0
         self._finished(0)
@@ -329,6 +344,7 @@ class MainWindow(DmpActions):
     def _patient_changed(self, patient: Patient | None) -> None:
         """Nothing of the previous patient stays on screen: list, viewer, state, upload target."""
         self.overview = None
+        self.stop_history()  # the previous patient's history: no further batch asked for
         self.documents.set_documents([], lambda _: frozenset())
         self.viewer.clear()
         self.upload.set_replaces(None, "")
@@ -363,6 +379,7 @@ class MainWindow(DmpActions):
             and (allowed or connection.purpose is not Purpose.NORMAL)
         )
         if not consult:
+            self.stop_history()
             self.documents.set_documents([], lambda _: frozenset())
             return
         # The integration rule's first search: the last two years, shown at once; the rest of the
@@ -376,13 +393,76 @@ class MainWindow(DmpActions):
         if patient is not self.patient:
             return
         self._documents(documents)
-        shown = f"{count(len(documents), 'document')} des deux dernières années"
-        self.run(f"{shown} {word(len(documents), 'affiché')} ; chargement de l'historique complet",
-                 lambda: self.workspace.documents(patient), lambda d: self._history(patient, d))  # fmt: skip
+        self._registry_warnings(documents)
+        self._load_history(patient, documents)
 
-    def _history(self, patient: Patient, documents: list[DocumentInfo]) -> None:
-        if patient is self.patient:
-            self._documents(documents)
+    def _load_history(self, patient: Patient, shown: list[DocumentInfo]) -> None:
+        """The rest of the history behind the first search: only the entries not shown yet, in
+        concurrent batches merged into the list as each arrives (selection, sort and filters kept),
+        with « N documents sur M chargés » and a stop button; stopping sends no further batch."""
+        self.stop_history()
+        token = Cancel()
+        self.history_token = token
+        generation = self.generation
+        self.documents.show_history("Recherche de l'historique complet…", loading=True)
+        relay = self.history_relay
+
+        def on_batch(step: HistoryBatch) -> None:  # on the worker thread: handed to the GUI's
+            relay.batch.emit(token, patient, step)
+
+        def finished(done: HistoryBatch) -> None:
+            if self.history_token is token:
+                self.history_token = None
+            if patient is not self.patient or generation != self.generation:
+                return
+            total = f"{_number(done.loaded)} documents sur {_number(done.total)}"
+            if done.stopped:
+                self.documents.show_history(f"Chargement de l'historique arrêté : {total} chargés.",
+                                            loading=False)  # fmt: skip
+            else:
+                self.documents.show_history("", loading=False)
+                self.statusBar().showMessage(f"Historique complet chargé : {total}.", 8000)
+            self._registry_warnings(done)
+
+        self.run("Le chargement de l'historique complet",
+                 lambda: self.workspace.older_documents(patient, shown, on_batch, token.event),
+                 finished)  # fmt: skip
+
+    def _history_batch(self, token: Cancel, patient: Patient, step: HistoryBatch) -> None:
+        if token is not self.history_token or token.requested or patient is not self.patient:
+            return  # stopped, or another patient opened meanwhile: nothing of it is shown
+        self.documents.add_documents(list(step.documents))
+        self.documents.show_history(
+            f"{_number(step.loaded)} documents sur {_number(step.total)} chargés", loading=True
+        )
+
+    def stop_history(self) -> None:
+        """Stop the history's loading: no further batch is asked for (those in flight are dropped)."""
+        token, self.history_token = self.history_token, None
+        if token is not None:
+            token.request()
+            text = self.documents.history.text()
+            if text and "chargés" in text and "arrêté" not in text:
+                self.documents.show_history(f"Chargement de l'historique arrêté : {text}.", loading=False)
+            else:
+                self.documents.show_history("", loading=False)
+
+    def _registry_warnings(self, answer: object) -> None:
+        """Warning-severity RegistryErrors (and partial successes) of a listing's answers: said to
+        the user in a non-blocking box, never dropped (the list is shown as the DMP gave it)."""
+        warnings = tuple(dict.fromkeys(w.said() for w in getattr(answer, "warnings", ())))
+        if not warnings:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Avertissement du DMP",
+            "La liste des documents a été obtenue, avec un avertissement du DMP (elle peut être "
+            "incomplète) :\n" + "\n".join(warnings),
+            parent=self,
+        )
+        box.setObjectName("avertissement-liste")
+        box.open()
+        self.listing_warnings = warnings
 
     def _documents(self, documents: list[DocumentInfo]) -> None:
         treating = self.overview.status.treating_doctor if self.overview else False
