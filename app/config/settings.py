@@ -91,8 +91,8 @@ class Settings:
             ),
             max_response_bytes=int(float(config.require("DMP_TAILLE_MAX_REPONSE_MO")) * 1024 * 1024),
             is_sandbox=rig is not None,
-            host_profile=config.require("DMP_PROFIL_HOTE"),
-            auth_mode=_auth_mode(config),
+            host_profile=_choice(config, "DMP_PROFIL_HOTE", HOST_PROFILES),
+            auth_mode=_choice(config, "DMP_MODE_AUTH", AUTH_MODES),
             store=StoreSettings.from_env(config),
             config=config,
         )
@@ -103,17 +103,16 @@ class Settings:
         return cls.load()
 
 
-AUTH_MODES = ("carte", "structure")
+AUTH_MODES = ("carte", "structure")  # DMP_MODE_AUTH: the CLI's --mode default, the GUI's first connection
+HOST_PROFILES = ("current", "legacy")  # DMP_PROFIL_HOTE: the host's rules (the GUI offers what fits)
 
 
-def _auth_mode(config: Config) -> str:
-    """DMP_MODE_AUTH: the mode the command line (and the application) connects with by default."""
-    value = config.require("DMP_MODE_AUTH").strip().lower()
-    if value not in AUTH_MODES:
-        raise InvalidValue(
-            f"Réglage DMP_MODE_AUTH (« {KEYS['DMP_MODE_AUTH'].label} ») : « {value[:20]} » n'est ni "
-            "« carte » ni « structure »."
-        )
+def _choice(config: Config, name: str, allowed: tuple[str, ...]) -> str:
+    """A setting that takes one of ``allowed`` (the settings dialog offers them as a list)."""
+    value = config.require(name).strip().lower()
+    if value not in allowed:
+        expected = " ni ".join(f"« {a} »" for a in allowed)
+        raise InvalidValue(f"Réglage {name} (« {KEYS[name].label} ») : « {value[:20]} » n'est ni {expected}.")
     return value
 
 

@@ -78,7 +78,7 @@ class MainWindow(DmpActions):
     busy_changed = Signal(int)
 
     def __init__(
-        self, workspace: Workspace, *, legacy_profile: bool = False, monitor_cards: bool = True
+        self, workspace: Workspace, *, legacy_profile: bool | None = None, monitor_cards: bool = True
     ) -> None:
         super().__init__()
         self.workspace = workspace
@@ -89,6 +89,8 @@ class MainWindow(DmpActions):
         self._fit_to_screen()
         self._toolbar()
         self.patient_panel = PatientPanel(sandbox=self.settings.is_sandbox)
+        if legacy_profile is None:  # DMP_PROFIL_HOTE through every layer (docs/configuration.md)
+            legacy_profile = self.settings.host_profile == "legacy"
         self.dmp_panel = DmpPanel(legacy_profile=legacy_profile)
         side = QWidget()
         column = QVBoxLayout(side)
@@ -155,9 +157,16 @@ class MainWindow(DmpActions):
         self.refresh_action.setShortcut("F5")
         self.settings_action = QAction("Réglages…", self)
         self.about_action = QAction("À propos", self)
+        # DMP_MODE_AUTH: the default connection comes first, in bold (the other one stays offered).
+        connect = (self.card_action, self.structure_action)
+        if self.settings.auth_mode == "structure":
+            connect = connect[::-1]
+        self.default_connect_action = connect[0]
+        font = self.default_connect_action.font()
+        font.setBold(True)
+        self.default_connect_action.setFont(font)
         for action in (
-            self.card_action, self.structure_action, self.disconnect_action, self.refresh_action,
-            self.settings_action, self.about_action,
+            *connect, self.disconnect_action, self.refresh_action, self.settings_action, self.about_action,
         ):  # fmt: skip
             bar.addAction(action)
         self._keyboard()  # shortcuts (window_actions.SHORTCUTS), listed by the help box (F1)
