@@ -18,7 +18,10 @@ from app.config.layers import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
 from app.dmp_client.bounds import DEFAULT_MAX_RESPONSE_BYTES
 from app.dmp_client.core.context import Software
 from app.dmp_client.options import StructureCredentials as StructureCredentials
+from app.dmp_client.structure_keys import is_encrypted
 from app.dmp_client.transport import Timeouts
+from app.store.errors import KeyringUnavailable
+from app.store.keys import SecretStore
 from app.store.local import StoreSettings
 
 
@@ -133,7 +136,7 @@ def _configured_structure(config: Config) -> StructureCredentials | None:
         paths[1],
         paths[2],
         paths[3],
-        None,
+        _key_password(paths[1], paths[3]),
         structure_id,
         config.get("DMP_STRUCTURE_SECTEUR") or "SA01",
         f"{structure_id}/secretariat",
@@ -142,3 +145,16 @@ def _configured_structure(config: Config) -> StructureCredentials | None:
         # None: documents need their own author (the send names this setting); never the sandbox's.
         config.get("DMP_STRUCTURE_AUTEUR") or None,
     )
+
+
+def _key_password(*keys: Path) -> str | None:
+    """The password of encrypted structure keys (encrypted PEM, PKCS#12): from the system keyring only
+    (``dmp structure mot-de-passe`` stores it), never from a file or the environment; the keyring is
+    not asked when no key is encrypted. None when absent or the keyring is unusable: the connection
+    then fails with DMP-CLE-MOT-DE-PASSE-ABSENT."""
+    if not any(is_encrypted(key) for key in keys):
+        return None
+    try:
+        return SecretStore().get()
+    except KeyringUnavailable:
+        return None
