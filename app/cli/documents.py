@@ -270,7 +270,7 @@ def _say_warnings(warnings: Iterable[RegistryErrorItem], err: TextIO) -> None:
 
 def _card_holder(settings: Settings) -> str:
     """The national id of the card in the reader (read without the PIN)."""
-    session = CardSession(pkcs11_module.discover(settings.pkcs11_module))
+    session = CardSession(pkcs11_module.discover(settings.pkcs11_module), sandbox=settings.is_sandbox)
     try:
         return session.professional().national_id
     finally:

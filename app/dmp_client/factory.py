@@ -93,7 +93,7 @@ def card_client(
     settings: Settings, prompt: PinPrompt, situation: int = 1, purpose: Purpose = Purpose.NORMAL
 ) -> tuple[DmpClient, CardSession]:
     """Direct mode: PIN once, TLS and VIHF with the card's keys, the chosen situation d'exercice."""
-    card = CardSession(pkcs11_module.discover(settings.pkcs11_module))
+    card = CardSession(pkcs11_module.discover(settings.pkcs11_module), sandbox=settings.is_sandbox)
     try:
         card.login(prompt)
         who = card.professional()

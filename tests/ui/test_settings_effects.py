@@ -1,6 +1,6 @@
 """Settings the GUI used to ignore: DMP_MODE_AUTH decides the default connection (first and in bold
 in the toolbar), DMP_PROFIL_HOTE comes through every layer (user file, locked policy), not from the
-environment only."""
+environment only; and the sandbox's Vitale card is offered in sandbox mode only."""
 
 from __future__ import annotations
 
@@ -78,3 +78,13 @@ def test_the_command_line_option_still_overrides_the_profile(
 def test_an_unknown_host_profile_is_a_configuration_error_naming_the_setting(tmp_path: Path) -> None:
     with pytest.raises(InvalidValue, match="DMP_PROFIL_HOTE"):
         Settings.load(load(tmp_path, {"DMP_PROFIL_HOTE": "ancien"}))
+
+
+def test_the_vitale_button_is_disabled_outside_sandbox_mode(qtbot: Any) -> None:
+    from app.ui.patient_panel import PatientPanel
+
+    production, training_mode = PatientPanel(sandbox=False), PatientPanel(sandbox=True)
+    qtbot.addWidget(production)
+    qtbot.addWidget(training_mode)
+    assert not production.vitale.isEnabled() and "logiciel métier" in production.vitale.toolTip()
+    assert training_mode.vitale.isEnabled()
