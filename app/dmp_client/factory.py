@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from app.card import pkcs11_module
 from app.card.cps import PinPrompt
 from app.card.errors import SituationUnknown
+from app.card.identity import SituationChooser
 from app.card.session import CardSession
 from app.card.signer import CardSigner
 from app.dmp_client import structure_keys
@@ -90,17 +91,22 @@ def structure_client(settings: Settings, purpose: Purpose = Purpose.NORMAL) -> D
 
 
 def card_client(
-    settings: Settings, prompt: PinPrompt, situation: int = 1, purpose: Purpose = Purpose.NORMAL
+    settings: Settings,
+    prompt: PinPrompt,
+    situation: int | SituationChooser = 1,
+    purpose: Purpose = Purpose.NORMAL,
 ) -> tuple[DmpClient, CardSession]:
-    """Direct mode: PIN once, TLS and VIHF with the card's keys, the chosen situation d'exercice."""
+    """Direct mode: PIN once, TLS and VIHF with the card's keys, the chosen situation d'exercice
+    (a number, or a chooser asked after the PIN with the card's situations, e.g. the GUI's dialog)."""
     card = CardSession(pkcs11_module.discover(settings.pkcs11_module), sandbox=settings.is_sandbox)
     try:
         card.login(prompt)
         who = card.professional()
         situations = card.situations()
-        chosen = next((s for s in situations if s.number == situation), None)
+        number = situation(situations) if callable(situation) else situation
+        chosen = next((s for s in situations if s.number == number), None)
         if chosen is None:
-            raise SituationUnknown(f"La carte n'a pas de situation d'exercice n° {situation}.")
+            raise SituationUnknown(f"La carte n'a pas de situation d'exercice n° {number}.")
         signer = CardSigner(card)
         endpoint = _endpoint(settings)
         roots = [

@@ -18,7 +18,7 @@ from app.errors import USER_FACING_ERRORS
 from app.services.training import sandbox_patient
 from app.services.workspace import Connection, DmpOverview, Patient, Workspace
 from app.ui.batch_panel import BatchPanel
-from app.ui.dialogs import GuiPinPrompt
+from app.ui.dialogs import GuiPinPrompt, GuiSituationChooser
 from app.ui.dmp_panel import DmpPanel
 from app.ui.documents_panel import DocumentsPanel
 from app.ui.errors import describe, show_error
@@ -276,9 +276,11 @@ class MainWindow(DmpActions):
     # -- connection ---------------------------------------------------------------------------------
 
     def connect_card(self) -> None:
-        prompt = GuiPinPrompt(self)
+        prompt, situation = GuiPinPrompt(self), GuiSituationChooser(self)  # situation asked after the PIN
         self.run(
-            "La connexion avec la carte CPS", lambda: self.workspace.connect_card(prompt), self._connected
+            "La connexion avec la carte CPS",
+            lambda: self.workspace.connect_card(prompt, situation),
+            self._connected,
         )
 
     def connect_structure(self) -> None:
