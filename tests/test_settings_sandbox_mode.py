@@ -114,3 +114,10 @@ def test_the_product_holds_no_sandbox_vitale_layout() -> None:
     found = [p.relative_to(ROOT) for p in (ROOT / "app").rglob("*.py") if b"SBXVITALE" in p.read_bytes()]
     assert found == []
     assert not (ROOT / "app" / "card" / "vitale.py").exists()
+
+
+@pytest.mark.parametrize("policy", ["", '[verrouilles]\nDMP_SANDBOX_DIR = ""\n'])
+def test_outside_sandbox_mode_there_is_no_sandbox_structure(tmp_path: Path, policy: str) -> None:
+    environ = {"DMP_SANDBOX_DIR": str(tmp_path / "rig")} if policy else {}  # the lock beats it
+    settings = Settings.load(load(tmp_path, environ, policy_text=policy))
+    assert settings.is_sandbox is False and settings.structure is None and settings.trust_files == ()
