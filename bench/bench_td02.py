@@ -53,7 +53,7 @@ def main() -> None:
 
     os.environ["DMP_SANDBOX_DIR"] = str(folder)
     os.environ["DMP_HOST_URL"] = f"https://localhost:{host.server_address[1]}/si-dmp-server/v2/services"
-    client = structure_client(Settings.from_env())
+    client = structure_client(Settings.load())
     context = client._context(INS)
     envelope = build_envelope(
         ACTION_GET_DEMOGRAPHICS,

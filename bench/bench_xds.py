@@ -150,7 +150,7 @@ def direct_client(work: Path, key: str = "generaliste") -> DmpClient:
     the card's own signing time is the card's, not the client's)."""
     profile = cards.card(key)
     card = pki.software_card(Path(os.environ["DMP_SANDBOX_DIR"]) / "pki", profile, work)
-    settings = Settings.from_env()
+    settings = Settings.load()
     endpoint = Endpoint(settings.host_url, settings.trust_files)
     situation = profile.situations[0]
     roles = (

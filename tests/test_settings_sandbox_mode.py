@@ -102,7 +102,7 @@ def test_the_command_line_reads_no_vitale_card_outside_sandbox_mode(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     settings = dataclasses.replace(Settings.load(load(tmp_path)), is_sandbox=False)
-    monkeypatch.setattr(Settings, "from_env", classmethod(lambda cls: settings))
+    monkeypatch.setattr(Settings, "load", classmethod(lambda cls, config=None: settings))
     err = io.StringIO()
     assert cli_main(["vitale", "read"], io.StringIO(), err) == 2
     assert "VITALE-LOGICIEL-METIER" in err.getvalue()

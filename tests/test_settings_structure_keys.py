@@ -200,7 +200,7 @@ def test_the_cli_stores_the_password_after_checking_it_on_the_configured_keys(
         pki / "structure-auth.pem",
         pki / "structure-sign.pem",
     )
-    monkeypatch.setattr(cli_structure.Settings, "from_env", classmethod(lambda cls: settings))
+    monkeypatch.setattr(cli_structure.Settings, "load", classmethod(lambda cls, config=None: settings))
     out = io.StringIO()
     answers = iter(["pas le bon", "pas le bon"])
     with pytest.raises(StructureKeyPasswordWrong):

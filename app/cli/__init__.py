@@ -65,7 +65,7 @@ def _update_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from app.config.settings import Settings
     from app.services.updates import check
 
-    settings = Settings.from_env()
+    settings = Settings.load()
     url = settings.config.get("DMP_MAJ_URL")
     if not url:
         print("Aucune adresse de mise à jour configurée (DMP_MAJ_URL, fixée par l'éditeur).", file=out)

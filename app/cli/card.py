@@ -66,7 +66,7 @@ def pin_prompt(args: argparse.Namespace, err: TextIO) -> PinPrompt:
 
 def run_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     module = pkcs11_module.discover(args.module)
-    sandbox = Settings.from_env().is_sandbox  # the sandbox's card serial probe in training mode only
+    sandbox = Settings.load().is_sandbox  # the sandbox's card serial probe in training mode only
     session = CardSession(module, token_label=args.jeton, reader=args.lecteur, sandbox=sandbox)
     try:
         who = session.professional()
@@ -102,7 +102,7 @@ def run_vitale(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     source: IdentitySource = (
         EhrContextSource.from_file(args.contexte)
         if args.contexte
-        else training.vitale_card(Settings.from_env().is_sandbox, args.lecteur)  # sandbox mode only
+        else training.vitale_card(Settings.load().is_sandbox, args.lecteur)  # sandbox mode only
     )
     beneficiaries = source.beneficiaries()
     print(f"Source : {source.label} ; {len(beneficiaries)} bénéficiaire(s)", file=out)

@@ -43,7 +43,7 @@ def run_password(
     first = ask("Mot de passe de la clé de la structure : ")
     if not first or ask("Confirmez le mot de passe : ") != first:
         raise InvalidValue("Mot de passe vide ou confirmation différente : rien n'est enregistré.")
-    creds = Settings.from_env().structure
+    creds = Settings.load().structure
     keys = (creds.auth_key, creds.sign_key) if creds is not None else ()
     for key in keys:
         if is_encrypted(key):

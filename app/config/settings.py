@@ -100,11 +100,6 @@ class Settings:
             config=config,
         )
 
-    @classmethod
-    def from_env(cls) -> Settings:
-        """:meth:`load` with the machine's configuration (the name the callers know)."""
-        return cls.load()
-
 
 AUTH_MODES = ("carte", "structure")  # DMP_MODE_AUTH: the CLI's --mode default, the GUI's first connection
 HOST_PROFILES = ("current", "legacy")  # DMP_PROFIL_HOTE: the host's rules (the GUI offers what fits)

@@ -81,7 +81,7 @@ def open_main_window(host_profile: str | None = None, settings: Settings | None 
     """The main window; ``host_profile`` (``--profil-hote``) overrides the layered DMP_PROFIL_HOTE."""
     from app.ui.main_window import MainWindow
 
-    settings = settings or Settings.from_env()
+    settings = settings or Settings.load()
     store = None
     try:
         store = LocalStore.open(settings.store)

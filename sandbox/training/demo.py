@@ -81,7 +81,7 @@ def _cards(out: TextIO) -> None:
 def _exchanges(out: TextIO, trace: Path | None = None) -> int:
     """TD0.2 and TD0.3 with the sandbox GP's card (direct mode) and the hospital's certificate;
     with ``trace``, every exchange of the demo (these, the main job's, the queue's) traced there."""
-    settings = dataclasses.replace(Settings.from_env(), trace_dir=trace)
+    settings = dataclasses.replace(Settings.load(), trace_dir=trace)
     pin = os.environ.get("DMP_SANDBOX_PIN")
     if not settings.is_sandbox or not pin:
         return 0
