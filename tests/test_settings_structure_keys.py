@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import (
     pkcs12,
 )
 
+from app.cli import main as cli_main
 from app.cli import structure as cli_structure
 from app.config.layers import InvalidValue
 from app.config.settings import Settings
@@ -213,4 +214,36 @@ def test_the_cli_stores_the_password_after_checking_it_on_the_configured_keys(
     assert cli_structure.run_password(_args(), out, out, ask=lambda _prompt: next(answers)) == 0
     assert SecretStore().get() == PASSWORD and "vérifié" in out.getvalue()
     assert cli_structure.run_password(argparse.Namespace(effacer=True), out, out) == 0
+    assert SecretStore().get() is None
+
+
+def test_the_password_goes_through_the_real_system_keyring(
+    pki: Path, tmp_path: Path, system_keyring: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``dmp structure mot-de-passe`` (prompts answered) into the sandbox's real Secret Service, then
+    the settings read it back for an encrypted key."""
+    encrypted = _encrypted_pem(pki / "structure-sign.key", tmp_path / "sign.key")
+    settings = _structure_layers(
+        tmp_path,
+        pki / "structure-auth.key",
+        encrypted,
+        pki / "structure-auth.pem",
+        pki / "structure-sign.pem",
+    )
+    monkeypatch.setattr(cli_structure.Settings, "load", classmethod(lambda cls, config=None: settings))
+    monkeypatch.setattr(cli_structure.getpass, "getpass", lambda prompt: PASSWORD)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        assert cli_main(["structure", "mot-de-passe"], out, err) == 0, err.getvalue()
+        monkeypatch.undo()
+        again = _structure_layers(
+            tmp_path,
+            pki / "structure-auth.key",
+            encrypted,
+            pki / "structure-auth.pem",
+            pki / "structure-sign.pem",
+        )
+        assert again.structure is not None and again.structure.key_password == PASSWORD
+    finally:
+        SecretStore().delete()
     assert SecretStore().get() is None

@@ -32,16 +32,21 @@ def run_password(
     args: argparse.Namespace,
     out: TextIO,
     err: TextIO,
-    ask: Ask = getpass.getpass,
+    ask: Ask | None = None,
     store: SecretStore | None = None,
 ) -> int:
     store = store or SecretStore()
+    ask = ask or getpass.getpass  # no echo
     if args.effacer:
         store.delete()
         print("Mot de passe de la clé de la structure retiré du trousseau.", file=out)
         return 0
-    first = ask("Mot de passe de la clé de la structure : ")
-    if not first or ask("Confirmez le mot de passe : ") != first:
+    try:
+        first = ask("Mot de passe de la clé de la structure : ")
+        confirmed = bool(first) and ask("Confirmez le mot de passe : ") == first
+    except (EOFError, KeyboardInterrupt):
+        first, confirmed = "", False
+    if not confirmed:
         raise InvalidValue("Mot de passe vide ou confirmation différente : rien n'est enregistré.")
     creds = Settings.load().structure
     keys = (creds.auth_key, creds.sign_key) if creds is not None else ()

@@ -86,7 +86,9 @@ _TABLE = (
     Key("DMP_DELAI_RECUPERATION_S", "Délai des récupérations de documents (secondes)", Kind.NUMBER, "90"),
     Key("DMP_DELAI_CONNEXION_S", "Délai d'établissement des connexions (secondes)", Kind.NUMBER, "15"),
     Key("DMP_TAILLE_MAX_REPONSE_MO", "Taille maximale d'une réponse du DMP (Mio)", Kind.NUMBER, "80"),
-    Key("DMP_STRUCTURE_CERT_AUTH", "Certificat d'authentification de la structure (PEM ou PKCS#12)", Kind.PATH),
+    Key(
+        "DMP_STRUCTURE_CERT_AUTH", "Certificat d'authentification de la structure (PEM ou PKCS#12)", Kind.PATH
+    ),
     Key("DMP_STRUCTURE_CLE_AUTH", "Clé d'authentification de la structure (PEM ou PKCS#12)", Kind.PATH),
     Key("DMP_STRUCTURE_CERT_SIGN", "Certificat de signature de la structure (PEM ou PKCS#12)", Kind.PATH),
     Key("DMP_STRUCTURE_CLE_SIGN", "Clé de signature de la structure (PEM ou PKCS#12)", Kind.PATH),
