@@ -310,6 +310,19 @@ class MainWindow(DmpActions):
             self.card_label.setText(f"Carte : {connection.card_reader}")
         self.disconnect_action.setEnabled(True)
 
+    def keyPressEvent(self, event: Any) -> None:
+        """Enter, while not connected and no field has the focus (or the default connection's button
+        has it), opens the default connection (DMP_MODE_AUTH); everywhere else Enter keeps its meaning."""
+        focus = QApplication.focusWidget()
+        bar = self.findChild(QToolBar, "barre-connexion")
+        default_button = bar.widgetForAction(self.default_connect_action) if bar else None
+        idle = focus is None or focus is self or focus is default_button
+        disconnected = self.workspace.connection is None and self.default_connect_action.isEnabled()
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and idle and disconnected:
+            self.default_connect_action.trigger()
+            return
+        super().keyPressEvent(event)
+
     def _start_monitor(self) -> None:
         try:
             self.monitor = ReaderMonitor(

@@ -88,3 +88,28 @@ def test_the_vitale_button_is_disabled_outside_sandbox_mode(qtbot: Any) -> None:
     qtbot.addWidget(training_mode)
     assert not production.vitale.isEnabled() and "logiciel métier" in production.vitale.toolTip()
     assert training_mode.vitale.isEnabled()
+
+
+@pytest.mark.parametrize("mode", ["carte", "structure"])
+def test_enter_opens_the_default_connection_when_nothing_has_the_focus(
+    qtbot: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mode: str
+) -> None:
+    from app.ui.main_window import MainWindow
+    from app.ui.qt import QApplication, Qt
+
+    called: list[str] = []
+    monkeypatch.setattr(MainWindow, "connect_card", lambda self: called.append("carte"))
+    monkeypatch.setattr(MainWindow, "connect_structure", lambda self: called.append("structure"))
+    settings = Settings.load(load(tmp_path, user_text=f'DMP_MODE_AUTH = "{mode}"\n'))
+    window = _window(qtbot, monkeypatch, settings)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    window.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_Return)
+    assert called == [mode]
+    window.documents.search.setFocus()  # typing in a field: Enter is the field's
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.documents.search, timeout=2000)
+    qtbot.keyClick(window.documents.search, Qt.Key.Key_Return)
+    assert called == [mode]
+    window.close()
