@@ -67,9 +67,9 @@ def main() -> None:
     os.environ["DMP_SANDBOX_DIR"] = str(folder)
     os.environ["DMP_HOST_URL"] = f"https://localhost:{host.server_address[1]}/si-dmp-server/v2/services"
     try:
-        table(host, "structure mode", structure_client(Settings.from_env()), None, args.requests)
+        table(host, "structure mode", structure_client(Settings.load()), None, args.requests)
         if not args.no_card:
-            client, card = card_client(Settings.from_env(), lambda status: cards.CARD_PIN)
+            client, card = card_client(Settings.load(), lambda status: cards.CARD_PIN)
             try:
                 table(host, "card mode", client, card, args.requests)
             finally:

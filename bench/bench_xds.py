@@ -92,7 +92,7 @@ def card_client_of_rig() -> tuple[DmpClient, object]:
     """The GP's card in the rig (reader 0), as the product opens it: PIN, card TLS, card VIHF."""
     from app.dmp_client.factory import card_client
 
-    return card_client(Settings.from_env(), lambda status: cards.CARD_PIN)
+    return card_client(Settings.load(), lambda status: cards.CARD_PIN)
 
 
 def child_send(size: int, folder: Path, mode: str) -> dict[str, float]:
@@ -166,7 +166,7 @@ def direct_client(work: Path, key: str = "generaliste") -> DmpClient:
     the card's own signing time is the card's, not the client's)."""
     profile = cards.card(key)
     card = pki.software_card(Path(os.environ["DMP_SANDBOX_DIR"]) / "pki", profile, work)
-    settings = Settings.from_env()
+    settings = Settings.load()
     endpoint = Endpoint(settings.host_url, settings.trust_files)
     situation = profile.situations[0]
     roles = (
