@@ -93,10 +93,12 @@ _TABLE = (
         Kind.NUMBER,
         "0",
     ),
-    Key("DMP_STRUCTURE_CERT_AUTH", "Certificat d'authentification de la structure (PEM)", Kind.PATH),
-    Key("DMP_STRUCTURE_CLE_AUTH", "Clé d'authentification de la structure (PEM)", Kind.PATH),
-    Key("DMP_STRUCTURE_CERT_SIGN", "Certificat de signature de la structure (PEM)", Kind.PATH),
-    Key("DMP_STRUCTURE_CLE_SIGN", "Clé de signature de la structure (PEM)", Kind.PATH),
+    Key(
+        "DMP_STRUCTURE_CERT_AUTH", "Certificat d'authentification de la structure (PEM ou PKCS#12)", Kind.PATH
+    ),
+    Key("DMP_STRUCTURE_CLE_AUTH", "Clé d'authentification de la structure (PEM ou PKCS#12)", Kind.PATH),
+    Key("DMP_STRUCTURE_CERT_SIGN", "Certificat de signature de la structure (PEM ou PKCS#12)", Kind.PATH),
+    Key("DMP_STRUCTURE_CLE_SIGN", "Clé de signature de la structure (PEM ou PKCS#12)", Kind.PATH),
     Key("DMP_STRUCTURE_ID", "Identifiant national de la structure (FINESS préfixé)", Kind.TEXT),
     Key("DMP_STRUCTURE_NOM", "Nom de la structure", Kind.TEXT),
     Key("DMP_STRUCTURE_SECTEUR", "Secteur d'activité de la structure (TRE_R02)", Kind.TEXT),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.card.identity import Professional
+from app.card.identity import Professional, SituationChooser
 from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.actions import Action, document_actions
@@ -112,7 +112,7 @@ class Workspace:
     # -- connection -----------------------------------------------------------------------------
 
     def connect_card(
-        self, prompt: PinPrompt, situation: int = 1, purpose: Purpose = Purpose.NORMAL
+        self, prompt: PinPrompt, situation: int | SituationChooser = 1, purpose: Purpose = Purpose.NORMAL
     ) -> Connection:
         with self._lock:
             self.disconnect()
@@ -120,7 +120,9 @@ class Workspace:
 
             client, card = card_client(self.settings, prompt, situation, purpose)
             who = card.professional()
-            chosen = next(s for s in card.situations() if s.number == situation)
+            actor = client.session.actor  # the situation chosen, by number or by the chooser
+            place = (actor.structure_id, actor.sector)
+            chosen = next(s for s in card.situations() if (s.structure_id, s.sector) == place)
             self._attach(client)
             self._card = card
             self.connection = Connection(

@@ -19,7 +19,7 @@ from app.errors import USER_FACING_ERRORS
 from app.services.training import sandbox_patient
 from app.services.workspace import Connection, DmpOverview, Patient, Workspace
 from app.ui.batch_panel import BatchPanel
-from app.ui.dialogs import GuiPinPrompt
+from app.ui.dialogs import GuiPinPrompt, GuiSituationChooser
 from app.ui.dmp_panel import DmpPanel
 from app.ui.documents_panel import DocumentsPanel
 from app.ui.errors import describe, show_error
@@ -86,7 +86,7 @@ class MainWindow(DmpActions):
     busy_changed = Signal(int)
 
     def __init__(
-        self, workspace: Workspace, *, legacy_profile: bool = False, monitor_cards: bool = True
+        self, workspace: Workspace, *, legacy_profile: bool | None = None, monitor_cards: bool = True
     ) -> None:
         super().__init__()
         self.workspace = workspace
@@ -97,6 +97,8 @@ class MainWindow(DmpActions):
         self._fit_to_screen()
         self._toolbar()
         self.patient_panel = PatientPanel(sandbox=self.settings.is_sandbox)
+        if legacy_profile is None:  # DMP_PROFIL_HOTE through every layer (docs/configuration.md)
+            legacy_profile = self.settings.host_profile == "legacy"
         self.dmp_panel = DmpPanel(legacy_profile=legacy_profile)
         side = QWidget()
         column = QVBoxLayout(side)
@@ -168,9 +170,16 @@ class MainWindow(DmpActions):
         self.refresh_action.setShortcut("F5")
         self.settings_action = QAction("Réglages…", self)
         self.about_action = QAction("À propos", self)
+        # DMP_MODE_AUTH: the default connection comes first, in bold (the other one stays offered).
+        connect = (self.card_action, self.structure_action)
+        if self.settings.auth_mode == "structure":
+            connect = connect[::-1]
+        self.default_connect_action = connect[0]
+        font = self.default_connect_action.font()
+        font.setBold(True)
+        self.default_connect_action.setFont(font)
         for action in (
-            self.card_action, self.structure_action, self.disconnect_action, self.refresh_action,
-            self.settings_action, self.about_action,
+            *connect, self.disconnect_action, self.refresh_action, self.settings_action, self.about_action,
         ):  # fmt: skip
             bar.addAction(action)
         self._keyboard()  # shortcuts (window_actions.SHORTCUTS), listed by the help box (F1)
@@ -282,9 +291,11 @@ class MainWindow(DmpActions):
     # -- connection ---------------------------------------------------------------------------------
 
     def connect_card(self) -> None:
-        prompt = GuiPinPrompt(self)
+        prompt, situation = GuiPinPrompt(self), GuiSituationChooser(self)  # situation asked after the PIN
         self.run(
-            "La connexion avec la carte CPS", lambda: self.workspace.connect_card(prompt), self._connected
+            "La connexion avec la carte CPS",
+            lambda: self.workspace.connect_card(prompt, situation),
+            self._connected,
         )
 
     def connect_structure(self) -> None:
@@ -313,6 +324,19 @@ class MainWindow(DmpActions):
         if connection.card_reader:
             self.card_label.setText(f"Carte : {connection.card_reader}")
         self.disconnect_action.setEnabled(True)
+
+    def keyPressEvent(self, event: Any) -> None:
+        """Enter, while not connected and no field has the focus (or the default connection's button
+        has it), opens the default connection (DMP_MODE_AUTH); everywhere else Enter keeps its meaning."""
+        focus = QApplication.focusWidget()
+        bar = self.findChild(QToolBar, "barre-connexion")
+        default_button = bar.widgetForAction(self.default_connect_action) if bar else None
+        idle = focus is None or focus is self or focus is default_button
+        disconnected = self.workspace.connection is None and self.default_connect_action.isEnabled()
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and idle and disconnected:
+            self.default_connect_action.trigger()
+            return
+        super().keyPressEvent(event)
 
     def _start_monitor(self) -> None:
         try:
