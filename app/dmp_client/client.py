@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 from app.dmp_client.admin_client import AdminTransactions
@@ -16,16 +17,18 @@ class DmpClient(DocumentTransactions, AdminTransactions):
     """Every transaction: the exchange and TD0.2/TD1.3a/TD0.3 (``ClientBase``), the document ones
     (``DocumentTransactions``) and the administrative ones (``AdminTransactions``)."""
 
+    # Attributes that hold answers or tokens obtained under one purpose (access mode): a purpose
+    # change starts them empty. Everything else (transport, signer, journal, journal-failure
+    # handler, trace, content type...) is carried over as it is.
+    PER_PURPOSE_STATE: tuple[str, ...] = ("_status_cache",)
+
     def with_purpose(self, purpose: Purpose) -> DmpClient:
-        """The same session (transport, signer, situation) with another purpose; the journal and
-        its failure handler are kept, so break-glass access is journaled like the rest."""
-        client = DmpClient(
-            self.transport,
-            self.signer,
-            replace(self.session, purpose=purpose),
-            content_type=self.content_type,
-            repository_id=self.repository_id,
-        )
-        client.journal = self.journal
-        client.on_journal_failure = self.on_journal_failure
+        """The same session (transport, signer, situation, author) with another purpose. A copy of
+        this client, so that nothing set on it (the journal and its failure handler, so that
+        break-glass access is journaled like the rest) can be dropped by a purpose change; only the
+        :attr:`PER_PURPOSE_STATE` starts anew."""
+        client = copy.copy(self)
+        client.session = replace(self.session, purpose=purpose)
+        for name in self.PER_PURPOSE_STATE:
+            setattr(client, name, type(getattr(self, name))())
         return client
