@@ -24,7 +24,7 @@ class _Card:
         return argparse.Namespace(national_id="", display_name="")
 
     def situations(self) -> list[Any]:
-        return [argparse.Namespace(number=1, structure_name="", structure_id="")]
+        return [argparse.Namespace(number=1, structure_name="", structure_id="", sector="")]
 
     def close(self) -> None:
         pass
@@ -34,7 +34,7 @@ class _Client:
     def __init__(self) -> None:
         self.transport = argparse.Namespace(trace_dir=None)
         self.session = argparse.Namespace(
-            actor=argparse.Namespace(national_id="", display_name="", structure_id="")
+            actor=argparse.Namespace(national_id="", display_name="", structure_id="", sector="")
         )
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ from app.dmp_client.core.errors import AlteredDocument, OtherPatientAnswer
 from app.dmp_client.documents import SAFETY_EVENT
 from app.ins import Ins
 from app.store.local import LocalStore
+from sandbox import cards
 from sandbox.host.server import DmpHost
 from tests.dmp_client.test_documents_e2e import patient
 from tests.host_fixture import DirectClient
@@ -42,7 +43,12 @@ class _SoftwareCard:
         return SimpleNamespace(national_id="899900063480", display_name="généraliste de test")
 
     def situations(self) -> list[SimpleNamespace]:
-        return [SimpleNamespace(number=1, structure_id="499900063480001", structure_name="Cabinet")]
+        situation = cards.card("generaliste").situations[0]
+        return [
+            SimpleNamespace(
+                number=1, structure_id=situation.structure_id, sector=situation.sector, structure_name=""
+            )
+        ]
 
     def close(self) -> None:
         pass
@@ -96,7 +102,7 @@ def sent_document(folder: Path, title: str = "Compte rendu") -> str:
 
 
 def cache_usage() -> tuple[int, int, int]:
-    with LocalStore.open(Settings.from_env().store) as store:
+    with LocalStore.open(Settings.load().store) as store:
         return store.cache.usage()
 
 

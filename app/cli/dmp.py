@@ -144,7 +144,7 @@ def _journal_store(settings: Settings, err: TextIO) -> LocalStore | None:
 
 
 def run_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
         status = client.status(ins)
@@ -167,7 +167,7 @@ def run_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_authorize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
         if args.medecin_traitant:
@@ -203,7 +203,7 @@ def add_admin_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
 
 
 def run_list_dmps(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     since = (
         dt.datetime.strptime(args.depuis, "%Y-%m-%d").astimezone()
         if args.depuis
@@ -223,7 +223,7 @@ def run_list_dmps(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_admin(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
         status = client.admin_data(ins)
@@ -240,7 +240,7 @@ def run_admin(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_authorizations(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
         rows = client.list_authorizations(ins)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import ClassVar
 
 from app.dmp_client.admin_client import AdminTransactions
 from app.dmp_client.base import DEFAULT_CONTENT_TYPE, DEFAULT_REPOSITORY_ID, Session
@@ -20,7 +23,12 @@ class DmpClient(DocumentTransactions, AdminTransactions):
     # Attributes that hold answers or tokens obtained under one purpose (access mode): a purpose
     # change starts them empty. Everything else (transport, signer, journal, journal-failure
     # handler, trace, content type...) is carried over as it is.
-    PER_PURPOSE_STATE: tuple[str, ...] = ("_status_cache",)
+    # The VIHF cache is one of them: another purpose, another VIHF (and its own lock).
+    PER_PURPOSE_STATE: ClassVar[Mapping[str, Callable[[], object]]] = {
+        "_status_cache": dict,
+        "_vihf_cache": dict,
+        "_vihf_lock": threading.Lock,
+    }
 
     def with_purpose(self, purpose: Purpose) -> DmpClient:
         """The same session (transport, signer, situation, author) with another purpose. A copy of
@@ -29,6 +37,6 @@ class DmpClient(DocumentTransactions, AdminTransactions):
         :attr:`PER_PURPOSE_STATE` starts anew."""
         client = copy.copy(self)
         client.session = replace(self.session, purpose=purpose)
-        for name in self.PER_PURPOSE_STATE:
-            setattr(client, name, type(getattr(self, name))())
+        for name, fresh in self.PER_PURPOSE_STATE.items():
+            setattr(client, name, fresh())
         return client

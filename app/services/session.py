@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from app.card.identity import Professional
+from app.card.identity import Professional, SituationChooser
 from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.context import AuthMode, Purpose
@@ -79,10 +79,11 @@ class Login(Protocol):
 
 @dataclass(frozen=True)
 class CardLogin:
-    """Direct mode: the CPS (PIN asked through ``prompt``) and the chosen situation d'exercice."""
+    """Direct mode: the CPS (PIN asked through ``prompt``) and the situation d'exercice: a number,
+    or a chooser asked after the PIN with the card's situations (the GUI's dialog)."""
 
     prompt: PinPrompt
-    situation: int = 1
+    situation: int | SituationChooser = 1
     send_mode: SendMode = SendMode.CARD
 
     def open(self, settings: Settings, purpose: Purpose) -> Opened:
@@ -91,7 +92,9 @@ class CardLogin:
         client, card = factory.card_client(settings, self.prompt, self.situation, purpose)
         try:
             who = card.professional()
-            chosen = next(s for s in card.situations() if s.number == self.situation)
+            actor = client.session.actor  # the situation chosen, by number or by the chooser
+            where = (actor.structure_id, actor.sector)
+            chosen = next(s for s in card.situations() if (s.structure_id, s.sector) == where)
         except BaseException:
             client.close()
             card.close()
@@ -179,6 +182,7 @@ class DmpSession:
             return opened.connection
 
     def _attach(self, client: DmpClient) -> None:
+        client.vihf_reuse_seconds = self.settings.vihf_reuse_seconds  # [UNSURE] 0 (off) by default
         client.journal = self.store.journal if self.store is not None else None
         if self.on_journal_failure is not None:
             client.on_journal_failure = self.on_journal_failure

@@ -12,10 +12,12 @@ import logging
 import re
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.card.identity import SituationChooser
 from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.actions import Action, document_actions
@@ -26,6 +28,7 @@ from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.hl7v3 import DmpStatus
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
+from app.dmp_client.documents import HistoryBatch
 from app.errors import ActionUnavailable, InputFileError, LocalStoreUnavailable
 from app.ins import IdentityTraits, Ins
 from app.services.session import (
@@ -106,7 +109,7 @@ class Workspace:
         self.session.connection = connection
 
     def connect_card(
-        self, prompt: PinPrompt, situation: int = 1, purpose: Purpose = Purpose.NORMAL
+        self, prompt: PinPrompt, situation: int | SituationChooser = 1, purpose: Purpose = Purpose.NORMAL
     ) -> Connection:
         return self.session.connect(CardLogin(prompt, situation), purpose)
 
@@ -160,6 +163,29 @@ class Workspace:
         if self.store is not None:
             self.store.cache.put_list(patient.ins, [_summary(d) for d in documents])
         return documents
+
+    def older_documents(
+        self,
+        patient: Patient,
+        shown: list[DocumentInfo],
+        on_batch: Callable[[HistoryBatch], None],
+        stop: threading.Event | None = None,
+    ) -> HistoryBatch:
+        """The rest of the history behind the first search (``shown``): every status, the entries not
+        already shown, in concurrent batches handed to ``on_batch`` (from this worker thread) as each
+        is checked; ``stop`` ends it between batches. The whole list goes to the cache once complete."""
+        search = FindDocuments(patient.ins, statuses=ALL_STATUSES)
+        fetched: list[DocumentInfo] = []
+
+        def batch(step: HistoryBatch) -> None:
+            fetched.extend(step.documents)
+            on_batch(step)
+
+        known = [d.entry_id for d in shown]
+        done = self._client().find_older(patient.ins, search, known, batch, stop)
+        if self.store is not None and not done.stopped:
+            self.store.cache.put_list(patient.ins, [_summary(d) for d in (*shown, *fetched)])
+        return done
 
     def actions(self, document: DocumentInfo, treating_doctor: bool) -> frozenset[Action]:
         if self.connection is None:

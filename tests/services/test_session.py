@@ -54,7 +54,7 @@ class SoftwareCard:
 
     def situations(self) -> list[SimpleNamespace]:
         return [
-            SimpleNamespace(number=n, structure_id=s.structure_id, structure_name=s.name)
+            SimpleNamespace(number=n, structure_id=s.structure_id, sector=s.sector, structure_name=s.name)
             for n, s in enumerate(self.profile.situations, start=1)
         ]
 
