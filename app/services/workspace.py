@@ -90,7 +90,7 @@ class Workspace:
         self.settings = settings
         self.store = store
         self.session = DmpSession(settings, store)
-        self._lock = threading.RLock()
+        self._lock = self.session.lock  # one lock for the connection (the session service's)
         self._folder = tempfile.TemporaryDirectory(prefix="dmp-gui-")
         self.hot_folder = HotFolderWatch(self)
 
