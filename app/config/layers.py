@@ -102,6 +102,9 @@ _TABLE = (
     Key("DMP_STRUCTURE_ID", "Identifiant national de la structure (FINESS préfixé)", Kind.TEXT),
     Key("DMP_STRUCTURE_NOM", "Nom de la structure", Kind.TEXT),
     Key("DMP_STRUCTURE_SECTEUR", "Secteur d'activité de la structure (TRE_R02)", Kind.TEXT),
+    # [UNSURE] the indirect-mode VIHF's local user (NameID) and its display name (subject-id).
+    Key("DMP_STRUCTURE_UTILISATEUR_ID", "Identifiant local de l'utilisateur (mode structure)", Kind.TEXT),
+    Key("DMP_STRUCTURE_UTILISATEUR_NOM", "Nom de l'utilisateur (mode structure, « PRÉNOM NOM »)", Kind.TEXT),
     Key(
         "DMP_TYPES_RESERVES",
         "Types de documents réservés (classe ou type = professions autorisées ; …)",

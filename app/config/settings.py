@@ -136,8 +136,11 @@ def _configured_structure(config: Config) -> StructureCredentials | None:
         _key_password(paths[1], paths[3]),
         structure_id,
         config.get("DMP_STRUCTURE_SECTEUR") or "SA01",
-        f"{structure_id}/secretariat",
-        "SECRETARIAT",
+        # The VIHF's NameID and subject-id in indirect mode: the local user the structure vouches for
+        # (dmp-interface.md §VIHF: "a local identifier is allowed [UNSURE exact format]"; subject-id
+        # "display name of the user, PRENOM NOM"). Unset: the structure itself is that user.
+        config.get("DMP_STRUCTURE_UTILISATEUR_ID") or f"{structure_id}/secretariat",
+        config.get("DMP_STRUCTURE_UTILISATEUR_NOM") or config.get("DMP_STRUCTURE_NOM") or structure_id,
         config.get("DMP_STRUCTURE_NOM") or "",
         # None: documents need their own author (the send names this setting); never the sandbox's.
         config.get("DMP_STRUCTURE_AUTEUR") or None,
