@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python bench/bench_insc.py
 	$(BIN)/python bench/bench_td02.py
 	$(BIN)/python bench/bench_xds.py
+	$(BIN)/python bench/bench_listing.py
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_gui.py
 

@@ -127,3 +127,10 @@ class RealVitaleCard(VitaleError):
     user_message = (
         "Cette carte Vitale se lit par les composants SESAM-Vitale, pas par le lecteur du bac à sable."
     )
+
+
+class SituationNotChosen(CardError):
+    """The professional closed the situation d'exercice choice without choosing one."""
+
+    code = "CARTE-SITUATION-ANNULEE"
+    user_message = "Aucune situation d'exercice choisie : la connexion est annulée."

@@ -41,7 +41,10 @@ class CardSession:
         reader: str | None = None,
         watch_removal: bool = True,
         on_removed: Callable[[], None] | None = None,
+        sandbox: bool = False,
     ) -> None:
+        """``sandbox`` (training mode, ``Settings.is_sandbox``): the inserted card's serial is read with
+        the sandbox's APDUs (:func:`sandbox_card_serial`) to pick its SoftHSM token; never otherwise."""
         self._thread = CardThread()
         self._removed = threading.Event()
         self._ended_by: CardRemoved = CardRemoved()
@@ -53,7 +56,8 @@ class CardSession:
                 self._monitor = ReaderMonitor(self._card_event, on_error=self._watch_lost)
                 self._monitor.start()
                 self._reader = reader or self._find_cps_reader()
-            serial = self._thread.run(sandbox_card_serial, self._reader) if self._reader else None
+            probe = sandbox and self._reader is not None  # never a sandbox APDU to a real card
+            serial = self._thread.run(sandbox_card_serial, self._reader) if probe else None
             self.token: CpsToken = self._thread.run(
                 functools.partial(CpsToken.open, reader=self._reader, card_serial=serial),
                 module_path,
@@ -149,7 +153,13 @@ SANDBOX_CPS_AID = b"\xf0SBXCPS"
 
 
 def sandbox_card_serial(reader: str) -> str | None:
-    """The serial of a sandbox virtual CPS (sandbox APDU layout); None for any other card."""
+    """The serial of a sandbox virtual CPS (sandbox APDU layout); None for any other card.
+
+    Training mode only (``CardSession(sandbox=True)``): the sandbox's PKCS#11 tokens (SoftHSM) do not
+    name the PC/SC reader their card sits in, so the card in the watched reader is asked its serial to
+    pick the matching token. It stays here rather than behind app.services.training because it is
+    the card session's own PC/SC path, below the services layer the seam lives in (docs/architecture.md);
+    outside sandbox mode it never runs, so no real card ever receives the sandbox's SELECT."""
     select = bytes([0x00, 0xA4, 0x04, 0x00, len(SANDBOX_CPS_AID)]) + SANDBOX_CPS_AID
     answers = transmit(reader, [select, bytes([0x00, 0xB0, 0x00, 0x00, 0x00])])
     if answers[0][1] != 0x9000 or answers[1][1] != 0x9000:

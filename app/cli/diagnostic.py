@@ -91,7 +91,7 @@ def store_state(store: LocalStore) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     parts = {"versions.txt": versions(), "configuration.txt": configuration(settings)}
     try:
         with LocalStore.open(settings.store) as store:

@@ -143,7 +143,7 @@ def _journal_store(settings: Settings, err: TextIO) -> LocalStore | None:
 
 
 def run_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
         status = client.status(ins)
@@ -166,7 +166,7 @@ def run_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_authorize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
         if args.medecin_traitant:
@@ -202,7 +202,7 @@ def add_admin_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
 
 
 def run_list_dmps(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     since = (
         dt.datetime.strptime(args.depuis, "%Y-%m-%d").astimezone()
         if args.depuis
@@ -222,7 +222,7 @@ def run_list_dmps(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_admin(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
         status = client.admin_data(ins)
@@ -239,7 +239,7 @@ def run_admin(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_authorizations(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
         rows = client.list_authorizations(ins)

@@ -133,7 +133,7 @@ def describe(document: DocumentInfo) -> str:
 
 
 def run_find(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     if args.hors_ligne:
         return _find_offline(settings, ins, out)
@@ -175,7 +175,7 @@ def _find_offline(settings: Settings, ins: Ins, out: TextIO) -> int:
 
 
 def run_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_session(args, settings, err) as (client, store):
         # The metadata query checks the rights online; the bytes may then come from the cache (a
@@ -230,7 +230,7 @@ def _traits(args: argparse.Namespace, settings: Settings) -> tuple[Ins, Identity
 
 
 def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins, traits = _traits(args, settings)
     media = MEDIA.get(args.fichier.suffix.lower()) or mimetypes.guess_type(args.fichier.name)[0] or ""
     visibility = {
@@ -270,7 +270,7 @@ def _say_warnings(warnings: Iterable[RegistryErrorItem], err: TextIO) -> None:
 
 def _card_holder(settings: Settings) -> str:
     """The national id of the card in the reader (read without the PIN)."""
-    session = CardSession(pkcs11_module.discover(settings.pkcs11_module))
+    session = CardSession(pkcs11_module.discover(settings.pkcs11_module), sandbox=settings.is_sandbox)
     try:
         return session.professional().national_id
     finally:
@@ -297,7 +297,7 @@ def _enqueue(
 
 
 def _visibility(args: argparse.Namespace, err: TextIO, add: set[Visibility], remove: set[Visibility]) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
         document = client.document_by_unique_id(ins, args.document)
@@ -325,7 +325,7 @@ def run_visible(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _status(args: argparse.Namespace, out: TextIO, err: TextIO, new: str, done: str) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
         _say_warnings(client.set_status(ins, client.document_by_unique_id(ins, args.document), new), err)

@@ -194,7 +194,7 @@ def describe(entry: Entry, now: float) -> str:
 
 
 def run_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    with open_store(Settings.from_env()) as store:
+    with open_store(Settings.load()) as store:
         states = None if args.tous else (State.QUEUED, State.SENDING, State.FAILED)
         entries = store.queue.entries(states)
         counts = store.queue.counts()
@@ -206,7 +206,7 @@ def run_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    with open_store(Settings.from_env()) as store:
+    with open_store(Settings.load()) as store:
         entry = store.queue.get(args.entree)
         history = store.queue.history(entry.id)
         print(describe(entry, store.queue.clock()), file=out)
@@ -234,7 +234,7 @@ def _each_entry(
     args: argparse.Namespace, out: TextIO, err: TextIO, action: Callable[[LocalStore, int], object], done: str
 ) -> int:
     status = 0
-    with open_store(Settings.from_env()) as store:
+    with open_store(Settings.load()) as store:
         for entry_id in args.entrees:  # each entry on its own: one refusal does not stop the others
             try:
                 action(store, entry_id)
@@ -263,7 +263,7 @@ def _stop_on_signals() -> threading.Event:
 
 
 def run_drain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     with open_store(settings) as store:
         credentials = CliCredentials(settings, args, err, store)
         sender = store.sender(credentials)
@@ -283,7 +283,7 @@ def run_drain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def run_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from app.store.hotfolder import HotFolder
 
-    settings = Settings.from_env()
+    settings = Settings.load()
     if not args.dossier.is_dir():
         raise InputFileError(f"Dossier de dépôt introuvable : {args.dossier}")
     mode = _modes(args)[0] if args.mode != "tous" else SendMode.STRUCTURE
@@ -349,7 +349,7 @@ def run_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_cache_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    with open_store(Settings.from_env()) as store:
+    with open_store(Settings.load()) as store:
         lists, documents, size = store.cache.usage()
         policy = store.cache.policy
     print(
@@ -362,7 +362,7 @@ def run_cache_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_cache_purge(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    with open_store(Settings.from_env()) as store:
+    with open_store(Settings.load()) as store:
         removed = store.cache.purge()
     print(f"Cache vidé ({removed} élément(s)).", file=out)
     return 0
@@ -380,7 +380,7 @@ def _day(text: str | None) -> float | None:
 def run_journal_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from app.cli.dmp import ins_of
 
-    settings = Settings.from_env()
+    settings = Settings.load()
     patient = ins_of(args, settings) if args.ins else None
     with open_store(settings) as store:
         filters = {"since": _day(args.depuis), "until": _day(args.until), "patient": patient}
@@ -402,7 +402,7 @@ def run_journal_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
 
 
 def run_store_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     with open_store(settings) as store:
         counts = store.queue.counts()
         version = store.db.schema_version
@@ -414,7 +414,7 @@ def run_store_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_store_quarantine(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     lock = ProcessLock(settings.store.folder / LOCK_NAME)
     lock.acquire()  # FILE-OCCUPEE while a drainer has the base open
     try:

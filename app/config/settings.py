@@ -18,7 +18,10 @@ from app.config.layers import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
 from app.dmp_client.bounds import DEFAULT_MAX_RESPONSE_BYTES
 from app.dmp_client.core.context import Software
 from app.dmp_client.options import StructureCredentials as StructureCredentials
+from app.dmp_client.structure_keys import is_encrypted
 from app.dmp_client.transport import Timeouts
+from app.store.errors import KeyringUnavailable
+from app.store.keys import SecretStore
 from app.store.local import StoreSettings
 
 
@@ -33,6 +36,7 @@ class Settings:
     proxy: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # [UNSURE] no documented DMP maximum
+    vihf_reuse_seconds: float = 0.0  # [UNSURE] VIHF reuse (app/dmp_client/base.py _vihf): off
     trace_dir: Path | None = None  # --trace: every exchange of every client written there
     is_sandbox: bool = False
     store: StoreSettings = field(default_factory=StoreSettings.from_env)
@@ -90,30 +94,25 @@ class Settings:
                 connect=float(config.require("DMP_DELAI_CONNEXION_S")),
             ),
             max_response_bytes=int(float(config.require("DMP_TAILLE_MAX_REPONSE_MO")) * 1024 * 1024),
+            vihf_reuse_seconds=float(config.require("DMP_VIHF_REUTILISATION_S")),
             is_sandbox=rig is not None,
-            host_profile=config.require("DMP_PROFIL_HOTE"),
-            auth_mode=_auth_mode(config),
+            host_profile=_choice(config, "DMP_PROFIL_HOTE", HOST_PROFILES),
+            auth_mode=_choice(config, "DMP_MODE_AUTH", AUTH_MODES),
             store=StoreSettings.from_env(config),
             config=config,
         )
 
-    @classmethod
-    def from_env(cls) -> Settings:
-        """:meth:`load` with the machine's configuration (the name the callers know)."""
-        return cls.load()
+
+AUTH_MODES = ("carte", "structure")  # DMP_MODE_AUTH: the CLI's --mode default, the GUI's first connection
+HOST_PROFILES = ("current", "legacy")  # DMP_PROFIL_HOTE: the host's rules (the GUI offers what fits)
 
 
-AUTH_MODES = ("carte", "structure")
-
-
-def _auth_mode(config: Config) -> str:
-    """DMP_MODE_AUTH: the mode the command line (and the application) connects with by default."""
-    value = config.require("DMP_MODE_AUTH").strip().lower()
-    if value not in AUTH_MODES:
-        raise InvalidValue(
-            f"Réglage DMP_MODE_AUTH (« {KEYS['DMP_MODE_AUTH'].label} ») : « {value[:20]} » n'est ni "
-            "« carte » ni « structure »."
-        )
+def _choice(config: Config, name: str, allowed: tuple[str, ...]) -> str:
+    """A setting that takes one of ``allowed`` (the settings dialog offers them as a list)."""
+    value = config.require(name).strip().lower()
+    if value not in allowed:
+        expected = " ni ".join(f"« {a} »" for a in allowed)
+        raise InvalidValue(f"Réglage {name} (« {KEYS[name].label} ») : « {value[:20]} » n'est ni {expected}.")
     return value
 
 
@@ -134,7 +133,7 @@ def _configured_structure(config: Config) -> StructureCredentials | None:
         paths[1],
         paths[2],
         paths[3],
-        None,
+        _key_password(paths[1], paths[3]),
         structure_id,
         config.get("DMP_STRUCTURE_SECTEUR") or "SA01",
         f"{structure_id}/secretariat",
@@ -143,3 +142,16 @@ def _configured_structure(config: Config) -> StructureCredentials | None:
         # None: documents need their own author (the send names this setting); never the sandbox's.
         config.get("DMP_STRUCTURE_AUTEUR") or None,
     )
+
+
+def _key_password(*keys: Path) -> str | None:
+    """The password of encrypted structure keys (encrypted PEM, PKCS#12): from the system keyring only
+    (``dmp structure mot-de-passe`` stores it), never from a file or the environment; the keyring is
+    not asked when no key is encrypted. None when absent or the keyring is unusable: the connection
+    then fails with DMP-CLE-MOT-DE-PASSE-ABSENT."""
+    if not any(is_encrypted(key) for key in keys):
+        return None
+    try:
+        return SecretStore().get()
+    except KeyringUnavailable:
+        return None

@@ -99,3 +99,23 @@ class ClientConfigError(DmpClientError):
 class TraceFileError(TransportError):
     code = "DMP-TRACE"
     user_message = "Impossible de créer un fichier de trace unique."
+
+
+class StructureKeyPasswordMissing(ClientConfigError):
+    """The structure's key file is encrypted and no password is stored in the keyring for it."""
+
+    code = "DMP-CLE-MOT-DE-PASSE-ABSENT"
+    user_message = (
+        "La clé de la structure est chiffrée et son mot de passe n'est pas dans le trousseau du système : "
+        "enregistrez-le avec « dmp structure mot-de-passe »."
+    )
+
+
+class StructureKeyPasswordWrong(ClientConfigError):
+    """The password from the keyring does not open the structure's key file (or the file is damaged)."""
+
+    code = "DMP-CLE-MOT-DE-PASSE-INCORRECT"
+    user_message = (
+        "Le mot de passe du trousseau n'ouvre pas la clé de la structure (mot de passe incorrect ou fichier "
+        "endommagé) : enregistrez le bon avec « dmp structure mot-de-passe »."
+    )

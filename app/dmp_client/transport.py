@@ -138,7 +138,7 @@ class Transport:
             self.concurrency = 4  # parallel queries over the keep-alive pool
         else:
             self._client = httpx.Client(transport=tls, trust_env=False)
-            self.concurrency = 1  # the card's TLS connection is one socket
+            self.concurrency = 4  # the card transport's pool (resumed TLS sessions: one card signature)
 
     def close(self) -> None:
         self._client.close()

@@ -12,11 +12,12 @@ import logging
 import re
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.card.identity import Professional
+from app.card.identity import Professional, SituationChooser
 from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.actions import Action, document_actions
@@ -27,6 +28,7 @@ from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.hl7v3 import DmpStatus
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
+from app.dmp_client.documents import HistoryBatch
 from app.errors import ActionUnavailable, DmpClientError, InputFileError, LocalStoreUnavailable
 from app.ins import IdentityTraits, Ins
 from app.store.local import LocalStore
@@ -110,7 +112,7 @@ class Workspace:
     # -- connection -----------------------------------------------------------------------------
 
     def connect_card(
-        self, prompt: PinPrompt, situation: int = 1, purpose: Purpose = Purpose.NORMAL
+        self, prompt: PinPrompt, situation: int | SituationChooser = 1, purpose: Purpose = Purpose.NORMAL
     ) -> Connection:
         with self._lock:
             self.disconnect()
@@ -118,7 +120,9 @@ class Workspace:
 
             client, card = card_client(self.settings, prompt, situation, purpose)
             who = card.professional()
-            chosen = next(s for s in card.situations() if s.number == situation)
+            actor = client.session.actor  # the situation chosen, by number or by the chooser
+            place = (actor.structure_id, actor.sector)
+            chosen = next(s for s in card.situations() if (s.structure_id, s.sector) == place)
             self._attach(client)
             self._card = card
             self.connection = Connection(
@@ -153,6 +157,7 @@ class Workspace:
             return self.connection
 
     def _attach(self, client: DmpClient) -> None:
+        client.vihf_reuse_seconds = self.settings.vihf_reuse_seconds  # [UNSURE] 0 (off) by default
         client.journal = self.store.journal if self.store else None
         self.client = client
 
@@ -222,6 +227,29 @@ class Workspace:
         if self.store is not None:
             self.store.cache.put_list(patient.ins, [_summary(d) for d in documents])
         return documents
+
+    def older_documents(
+        self,
+        patient: Patient,
+        shown: list[DocumentInfo],
+        on_batch: Callable[[HistoryBatch], None],
+        stop: threading.Event | None = None,
+    ) -> HistoryBatch:
+        """The rest of the history behind the first search (``shown``): every status, the entries not
+        already shown, in concurrent batches handed to ``on_batch`` (from this worker thread) as each
+        is checked; ``stop`` ends it between batches. The whole list goes to the cache once complete."""
+        search = FindDocuments(patient.ins, statuses=ALL_STATUSES)
+        fetched: list[DocumentInfo] = []
+
+        def batch(step: HistoryBatch) -> None:
+            fetched.extend(step.documents)
+            on_batch(step)
+
+        known = [d.entry_id for d in shown]
+        done = self._client().find_older(patient.ins, search, known, batch, stop)
+        if self.store is not None and not done.stopped:
+            self.store.cache.put_list(patient.ins, [_summary(d) for d in (*shown, *fetched)])
+        return done
 
     def actions(self, document: DocumentInfo, treating_doctor: bool) -> frozenset[Action]:
         if self.connection is None:

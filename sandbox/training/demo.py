@@ -22,7 +22,6 @@ from typing import TextIO
 from app.card import pkcs11_module
 from app.card.pcsc import list_readers
 from app.card.session import CardSession
-from app.card.vitale import SandboxVitaleCard
 from app.cli.dmp import add_trace_option
 from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
@@ -35,6 +34,7 @@ from app.errors import USER_FACING_ERRORS, DemoCheckFailed, DmpClientError
 from app.ins import IdentityTraits, Ins, InsError, compute_insc
 from sandbox.patients import SandboxPatient, load_patients
 from sandbox.training.patients import sandbox_patient
+from sandbox.training.vitale import SandboxVitaleCard
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,7 +59,7 @@ def _cards(out: TextIO) -> None:
     try:
         for reader in list_readers():
             print(f"  {reader.name} : {reader.label}", file=out)
-        session = CardSession(pkcs11_module.discover())
+        session = CardSession(pkcs11_module.discover(), sandbox=True)
         try:
             who = session.professional()
         finally:
@@ -81,7 +81,7 @@ def _cards(out: TextIO) -> None:
 def _exchanges(out: TextIO, trace: Path | None = None) -> int:
     """TD0.2 and TD0.3 with the sandbox GP's card (direct mode) and the hospital's certificate;
     with ``trace``, every exchange of the demo (these, the main job's, the queue's) traced there."""
-    settings = dataclasses.replace(Settings.from_env(), trace_dir=trace)
+    settings = dataclasses.replace(Settings.load(), trace_dir=trace)
     pin = os.environ.get("DMP_SANDBOX_PIN")
     if not settings.is_sandbox or not pin:
         return 0
