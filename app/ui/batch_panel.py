@@ -176,6 +176,9 @@ def check(row: Row, typed: tuple[str, str, str], sender: dict[str, Any]) -> Chec
         return None, [problem("DEPOT-ORPHELIN", what="fichier d'accompagnement")]
     problems = [problem("DEPOT-VIDE")] if found.size == 0 else []
     sidecar = found.sidecar if row.source == "sidecar" else None
+    chosen = row.patient.ins.matricule.value if row.patient and sidecar is None else sidecar_ins(sidecar)
+    if chosen and (clash := conflict(row, chosen)) is not None:  # blocked until the secretary resolves it
+        problems.append(conflict_problem(row, chosen, clash[1]))
     if sidecar is None:
         (type_code, title, author), patient = typed, row.patient
         traits = patient.traits if patient else None
@@ -191,10 +194,6 @@ def check(row: Row, typed: tuple[str, str, str], sender: dict[str, Any]) -> Chec
                 "naissance": traits.birth_date.to_french(), "lieu": traits.birth_place, "type": type_code,
                 "titre": title, **({"auteur": author} if author else {})}  # fmt: skip
         sidecar = json.dumps(data).encode()
-    chosen = row.patient.ins.matricule.value if row.patient and row.source != "sidecar" else None
-    chosen = chosen or sidecar_ins(sidecar) or ""
-    if (clash := conflict(row, chosen)) is not None:  # blocked until the secretary resolves it
-        problems.append(conflict_problem(row, chosen, clash[1]))
     request, more = check_sidecar(found.path.name, sidecar, **sender)
     problems += more
     if request is not None and not problems:
@@ -418,6 +417,7 @@ class BatchPanel(qt.QWidget):
             return
         chooser = button("", lambda: self.pick_patient(row))
         chooser.setToolTip("Choisir le patient parmi les patients connus (recherche par nom, date, INS)")
+        chooser.setStyleSheet("text-align: left; padding-left: 4px")  # the name first, never cut off
         author = qt.QLineEdit(placeholderText="IdNat|Prénom|NOM|G15_xx/SMyy (vide : auteur de la structure)")
         kind, title = TypeCombo(), qt.QLineEdit(self.default_title.text())
         kind.select(self.default_type.current())
