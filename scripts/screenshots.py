@@ -113,8 +113,8 @@ def batch_files(patient: Patient) -> list[Path]:
 
 
 def hot_folder(window: MainWindow, patient: Patient) -> Path:
-    """A hot folder watched (structure mode, as the panel shows by default; without saving it in the user's settings): a report still
-    being written, and a pair in erreurs/ with its explanation (a sidecar with a typo)."""
+    """A hot folder watched (structure mode, the panel's default; not saved in the user's settings):
+    a report still being written, and a pair in erreurs/ with its explanation (a sidecar with a typo)."""
     import json
     import tempfile
 

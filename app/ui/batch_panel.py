@@ -582,9 +582,12 @@ class BatchPanel(qt.QWidget):
     def _summarize(self) -> None:
         ready = sum(r.request is not None and r.entry is None for r in self.rows)
         blocked, queued = sum(bool(r.problems) for r in self.rows), sum(bool(r.entry) for r in self.rows)
+        entries = [r.entry for r in self.rows if r.entry is not None]
+        sent, refused = (sum(e.state is state for e in entries) for state in (State.SENT, State.FAILED))
+        outcome = f" ({count(sent, 'envoyé')}, {count(refused, 'refusé')})" if sent or refused else ""
         self.summary.setText(
             f"{count(len(self.rows), 'document')} : {count(ready, 'prêt')}, {blocked} à corriger, "
-            f"{queued} mis en file"
+            f"{queued} mis en file{outcome}"
         )
 
     # -- queueing and sending -------------------------------------------------------------------

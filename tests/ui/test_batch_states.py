@@ -72,7 +72,7 @@ def test_rows_follow_the_queue_drained_elsewhere_and_say_why_one_was_refused(
     assert "À faire : corrigez le document puis relancez-le depuis l'onglet « File d'envoi »" in shown
     assert store.queue.get(row(panel, p03)[1].entry.id).state is State.SENT  # type: ignore[union-attr]
     qtbot.waitUntil(lambda: not panel.poll.isActive(), timeout=WAIT)  # all settled: polling ends
-    assert "1 document" not in panel.summary.text() and "2 mis en file" in panel.summary.text()
+    assert panel.summary.text() == "2 documents : 0 prêt, 0 à corriger, 2 mis en file (1 envoyé, 1 refusé)"
 
 
 def test_check_tells_the_structures_authorisation_from_td02(
