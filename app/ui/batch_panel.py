@@ -15,6 +15,7 @@ from app.dmp_client.core.context import AuthMode
 from app.dmp_client.core.hl7v3 import DmpState
 from app.dmp_client.core.valuesets import value_sets
 from app.errors import USER_FACING_ERRORS
+from app.ins import IdentityTraits
 from app.services.patients import KnownPatient, PatientDirectory, find_ins, search
 from app.services.training import sandbox_patients
 from app.services.workspace import Patient, Workspace
@@ -166,8 +167,31 @@ def conflict(row: Row, chosen: str) -> tuple[str, set[str]] | None:
     return "name", others
 
 
-def check(row: Row, typed: tuple[str, str, str], sender: dict[str, Any]) -> Checked:
-    """The row's request or all its problems (files read again; the sidecar's rules for every row)."""
+OTHER_TRAITS = (
+    "DEPOT-TRAITS-DIFFERENTS",
+    "Les traits d'identité du fichier d'accompagnement (nom, prénoms, sexe, date ou lieu de naissance) "
+    "diffèrent de ceux du patient connu pour cet INS ({provenance}) : vérifiez l'identité "
+    "(identitovigilance) et corrigez le fichier d'accompagnement.",
+)
+
+
+def same_person(a: IdentityTraits, b: IdentityTraits) -> bool:
+    """The traits that identify (birth place only when both give it)."""
+    place = a.birth_place is None or b.birth_place is None or a.birth_place == b.birth_place
+    same = (a.birth_name, a.first_names, a.sex, a.birth_date) == (
+        b.birth_name,
+        b.first_names,
+        b.sex,
+        b.birth_date,
+    )
+    return same and place
+
+
+def check(
+    row: Row, typed: tuple[str, str, str], sender: dict[str, Any], known: list[KnownPatient] | None = None
+) -> Checked:
+    """The row's request or all its problems (files read again; the sidecar's rules for every row;
+    a sidecar's identity against the known patient of its INS, when there is one)."""
     try:
         found = scan([row.found.path])[0]
     except (OSError, IndexError):
@@ -196,6 +220,10 @@ def check(row: Row, typed: tuple[str, str, str], sender: dict[str, Any]) -> Chec
         sidecar = json.dumps(data).encode()
     request, more = check_sidecar(found.path.name, sidecar, **sender)
     problems += more
+    if request is not None and row.source == "sidecar" and known:
+        same = find_ins(known, request.ins.matricule.value)
+        if same is not None and same.patient.traits and not same_person(request.traits, same.patient.traits):
+            problems.append((OTHER_TRAITS[0], OTHER_TRAITS[1].format(provenance=same.provenance)))
     if request is not None and not problems:
         try:
             request.check()
@@ -531,7 +559,8 @@ class BatchPanel(qt.QWidget):
             self.message.say(f"Vérification faite : {text}.", blocked > 0)
 
         failed = self._guard(lambda e: self.message.say(f"Vérification impossible : {error_text(e)}", True))
-        work = lambda: check_on_host(self.workspace, [(r, check(r, t, sender)) for r, t in todo])  # noqa: E731
+        known = self.known
+        work = lambda: check_on_host(self.workspace, [(r, check(r, t, sender, known)) for r, t in todo])  # noqa: E731
         run_in_background(work, self._guard(checked), failed)
 
     @staticmethod

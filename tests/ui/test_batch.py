@@ -442,3 +442,27 @@ def test_check_asks_the_host_whether_the_dmp_exists_and_is_open(
     assert "[DEPOT-DMP-FERME]" in text(panel, names["P05"], CHECK)
     assert text(panel, names["P03"], CHECK).startswith("prêt à mettre en file")
     assert row(panel, names["P02"])[1].request is None and row(panel, names["P05"])[1].request is None
+
+
+def test_a_sidecar_whose_traits_differ_from_the_known_patient_of_its_ins_is_blocked(
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path
+) -> None:
+    """P01's INS in the sidecar with another birth name: the known P01 says otherwise, so the row is
+    blocked, the message naming no trait of either identity."""
+    folder = tmp_path / "lot"
+    folder.mkdir()
+    (folder / "cr.pdf").write_bytes(PDF)
+    (folder / "cr.pdf.dmp.json").write_bytes(sidecar(nom="MARTIN"))
+    (folder / "ok.pdf").write_bytes(PDF)
+    (folder / "ok.pdf.dmp.json").write_bytes(sidecar())
+    panel = BatchPanel(structure_workspace, patients)
+    qtbot.addWidget(panel)
+    panel.add_paths([folder])
+    qtbot.waitUntil(lambda: len(panel.rows) == 2, timeout=WAIT)
+    panel.check_rows()
+    qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
+    shown = text(panel, "cr.pdf", CHECK)
+    assert "[DEPOT-TRAITS-DIFFERENTS]" in shown and "ouvert dans la session" in shown
+    assert "MARTIN" not in shown and "DURAND" not in shown
+    assert row(panel, "cr.pdf")[1].request is None
+    assert text(panel, "ok.pdf", CHECK).startswith("prêt à mettre en file")
