@@ -627,6 +627,7 @@ class BatchPanel(qt.QWidget):
         if self._job is not None or not ready:
             return self.message.say("Aucune ligne vérifiée à mettre en file : « Vérifier » d'abord.")
         token = self._job = Cancel()
+        self.poll.setInterval(400)  # close follow while this panel sends
         self._busy(True, len(ready))
         self.message.say(f"Mise en file de {count(len(ready), 'document')}…")
 
@@ -708,6 +709,7 @@ class BatchPanel(qt.QWidget):
         if self._job is token:
             self._job = None
             self._busy(False, 0)
+            self.poll.setInterval(2000)  # entries still waiting: followed, at a calmer pace
         if self._job is None:  # a late result is still told, unless a newer job runs
             self.message.say(text, error)
 
