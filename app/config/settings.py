@@ -42,6 +42,7 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings.from_env)
     host_profile: str = "current"  # the DMP host's rules: current (Mon espace santé) or legacy
     auth_mode: str = "carte"  # DMP_MODE_AUTH: the command line's mode when --mode is not given
+    feeding_needs_authorization: bool = False  # [UNSURE] DMP_DEPOT_AUTORISATION_REQUISE
 
     # Where each value came from: the settings dialog shows the locked ones as locked.
     config: Config = field(default_factory=Config.load, compare=False, repr=False)
@@ -98,6 +99,7 @@ class Settings:
             is_sandbox=rig is not None,
             host_profile=_choice(config, "DMP_PROFIL_HOTE", HOST_PROFILES),
             auth_mode=_choice(config, "DMP_MODE_AUTH", AUTH_MODES),
+            feeding_needs_authorization=config.require("DMP_DEPOT_AUTORISATION_REQUISE") == "1",
             store=StoreSettings.from_env(config),
             config=config,
         )

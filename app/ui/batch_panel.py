@@ -250,8 +250,7 @@ CLOSED_DMP = ("DEPOT-DMP-FERME", "Le DMP de ce patient est fermé (TD0.2) : aucu
 # [UNSURE] PDSM4DMP "Entrée et prérequis": before a document transaction the PS authorisation must be
 # VALIDE, but "feeding-only profiles may skip the authorisation" (docs/dmp-client.md; the client's own
 # TD2.1 path skips it too). So by default an authorisation other than VALIDE is told in the row, not
-# blocking; FEEDING_NEEDS_AUTHORIZATION = True makes it block.
-FEEDING_NEEDS_AUTHORIZATION = False
+# blocking; the setting DMP_DEPOT_AUTORISATION_REQUISE = 1 makes it block.
 NOT_AUTHORIZED = ("DEPOT-NON-AUTORISE", "{who} n'est pas autorisé(e) sur ce DMP (TD0.2 : {value}) : {then}.")
 THEN = ("le dépôt (alimentation) reste permis, pas la consultation", "aucun dépôt possible (réglage strict)")
 UNCHECKED = "DMP non vérifié (hôte injoignable ou erreur) : la file d'envoi attendra l'hôte."
@@ -266,7 +265,7 @@ def check_on_host(
     holder in card mode) is. Without a session or a host answer the row stays ready, with a note:
     the queue waits for the host."""
     client, checked = workspace.client, []
-    strict = FEEDING_NEEDS_AUTHORIZATION if strict is None else strict
+    strict = workspace.settings.feeding_needs_authorization if strict is None else strict
     structure = workspace.connection is not None and workspace.connection.mode is AuthMode.INDIRECT
     who = "La structure" if structure else "Le professionnel connecté"
     for row, (request, problems) in results:

@@ -39,7 +39,13 @@ GROUPS = {
         "DMP_STORE_DIR", "DMP_CACHE_AGE_MAX_H", "DMP_CACHE_TAILLE_MAX_MO", "DMP_CACHE_PURGE_FIN_SESSION",
         "DMP_SANDBOX_DIR",
     ),
-    "Dossier de dépôt": ("DMP_DOSSIER_DEPOT", "DMP_DEPOT_MODE", "DMP_DEPOT_STABLE_S", "DMP_DEPOT_ACTIF"),
+    "Dossier de dépôt": (
+        "DMP_DOSSIER_DEPOT",
+        "DMP_DEPOT_MODE",
+        "DMP_DEPOT_STABLE_S",
+        "DMP_DEPOT_ACTIF",
+        "DMP_DEPOT_AUTORISATION_REQUISE",
+    ),
 }  # fmt: skip
 LOCK = "verrouillé par l'administrateur"
 LOCK_PLURAL = "verrouillés par l'administrateur"

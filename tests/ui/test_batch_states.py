@@ -4,6 +4,7 @@ of the DMP and of the sender's authorisation, in the row."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,16 @@ def test_check_tells_the_structures_authorisation_from_td02(
     strict = check_on_host(structure_workspace, [(rows[0], (rows[0].request, []))], strict=True)
     assert strict[0][1][0] is None and strict[0][1][1][0][0] == "DEPOT-NON-AUTORISE"
     assert "aucun dépôt possible" in strict[0][1][1][0][1]
+    # The [UNSURE] choice is the setting DMP_DEPOT_AUTORISATION_REQUISE (default 0: not blocking).
+    assert structure_workspace.settings.feeding_needs_authorization is False
+    structure_workspace.settings = dataclasses.replace(
+        structure_workspace.settings, feeding_needs_authorization=True
+    )
+    by_setting = check_on_host(structure_workspace, [(rows[0], (rows[0].request, []))])
+    assert by_setting[0][1][0] is None and by_setting[0][1][1][0][0] == "DEPOT-NON-AUTORISE"
+    structure_workspace.settings = dataclasses.replace(
+        structure_workspace.settings, feeding_needs_authorization=False
+    )
     assert structure_workspace.connection is not None
     host.store.set_authorization(
         sandbox_patient("P03").ins.matricule.value, structure_workspace.connection.actor_id, True
