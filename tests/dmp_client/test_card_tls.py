@@ -1,0 +1,122 @@
+"""Card-mode TLS (tlslite-ng, the client signature made by a card-shaped software key) against the
+in-process sandbox host: native record-layer crypto, streaming, the connection pool and session
+resumption. Never the card rig: the "card" here is a software RSA key signing raw PKCS#1 v1.5."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from tlslite.utils import python_aesgcm, python_chacha20_poly1305
+
+from app.dmp_client.card_tls import CardTlsTransport, NativeAead
+from app.dmp_client.client import DmpClient, Session
+from app.dmp_client.core.context import AuthMode, Purpose
+from app.dmp_client.core.signing import SoftwareKeySigner
+from app.dmp_client.transport import Endpoint, Transport
+from app.ins import Ins
+from sandbox.host.server import DmpHost
+from tests.dmp_client.rogue import software_card_signer
+from tests.host_fixture import card_actor, settings_for
+
+INS = Ins.parse("150081505104018", "1.2.250.1.213.1.4.10")  # a test identity of the sandbox
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "python"),
+    [
+        ("aes128gcm", 16, python_aesgcm.new),
+        ("aes256gcm", 32, python_aesgcm.new),
+        ("chacha20-poly1305", 32, python_chacha20_poly1305.new),
+    ],
+)
+def test_native_aead_matches_tlslites_own_cipher(name: str, size: int, python: object) -> None:
+    key = bytearray(range(size))
+    native, reference = NativeAead(key, name), python(key)  # type: ignore[operator]
+    assert (native.name, native.implementation, native.isAEAD, native.isBlockCipher) == (
+        reference.name,
+        "openssl",
+        True,
+        False,
+    )
+    assert (native.tagLength, native.nonceLength) == (reference.tagLength, reference.nonceLength)
+    nonce, aad = bytearray(range(12)), bytearray(b"\x00" * 8 + b"\x17\x03\x03\x01\x00")
+    for plaintext in (bytearray(), bytearray(b"a"), bytearray(os.urandom(16384))):
+        sealed = native.seal(nonce, plaintext, aad)
+        assert sealed == reference.seal(nonce, plaintext, aad)
+        assert reference.open(nonce, sealed, aad) == plaintext
+        assert native.open(nonce, sealed, aad) == plaintext
+        sealed[-1] ^= 1
+        assert native.open(nonce, sealed, aad) is None  # a bad tag: tlslite raises bad_record_mac
+
+
+def test_aes_gcm_known_answer() -> None:
+    """NIST GCM test case 4 (McGrew & Viega, "The Galois/Counter Mode of Operation", AES-128)."""
+    key = bytes.fromhex("feffe9928665731c6d6a8f9467308308")
+    nonce = bytes.fromhex("cafebabefacedbaddecaf888")
+    plaintext = bytes.fromhex(
+        "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
+        "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39"
+    )
+    aad = bytes.fromhex("feedfacedeadbeeffeedfacedeadbeefabaddad2")
+    sealed = NativeAead(bytearray(key), "aes128gcm").seal(nonce, plaintext, aad)
+    assert sealed[:-16].hex() == (
+        "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e"
+        "21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091"
+    )
+    assert sealed[-16:].hex() == "5bc94fbc3221a5db94fae95ae7121a47"
+
+
+class Card:
+    """A card-shaped software key: its certificate, the signing callback, the signatures made."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        self.certificate = x509.load_pem_x509_certificate(cert.read_bytes())
+        self.signatures: list[int] = []
+        self.sign = software_card_signer(key, self.signatures)
+
+
+@pytest.fixture
+def card(card_keys: dict[str, tuple[Path, Path, SoftwareKeySigner]]) -> Card:
+    cert, key, _ = card_keys["generaliste"]
+    return Card(cert, key)
+
+
+@pytest.fixture
+def card_client(
+    host: DmpHost, pki_dir: Path, card: Card, card_keys: dict[str, tuple[Path, Path, SoftwareKeySigner]]
+) -> Iterator[DmpClient]:
+    settings = settings_for(host, pki_dir)
+    roots = [c for path in settings.trust_files for c in x509.load_pem_x509_certificates(path.read_bytes())]
+    tls = CardTlsTransport(card.certificate, card.sign, roots, settings.timeouts.query)
+    endpoint = Endpoint(settings.host_url, settings.trust_files)
+    session = Session(
+        card_actor("generaliste"),
+        AuthMode.DIRECT,
+        settings.software,
+        settings.sender_oid,
+        Purpose.NORMAL,
+        None,
+    )
+    client = DmpClient(Transport(endpoint, tls, settings.timeouts), card_keys["generaliste"][2], session)
+    yield client
+    client.close()
+
+
+def test_the_connection_encrypts_with_the_native_cipher(card_client: DmpClient, card: Card) -> None:
+    seen: list[object] = []
+    assert card_client.status(INS).authorized is True
+    tls = card_client.transport._client._transport  # the CardTlsTransport
+    connections = tls.connections()
+    assert connections, "the keep-alive connection is kept"
+    for connection in connections:
+        layer = connection.sock._recordLayer
+        for state in (layer._writeState, layer._readState):
+            assert isinstance(state.encContext, NativeAead)
+            assert state.encContext.implementation == "openssl"
+        seen.append(connection.sock.getCipherImplementation())
+    assert set(seen) == {"openssl"}
+    assert len(card.signatures) == 1
