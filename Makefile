@@ -39,11 +39,13 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/architecture
 
 bench: setup
 	$(BIN)/python bench/bench_insc.py
 	$(BIN)/python bench/bench_td02.py
 	$(BIN)/python bench/bench_xds.py
+	$(BIN)/python bench/bench_listing.py
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_gui.py
 

@@ -42,7 +42,8 @@ class DmpClientError(Exception):
 
 
 class InputFileError(DmpClientError):
-    """A file given on the command line cannot be read."""
+    """A file or folder the user named (on the command line, or the hot folder in the desktop
+    application) cannot be read or used."""
 
     code = "DMP-FICHIER"
     user_message = "Le fichier ne peut pas être lu."
@@ -79,3 +80,38 @@ def traceback_frames(error: BaseException, limit: int = 40) -> str:
         chain.append(f"{type(current).__name__} at " + (" > ".join(frames) if frames else "?"))
         current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     return " <- caused by ".join(chain)
+
+
+# Typed errors of the command line and the desktop application (docs/errors.md). Each class names
+# its code once; a raise gives a more precise message where it has one.
+
+
+class UsageError(DmpClientError):
+    """A command's arguments do not fit together."""
+
+    code = "DMP-USAGE"
+    user_message = "Les arguments de la commande ne vont pas ensemble : voyez « dmp <commande> --help »."
+
+
+class OutputFileError(DmpClientError):
+    code = "DMP-FICHIER-SORTIE"
+    user_message = "Le fichier de sortie ne peut pas être créé."
+
+
+class LocalStoreUnavailable(DmpClientError):
+    """The desktop application without its local base: consultation goes on, sending does not."""
+
+    code = "POSTE-BASE"
+    user_message = "La base locale n'est pas disponible : envoi impossible."
+
+
+class ActionUnavailable(DmpClientError):
+    code = "POSTE-ACTION"
+    user_message = "Cette action n'est pas disponible ici."
+
+
+class DemoCheckFailed(DmpClientError):
+    """``dmp demo``: a step's result is not what the sandbox must give."""
+
+    code = "DEMO"
+    user_message = "La démonstration a échoué : un résultat n'est pas celui attendu du bac à sable."

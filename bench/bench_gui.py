@@ -45,7 +45,7 @@ def child(kind: str) -> None:
         from app.ui.main_window import MainWindow
 
         app = create_application()
-        settings = Settings.from_env()
+        settings = Settings.load()
         window = MainWindow(Workspace(settings, LocalStore.open(settings.store)), monitor_cards=False)
     window.resize(1400, 850)
     window.show()

@@ -87,7 +87,7 @@ def bench_enqueue(store: LocalStore, folder: Path, runs: int) -> None:
 
 
 def bench_drain(store: LocalStore, count: int, pdf: bytes) -> None:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins, traits = traits_of("P01")
     client = structure_client(settings)
     client.journal = store.journal

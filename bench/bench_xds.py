@@ -1,7 +1,10 @@
 """ITI-41 ingest of 1, 10 and 50 MB documents and ITI-18 listing of the 2,000-document patient.
 
 The sandbox host runs in its own process (``dmp-sandbox serve``), so the client's memory is the
-client's. Structure mode (software key), mutual TLS, keep-alive.
+client's. Two client modes in the same run, mutual TLS, keep-alive: the GP's keys as software keys
+over the standard ``ssl`` transport ("software keys"), and the rig's card (SoftHSM2 behind pcscd and
+a vpcd reader, PKCS#11) over the card TLS transport ("card"), as a GP works. ``--no-card`` leaves the
+card rows out (a machine without the rig's packages).
 
 - ITI-41: each size in a fresh child process. Baseline: a bare streaming httpx POST, from a file,
   of a complete ITI-41 MTOM body the client built beforehand without sending it (same bytes on the
@@ -85,9 +88,20 @@ def fake_pdf(path: Path, size: int) -> None:
         f.write(b"%%EOF\n")
 
 
-def child_send(size: int, folder: Path) -> dict[str, float]:
+def card_client_of_rig() -> tuple[DmpClient, object]:
+    """The GP's card in the rig (reader 0), as the product opens it: PIN, card TLS, card VIHF."""
+    from app.dmp_client.factory import card_client
+
+    return card_client(Settings.load(), lambda status: cards.CARD_PIN)
+
+
+def child_send(size: int, folder: Path, mode: str) -> dict[str, float]:
     """In a fresh process: the client's send (measured), then a bare replay of the same bytes."""
-    client = direct_client(folder)
+    card = None
+    if mode == "card":
+        client, card = card_client_of_rig()
+    else:
+        client = direct_client(folder)
     ins, traits = traits_of("P03")
     pdf = folder / f"doc-{size}.pdf"
     fake_pdf(pdf, size)
@@ -138,6 +152,8 @@ def child_send(size: int, folder: Path) -> dict[str, float]:
     elapsed = time.perf_counter() - start
     growth = max(0, peak_rss() - before_rss)
     client.close()
+    if card is not None:
+        card.close()  # type: ignore[attr-defined]
     return {"size": size, "baseline": baseline, "client": elapsed, "growth": growth}
 
 
@@ -150,7 +166,7 @@ def direct_client(work: Path, key: str = "generaliste") -> DmpClient:
     the card's own signing time is the card's, not the client's)."""
     profile = cards.card(key)
     card = pki.software_card(Path(os.environ["DMP_SANDBOX_DIR"]) / "pki", profile, work)
-    settings = Settings.from_env()
+    settings = Settings.load()
     endpoint = Endpoint(settings.host_url, settings.trust_files)
     situation = profile.situations[0]
     roles = (
@@ -214,64 +230,115 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,10,50", help="MB")
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--no-card", action="store_true", help="software keys only (no card rig)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="software", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child_send(args.child, Path(tempfile.mkdtemp(dir=os.environ["BENCH_DIR"])))))
+        work = Path(tempfile.mkdtemp(dir=os.environ["BENCH_DIR"]))
+        print(json.dumps(child_send(args.child, work, args.mode)))
         return
     folder = Path(tempfile.mkdtemp(prefix="bench-xds-"))
-    rig.build_pki(folder)
-    port = free_port()
+    modes = ["software"] if args.no_card else ["software", "card"]
     env = dict(os.environ)
+    if "card" in modes:
+        env.update(rig_up(folder))  # its PKI is the host's and the software keys' too
+    else:
+        rig.build_pki(folder)
+    port = free_port()
     env["DMP_SANDBOX_DIR"] = str(folder)
     env["DMP_HOST_URL"] = f"https://localhost:{port}/si-dmp-server/v2/services"
     env["BENCH_DIR"] = str(folder)
     os.environ.update(env)
+    try:
+        sends(folder, port, env, [int(s) * MB for s in args.sizes.split(",")], modes)
+        listings(folder, port, env, args.runs, modes)
+    finally:
+        if "card" in modes:
+            subprocess.run(
+                [str(Path(sys.executable).parent / "dmp-sandbox"), "--dir", str(folder), "rig", "down"]
+            )
+
+
+def rig_up(folder: Path) -> dict[str, str]:
+    """``dmp-sandbox rig up`` in ``folder`` (pcscd, vpcd readers, SoftHSM2 cards, keyring); its
+    environment (SoftHSM configuration, PKCS#11 module, keyring) for the card's children."""
+    tool = Path(sys.executable).parent / "dmp-sandbox"
+    done = subprocess.run(
+        [str(tool), "--dir", str(folder), "rig", "up", "--port-hote", str(free_port())],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        raise SystemExit(f"card rig: {done.stderr.strip()} (use --no-card on a machine without it)")
+    return dict(
+        line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines() if "=" in line
+    )
+
+
+def sends(folder: Path, port: int, env: dict[str, str], sizes: list[int], modes: list[str]) -> None:
     host = serve(folder, port, "host", env)
     try:
         _wait(port)
         print(
-            "| ITI-41, direct mode (software keys) | bare streaming POST | DmpClient.send | ratio "
-            "| peak RSS growth |"
+            "| ITI-41 | mode | bare streaming POST | DmpClient.send | ratio to bare "
+            "| ratio to software keys | peak RSS growth |"
         )
-        print("|---|---|---|---|---|")
-        for size in (int(s) * MB for s in args.sizes.split(",")):
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", str(size)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if out.returncode:
-                raise SystemExit(out.stderr)
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(
-                f"| {size // MB} MB | {r['baseline']:.2f} s | {r['client']:.2f} s "
-                f"| {r['client'] / r['baseline']:.2f} "
-                f"| {r['growth'] / MB:.1f} MiB ({r['growth'] / size:.2f} x the document) |"
-            )
+        print("|---|---|---|---|---|---|---|")
+        for size in sizes:
+            software = 0.0
+            for mode in modes:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", str(size), "--mode", mode],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if out.returncode:
+                    raise SystemExit(out.stderr)
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                software = software or r["client"]
+                print(
+                    f"| {size // MB} MB | {mode} | {r['baseline']:.2f} s | {r['client']:.2f} s "
+                    f"| {r['client'] / r['baseline']:.2f} | {r['client'] / software:.2f} "
+                    f"| {r['growth'] / MB:.1f} MiB ({r['growth'] / size:.2f} x the document) |"
+                )
     finally:
         host.terminate()
         host.wait()
+
+
+def listings(folder: Path, port: int, env: dict[str, str], runs: int, modes: list[str]) -> None:
     host = serve(folder, port, "host2", env, "--latence", "0.05")
+    results = []
     try:
         _wait(port)
-        client = direct_client(folder)
-        client.find_documents(traits_of("P01")[0], check=False)  # warm-up
-        rows = listing(client, args.runs)
-        client.close()
+        for mode in modes:
+            card = None
+            if mode == "card":
+                client, card = card_client_of_rig()
+            else:
+                client = direct_client(folder)
+            client.find_documents(traits_of("P01")[0], check=False)  # warm-up
+            results.append((mode, client.transport.concurrency, listing(client, runs)))
+            client.close()
+            if card is not None:
+                card.close()  # type: ignore[attr-defined]
     finally:
         host.terminate()
         host.wait()
-    print(
-        f"\n| ITI-18, P01 (2,000 documents), host +50 ms per request, {args.runs} runs | p50 | p95 | ratio |"
-    )
-    print("|---|---|---|---|")
-    base = p50_p95(rows[0][1])[0]
-    for name, samples in rows:
-        p50, p95 = p50_p95(samples)
-        print(f"| {name} | {p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms | {p50 / base:.2f} |")
+    print(f"\n| ITI-18, P01, host +50 ms per request, {runs} runs | mode | in flight | p50 | p95 | ratio |")
+    print("|---|---|---|---|---|---|")
+    base = p50_p95(results[0][2][0][1])[0]  # the bare POST of the first mode
+    for mode, concurrency, rows in results:
+        for name, samples in rows:
+            p50, p95 = p50_p95(samples)
+            print(
+                f"| {name} | {mode} | {concurrency} | {p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms "
+                f"| {p50 / base:.2f} |"
+            )
 
 
 def serve(folder: Path, port: int, data: str, env: dict[str, str], *options: str) -> subprocess.Popen[bytes]:

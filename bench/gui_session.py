@@ -40,7 +40,7 @@ class SandboxSession:
             f"https://localhost:{self.host.server_address[1]}/si-dmp-server/v2/services"
         )
         os.environ["DMP_STORE_DIR"] = str(self.folder / "store")
-        self.settings = Settings.from_env()
+        self.settings = Settings.load()
 
     def gp_workspace(self) -> Workspace:
         profile = cards.card("generaliste")

@@ -58,7 +58,7 @@ def settings_for(host: DmpHost, pki_dir: Path) -> Settings:
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        return Settings.from_env()
+        return Settings.load()
     finally:
         for key, value in saved.items():
             if value is None:

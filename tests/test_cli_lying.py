@@ -80,7 +80,7 @@ def sent_document(folder: Path, title: str = "Compte rendu") -> str:
 
 
 def cache_usage() -> tuple[int, int, int]:
-    with LocalStore.open(Settings.from_env().store) as store:
+    with LocalStore.open(Settings.load().store) as store:
         return store.cache.usage()
 
 

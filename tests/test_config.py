@@ -145,12 +145,12 @@ def test_locked_key_beats_environment_and_user_file(tmp_path: Path) -> None:
     assert config.layers[Source.USER][HOST] == "https://user"  # kept, but not used
 
 
-def test_settings_from_env_reflect_a_locked_host_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_load_reflects_a_locked_host_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     locked = policy(tmp_path, locked='DMP_HOST_URL = "https://dmp.example/si-dmp-server/v2/services"')
     monkeypatch.setenv("DMP_POLICY_FILE", str(locked))
     monkeypatch.setenv(HOST, "https://localhost:9999/autre")
     monkeypatch.setattr(platformdirs, "user_config_dir", lambda *a, **k: str(tmp_path / "home"))
-    settings = Settings.from_env()
+    settings = Settings.load()
     assert settings.host_url == "https://dmp.example/si-dmp-server/v2/services"
     assert settings.config.is_locked(HOST) and settings.config.source(HOST) is Source.POLICY_LOCKED
     assert settings.config.user_file == tmp_path / "home" / "reglages.toml"

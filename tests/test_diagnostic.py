@@ -42,3 +42,10 @@ def test_redaction_masks_identifiers() -> None:
         "NIR [identifiant masqué] et [identifiant masqué]"
     )
     assert redact("schéma v2, 3 entrées, 4096 octets") == "schéma v2, 3 entrées, 4096 octets"
+
+
+def test_redaction_masks_nirs_born_in_corsica() -> None:
+    # The department of a birth in Corsica is 2A or 2B (the NIR key is computed with 19 and 18).
+    for nir in ("2 69 05 2A 004 018 72", "269052A00401872", "1 84 12 2B 123 456 09", "18412 2b123456"):
+        assert redact(f"patient {nir} vu") == "patient [identifiant masqué] vu", nir
+    assert redact("version 2.2A 12345") == "version 2.2A 12345"

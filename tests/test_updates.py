@@ -77,6 +77,31 @@ def test_plain_http_is_refused_and_an_unreachable_server_is_said() -> None:
         check("http://127.0.0.1:9/annonce.json", timeout=1)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1.example.com/annonce.json",  # a host whose name starts like the loopback
+        "http://127.0.0.1@editeur.example/annonce.json",  # user info, the host is editeur.example
+        "http://127.0.0.1:80@editeur.example/annonce.json",
+        "HTTP://editeur.example/annonce.json",
+        "ftp://127.0.0.1/annonce.json",
+        "https:///annonce.json",  # no host
+        "https://user:secret@editeur.example/annonce.json",
+        "https://editeur.example:99999/annonce.json",
+    ],
+)
+def test_the_update_url_is_parsed_not_prefix_matched(url: str) -> None:
+    # Refused before any connection: no server answers on these names.
+    with pytest.raises(UpdateCheckFailed, match="HTTPS"):
+        check(url, timeout=1)
+
+
+def test_the_download_link_must_be_https_to_a_host(announce: dict[str, object]) -> None:
+    for link in ("https://", "https:///x", "http://127.0.0.1/x", "https://@/x"):
+        with pytest.raises(UpdateCheckFailed, match="non HTTPS"):
+            check(publish(announce, {"version": "9.0.0", "url": link}, 200), "0.1.0")
+
+
 def test_the_command_line_says_it(announce: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
         "DMP_MAJ_URL", publish(announce, {"version": "9.0.0", "url": "https://e.example/x.msi"})

@@ -30,9 +30,15 @@ PROBE = textwrap.dedent(
 
     out, err = io.StringIO(), io.StringIO()
     demo = main(["demo"], out, err)
+    try:
+        training.vitale_card(True)
+        vitale = "read"
+    except training.VitaleReadByEhr as error:
+        vitale = error.code
     ins = main(["ins", "nir", "279035121518989"], io.StringIO(), io.StringIO())
     print(json.dumps({
-        "demo": demo, "demo_err": err.getvalue(), "ins": ins, "available": training.available(),
+        "demo": demo, "demo_err": err.getvalue(), "vitale": vitale, "ins": ins,
+        "available": training.available(),
         "patients": training.sandbox_patients(), "patient": training.sandbox_patient("P01"),
         "sandbox_loaded": sorted(m for m in sys.modules if m.split(".")[0] == "sandbox"),
     }))
@@ -52,6 +58,7 @@ def test_the_product_runs_without_the_sandbox(tmp_path: Path) -> None:
     assert seen["patients"] == [] and seen["patient"] is None
     assert seen["demo"] == 2 and "mode formation" in seen["demo_err"], seen
     assert seen["ins"] == 0, seen  # the rest of the command line works
+    assert seen["vitale"] == "VITALE-LOGICIEL-METIER"  # no sandbox Vitale card without the sandbox
     assert seen["sandbox_loaded"] == []
 
 

@@ -82,9 +82,7 @@ def mapped_errors() -> Iterator[None]:
     except p11.PinLocked as error:
         raise errors.PinLocked() from error
     except p11.PKCS11Error as error:
-        raise errors.CardError(
-            f"Erreur de la carte ({type(error).__name__}).", code="CARTE-PKCS11"
-        ) from error
+        raise errors.Pkcs11Failure(f"Erreur de la carte ({type(error).__name__}).") from error
 
 
 class CpsToken:
@@ -153,10 +151,7 @@ class CpsToken:
             raise errors.CardNotRecognized("Aucun jeton PKCS#11 ne correspond à la carte insérée.")
         if len(found) == 1:
             return found[0][1]
-        raise errors.CardError(
-            "Plusieurs cartes CPS sont présentes : précisez le lecteur ou le jeton à utiliser.",
-            code="CARTE-AMBIGUE",
-        )
+        raise errors.CardAmbiguous()
 
     def card_serial(self) -> str | None:
         """The card number from ``CPS_ID_CARD`` (tag 0x81 in the sandbox layout)."""
@@ -207,10 +202,7 @@ class CpsToken:
                 self._user = self._token.open(user_pin=pin)
         except errors.CardError as error:
             if isinstance(error.__cause__, p11.UserAlreadyLoggedIn):
-                raise errors.CardError(
-                    "Une autre session de cette carte est déjà ouverte : fermez-la avant de recommencer.",
-                    code="CARTE-SESSION-OUVERTE",
-                ) from None
+                raise errors.SessionAlreadyOpen() from None
             if isinstance(error.__cause__, p11.PinIncorrect):
                 after = self.pin_status()
                 if after.locked:

@@ -80,3 +80,57 @@ class CardNotRecognized(CardError):
 class VitaleError(CardError):
     code = "VITALE"
     user_message = "La carte Vitale ne peut pas être lue."
+
+
+class CardWatchLost(CardRemoved):
+    """The reader monitor stopped on an unexpected error: a removal could no longer be seen, so the
+    session is ended as if the card had been pulled out (callers that handle a removal handle it)."""
+
+    code = "CARTE-SURVEILLANCE"
+    user_message = (
+        "La surveillance du lecteur de carte s'est arrêtée sur une erreur inattendue : la session carte "
+        "est terminée par précaution. Reconnectez-vous ; si cela se répète, rebranchez le lecteur."
+    )
+
+
+class Pkcs11Failure(CardError):
+    """A PKCS#11 error with no more precise class (its name is in the message)."""
+
+    code = "CARTE-PKCS11"
+    user_message = "Erreur de la carte."
+
+
+class CardAmbiguous(CardError):
+    code = "CARTE-AMBIGUE"
+    user_message = "Plusieurs cartes CPS sont présentes : précisez le lecteur ou le jeton à utiliser."
+
+
+class SessionAlreadyOpen(CardError):
+    code = "CARTE-SESSION-OUVERTE"
+    user_message = "Une autre session de cette carte est déjà ouverte : fermez-la avant de recommencer."
+
+
+class SituationUnknown(CardError):
+    code = "CARTE-SITUATION"
+    user_message = "La carte n'a pas la situation d'exercice demandée."
+
+
+class VitaleAbsent(VitaleError):
+    code = "VITALE-ABSENTE"
+    user_message = "Aucune carte Vitale n'est insérée."
+
+
+class RealVitaleCard(VitaleError):
+    """A real Vitale card in the sandbox's reader: it is read through SESAM-Vitale, not here."""
+
+    code = "VITALE-REELLE"
+    user_message = (
+        "Cette carte Vitale se lit par les composants SESAM-Vitale, pas par le lecteur du bac à sable."
+    )
+
+
+class SituationNotChosen(CardError):
+    """The professional closed the situation d'exercice choice without choosing one."""
+
+    code = "CARTE-SITUATION-ANNULEE"
+    user_message = "Aucune situation d'exercice choisie : la connexion est annulée."

@@ -7,6 +7,7 @@ activity tags 0x84 (organisation), 0x85 (Struct_IdNat) and 0x86 (sector) are the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -27,6 +28,10 @@ class Situation:
     structure_name: str
     sector: str
     mode: str | None = None
+
+
+# Asked after the PIN with the card's situations; returns the chosen one's number (the GUI's dialog).
+SituationChooser = Callable[[tuple[Situation, ...]], int]
 
 
 @dataclass(frozen=True)

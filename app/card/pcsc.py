@@ -9,6 +9,7 @@ reports its card as removed.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ from enum import StrEnum
 from smartcard import scard
 
 from app.card.atr import CardKind, classify_atr
-from app.card.errors import CardError, NoReader
+from app.card.errors import CardError, CardWatchLost, NoReader
+
+log = logging.getLogger(__name__)
 
 _NO_SERVICE = {
     scard.SCARD_E_NO_SERVICE,
@@ -127,11 +130,21 @@ Listener = Callable[[str, CardEvent, bytes | None], None]
 
 
 class ReaderMonitor:
-    """Polls the readers and calls ``listener(reader, event, atr)`` on every insertion or removal."""
+    """Polls the readers and calls ``listener(reader, event, atr)`` on every insertion or removal.
 
-    def __init__(self, listener: Listener, interval: float = 0.2) -> None:
+    An unexpected error while watching ends the thread, but never silently: it is logged, kept in
+    :attr:`error` (a :class:`CardWatchLost`) and passed to ``on_error`` (the card session ends on it:
+    a removal could no longer be seen)."""
+
+    def __init__(
+        self,
+        listener: Listener,
+        interval: float = 0.2,
+        on_error: Callable[[CardError], None] | None = None,
+    ) -> None:
         self._listener = listener
         self._interval = interval
+        self._on_error = on_error
         self._stop = threading.Event()
         self._known: dict[str, bytes | None] = {}
         self._thread = threading.Thread(target=self._run, name="pcsc-monitor", daemon=True)
@@ -161,8 +174,23 @@ class ReaderMonitor:
             self.ready.set()
             while not self._stop.wait(self._interval):
                 self._poll(context)
+        except Exception as error:  # the thread's end is reported, never silent
+            self._failed(error)
         finally:
-            context.close()
+            with contextlib.suppress(Exception):
+                context.close()
+
+    def _failed(self, error: Exception) -> None:
+        log.error("reader monitor stopped: %s", type(error).__name__, exc_info=error)
+        lost = CardWatchLost()
+        lost.__cause__ = error
+        self.error = lost
+        self.ready.set()
+        if self._on_error is not None:
+            try:
+                self._on_error(lost)
+            except Exception:
+                log.exception("reader monitor: the error handler failed")
 
     def _poll(self, context: PcscContext) -> None:
         current = {s.name: s.atr for s in context.states()}

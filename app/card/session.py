@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from app.card.atr import CardKind, classify_atr
 from app.card.cps import CpsToken, PinPrompt
-from app.card.errors import CardRemoved, NoCard
+from app.card.errors import CardError, CardRemoved, CardWatchLost, NoCard
 from app.card.identity import Professional, Situation
 from app.card.pcsc import CardEvent, ReaderMonitor, transmit
 from app.card.tlv import parse_tlv
@@ -41,22 +41,33 @@ class CardSession:
         reader: str | None = None,
         watch_removal: bool = True,
         on_removed: Callable[[], None] | None = None,
+        sandbox: bool = False,
     ) -> None:
+        """``sandbox`` (training mode, ``Settings.is_sandbox``): the inserted card's serial is read with
+        the sandbox's APDUs (:func:`sandbox_card_serial`) to pick its SoftHSM token; never otherwise."""
         self._thread = CardThread()
         self._removed = threading.Event()
+        self._ended_by: CardRemoved = CardRemoved()
         self._on_removed = on_removed
         self._reader = reader
         self._monitor: ReaderMonitor | None = None
-        if watch_removal:
-            self._monitor = ReaderMonitor(self._card_event)
-            self._monitor.start()
-            self._reader = reader or self._find_cps_reader()
-        serial = self._thread.run(sandbox_card_serial, self._reader) if self._reader else None
-        self.token: CpsToken = self._thread.run(
-            functools.partial(CpsToken.open, reader=self._reader, card_serial=serial),
-            module_path,
-            token_label,
-        )
+        try:
+            if watch_removal:
+                self._monitor = ReaderMonitor(self._card_event, on_error=self._watch_lost)
+                self._monitor.start()
+                self._reader = reader or self._find_cps_reader()
+            probe = sandbox and self._reader is not None  # never a sandbox APDU to a real card
+            serial = self._thread.run(sandbox_card_serial, self._reader) if probe else None
+            self.token: CpsToken = self._thread.run(
+                functools.partial(CpsToken.open, reader=self._reader, card_serial=serial),
+                module_path,
+                token_label,
+            )
+        except BaseException:  # a failed connection leaves no monitor or card thread behind
+            if self._monitor is not None:
+                self._monitor.stop()
+            self._thread.shutdown()
+            raise
 
     @property
     def reader(self) -> str | None:
@@ -79,23 +90,39 @@ class CardSession:
         return holding[0]
 
     def _card_event(self, reader: str, event: CardEvent, atr: bytes | None) -> None:
-        if reader == self._reader and event is CardEvent.REMOVED and not self._removed.is_set():
-            self._removed.set()
+        if reader == self._reader and event is CardEvent.REMOVED:
+            self._end(CardRemoved())
+
+    def _watch_lost(self, error: CardError) -> None:
+        """The monitor stopped on an unexpected error: a removal would go unseen, so the session ends."""
+        self._end(error if isinstance(error, CardRemoved) else CardWatchLost())
+
+    def _end(self, why: CardRemoved) -> None:
+        if self._removed.is_set():
+            return
+        self._ended_by = why
+        self._removed.set()
+        if hasattr(self, "token"):
             self._thread.submit(self.token.close)
-            if self._on_removed:
-                self._on_removed()
+        if self._on_removed:
+            self._on_removed()
 
     def call(self, func: Callable[..., T], *args: object) -> T:
-        """Run ``func`` on the card thread; raise CardRemoved as soon as the card leaves."""
+        """Run ``func`` on the card thread; raise CardRemoved as soon as the card leaves (CardWatchLost
+        when the session ended because the reader could no longer be watched)."""
         if self._removed.is_set():
-            raise CardRemoved()
+            raise self._ended()
         future: Future[T] = self._thread.submit(func, *args)
         while True:
             try:
                 return future.result(timeout=_WAIT_STEP)
             except TimeoutError:
                 if self._removed.is_set():
-                    raise CardRemoved() from None
+                    raise self._ended() from None
+
+    def _ended(self) -> CardRemoved:
+        """A fresh error of the kind that ended the session (a removal, or the watch lost)."""
+        return type(self._ended_by)()
 
     def professional(self) -> Professional:
         return self.call(self.token.professional)
@@ -126,7 +153,13 @@ SANDBOX_CPS_AID = b"\xf0SBXCPS"
 
 
 def sandbox_card_serial(reader: str) -> str | None:
-    """The serial of a sandbox virtual CPS (sandbox APDU layout); None for any other card."""
+    """The serial of a sandbox virtual CPS (sandbox APDU layout); None for any other card.
+
+    Training mode only (``CardSession(sandbox=True)``): the sandbox's PKCS#11 tokens (SoftHSM) do not
+    name the PC/SC reader their card sits in, so the card in the watched reader is asked its serial to
+    pick the matching token. It stays here rather than behind app.services.training because it is
+    the card session's own PC/SC path, below the services layer the seam lives in (docs/architecture.md);
+    outside sandbox mode it never runs, so no real card ever receives the sandbox's SELECT."""
     select = bytes([0x00, 0xA4, 0x04, 0x00, len(SANDBOX_CPS_AID)]) + SANDBOX_CPS_AID
     answers = transmit(reader, [select, bytes([0x00, 0xB0, 0x00, 0x00, 0x00])])
     if answers[0][1] != 0x9000 or answers[1][1] != 0x9000:
@@ -136,7 +169,7 @@ def sandbox_card_serial(reader: str) -> str | None:
 
 
 def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    """Poll ``condition`` until true or ``timeout`` seconds (used by tests and the CLI)."""
+    """Poll ``condition`` until true or ``timeout`` seconds (used by the tests)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():

@@ -14,6 +14,7 @@ from app.cli import dmp as cli_dmp
 from app.cli import documents as cli_documents
 from app.cli import ins as cli_ins
 from app.cli import store as cli_store
+from app.cli import structure as cli_structure
 from app.errors import USER_FACING_ERRORS
 from app.services import training
 
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_dmp.add_admin_parsers(commands)
     cli_documents.add_parsers(commands)
     cli_store.add_parsers(commands)
+    cli_structure.add_parsers(commands)
     training.add_demo_parser(commands)
     diagnostic.add_parser(commands)
     updates = commands.add_parser("mise-a-jour", help="dire si l'éditeur annonce une version plus récente")
@@ -63,7 +65,7 @@ def _update_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from app.config.settings import Settings
     from app.services.updates import check
 
-    settings = Settings.from_env()
+    settings = Settings.load()
     url = settings.config.get("DMP_MAJ_URL")
     if not url:
         print("Aucune adresse de mise à jour configurée (DMP_MAJ_URL, fixée par l'éditeur).", file=out)

@@ -10,9 +10,11 @@ from typing import TextIO
 
 from app.card import pkcs11_module
 from app.card.cps import PinPrompt, PinStatus
+from app.card.patient_sources import EhrContextSource, IdentitySource
 from app.card.pcsc import list_readers
 from app.card.session import CardSession
-from app.card.vitale import EhrContextSource, IdentitySource, SandboxVitaleCard
+from app.config.settings import Settings
+from app.services import training
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,7 +66,8 @@ def pin_prompt(args: argparse.Namespace, err: TextIO) -> PinPrompt:
 
 def run_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     module = pkcs11_module.discover(args.module)
-    session = CardSession(module, token_label=args.jeton, reader=args.lecteur)
+    sandbox = Settings.load().is_sandbox  # the sandbox's card serial probe in training mode only
+    session = CardSession(module, token_label=args.jeton, reader=args.lecteur, sandbox=sandbox)
     try:
         who = session.professional()
         print(
@@ -97,7 +100,9 @@ def run_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def run_vitale(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     source: IdentitySource = (
-        EhrContextSource.from_file(args.contexte) if args.contexte else SandboxVitaleCard(args.lecteur)
+        EhrContextSource.from_file(args.contexte)
+        if args.contexte
+        else training.vitale_card(Settings.load().is_sandbox, args.lecteur)  # sandbox mode only
     )
     beneficiaries = source.beneficiaries()
     print(f"Source : {source.label} ; {len(beneficiaries)} bénéficiaire(s)", file=out)

@@ -16,12 +16,16 @@ from typing import TextIO
 from app import __version__
 from app.config.layers import KEYS
 from app.config.settings import Settings
-from app.errors import DmpClientError
+from app.errors import OutputFileError
 from app.store.errors import StoreError
 from app.store.local import LocalStore
 
-# Anything that looks like a NIR/NIA (13 or 15 digits, spaces allowed) or an INS-C (22 digits).
-_IDENTIFIER = re.compile(r"(?<!\d)(?:\d[ ]?){13}(?:\d[ ]?\d)?(?!\d)|(?<!\d)\d{22}(?!\d)")
+# Anything that looks like a NIR/NIA (13 or 15 characters, spaces allowed: digits, with 2A or 2B as
+# the department of a birth in Corsica) or an INS-C (22 digits).
+_IDENTIFIER = re.compile(
+    r"(?<!\d)\d(?:[ ]?\d){4}[ ]?(?:\d[ ]?\d|2[ ]?[ABab])(?:[ ]?\d){6}(?:[ ]?\d[ ]?\d)?(?!\d)"
+    r"|(?<!\d)\d{22}(?!\d)"
+)
 
 
 def redact(text: str) -> str:
@@ -87,7 +91,7 @@ def store_state(store: LocalStore) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     parts = {"versions.txt": versions(), "configuration.txt": configuration(settings)}
     try:
         with LocalStore.open(settings.store) as store:
@@ -102,9 +106,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             for name, text in parts.items():
                 bundle.writestr(name, redact(text))
     except OSError as error:
-        raise DmpClientError(
-            f"Le paquet de diagnostic ne peut pas être écrit : {args.sortie} ({error.strerror}).",
-            code="DMP-FICHIER-SORTIE",
+        raise OutputFileError(
+            f"Le paquet de diagnostic ne peut pas être écrit : {args.sortie} ({error.strerror})."
         ) from None
     print(f"Paquet de diagnostic écrit : {args.sortie} ({', '.join(parts)}), sans données patient.", file=out)
     return 0

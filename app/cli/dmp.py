@@ -16,7 +16,7 @@ from app.dmp_client.core.admin import DateType
 from app.dmp_client.core.context import Purpose
 from app.dmp_client.core.hl7v3 import DmpState
 from app.dmp_client.factory import card_client, structure_client
-from app.errors import DmpClientError
+from app.errors import UsageError
 from app.ins import Ins, InsOid
 from app.store.errors import StoreError
 from app.store.local import LocalStore
@@ -24,11 +24,22 @@ from app.store.local import LocalStore
 _PURPOSES = {"normal": Purpose.NORMAL, "bris_de_glace": Purpose.BREAK_GLASS, "centre_15": Purpose.CENTRE_15}
 
 
+AUTH_MODES = ("carte", "structure")
+
+
+def auth_mode(args: argparse.Namespace, settings: Settings) -> str:
+    """``--mode`` when given, else the configured default (DMP_MODE_AUTH)."""
+    return args.mode or settings.auth_mode
+
+
 def common_options(parser: argparse.ArgumentParser, *, ins_required: bool = True) -> None:
     parser.add_argument("--ins", required=ins_required, help="matricule INS du patient (15 caractères)")
     parser.add_argument("--oid", help="OID de l'INS (défaut dans le bac à sable : INS de test .10)")
     parser.add_argument(
-        "--mode", choices=["carte", "structure"], default="carte", help="authentification (défaut : carte)"
+        "--mode",
+        choices=AUTH_MODES,
+        default=None,
+        help="authentification (défaut : le réglage DMP_MODE_AUTH, carte s'il n'est pas réglé)",
     )
     parser.add_argument("--acces", choices=sorted(_PURPOSES), default="normal", help="mode d'accès")
     parser.add_argument(
@@ -71,12 +82,10 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def ins_of(args: argparse.Namespace, settings: Settings) -> Ins:
     if not args.ins:
-        raise DmpClientError("Indiquez l'INS du patient (--ins).", code="DMP-USAGE")
+        raise UsageError("Indiquez l'INS du patient (--ins).")
     oid = args.oid or (InsOid.NIR_TEST.value if settings.is_sandbox else None)
     if oid is None:
-        raise DmpClientError(
-            "Indiquez l'OID de l'INS (--oid), tel que qualifié par le téléservice INSi.", code="DMP-USAGE"
-        )
+        raise UsageError("Indiquez l'OID de l'INS (--oid), tel que qualifié par le téléservice INSi.")
     return Ins.parse(args.ins, oid)
 
 
@@ -98,7 +107,7 @@ def open_session(
     store = _journal_store(settings, err)
     card = None
     try:
-        if args.mode == "structure":
+        if auth_mode(args, settings) == "structure":
             client = structure_client(settings, purpose)
         else:
             client, card = card_client(settings, pin_prompt(args, err), args.situation, purpose)
@@ -134,7 +143,7 @@ def _journal_store(settings: Settings, err: TextIO) -> LocalStore | None:
 
 
 def run_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
         status = client.status(ins)
@@ -157,7 +166,7 @@ def run_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_authorize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
         if args.medecin_traitant:
@@ -193,7 +202,7 @@ def add_admin_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
 
 
 def run_list_dmps(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     since = (
         dt.datetime.strptime(args.depuis, "%Y-%m-%d").astimezone()
         if args.depuis
@@ -213,7 +222,7 @@ def run_list_dmps(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_admin(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
         status = client.admin_data(ins)
@@ -230,7 +239,7 @@ def run_admin(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_authorizations(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
         rows = client.list_authorizations(ins)

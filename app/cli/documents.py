@@ -12,7 +12,7 @@ from typing import TextIO
 
 from app.card import pkcs11_module
 from app.card.session import CardSession
-from app.cli.dmp import common_options, ins_of, open_client, open_session
+from app.cli.dmp import auth_mode, common_options, ins_of, open_client, open_session
 from app.config.settings import Settings
 from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
@@ -20,10 +20,10 @@ from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.core.registry import RegistryErrorItem
 from app.dmp_client.core.valuesets import Concept, value_sets
 from app.dmp_client.documents import NewDocument
-from app.errors import DmpClientError, InputFileError
+from app.errors import InputFileError, UsageError
 from app.ins import IdentityTraits, Ins
 from app.services.training import sandbox_patient
-from app.store.errors import StoreError
+from app.store.errors import CacheEmpty, StoreError
 from app.store.local import LocalStore
 from app.store.request import SendMode, UploadRequest
 
@@ -120,7 +120,7 @@ def _date(text: str | None) -> dt.datetime | None:
     try:
         return dt.datetime.strptime(text, "%Y-%m-%d").astimezone()
     except ValueError:
-        raise DmpClientError(f"Date invalide : {text} (AAAA-MM-JJ attendu).", code="DMP-USAGE") from None
+        raise UsageError(f"Date invalide : {text} (AAAA-MM-JJ attendu).") from None
 
 
 def describe(document: DocumentInfo) -> str:
@@ -133,7 +133,7 @@ def describe(document: DocumentInfo) -> str:
 
 
 def run_find(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     if args.hors_ligne:
         return _find_offline(settings, ins, out)
@@ -166,7 +166,7 @@ def _find_offline(settings: Settings, ins: Ins, out: TextIO) -> int:
         cached = store.cache.get_list(ins)
         now = store.cache.clock()
     if cached is None:
-        raise DmpClientError("Aucune liste récente de ce patient dans le cache local.", code="CACHE-VIDE")
+        raise CacheEmpty("Aucune liste récente de ce patient dans le cache local.")
     minutes = int(cached.age(now) // 60)
     print(f"{len(cached.documents)} document(s) — liste du cache local, vieille de {minutes} min", file=out)
     for item in cached.documents:
@@ -175,7 +175,7 @@ def _find_offline(settings: Settings, ins: Ins, out: TextIO) -> int:
 
 
 def run_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_session(args, settings, err) as (client, store):
         # The metadata query checks the rights online; the bytes may then come from the cache (a
@@ -215,23 +215,22 @@ def _cache_warning(err: TextIO) -> Callable[[StoreError, str], None]:
 def _traits(args: argparse.Namespace, settings: Settings) -> tuple[Ins, IdentityTraits]:
     if args.patient:
         if not settings.is_sandbox:
-            raise DmpClientError("--patient n'existe que dans le bac à sable.", code="DMP-USAGE")
+            raise UsageError("--patient n'existe que dans le bac à sable.")
         found = sandbox_patient(args.patient)
         if found is None or found.traits is None:
-            raise DmpClientError(f"Patient du bac à sable inconnu : {args.patient}.", code="DMP-USAGE")
+            raise UsageError(f"Patient du bac à sable inconnu : {args.patient}.")
         return found.ins, found.traits
     if not (args.ins and args.nom and args.prenoms and args.sexe and args.naissance):
-        raise DmpClientError(
+        raise UsageError(
             "Indiquez --ins et les traits INS (--nom, --prenoms, --sexe, --naissance, --lieu), "
-            "ou --patient dans le bac à sable.",
-            code="DMP-USAGE",
+            "ou --patient dans le bac à sable."
         )
     traits = IdentityTraits.parse(args.nom, args.prenoms, args.sexe, args.naissance, args.lieu)
     return ins_of(args, settings), traits
 
 
 def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins, traits = _traits(args, settings)
     media = MEDIA.get(args.fichier.suffix.lower()) or mimetypes.guess_type(args.fichier.name)[0] or ""
     visibility = {
@@ -271,7 +270,7 @@ def _say_warnings(warnings: Iterable[RegistryErrorItem], err: TextIO) -> None:
 
 def _card_holder(settings: Settings) -> str:
     """The national id of the card in the reader (read without the PIN)."""
-    session = CardSession(pkcs11_module.discover(settings.pkcs11_module))
+    session = CardSession(pkcs11_module.discover(settings.pkcs11_module), sandbox=settings.is_sandbox)
     try:
         return session.professional().national_id
     finally:
@@ -281,7 +280,7 @@ def _card_holder(settings: Settings) -> str:
 def _enqueue(
     args: argparse.Namespace, settings: Settings, ins: Ins, document: NewDocument, out: TextIO
 ) -> int:
-    mode = SendMode.STRUCTURE if args.mode == "structure" else SendMode.CARD
+    mode = SendMode.STRUCTURE if auth_mode(args, settings) == "structure" else SendMode.CARD
     professional = None
     if mode is SendMode.CARD:
         # The entry is bound to this professional: only their card may sign and send it.
@@ -298,7 +297,7 @@ def _enqueue(
 
 
 def _visibility(args: argparse.Namespace, err: TextIO, add: set[Visibility], remove: set[Visibility]) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
         document = client.document_by_unique_id(ins, args.document)
@@ -326,7 +325,7 @@ def run_visible(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _status(args: argparse.Namespace, out: TextIO, err: TextIO, new: str, done: str) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     ins = ins_of(args, settings)
     with open_client(args, settings, err) as client:
         _say_warnings(client.set_status(ins, client.document_by_unique_id(ins, args.document), new), err)

@@ -8,7 +8,7 @@ from contextlib import ExitStack
 from typing import BinaryIO, TextIO
 
 from app.cli.insc_batch import BatchTally, process
-from app.errors import InputFileError
+from app.errors import InputFileError, OutputFileError, UsageError
 from app.ins import InsError, Nir, card_birth_date, compute_insc
 
 EXIT_OK = 0
@@ -71,12 +71,10 @@ def run_insc(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     single = (args.prenom, args.naissance, args.nir)
     if args.csv is not None:
         if any(v is not None for v in single):
-            raise InputFileError(
-                "--csv ne se combine pas avec --prenom, --naissance ou --nir.", code="DMP-USAGE"
-            )
+            raise UsageError("--csv ne se combine pas avec --prenom, --naissance ou --nir.")
         return _run_csv(args.csv, args.sortie, out, err)
     if any(v is None for v in single):
-        raise InputFileError("Indiquez --prenom, --naissance et --nir (ou --csv FICHIER).", code="DMP-USAGE")
+        raise UsageError("Indiquez --prenom, --naissance et --nir (ou --csv FICHIER).")
     try:
         insc = compute_insc(args.prenom, card_birth_date(args.naissance), args.nir)
     except InsError as error:
@@ -114,6 +112,4 @@ def _open_output(destination: str, stack: ExitStack) -> TextIO:
     try:
         return stack.enter_context(open(destination, "w", encoding="utf-8", newline="\n"))
     except OSError as error:
-        raise InputFileError(
-            f"Le fichier de sortie ne peut pas être créé : {error.strerror}.", code="DMP-FICHIER-SORTIE"
-        ) from error
+        raise OutputFileError(f"Le fichier de sortie ne peut pas être créé : {error.strerror}.") from error

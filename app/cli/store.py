@@ -18,9 +18,9 @@ from app.cli.card import pin_prompt
 from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.factory import card_client, structure_client
-from app.errors import DmpClientError
+from app.errors import DmpClientError, InputFileError, OutputFileError, UsageError
 from app.store.database import quarantine
-from app.store.errors import StoreError
+from app.store.errors import StoreError, StoreHealthy
 from app.store.local import LOCK_NAME, LocalStore
 from app.store.lock import ProcessLock
 from app.store.queue import STATE_LABELS, Entry, State
@@ -194,7 +194,7 @@ def describe(entry: Entry, now: float) -> str:
 
 
 def run_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    with open_store(Settings.from_env()) as store:
+    with open_store(Settings.load()) as store:
         states = None if args.tous else (State.QUEUED, State.SENDING, State.FAILED)
         entries = store.queue.entries(states)
         counts = store.queue.counts()
@@ -206,7 +206,7 @@ def run_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    with open_store(Settings.from_env()) as store:
+    with open_store(Settings.load()) as store:
         entry = store.queue.get(args.entree)
         history = store.queue.history(entry.id)
         print(describe(entry, store.queue.clock()), file=out)
@@ -234,7 +234,7 @@ def _each_entry(
     args: argparse.Namespace, out: TextIO, err: TextIO, action: Callable[[LocalStore, int], object], done: str
 ) -> int:
     status = 0
-    with open_store(Settings.from_env()) as store:
+    with open_store(Settings.load()) as store:
         for entry_id in args.entrees:  # each entry on its own: one refusal does not stop the others
             try:
                 action(store, entry_id)
@@ -263,7 +263,7 @@ def _stop_on_signals() -> threading.Event:
 
 
 def run_drain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     with open_store(settings) as store:
         credentials = CliCredentials(settings, args, err, store)
         sender = store.sender(credentials)
@@ -283,9 +283,9 @@ def run_drain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def run_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from app.store.hotfolder import HotFolder
 
-    settings = Settings.from_env()
+    settings = Settings.load()
     if not args.dossier.is_dir():
-        raise DmpClientError(f"Dossier de dépôt introuvable : {args.dossier}", code="DMP-FICHIER")
+        raise InputFileError(f"Dossier de dépôt introuvable : {args.dossier}")
     mode = _modes(args)[0] if args.mode != "tous" else SendMode.STRUCTURE
     creds = settings.structure
     with open_store(settings) as store:
@@ -349,7 +349,7 @@ def run_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_cache_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    with open_store(Settings.from_env()) as store:
+    with open_store(Settings.load()) as store:
         lists, documents, size = store.cache.usage()
         policy = store.cache.policy
     print(
@@ -362,7 +362,7 @@ def run_cache_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_cache_purge(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    with open_store(Settings.from_env()) as store:
+    with open_store(Settings.load()) as store:
         removed = store.cache.purge()
     print(f"Cache vidé ({removed} élément(s)).", file=out)
     return 0
@@ -374,13 +374,13 @@ def _day(text: str | None) -> float | None:
     try:
         return dt.datetime.strptime(text, "%Y-%m-%d").astimezone().timestamp()
     except ValueError:
-        raise DmpClientError(f"Date invalide : {text} (AAAA-MM-JJ attendu).", code="DMP-USAGE") from None
+        raise UsageError(f"Date invalide : {text} (AAAA-MM-JJ attendu).") from None
 
 
 def run_journal_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from app.cli.dmp import ins_of
 
-    settings = Settings.from_env()
+    settings = Settings.load()
     patient = ins_of(args, settings) if args.ins else None
     with open_store(settings) as store:
         filters = {"since": _day(args.depuis), "until": _day(args.until), "patient": patient}
@@ -392,9 +392,8 @@ def run_journal_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
                 partial.replace(args.sortie)
             except OSError as error:
                 partial.unlink(missing_ok=True)
-                raise DmpClientError(
-                    f"Le fichier d'export ne peut pas être écrit : {args.sortie} ({error.strerror}).",
-                    code="DMP-FICHIER-SORTIE",
+                raise OutputFileError(
+                    f"Le fichier d'export ne peut pas être écrit : {args.sortie} ({error.strerror})."
                 ) from None
             print(f"{count} action(s) exportée(s) dans {args.sortie}.", file=err)
         else:
@@ -403,7 +402,7 @@ def run_journal_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
 
 
 def run_store_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     with open_store(settings) as store:
         counts = store.queue.counts()
         version = store.db.schema_version
@@ -415,7 +414,7 @@ def run_store_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_store_quarantine(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env()
+    settings = Settings.load()
     lock = ProcessLock(settings.store.folder / LOCK_NAME)
     lock.acquire()  # FILE-OCCUPEE while a drainer has the base open
     try:
@@ -425,10 +424,9 @@ def run_store_quarantine(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
             except StoreError:
                 pass  # unreadable: this is what quarantine is for
             else:
-                raise DmpClientError(
+                raise StoreHealthy(
                     "La base locale s'ouvre normalement : rien à mettre de côté. Utilisez --forcer pour "
-                    "l'écarter quand même (ses entrées en attente ne partiront pas).",
-                    code="STORE-SAINE",
+                    "l'écarter quand même (ses entrées en attente ne partiront pas)."
                 )
         target = quarantine(settings.store.folder)
     finally:

@@ -65,7 +65,8 @@ _TABLE = (
     Key("DMP_LPS_HOMOLOGATION", "Numéro d'homologation du logiciel", Kind.TEXT, SANDBOX_HOMOLOGATION),
     Key("DMP_LPS_OID", "OID du logiciel (émetteur des documents)", Kind.TEXT, DEFAULT_SENDER_OID),
     Key("DMP_PKCS11_MODULE", "Module PKCS#11 de la carte CPS", Kind.PATH),
-    Key("DMP_STRUCTURE_AUTEUR", "Auteur par défaut des documents de la structure", Kind.TEXT, SANDBOX_AUTHOR),
+    # No built-in default: the sandbox's fictitious author is the sandbox structure's only (settings.py).
+    Key("DMP_STRUCTURE_AUTEUR", "Auteur par défaut des documents de la structure", Kind.TEXT),
     Key("DMP_STORE_DIR", "Dossier des données locales", Kind.PATH),
     Key("DMP_CACHE_AGE_MAX_H", "Durée de conservation du cache (heures)", Kind.NUMBER, "168"),
     Key("DMP_CACHE_TAILLE_MAX_MO", "Taille maximale du cache (Mo)", Kind.NUMBER, "512"),
@@ -85,10 +86,19 @@ _TABLE = (
     Key("DMP_DELAI_RECUPERATION_S", "Délai des récupérations de documents (secondes)", Kind.NUMBER, "90"),
     Key("DMP_DELAI_CONNEXION_S", "Délai d'établissement des connexions (secondes)", Kind.NUMBER, "15"),
     Key("DMP_TAILLE_MAX_REPONSE_MO", "Taille maximale d'une réponse du DMP (Mio)", Kind.NUMBER, "80"),
-    Key("DMP_STRUCTURE_CERT_AUTH", "Certificat d'authentification de la structure (PEM)", Kind.PATH),
-    Key("DMP_STRUCTURE_CLE_AUTH", "Clé d'authentification de la structure (PEM)", Kind.PATH),
-    Key("DMP_STRUCTURE_CERT_SIGN", "Certificat de signature de la structure (PEM)", Kind.PATH),
-    Key("DMP_STRUCTURE_CLE_SIGN", "Clé de signature de la structure (PEM)", Kind.PATH),
+    # [UNSURE] whether the DMP accepts a VIHF reused across requests: 0 = one per request (default).
+    Key(
+        "DMP_VIHF_REUTILISATION_S",
+        "Réutilisation d'un VIHF signé (secondes, 0 = un par requête)",
+        Kind.NUMBER,
+        "0",
+    ),
+    Key(
+        "DMP_STRUCTURE_CERT_AUTH", "Certificat d'authentification de la structure (PEM ou PKCS#12)", Kind.PATH
+    ),
+    Key("DMP_STRUCTURE_CLE_AUTH", "Clé d'authentification de la structure (PEM ou PKCS#12)", Kind.PATH),
+    Key("DMP_STRUCTURE_CERT_SIGN", "Certificat de signature de la structure (PEM ou PKCS#12)", Kind.PATH),
+    Key("DMP_STRUCTURE_CLE_SIGN", "Clé de signature de la structure (PEM ou PKCS#12)", Kind.PATH),
     Key("DMP_STRUCTURE_ID", "Identifiant national de la structure (FINESS préfixé)", Kind.TEXT),
     Key("DMP_STRUCTURE_NOM", "Nom de la structure", Kind.TEXT),
     Key("DMP_STRUCTURE_SECTEUR", "Secteur d'activité de la structure (TRE_R02)", Kind.TEXT),

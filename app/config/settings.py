@@ -13,30 +13,16 @@ from pathlib import Path
 
 from app import __version__
 from app.config.layers import DEFAULT_SENDER_OID as DEFAULT_SENDER_OID
+from app.config.layers import KEYS, SANDBOX_AUTHOR, Config, InvalidValue
 from app.config.layers import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
-from app.config.layers import Config
 from app.dmp_client.bounds import DEFAULT_MAX_RESPONSE_BYTES
 from app.dmp_client.core.context import Software
+from app.dmp_client.options import StructureCredentials as StructureCredentials
+from app.dmp_client.structure_keys import is_encrypted
 from app.dmp_client.transport import Timeouts
+from app.store.errors import KeyringUnavailable
+from app.store.keys import SecretStore
 from app.store.local import StoreSettings
-
-
-@dataclass(frozen=True)
-class StructureCredentials:
-    """Indirect mode: the structure's TLS (AUTH_CLI) and signature (SIGN) certificates and keys."""
-
-    auth_cert: Path
-    auth_key: Path
-    sign_cert: Path
-    sign_key: Path
-    key_password: str | None
-    structure_id: str
-    sector: str
-    user_id: str
-    user_name: str
-    structure_name: str = ""
-    # Default author of documents sent by the structure: "IdNat|Prénom|NOM|G15_10/SM04"
-    author: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,11 +36,12 @@ class Settings:
     proxy: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # [UNSURE] no documented DMP maximum
+    vihf_reuse_seconds: float = 0.0  # [UNSURE] VIHF reuse (app/dmp_client/base.py _vihf): off
     trace_dir: Path | None = None  # --trace: every exchange of every client written there
     is_sandbox: bool = False
     store: StoreSettings = field(default_factory=StoreSettings.from_env)
     host_profile: str = "current"  # the DMP host's rules: current (Mon espace santé) or legacy
-    auth_mode: str = "carte"  # what the desktop application connects with first
+    auth_mode: str = "carte"  # DMP_MODE_AUTH: the command line's mode when --mode is not given
 
     # Where each value came from: the settings dialog shows the locked ones as locked.
     config: Config = field(default_factory=Config.load, compare=False, repr=False)
@@ -63,7 +50,7 @@ class Settings:
     def load(cls, config: Config | None = None) -> Settings:
         """The settings of ``config`` (default: :meth:`Config.load`, the machine's configuration)."""
         config = Config.load() if config is None else config
-        rig = config.get("DMP_SANDBOX_DIR")
+        rig = config.get("DMP_SANDBOX_DIR") or None  # "" (e.g. locked empty): no sandbox
         software = Software(
             name=config.require("DMP_LPS_NOM"),
             version=__version__,
@@ -89,7 +76,7 @@ class Settings:
                 "3990000017/secretariat",
                 "NADIA SECRETAIRE",
                 "CH DU BAC A SABLE",
-                config.require("DMP_STRUCTURE_AUTEUR"),
+                config.get("DMP_STRUCTURE_AUTEUR") or SANDBOX_AUTHOR,
             )
         return cls(
             host_url=config.require("DMP_HOST_URL"),
@@ -107,17 +94,26 @@ class Settings:
                 connect=float(config.require("DMP_DELAI_CONNEXION_S")),
             ),
             max_response_bytes=int(float(config.require("DMP_TAILLE_MAX_REPONSE_MO")) * 1024 * 1024),
+            vihf_reuse_seconds=float(config.require("DMP_VIHF_REUTILISATION_S")),
             is_sandbox=rig is not None,
-            host_profile=config.require("DMP_PROFIL_HOTE"),
-            auth_mode=config.require("DMP_MODE_AUTH"),
+            host_profile=_choice(config, "DMP_PROFIL_HOTE", HOST_PROFILES),
+            auth_mode=_choice(config, "DMP_MODE_AUTH", AUTH_MODES),
             store=StoreSettings.from_env(config),
             config=config,
         )
 
-    @classmethod
-    def from_env(cls) -> Settings:
-        """:meth:`load` with the machine's configuration (the name the callers know)."""
-        return cls.load()
+
+AUTH_MODES = ("carte", "structure")  # DMP_MODE_AUTH: the CLI's --mode default, the GUI's first connection
+HOST_PROFILES = ("current", "legacy")  # DMP_PROFIL_HOTE: the host's rules (the GUI offers what fits)
+
+
+def _choice(config: Config, name: str, allowed: tuple[str, ...]) -> str:
+    """A setting that takes one of ``allowed`` (the settings dialog offers them as a list)."""
+    value = config.require(name).strip().lower()
+    if value not in allowed:
+        expected = " ni ".join(f"« {a} »" for a in allowed)
+        raise InvalidValue(f"Réglage {name} (« {KEYS[name].label} ») : « {value[:20]} » n'est ni {expected}.")
+    return value
 
 
 def _configured_structure(config: Config) -> StructureCredentials | None:
@@ -137,11 +133,25 @@ def _configured_structure(config: Config) -> StructureCredentials | None:
         paths[1],
         paths[2],
         paths[3],
-        None,
+        _key_password(paths[1], paths[3]),
         structure_id,
         config.get("DMP_STRUCTURE_SECTEUR") or "SA01",
         f"{structure_id}/secretariat",
         "SECRETARIAT",
         config.get("DMP_STRUCTURE_NOM") or "",
-        config.require("DMP_STRUCTURE_AUTEUR"),
+        # None: documents need their own author (the send names this setting); never the sandbox's.
+        config.get("DMP_STRUCTURE_AUTEUR") or None,
     )
+
+
+def _key_password(*keys: Path) -> str | None:
+    """The password of encrypted structure keys (encrypted PEM, PKCS#12): from the system keyring only
+    (``dmp structure mot-de-passe`` stores it), never from a file or the environment; the keyring is
+    not asked when no key is encrypted. None when absent or the keyring is unusable: the connection
+    then fails with DMP-CLE-MOT-DE-PASSE-ABSENT."""
+    if not any(is_encrypted(key) for key in keys):
+        return None
+    try:
+        return SecretStore().get()
+    except KeyringUnavailable:
+        return None

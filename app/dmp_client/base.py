@@ -3,13 +3,16 @@ exchange (VIHF, envelope, transport, response checks) and TD0.2 / TD1.3a / TD0.3
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
+from cryptography.hazmat.primitives import hashes
 from lxml import etree
 
 from app.dmp_client.core.cda import Author
@@ -134,6 +137,10 @@ class ClientBase:
         self._status_cache: dict[str, tuple[float, DmpStatus]] = {}  # TD0.2 per patient (documents)
         self.journal: Journal | None = None
         self.on_journal_failure: Callable[[Exception], None] | None = None  # e.g. warn the user
+        # [UNSURE] VIHF reuse (see _vihf): off unless configured (DMP_VIHF_REUTILISATION_S).
+        self.vihf_reuse_seconds = 0.0
+        self._vihf_cache: dict[tuple[bytes, AccessContext], tuple[float, etree._Element]] = {}
+        self._vihf_lock = threading.Lock()
 
     def _journal_event(self, transaction: str, patient: Ins | None, result: str, duration: float) -> None:
         if self.journal is None:
@@ -206,9 +213,37 @@ class ClientBase:
         """The signed envelope, its ``wsa:To`` the service's endpoint URL (WS-Addressing 1.0 Core §3.1)."""
         from app.dmp_client.core.vihf import build_signed_vihf  # deferred: signxml only at the first exchange
 
-        vihf = build_signed_vihf(self._context(patient), self.signer)
+        vihf = self._vihf(build_signed_vihf, patient)
         to = f"{self.transport.endpoint.base_url.rstrip('/')}/{service}"
         return build_envelope(action, payload, vihf, to=to)
+
+    def _vihf(
+        self, build: Callable[[AccessContext, Signer], etree._Element], patient: Ins | None
+    ) -> etree._Element:
+        """A VIHF for this request. [UNSURE] No reference document says whether a signed VIHF may be
+        reused across requests (the official examples carry no Conditions, so no validity window):
+        by default one is built and signed per request (``vihf_reuse_seconds`` = 0,
+        DMP_VIHF_REUTILISATION_S). When set, a signed assertion is reused for that many seconds for
+        exactly the same context only: the same signer, professional, structure and sector (the
+        card's situation), mode, purpose (mode d'accès), patient (resource-id INS) and software;
+        any change builds a new one (identity vigilance: never another patient's or mode's VIHF)."""
+        context = self._context(patient)
+        if self.vihf_reuse_seconds <= 0:
+            return build(context, self.signer)
+        key = (self.signer.certificate.fingerprint(hashes.SHA256()), context)
+        now = time.monotonic()
+        with self._vihf_lock:
+            cached = self._vihf_cache.get(key)
+            if cached is not None and now - cached[0] < self.vihf_reuse_seconds:
+                return copy.deepcopy(cached[1])  # the envelope takes the element in: a copy each time
+        signed = build(context, self.signer)
+        with self._vihf_lock:
+            for stale in [
+                k for k, (at, _) in self._vihf_cache.items() if now - at >= self.vihf_reuse_seconds
+            ]:
+                del self._vihf_cache[stale]
+            self._vihf_cache[key] = (now, copy.deepcopy(signed))
+        return signed
 
     @staticmethod
     def _read(raw: RawResponse, expected: tuple[str, ...], message_id: str) -> SoapResponse:

@@ -18,27 +18,27 @@ import contextlib
 import http.client
 import ipaddress
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from cryptography import x509
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
-from tlslite.api import X509, HandshakeSettings, TLSConnection, X509CertChain
-from tlslite.constants import AlertDescription, CipherSuite
+from tlslite.api import X509, HandshakeSettings, Session, TLSConnection, X509CertChain
+from tlslite.constants import AlertDescription
 from tlslite.errors import TLSError
-from tlslite.recordlayer import RecordLayer
 from tlslite.utils.python_rsakey import Python_RSAKey
 
 from app.dmp_client import bounds
+from app.dmp_client.card_records import use_native_records
 from app.dmp_client.errors import HostUnreachable, Timeout, TlsError
 
 _READ_CHUNK = 256 * 1024
+_WRITE_PIECE = 64 * 1024  # four TLS records of 16 KiB per write
 
 DigestSigner = Callable[[bytes], bytes]
 
@@ -66,79 +66,22 @@ class CardRsaKey(Python_RSAKey):  # type: ignore[misc]
         return bytearray(self._sign(builtins.bytes(data)))  # ``bytes`` is tlslite's parameter name here
 
 
-class NativeAead:
-    """tlslite-ng's AEAD interface (``seal``/``open``, ``name``, ``tagLength``...) over
-    ``cryptography``'s OpenSSL AES-GCM or ChaCha20-Poly1305: the record layer at native speed
-    instead of tlslite's pure-Python ciphers (0.5 MB/s here, where it finds neither M2Crypto nor
-    the old pycrypto API). ``open`` returns ``None`` on a bad tag, as tlslite's own ciphers do."""
-
-    isBlockCipher = False
-    isAEAD = True
-    nonceLength = 12
-    tagLength = 16
-    implementation = "openssl"  # tlslite's name for a native backend
-
-    def __init__(self, key: bytes | bytearray, name: str) -> None:
-        self.key = key
-        self.name = name
-        self._aead: AESGCM | ChaCha20Poly1305 = (
-            ChaCha20Poly1305(bytes(key)) if name == "chacha20-poly1305" else AESGCM(bytes(key))
-        )
-
-    def seal(
-        self, nonce: bytes | bytearray, plaintext: bytes | bytearray, data: bytes | bytearray
-    ) -> bytearray:
-        return bytearray(self._aead.encrypt(bytes(nonce), plaintext, bytes(data)))
-
-    def open(
-        self, nonce: bytes | bytearray, ciphertext: bytes | bytearray, data: bytes | bytearray
-    ) -> bytearray | None:
-        try:
-            return bytearray(self._aead.decrypt(bytes(nonce), ciphertext, bytes(data)))
-        except InvalidTag:
-            return None
-
-
-def _native_aesgcm(key: bytearray, implementations: object = None) -> NativeAead:
-    return NativeAead(key, "aes128gcm" if len(key) == 16 else "aes256gcm")
-
-
-def _native_chacha20(key: bytearray, implementations: object = None) -> NativeAead:
-    return NativeAead(key, "chacha20-poly1305")
-
-
-def _native_cipher_settings(cipher_suite: int) -> tuple[int, int, Callable[..., Any]]:
-    """tlslite's ``RecordLayer._getCipherSettings`` with the AEAD constructors swapped for ours
-    (only the suites :func:`_settings` offers can be negotiated: the others keep tlslite's)."""
-    key_length, iv_length, create = RecordLayer._getCipherSettings(cipher_suite)
-    if cipher_suite in CipherSuite.aes128GcmSuites or cipher_suite in CipherSuite.aes256GcmSuites:
-        create = _native_aesgcm
-    elif cipher_suite in CipherSuite.chacha20Suites:
-        create = _native_chacha20
-    return key_length, iv_length, create
-
-
-def install_native_aead(connection: TLSConnection) -> None:
-    """The one place native record-layer crypto is plugged in: this connection's record layer only
-    (an instance attribute over the static method; tlslite's module-level factory and every other
-    tlslite user in the process are left alone). Idempotent."""
-    connection._recordLayer._getCipherSettings = _native_cipher_settings
-
-
 def _settings() -> HandshakeSettings:
     settings = HandshakeSettings()
     settings.minVersion = (3, 3)
     settings.maxVersion = (3, 3)
-    # The DMP's suites [FI-579] (dmp-interface.md §2.2) that are AEAD: ECDHE-RSA with AES-GCM or
-    # ChaCha20-Poly1305 (its AES-256-CBC-SHA384 is left out, as in structure mode).
-    settings.cipherNames = ["aes256gcm", "aes128gcm", "chacha20-poly1305"]
+    settings.cipherNames = ["aes256gcm", "aes128gcm"]
     settings.keyExchangeNames = ["ecdhe_rsa"]
     settings.rsaSchemes = ["pkcs1"]
     return settings
 
 
 class CardTlsTransport(httpx.BaseTransport):
-    """An httpx transport whose TLS client authentication is done by the card (keep-alive kept)."""
+    """An httpx transport whose TLS client authentication is done by the card: a small pool of
+    keep-alive connections, the first one a full handshake (one card signature), the others
+    resuming its TLS session (no signature), so queries can run ``POOL_SIZE`` in flight."""
+
+    POOL_SIZE = 4
 
     def __init__(
         self,
@@ -152,13 +95,22 @@ class CardTlsTransport(httpx.BaseTransport):
         self._key = CardRsaKey(auth_certificate, sign_digest_info)
         self._roots = roots
         self._timeout = timeout
-        self._connection: _CardConnection | None = None
-        self._origin: tuple[str, int] | None = None
+        self._lock = threading.Lock()
+        self._handshaking = (
+            threading.Lock()
+        )  # one handshake at a time: the first one's session serves the next
+        self._slots = threading.BoundedSemaphore(self.POOL_SIZE)
+        self._idle: list[tuple[tuple[str, int], _CardConnection]] = []
+        self._sessions: dict[tuple[str, int], Session] = {}  # per origin, never across hosts
+        self.full_handshakes = 0  # each one a card signature (resumptions are not counted)
 
-    def _connect(self, host: str, port: int, timeout: float) -> _CardConnection:
-        if self._connection is not None and self._origin == (host, port):
-            return self._connection
-        self.close()
+    def _connection(self, origin: tuple[str, int], timeout: float) -> _CardConnection:
+        with self._lock:
+            for index, (where, idle) in enumerate(self._idle):
+                if where == origin:
+                    del self._idle[index]
+                    return idle
+        host, port = origin
         connection = _CardConnection(host, port, timeout, self._handshake)
         try:
             connection.connect()
@@ -170,16 +122,28 @@ class CardTlsTransport(httpx.BaseTransport):
             raise TlsError(f"Poignée de main TLS refusée ({type(error).__name__}).") from None
         except OSError:
             raise HostUnreachable() from None
-        self._connection, self._origin = connection, (host, port)
         return connection
 
-    def _handshake(self, sock: socket.socket, host: str) -> TLSConnection:
-        """Mutual TLS over ``sock``, the server verified before the card signs anything."""
+    def _handshake(self, sock: socket.socket, host: str, port: int) -> TLSConnection:
+        """Mutual TLS over ``sock``, the server verified before the card signs anything; a session
+        of the same origin resumed when the host allows it (then nothing is signed)."""
         tls = _VerifyingTLSConnection(bounds.BoundedSocket(sock, sock.gettimeout()), self._verifier(host))
+        origin = (host, port)
         try:
-            tls.handshakeClientCert(
-                certChain=self._chain, privateKey=self._key, settings=_settings(), serverName=_sni(host)
-            )
+            with self._handshaking:
+                session = self._sessions.get(origin)
+                tls.handshakeClientCert(
+                    certChain=self._chain,
+                    privateKey=self._key,
+                    session=session if session is not None and session.valid() else None,
+                    settings=_settings(),
+                    serverName=_sni(host),
+                )
+                if not tls.resumed:
+                    self.full_handshakes += 1
+                with self._lock:
+                    if tls.session is not None and tls.session.valid():
+                        self._sessions[origin] = tls.session
         except BaseException:
             with contextlib.suppress(OSError):
                 sock.close()
@@ -206,19 +170,30 @@ class CardTlsTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = urlsplit(str(request.url))
+        origin = (url.hostname or "", url.port or 443)
         timeouts = request.extensions.get("timeout", {})
         timeout = timeouts.get("read") or self._timeout
-        connection = self._connect(url.hostname or "", url.port or 443, timeouts.get("connect") or timeout)
-        connection.sock.settimeout(timeout)  # per read; the exchange's deadline bounds the sum
+        # At most POOL_SIZE connections in use, each given back with its answer.
+        if not self._slots.acquire(timeout=timeout):
+            raise httpx.PoolTimeout("card TLS pool: no connection free in time", request=request)
+        try:
+            connection = self._connection(origin, timeouts.get("connect") or timeout)
+        except BaseException:
+            self._slots.release()
+            raise
+        connection.sock.settimeout(timeout)  # per read, this exchange's; its deadline bounds the sum
         path = url.path + (f"?{url.query}" if url.query else "")
         try:
-            connection.request(request.method, path, body=request.read(), headers=dict(request.headers))
+            # The body from its stream in record-sized pieces, never joined (http.client sends an
+            # iterable chunk by chunk; the Content-Length header keeps it from chunked encoding).
+            body = _pieces(request.stream) if "content-length" in request.headers else request.read()
+            connection.request(request.method, path, body=body, headers=dict(request.headers))
             response = connection.getresponse()
         except TimeoutError:
-            self.close()
+            self._release(origin, connection, reusable=False)
             raise httpx.ReadTimeout("card TLS read timed out", request=request) from None
         except (OSError, TLSError, http.client.HTTPException) as error:
-            self.close()
+            self._release(origin, connection, reusable=False)
             raise httpx.RemoteProtocolError(
                 f"card TLS connection lost: {type(error).__name__}", request=request
             ) from None
@@ -226,19 +201,30 @@ class CardTlsTransport(httpx.BaseTransport):
         return httpx.Response(
             response.status,
             headers=response.getheaders(),
-            stream=_CardStream(self, response, request, keep),
+            stream=_CardStream(
+                lambda reusable: self._release(origin, connection, reusable and keep), response, request
+            ),
             request=request,
         )
 
-    def connections(self) -> list[_CardConnection]:
-        """The open connections (for tests and diagnostics)."""
-        return [self._connection] if self._connection is not None else []
+    def _release(self, origin: tuple[str, int], connection: _CardConnection, reusable: bool) -> None:
+        """Back to the pool after a fully read answer; closed otherwise (a half-read answer or a
+        failed exchange leaves the connection unusable)."""
+        if reusable:
+            with self._lock:
+                self._idle.append((origin, connection))
+        else:
+            with contextlib.suppress(OSError):
+                connection.close()
+        self._slots.release()
 
     def close(self) -> None:
-        if self._connection is not None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._sessions.clear()
+        for _, connection in idle:
             with contextlib.suppress(OSError):
-                self._connection.close()
-        self._connection = None
+                connection.close()
 
 
 if not hasattr(TLSConnection, "_clientGetKeyFromChain"):  # pragma: no cover - a tlslite-ng upgrade
@@ -254,7 +240,7 @@ class _VerifyingTLSConnection(TLSConnection):  # type: ignore[misc]
 
     def __init__(self, sock: Any, verify: Callable[[X509CertChain], None]) -> None:
         super().__init__(sock)
-        install_native_aead(self)
+        use_native_records(self)  # AES-GCM by OpenSSL, not tlslite's pure Python (card_records.py)
         self._verify_chain = verify
         self.refusal: TlsError | None = None
 
@@ -272,7 +258,11 @@ class _CardConnection(http.client.HTTPConnection):
     straight to the host)."""
 
     def __init__(
-        self, host: str, port: int, timeout: float, handshake: Callable[[socket.socket, str], TLSConnection]
+        self,
+        host: str,
+        port: int,
+        timeout: float,
+        handshake: Callable[[socket.socket, str, int], TLSConnection],
     ) -> None:
         super().__init__(host, port, timeout=timeout)
         self._handshake_with = handshake
@@ -285,7 +275,16 @@ class _CardConnection(http.client.HTTPConnection):
         sock = socket.create_connection((self.host, self.port), connect_timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(self.timeout)
-        self.sock = self._handshake_with(sock, self.host)
+        self.sock = self._handshake_with(sock, self.host, self.port)
+
+
+def _pieces(stream: Any, size: int = _WRITE_PIECE) -> Iterator[bytes | memoryview]:
+    """The request's chunks cut to at most ``size`` bytes (views, no copy): tlslite re-slices what
+    it is given record by record, so a large chunk would cost time growing with its square."""
+    for chunk in stream:
+        view = memoryview(chunk)
+        for start in range(0, len(view), size):
+            yield view[start : start + size]
 
 
 def _sni(host: str) -> str | None:
@@ -305,16 +304,21 @@ def _tlslite_cert(certificate: x509.Certificate) -> X509:
 
 class _CardStream(httpx.SyncByteStream):
     """The response body read in bounded chunks as it arrives (tlslite's socket emulation can hand
-    http.client a short read, so ``read()`` of the whole body is not used), with its errors mapped."""
+    http.client a short read, so ``read()`` of the whole body is not used), with its errors mapped;
+    closing it gives the connection back (reusable only when the answer was read to its end)."""
 
     def __init__(
-        self, owner: CardTlsTransport, response: http.client.HTTPResponse, request: httpx.Request, keep: bool
+        self, release: Callable[[bool], None], response: http.client.HTTPResponse, request: httpx.Request
     ) -> None:
-        self._owner = owner
+        self._release: Callable[[bool], None] | None = release
         self._response = response
         self._request = request
-        self._keep = keep
         self._done = False
+
+    def _give_back(self, reusable: bool) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release(reusable)
 
     def __iter__(self) -> Iterator[bytes]:
         try:
@@ -324,18 +328,17 @@ class _CardStream(httpx.SyncByteStream):
                     break
                 yield chunk
         except TimeoutError:
-            self._owner.close()
+            self._give_back(False)
             raise httpx.ReadTimeout("card TLS read timed out", request=self._request) from None
         except (OSError, TLSError, http.client.HTTPException) as error:
-            self._owner.close()
+            self._give_back(False)
             raise httpx.RemoteProtocolError(
                 f"card TLS connection lost: {type(error).__name__}", request=self._request
             ) from None
         if self._response.length:  # http.client counts down what Content-Length still announces
-            self._owner.close()
+            self._give_back(False)
             raise httpx.RemoteProtocolError("card TLS response truncated", request=self._request)
         self._done = True
 
     def close(self) -> None:
-        if not (self._done and self._keep):
-            self._owner.close()  # a half-read answer leaves the connection unusable
+        self._give_back(self._done)

@@ -28,4 +28,5 @@ class DmpClient(DocumentTransactions, AdminTransactions):
         )
         client.journal = self.journal
         client.on_journal_failure = self.on_journal_failure
+        client.vihf_reuse_seconds = self.vihf_reuse_seconds  # its own cache: another purpose, another VIHF
         return client

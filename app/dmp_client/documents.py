@@ -17,9 +17,11 @@ import datetime as dt
 import functools
 import hashlib
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Concatenate, ParamSpec, TypeVar
@@ -42,8 +44,9 @@ from app.dmp_client.core.mtom import Part, build_mtom
 from app.dmp_client.core.registry import RegistryErrorItem, parse_registry_response
 from app.dmp_client.core.soap import uncertain_outcome
 from app.dmp_client.core.valuesets import value_sets
+from app.dmp_client.errors import AuthorUnknown, DmpClosed, DocumentUnknown, NoDmp, NotAuthorized
+from app.dmp_client.errors import DmpNotUsable as DmpNotUsable
 from app.dmp_client.spool import spool
-from app.errors import DmpClientError
 from app.ins import IdentityTraits, Ins
 
 if TYPE_CHECKING:
@@ -62,11 +65,6 @@ SAFETY_ERRORS = (OtherPatientAnswer, AlteredDocument)
 P = ParamSpec("P")
 R = TypeVar("R")
 PatientT = TypeVar("PatientT", bound="Ins | None")
-
-
-class DmpNotUsable(DmpClientError):
-    code = "DMP-INDISPONIBLE"
-    user_message = "Le DMP de ce patient n'est pas accessible."
 
 
 @dataclass(frozen=True)
@@ -104,6 +102,37 @@ class Sent:
 
 def _now() -> dt.datetime:
     return dt.datetime.now().astimezone()
+
+
+class Listing(list[DocumentInfo]):
+    """A list of documents with the Warning-severity RegistryErrors of the answers it came from
+    (ITI TF-3 4.2.4: a Success or PartialSuccess may carry them; the caller shows them)."""
+
+    def __init__(self, documents: Iterable[DocumentInfo] = (), warnings: tuple[RegistryErrorItem, ...] = ()):
+        super().__init__(documents)
+        self.warnings = warnings
+
+
+@dataclass(frozen=True)
+class HistoryBatch:
+    """One step of :meth:`DocumentTransactions.find_older`: this batch's documents (checked to be
+    the patient's), how many entries are loaded so far out of the whole history (the first
+    search's included), the warnings of this batch's answer; the last one says if it was stopped."""
+
+    documents: tuple[DocumentInfo, ...]
+    loaded: int
+    total: int
+    warnings: tuple[RegistryErrorItem, ...] = ()
+    stopped: bool = False
+
+
+def merge_unique(unique: dict[str, DocumentInfo], documents: Iterable[DocumentInfo]) -> None:
+    """De-duplicate by uniqueId (else entryUUID), an Approved entry winning over another status."""
+    for document in documents:
+        key = document.unique_id or document.entry_id
+        kept = unique.get(key)
+        if kept is None or (document.status == Status.APPROVED and kept.status != Status.APPROVED):
+            unique[key] = document
 
 
 def check_entries(
@@ -190,20 +219,16 @@ class DocumentTransactions(ClientBase):
             status = self.status(ins)
             self._status_cache[key] = (time.monotonic(), status)
         if status.state is DmpState.NONE:
-            raise DmpNotUsable("Ce patient n'a pas de DMP.", code="DMP-INEXISTANT")
+            raise NoDmp()
         if status.state is DmpState.CLOSED:
-            raise DmpNotUsable("Le DMP de ce patient est fermé.", code="DMP-FERME")
+            raise DmpClosed()
         if (
             not feeding
             and not status.authorized
             and self.session.purpose is Purpose.NORMAL
             and self.session.mode is AuthMode.DIRECT
         ):
-            raise DmpNotUsable(
-                "Vous n'êtes pas autorisé sur le DMP de ce patient : demandez son accord puis "
-                "utilisez « dmp authorize ».",
-                code="DMP-NON-AUTORISE",
-            )
+            raise NotAuthorized()
         return status
 
     def forget_status(self, ins: Ins) -> None:
@@ -238,9 +263,7 @@ class DocumentTransactions(ClientBase):
 
     @journaled("TD3.1")
     @_vigilant
-    def find_documents(
-        self, ins: Ins, search: FindDocuments | None = None, *, check: bool = True
-    ) -> list[DocumentInfo]:
+    def find_documents(self, ins: Ins, search: FindDocuments | None = None, *, check: bool = True) -> Listing:
         """FindDocuments as references, then their metadata in batches of 20 fetched concurrently,
         de-duplicated by uniqueId, newest first. Without a query: the last two years, approved only."""
         if check:
@@ -251,36 +274,108 @@ class DocumentTransactions(ClientBase):
         if search.patient != ins:
             raise LocalProtocolError("Recherche préparée pour un autre patient que celui demandé.")
         refs = self.query(ins, StoredQuery.FIND_DOCUMENTS, search.parameters(), ReturnType.OBJECT_REF)
-        return self.get_documents(ins, list(dict.fromkeys(refs.object_refs)))
+        listing = self.get_documents(ins, list(dict.fromkeys(refs.object_refs)))
+        return Listing(listing, (*refs.warnings, *listing.warnings))
 
     @_vigilant
-    def get_documents(self, ins: Ins, entry_ids: list[str]) -> list[DocumentInfo]:
+    def get_documents(self, ins: Ins, entry_ids: list[str]) -> Listing:
+        """The metadata of these entries (GetDocumentsAndAssociations in batches of 20, up to
+        ``transport.concurrency`` in flight), each batch's answer checked to be this patient's and
+        its own batch's entries; de-duplicated by uniqueId, newest first; the answers' warnings kept."""
+        unique: dict[str, DocumentInfo] = {}
+        warnings: list[RegistryErrorItem] = []
+        for _batch, result in self.iter_batches(ins, entry_ids):
+            warnings.extend(result.warnings)
+            merge_unique(unique, result.documents)
+        epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+        ordered = sorted(unique.values(), key=lambda d: d.creation_time or epoch, reverse=True)
+        return Listing(ordered, tuple(warnings))
+
+    def iter_batches(
+        self, ins: Ins, entry_ids: list[str], stop: threading.Event | None = None
+    ) -> Iterator[tuple[list[str], QueryResult]]:
+        """GetDocumentsAndAssociations of ``entry_ids`` in batches of 20, at most
+        ``transport.concurrency`` in flight, yielded in order, each answer already checked against
+        the patient and its own batch (identity vigilance). Once ``stop`` is set no further batch
+        is sent and nothing more is yielded (the batches in flight are waited for, then dropped)."""
         batches = [entry_ids[i : i + BATCH] for i in range(0, len(entry_ids), BATCH)]
 
         def fetch(batch: list[str]) -> QueryResult:
-            return self.query(
+            result = self.query(
                 ins,
                 StoredQuery.GET_DOCUMENTS_AND_ASSOCIATIONS,
                 iti18.by_uuid_or_unique_id("$XDSDocumentEntry", batch, []),
                 ReturnType.LEAF_CLASS,
             )
+            check_entries(ins, result.documents, entry_ids=batch)  # this batch's entries only
+            return result
 
-        if len(batches) <= 1 or self.transport.concurrency <= 1:
-            results = [fetch(b) for b in batches]
-        else:
-            with ThreadPoolExecutor(self.transport.concurrency, thread_name_prefix="dmp-iti18") as pool:
-                results = list(pool.map(fetch, batches))
-        for batch, result in zip(batches, results, strict=True):  # each answer: its own batch's ids
-            check_entries(ins, result.documents, entry_ids=batch)
-        unique: dict[str, DocumentInfo] = {}
-        for result in results:
-            for document in result.documents:
-                key = document.unique_id or document.entry_id
-                kept = unique.get(key)
-                if kept is None or (document.status == Status.APPROVED and kept.status != Status.APPROVED):
-                    unique[key] = document
-        epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
-        return sorted(unique.values(), key=lambda d: d.creation_time or epoch, reverse=True)
+        def stopped() -> bool:
+            return stop is not None and stop.is_set()
+
+        width = max(1, self.transport.concurrency)
+        if width == 1 or len(batches) <= 1:
+            for batch in batches:
+                if stopped():
+                    return
+                result = fetch(batch)
+                if stopped():
+                    return
+                yield batch, result
+            return
+        with ThreadPoolExecutor(width, thread_name_prefix="dmp-iti18") as pool:
+            flight: deque[tuple[list[str], Future[QueryResult]]] = deque()
+            following = iter(batches)
+            try:
+                while True:
+                    while len(flight) < width and not stopped():
+                        upcoming: list[str] | None = next(following, None)
+                        if upcoming is None:
+                            break
+                        flight.append((upcoming, pool.submit(fetch, upcoming)))
+                    if not flight or stopped():
+                        return
+                    batch, future = flight.popleft()
+                    result = future.result()
+                    if stopped():
+                        return
+                    yield batch, result
+            finally:  # stopped, failed or abandoned: nothing more is sent
+                for _batch, future in flight:
+                    future.cancel()
+
+    @journaled("TD3.1")
+    @_vigilant
+    def find_older(
+        self,
+        ins: Ins,
+        search: FindDocuments,
+        known: Collection[str],
+        on_batch: Callable[[HistoryBatch], None],
+        stop: threading.Event | None = None,
+    ) -> HistoryBatch:
+        """The rest of the history behind a first search: FindDocuments ``search`` (the whole
+        history) as references, minus the entries already shown (``known``: their entryUUIDs), then
+        their metadata batch by batch (:meth:`iter_batches`), each batch handed to ``on_batch`` as
+        soon as it is checked. Exact: an entry is either known or fetched once, whatever its
+        creation time (entries without one included). Returns the final count (``stopped`` when
+        ``stop`` ended it early)."""
+        if search.patient != ins:
+            raise LocalProtocolError("Recherche préparée pour un autre patient que celui demandé.")
+        refs = self.query(ins, StoredQuery.FIND_DOCUMENTS, search.parameters(), ReturnType.OBJECT_REF)
+        seen = set(known)
+        rest = [r for r in dict.fromkeys(refs.object_refs) if r not in seen]
+        total = len(seen) + len(rest)
+        loaded = len(seen)
+        warnings = list(refs.warnings)
+        last = HistoryBatch((), loaded, total, tuple(warnings))
+        for batch, result in self.iter_batches(ins, rest, stop):
+            loaded += len(batch)
+            last = HistoryBatch(result.documents, loaded, total, result.warnings)
+            warnings.extend(result.warnings)
+            on_batch(last)
+        stopped = loaded < total
+        return HistoryBatch((), loaded, total, tuple(warnings), stopped=stopped)
 
     @journaled("TD3.1")
     def document_reference(self, ins: Ins, unique_id: str) -> str | None:
@@ -309,7 +404,7 @@ class DocumentTransactions(ClientBase):
         check_entries(ins, result.documents, unique_ids=[unique_id])
         current = [d for d in result.documents if d.status != Status.DEPRECATED] or list(result.documents)
         if not current:
-            raise DmpClientError("Document introuvable dans le DMP.", code="DMP-DOCUMENT-INCONNU")
+            raise DocumentUnknown()
         return current[-1]
 
     # -- TD3.2 ----------------------------------------------------------------------------------
@@ -396,7 +491,7 @@ class DocumentTransactions(ClientBase):
         self.checked_status(ins, feeding=True)
         author = document.author or self.session.author
         if author is None:
-            raise DmpClientError("Auteur du document inconnu.", code="DMP-AUTEUR")
+            raise AuthorUnknown()
         sets = value_sets()
         set_id, version, previous_id = document.set_id or new_oid(), 1, None
         if replaces is not None:
@@ -465,9 +560,13 @@ class DocumentTransactions(ClientBase):
                 ],
             )
             raw = self.transport.post("repository", mtom, self.transport.timeouts.send, idempotent=False)
-        with uncertain_outcome():  # the document may be registered although the answer is unreadable
-            response = self._read(raw, (iti41.ACTION_RESPONSE,), envelope.message_id)
-            warnings = parse_registry_response(response.payload)
+        try:
+            with uncertain_outcome():  # the document may be registered although the answer is unreadable
+                response = self._read(raw, (iti41.ACTION_RESPONSE,), envelope.message_id)
+                warnings = parse_registry_response(response.payload)
+        finally:
+            for part in raw.parts.values():  # a multipart answer's spool files
+                part.file.close()
         return Sent(entry.unique_id, entry.entry_id, set_id, version, written.size, warnings)
 
     def _previous_version(self, ins: Ins, replaced: DocumentInfo) -> tuple[str, int, str]:
@@ -486,7 +585,10 @@ class DocumentTransactions(ClientBase):
         """Send one ITI-57 update; its answer's Warning-severity RegistryErrors are returned."""
         author = self.session.author
         if author is None:
-            raise DmpClientError("Auteur de la mise à jour inconnu.", code="DMP-AUTEUR")
+            raise AuthorUnknown(
+                "Auteur de la mise à jour inconnu : une carte de personnel n'est pas auteure ; en mode "
+                "structure, réglez l'auteur par défaut (DMP_STRUCTURE_AUTEUR)."
+            )
         submission = SubmissionSet(
             ebrim.new_id(), new_oid(), self.session.sender_oid, ins, author, _now(), self.content_type
         )

@@ -45,3 +45,77 @@ class ResponseTooLarge(TransportError):
             super().__init__(
                 f"La réponse du DMP dépasse la taille maximale admise ({mib:g} Mio) : elle a été abandonnée."
             )
+
+
+class AuthorUnknown(DmpClientError):
+    """A document to send has no author: a CPE holder is not one, and in indirect mode the structure
+    has no default author unless DMP_STRUCTURE_AUTEUR names one (never the sandbox's)."""
+
+    code = "DMP-AUTEUR"
+    user_message = (
+        "Auteur du document inconnu : indiquez l'auteur du document, ou, en mode structure, "
+        "configurez l'auteur par défaut (réglage DMP_STRUCTURE_AUTEUR, « Auteur par défaut des "
+        "documents de la structure »)."
+    )
+
+
+class DmpNotUsable(DmpClientError):
+    """The patient's DMP cannot be used for this transaction (also importable from documents.py)."""
+
+    code = "DMP-INDISPONIBLE"
+    user_message = "Le DMP de ce patient n'est pas accessible."
+
+
+class NoDmp(DmpNotUsable):
+    code = "DMP-INEXISTANT"
+    user_message = "Ce patient n'a pas de DMP."
+
+
+class DmpClosed(DmpNotUsable):
+    code = "DMP-FERME"
+    user_message = "Le DMP de ce patient est fermé."
+
+
+class NotAuthorized(DmpNotUsable):
+    code = "DMP-NON-AUTORISE"
+    user_message = (
+        "Vous n'êtes pas autorisé sur le DMP de ce patient : demandez son accord puis "
+        "utilisez « dmp authorize »."
+    )
+
+
+class DocumentUnknown(DmpClientError):
+    code = "DMP-DOCUMENT-INCONNU"
+    user_message = "Document introuvable dans le DMP."
+
+
+class ClientConfigError(DmpClientError):
+    """What the client is assembled from is missing or unusable (structure certificate, key, author)."""
+
+    code = "DMP-CONFIG"
+    user_message = "La configuration de la connexion au DMP est incomplète ou invalide."
+
+
+class TraceFileError(TransportError):
+    code = "DMP-TRACE"
+    user_message = "Impossible de créer un fichier de trace unique."
+
+
+class StructureKeyPasswordMissing(ClientConfigError):
+    """The structure's key file is encrypted and no password is stored in the keyring for it."""
+
+    code = "DMP-CLE-MOT-DE-PASSE-ABSENT"
+    user_message = (
+        "La clé de la structure est chiffrée et son mot de passe n'est pas dans le trousseau du système : "
+        "enregistrez-le avec « dmp structure mot-de-passe »."
+    )
+
+
+class StructureKeyPasswordWrong(ClientConfigError):
+    """The password from the keyring does not open the structure's key file (or the file is damaged)."""
+
+    code = "DMP-CLE-MOT-DE-PASSE-INCORRECT"
+    user_message = (
+        "Le mot de passe du trousseau n'ouvre pas la clé de la structure (mot de passe incorrect ou fichier "
+        "endommagé) : enregistrez le bon avec « dmp structure mot-de-passe »."
+    )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from app.card import pkcs11_module
 from app.card.cps import PinPrompt
+from app.card.errors import SituationUnknown
+from app.card.identity import SituationChooser
 from app.card.session import CardSession
 from app.card.signer import CardSigner
-from app.config.settings import Settings
+from app.dmp_client import structure_keys
 from app.dmp_client.actors import actor_from_card, structure_actor
 from app.dmp_client.card_tls import CardTlsTransport
 from app.dmp_client.client import DmpClient, Session
@@ -18,9 +19,9 @@ from app.dmp_client.core.cda import Author, Organization, Person
 from app.dmp_client.core.context import NON_PS_ROLE_CODE_SYSTEM, AuthMode, Code, Purpose
 from app.dmp_client.core.signing import SoftwareKeySigner
 from app.dmp_client.core.valuesets import value_sets
-from app.dmp_client.errors import TlsError
-from app.dmp_client.transport import Endpoint, Transport, client_context
-from app.errors import DmpClientError
+from app.dmp_client.errors import ClientConfigError, TlsError
+from app.dmp_client.options import ClientSettings as Settings
+from app.dmp_client.transport import Endpoint, Transport
 
 
 def _endpoint(settings: Settings) -> Endpoint:
@@ -57,7 +58,7 @@ def parse_author(
         return None
     parts = text.split("|")
     if len(parts) != 4 or not parts[3].startswith("G15_"):
-        raise DmpClientError(f"{what} doit avoir la forme IdNat|Prénom|NOM|G15_xx/SMyy.", code="DMP-CONFIG")
+        raise ClientConfigError(f"{what} doit avoir la forme IdNat|Prénom|NOM|G15_xx/SMyy.")
     profession, _, specialty = parts[3][4:].partition("/")
     return author_of(
         parts[0], parts[1], parts[2], profession, specialty or None, structure_id, structure_name
@@ -72,15 +73,14 @@ def structure_client(settings: Settings, purpose: Purpose = Purpose.NORMAL) -> D
     """Indirect mode: TLS with ORG AUTH_CLI, VIHF signed with ORG SIGN."""
     creds = settings.structure
     if creds is None:
-        raise DmpClientError("Aucun certificat de structure n'est configuré.", code="DMP-CONFIG")
+        raise ClientConfigError("Aucun certificat de structure n'est configuré.")
     endpoint = _endpoint(settings)
-    tls = client_context(endpoint, creds.auth_cert, creds.auth_key, creds.key_password)
-    key = load_pem_private_key(
-        creds.sign_key.read_bytes(), creds.key_password.encode() if creds.key_password else None
-    )
+    # PEM, encrypted PEM or PKCS#12; the password from the keyring (app/dmp_client/structure_keys.py)
+    tls = structure_keys.tls_context(endpoint, creds.auth_cert, creds.auth_key, creds.key_password)
+    key, _, _ = structure_keys.load_key_and_certificate(creds.sign_key, creds.key_password)
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise DmpClientError("La clé de signature de la structure n'est pas RSA.", code="DMP-CONFIG")
-    signer = SoftwareKeySigner(key, x509.load_pem_x509_certificate(creds.sign_cert.read_bytes()))
+        raise ClientConfigError("La clé de signature de la structure n'est pas RSA.")
+    signer = SoftwareKeySigner(key, structure_keys.load_certificate(creds.sign_cert, creds.key_password))
     roles = (Code("SECRETARIAT_MEDICAL", NON_PS_ROLE_CODE_SYSTEM),)
     actor = structure_actor(creds.user_id, creds.user_name, creds.structure_id, creds.sector, roles)
     author = _configured_author(creds.author, creds.structure_id, creds.structure_name)
@@ -91,19 +91,22 @@ def structure_client(settings: Settings, purpose: Purpose = Purpose.NORMAL) -> D
 
 
 def card_client(
-    settings: Settings, prompt: PinPrompt, situation: int = 1, purpose: Purpose = Purpose.NORMAL
+    settings: Settings,
+    prompt: PinPrompt,
+    situation: int | SituationChooser = 1,
+    purpose: Purpose = Purpose.NORMAL,
 ) -> tuple[DmpClient, CardSession]:
-    """Direct mode: PIN once, TLS and VIHF with the card's keys, the chosen situation d'exercice."""
-    card = CardSession(pkcs11_module.discover(settings.pkcs11_module))
+    """Direct mode: PIN once, TLS and VIHF with the card's keys, the chosen situation d'exercice
+    (a number, or a chooser asked after the PIN with the card's situations, e.g. the GUI's dialog)."""
+    card = CardSession(pkcs11_module.discover(settings.pkcs11_module), sandbox=settings.is_sandbox)
     try:
         card.login(prompt)
         who = card.professional()
         situations = card.situations()
-        chosen = next((s for s in situations if s.number == situation), None)
+        number = situation(situations) if callable(situation) else situation
+        chosen = next((s for s in situations if s.number == number), None)
         if chosen is None:
-            raise DmpClientError(
-                f"La carte n'a pas de situation d'exercice n° {situation}.", code="CARTE-SITUATION"
-            )
+            raise SituationUnknown(f"La carte n'a pas de situation d'exercice n° {number}.")
         signer = CardSigner(card)
         endpoint = _endpoint(settings)
         roots = [

@@ -1,8 +1,10 @@
-"""The only module that talks HTTP: httpx over mutual TLS, one client per session (keep-alive).
+"""The SOAP exchanges over HTTP: one httpx client per session (keep-alive) over mutual TLS.
 
-The structure backend uses the standard ``ssl`` module with the structure's certificate (indirect
-mode). Both backends verify the host's chain against the configured IGC-Santé roots and check the
-host name. Time-outs are per transaction: one deadline covers the whole exchange (connection, request,
+Two TLS backends sit under it as httpx transports: the standard ``ssl`` module with the structure's
+certificate (indirect mode, ``_bounded_transport`` here), and the card's key through tlslite-ng
+(direct mode, ``card_tls.CardTlsTransport``, which the factory passes in). Both verify the host's
+chain against the configured IGC-Santé roots and check the host name. Time-outs are per
+transaction: one deadline covers the whole exchange (connection, request,
 headers, body, a retry) whatever the host's pace, and the bytes read are capped (``bounds``). Only
 idempotent queries are retried automatically.
 
@@ -28,7 +30,15 @@ from app.dmp_client.core.errors import HostileXml
 from app.dmp_client.core.mtom import MtomRequest, ReceivedPart, content_type_parameters, read_mtom
 from app.dmp_client.core.soap import SoapRequest
 from app.dmp_client.core.xml import MAX_XML_BYTES
-from app.dmp_client.errors import HostUnreachable, HttpError, Timeout, TlsError, TransportError
+from app.dmp_client.errors import (
+    HostUnreachable,
+    HttpError,
+    Timeout,
+    TlsError,
+    TraceFileError,
+    TransportError,
+)
+from app.dmp_client.net_errors import connect_failure
 from app.dmp_client.spool import spool
 
 SOAP_STATUSES = (200, 202, 400, 500)  # a SOAP fault may come with any of these
@@ -128,7 +138,7 @@ class Transport:
             self.concurrency = 4  # parallel queries over the keep-alive pool
         else:
             self._client = httpx.Client(transport=tls, trust_env=False)
-            self.concurrency = 1  # the card's TLS connection is one socket
+            self.concurrency = 4  # the card transport's pool (resumed TLS sessions: one card signature)
 
     def close(self) -> None:
         self._client.close()
@@ -198,15 +208,7 @@ class Transport:
         except TransportError:
             raise
         except httpx.ConnectError as error:
-            if _cut_during_handshake(error):
-                raise HostUnreachable("Connexion coupée par le DMP pendant l'établissement du TLS.") from None
-            if (
-                isinstance(error.__cause__, ssl.SSLError)
-                or "SSL" in str(error)
-                or "certificate" in str(error)
-            ):
-                raise TlsError(f"Connexion TLS refusée : {error}") from None
-            raise HostUnreachable() from None
+            raise connect_failure(error) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
             raise HostUnreachable(f"Connexion interrompue par le DMP ({type(error).__name__}).") from None
         finally:
@@ -241,7 +243,7 @@ def trace_files(folder: Path, stem: str) -> tuple[BinaryIO, BinaryIO]:
         except FileExistsError:
             request.close()
             continue
-    raise TransportError("Impossible de créer un fichier de trace unique.", code="DMP-TRACE")
+    raise TraceFileError()
 
 
 def _create_private(path: Path) -> BinaryIO:
@@ -256,19 +258,6 @@ def _bounded_transport(tls: ssl.SSLContext, proxy: str | None) -> httpx.HTTPTran
     pool = transport._pool  # httpcore.ConnectionPool or HTTPProxy, both take a network backend
     pool._network_backend = bounds.BoundedBackend(pool._network_backend)
     return transport
-
-
-def _cut_during_handshake(error: BaseException) -> bool:
-    """A connection dropped mid-handshake (EOF, reset) is the network's fault, not a refused
-    certificate: worth trying again later, unlike a TLS refusal."""
-    cause = error.__cause__ or error.__context__
-    text = str(error).lower()
-    return (
-        isinstance(cause, ssl.SSLEOFError | ConnectionResetError | BrokenPipeError)
-        or "eof occurred" in text
-        or "unexpected eof" in text
-        or "connection reset" in text
-    )
 
 
 def _tee(chunks: Iterator[bytes], handle: BinaryIO | None, head: str) -> Iterator[bytes]:

@@ -2,7 +2,8 @@
 
 The shipped product never imports ``sandbox`` by name. When the sandbox is installed beside it (the
 default build: demos, training and tests run against it), this module finds ``sandbox.training`` at
-run time and offers its fictitious patients (test INS OID) and the ``dmp demo`` command; in a build
+run time and offers its fictitious patients (test INS OID), its virtual Vitale card (in sandbox mode
+only) and the ``dmp demo`` command; in a build
 without the sandbox every function here answers "nothing" and ``dmp demo`` says training mode is
 absent. ``tests/test_without_sandbox.py`` runs the product with ``sandbox`` hidden.
 """
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, TextIO, cast
 from app.errors import DmpClientError
 
 if TYPE_CHECKING:
+    from app.card.patient_sources import IdentitySource
     from app.services.workspace import Patient
 
 _MODULE = "sandbox.training"
@@ -66,6 +68,24 @@ def sandbox_insi(first_name: str, card_birth_date: str, own_nir: str | None) -> 
         if training
         else None
     )
+
+
+class VitaleReadByEhr(DmpClientError):
+    code = "VITALE-LOGICIEL-METIER"
+    user_message = (
+        "Hors du mode formation, la carte Vitale est lue par le logiciel métier (composants SESAM-Vitale) : "
+        "ouvrez le patient depuis celui-ci (contexte patient)."
+    )
+
+
+def vitale_card(sandbox_mode: bool, reader: str | None = None) -> IdentitySource:
+    """The sandbox's virtual Vitale card, in sandbox mode only (``Settings.is_sandbox``); otherwise
+    :class:`VitaleReadByEhr`: a real Vitale card is read by the EHR and handed over as the context, and
+    no sandbox APDU is ever sent to it."""
+    training = _training() if sandbox_mode else None
+    if training is None:
+        raise VitaleReadByEhr()
+    return cast("IdentitySource", training.vitale_card(reader))
 
 
 def add_demo_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -8,9 +8,11 @@ A failed check is silent for the user's work (it is only a notice) but reported 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -44,11 +46,32 @@ def _parse_version(text: str) -> tuple[int, int, int]:
     return int(major), int(minor), int(patch)
 
 
+def _is_allowed(url: str, *, loopback_http: bool) -> bool:
+    """HTTPS to a named host, or (``loopback_http``: a local test server) plain HTTP to a loopback
+    address; the scheme and the host are parsed, not matched as a prefix of the text."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 (raises ValueError on a malformed port)
+    except ValueError:
+        return False
+    if not host or parts.username is not None or parts.password is not None:
+        return False
+    if parts.scheme == "https":
+        return True
+    if parts.scheme != "http" or not loopback_http:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def check(
     url: str, current: str = __version__, *, timeout: float = 5.0, proxy: str | None = None
 ) -> Update | None:
     """The announced update when it is newer than ``current``; None when up to date."""
-    if not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
+    if not _is_allowed(url, loopback_http=True):
         raise UpdateCheckFailed("L'adresse des mises à jour doit être en HTTPS.")
     try:
         client = httpx.Client(timeout=timeout, proxy=proxy, trust_env=False, follow_redirects=False)
@@ -67,7 +90,7 @@ def check(
         version, link = str(data["version"]), str(data["url"])
     except (ValueError, KeyError, TypeError):
         raise UpdateCheckFailed("Annonce de mise à jour illisible (JSON attendu).") from None
-    if not link.startswith("https://"):
+    if not _is_allowed(link, loopback_http=False):
         raise UpdateCheckFailed("Annonce de mise à jour refusée : lien de téléchargement non HTTPS.")
     if _parse_version(version) <= _parse_version(current):
         return None

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
+import re
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.card.identity import Professional
+from app.card.identity import Professional, SituationChooser
 from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.actions import Action, document_actions
@@ -25,7 +28,8 @@ from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.hl7v3 import DmpStatus
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
-from app.errors import DmpClientError
+from app.dmp_client.documents import HistoryBatch
+from app.errors import ActionUnavailable, DmpClientError, InputFileError, LocalStoreUnavailable
 from app.ins import IdentityTraits, Ins
 from app.store.local import LocalStore
 from app.store.queue import Entry
@@ -108,7 +112,7 @@ class Workspace:
     # -- connection -----------------------------------------------------------------------------
 
     def connect_card(
-        self, prompt: PinPrompt, situation: int = 1, purpose: Purpose = Purpose.NORMAL
+        self, prompt: PinPrompt, situation: int | SituationChooser = 1, purpose: Purpose = Purpose.NORMAL
     ) -> Connection:
         with self._lock:
             self.disconnect()
@@ -116,7 +120,9 @@ class Workspace:
 
             client, card = card_client(self.settings, prompt, situation, purpose)
             who = card.professional()
-            chosen = next(s for s in card.situations() if s.number == situation)
+            actor = client.session.actor  # the situation chosen, by number or by the chooser
+            place = (actor.structure_id, actor.sector)
+            chosen = next(s for s in card.situations() if (s.structure_id, s.sector) == place)
             self._attach(client)
             self._card = card
             self.connection = Connection(
@@ -151,6 +157,7 @@ class Workspace:
             return self.connection
 
     def _attach(self, client: DmpClient) -> None:
+        client.vihf_reuse_seconds = self.settings.vihf_reuse_seconds  # [UNSURE] 0 (off) by default
         client.journal = self.store.journal if self.store else None
         self.client = client
 
@@ -221,6 +228,29 @@ class Workspace:
             self.store.cache.put_list(patient.ins, [_summary(d) for d in documents])
         return documents
 
+    def older_documents(
+        self,
+        patient: Patient,
+        shown: list[DocumentInfo],
+        on_batch: Callable[[HistoryBatch], None],
+        stop: threading.Event | None = None,
+    ) -> HistoryBatch:
+        """The rest of the history behind the first search (``shown``): every status, the entries not
+        already shown, in concurrent batches handed to ``on_batch`` (from this worker thread) as each
+        is checked; ``stop`` ends it between batches. The whole list goes to the cache once complete."""
+        search = FindDocuments(patient.ins, statuses=ALL_STATUSES)
+        fetched: list[DocumentInfo] = []
+
+        def batch(step: HistoryBatch) -> None:
+            fetched.extend(step.documents)
+            on_batch(step)
+
+        known = [d.entry_id for d in shown]
+        done = self._client().find_older(patient.ins, search, known, batch, stop)
+        if self.store is not None and not done.stopped:
+            self.store.cache.put_list(patient.ins, [_summary(d) for d in (*shown, *fetched)])
+        return done
+
     def actions(self, document: DocumentInfo, treating_doctor: bool) -> frozenset[Action]:
         if self.connection is None:
             return frozenset()
@@ -238,7 +268,7 @@ class Workspace:
         """The CDA (from the cache when it holds it, after the rights check of the listing) and its
         body, in this session's private folder (removed when the application ends)."""
         folder = Path(self._folder.name)
-        safe = document.unique_id.replace(".", "_")
+        safe = private_file_stem(document.unique_id)
         cda, body = folder / f"{safe}.xml", folder / f"{safe}.corps"
         client = self._client()
         try:
@@ -284,7 +314,7 @@ class Workspace:
         elif action is Action.DELETE:
             warnings = client.set_status(patient.ins, document, Status.DELETED)
         else:
-            raise DmpClientError(f"Action non disponible ici : {action}.", code="POSTE-ACTION")
+            raise ActionUnavailable(f"Action non disponible ici : {action}.")
         return tuple(w.said() for w in warnings)
 
     # -- feeding --------------------------------------------------------------------------------
@@ -292,7 +322,7 @@ class Workspace:
     def enqueue(self, request: UploadRequest, path: Path) -> Entry:
         """Confide a document to the durable queue (sent by :meth:`drain`)."""
         if self.store is None:
-            raise DmpClientError("La base locale n'est pas disponible : envoi impossible.", code="POSTE-BASE")
+            raise LocalStoreUnavailable("La base locale n'est pas disponible : envoi impossible.")
         with path.open("rb") as handle:
             return self.store.queue.enqueue(request, handle, source_name=path.name)
 
@@ -306,7 +336,7 @@ class Workspace:
         """Send what the queue holds for this session's credentials (exactly once, docs/store.md);
         ``stop`` ends the pass between two documents (never in the middle of one)."""
         if self.store is None:
-            raise DmpClientError("La base locale n'est pas disponible : envoi impossible.", code="POSTE-BASE")
+            raise LocalStoreUnavailable("La base locale n'est pas disponible : envoi impossible.")
         mode, _ = self.send_mode()
         return self.store.sender(_SessionCredentials(self)).drain((mode,), stop=stop)
 
@@ -335,6 +365,16 @@ class _SessionCredentials:
 
     def invalidate(self, mode: SendMode) -> None:
         return None  # the session's owner (the window) reacts to a pulled card
+
+
+def private_file_stem(unique_id: str) -> str:
+    """A file name for a retrieved document in the private folder: the host's uniqueId is not
+    trusted as a path (an absolute value or ``..`` would leave the folder), so only letters, digits,
+    ``-`` and ``_`` of it are kept (at most 64), with a digest of the whole value that keeps two
+    documents apart."""
+    digest = hashlib.sha256(unique_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    kept = re.sub(r"[^0-9A-Za-z_-]+", "_", unique_id)[:64]
+    return f"{kept}-{digest}"
 
 
 def _summary(document: DocumentInfo) -> dict[str, str]:
@@ -397,19 +437,16 @@ class HotFolderWatch:
         folder is not one, the base is unavailable, or card mode has no card session."""
         store = self._workspace.store
         if store is None:
-            raise DmpClientError(
-                "La base locale n'est pas disponible : dossier de dépôt impossible.", code="POSTE-BASE"
-            )
+            raise LocalStoreUnavailable("La base locale n'est pas disponible : dossier de dépôt impossible.")
         if not folder.is_dir():
-            raise DmpClientError(f"Dossier de dépôt introuvable : {folder}", code="DMP-FICHIER")
+            raise InputFileError(f"Dossier de dépôt introuvable : {folder}")
         professional = None
         if mode is SendMode.CARD:
             connection = self._workspace.connection
             if connection is None or connection.mode is not AuthMode.DIRECT:
-                raise DmpClientError(
+                raise NotConnected(
                     "Le mode carte demande une carte CPS connectée : connectez-la, ou choisissez le mode "
-                    "établissement.",
-                    code="POSTE-NON-CONNECTE",
+                    "établissement."
                 )
             professional = connection.actor_id
         from app.store.hotfolder import HotFolder
@@ -453,19 +490,17 @@ class HotFolderWatch:
         with self._lock:
             hot = self._folder
         if hot is None:
-            raise DmpClientError("Choisissez et surveillez d'abord le dossier de dépôt.", code="DMP-FICHIER")
+            raise InputFileError("Choisissez et surveillez d'abord le dossier de dépôt.")
         try:
             with self._pass:
                 hot.retry(document)
         except FileExistsError:
-            raise DmpClientError(
-                f"« {document} » est déjà dans le dossier de dépôt : rien n'a été remplacé.",
-                code="DMP-FICHIER",
+            raise InputFileError(
+                f"« {document} » est déjà dans le dossier de dépôt : rien n'a été remplacé."
             ) from None
         except (OSError, ValueError) as error:
-            raise DmpClientError(
-                f"« {document} » n'a pas pu être remis dans le dossier ({type(error).__name__}).",
-                code="DMP-FICHIER",
+            raise InputFileError(
+                f"« {document} » n'a pas pu être remis dans le dossier ({type(error).__name__})."
             ) from None
         with self._lock:
             if self._status.folder == hot.folder:

@@ -23,7 +23,10 @@ from typing import Any
 import sqlcipher3
 
 from app.store.errors import (
+    DatabaseFailure,
+    DiskError,
     DiskFull,
+    FolderInaccessible,
     KeyMissing,
     StoreError,
     StoreForeign,
@@ -41,27 +44,32 @@ CHUNK = 256 * 1024
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+# SQLite's primary result codes (https://www.sqlite.org/rescode.html), which sqlcipher3 gives on
+# each error as ``sqlite_errorcode`` (extended codes carry the primary one in their low byte).
+SQLITE_CORRUPT, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_FULL = 11, 5, 6, 10, 13
+SQLITE_CANTOPEN, SQLITE_NOTADB = 14, 26
+
+
 def map_error(error: BaseException) -> StoreError:
-    """The store's error for a database or file-system failure."""
-    text = str(error).lower()
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-        return DiskFull()
-    if isinstance(error, sqlcipher3.OperationalError):
-        if "locked" in text or "busy" in text:
-            return StoreLocked()
-        if "full" in text:
-            return DiskFull()
-    if isinstance(error, sqlcipher3.DatabaseError) and (
-        "not a database" in text or "malformed" in text or "encrypted" in text
-    ):
-        return StoreUnreadable()
-    if isinstance(error, sqlcipher3.DatabaseError) and "disk i/o" in text:
-        return StoreError("Erreur d'écriture sur le disque de la base locale.", code="STORE-DISQUE")
+    """The store's error for a database or file-system failure: the one place sqlcipher3's and the
+    OS's errors become the store's, by SQLite result code and errno (not by message text)."""
     if isinstance(error, OSError):
-        return StoreError(
-            f"Le dossier de la base locale est inaccessible ({type(error).__name__}).", code="STORE-DOSSIER"
-        )
-    return StoreError(f"Erreur de la base locale ({type(error).__name__}).", code="STORE-ERREUR")
+        if error.errno == errno.ENOSPC:
+            return DiskFull()
+        return FolderInaccessible(f"Le dossier de la base locale est inaccessible ({type(error).__name__}).")
+    code = getattr(error, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary in (SQLITE_BUSY, SQLITE_LOCKED):
+        return StoreLocked()
+    if primary == SQLITE_FULL:
+        return DiskFull()
+    if primary in (SQLITE_NOTADB, SQLITE_CORRUPT):
+        return StoreUnreadable()
+    if primary == SQLITE_IOERR:
+        return DiskError()
+    if primary == SQLITE_CANTOPEN:
+        return FolderInaccessible()
+    return DatabaseFailure(f"Erreur de la base locale ({type(error).__name__}).")
 
 
 @contextlib.contextmanager

@@ -86,3 +86,51 @@ class DrainBusy(StoreError):
     user_message = (
         "Une autre instance du logiciel envoie déjà la file d'envoi de ce poste : elle s'en charge."
     )
+
+
+class DiskError(StoreError):
+    code = "STORE-DISQUE"
+    user_message = "Erreur d'écriture sur le disque de la base locale."
+
+
+class FolderInaccessible(StoreError):
+    code = "STORE-DOSSIER"
+    user_message = "Le dossier de la base locale est inaccessible."
+
+
+class DatabaseFailure(StoreError):
+    code = "STORE-ERREUR"
+    user_message = "Erreur de la base locale."
+
+
+class KeyMalformed(KeyringUnavailable):
+    code = "STORE-CLE-MALFORMEE"
+    user_message = "La clé de la base locale lue dans le trousseau est malformée."
+
+
+class StoreHealthy(StoreError):
+    """``dmp store quarantine`` on a base that opens normally (without ``--forcer``)."""
+
+    code = "STORE-SAINE"
+    user_message = (
+        "La base locale s'ouvre normalement : elle n'est pas mise de côté (--forcer pour le faire)."
+    )
+
+
+class QueuedContentAltered(StoreError):
+    code = "FILE-CONTENU"
+    user_message = "Le contenu du document en file d'envoi est incomplet ou altéré."
+
+
+class SendMaybeDelivered(EntryStateError):
+    code = "FILE-ENVOI-INCERTAIN"
+    user_message = (
+        "Le dernier envoi de ce document a peut-être abouti : relancez la file pour que le "
+        "logiciel le vérifie auprès du DMP avant de l'annuler (ou annulez en forçant, en "
+        "sachant que le DMP peut l'avoir reçu)."
+    )
+
+
+class CacheEmpty(StoreError):
+    code = "CACHE-VIDE"
+    user_message = "Aucune liste récente de ce patient dans le cache local."

@@ -14,7 +14,7 @@ from typing import Any
 import keyring
 import keyring.errors
 
-from app.store.errors import KeyringUnavailable
+from app.store.errors import KeyMalformed, KeyringUnavailable
 
 SERVICE = "fr.dmp-client.base-locale"
 KEY_BYTES = 32
@@ -67,7 +67,7 @@ class KeyStore:
         try:
             text = self.backend.get_password(self.service, name)
         except keyring.errors.KeyringError as error:
-            raise KeyringUnavailable(code="STORE-TROUSSEAU") from error
+            raise KeyringUnavailable() from error
         except Exception as error:  # D-Bus and platform errors surface as their own types
             raise KeyringUnavailable() from error
         if text is None:
@@ -75,13 +75,9 @@ class KeyStore:
         try:
             key = bytes.fromhex(text)
         except ValueError:
-            raise KeyringUnavailable(
-                "La clé de la base locale lue dans le trousseau est malformée.", code="STORE-CLE-MALFORMEE"
-            ) from None
+            raise KeyMalformed() from None
         if len(key) != KEY_BYTES:
-            raise KeyringUnavailable(
-                "La clé de la base locale lue dans le trousseau est malformée.", code="STORE-CLE-MALFORMEE"
-            )
+            raise KeyMalformed()
         return key
 
     def create(self, name: str) -> bytes:
@@ -104,3 +100,38 @@ class KeyStore:
             return
         except Exception as error:
             raise KeyringUnavailable() from error
+
+
+STRUCTURE_SERVICE = "fr.dmp-client.cle-structure"
+STRUCTURE_PASSWORD = "mot-de-passe"  # the one password of the structure's encrypted key files
+
+
+class SecretStore:
+    """Text secrets in the system keyring (the structure key's password), as :class:`KeyStore` keeps keys."""
+
+    def __init__(self, service: str = STRUCTURE_SERVICE, backend: Any = None) -> None:
+        self._keys = KeyStore(service, backend)
+
+    def get(self, name: str = STRUCTURE_PASSWORD) -> str | None:
+        try:
+            value = self._keys.backend.get_password(self._keys.service, name)
+        except KeyringUnavailable:
+            raise
+        except Exception as error:
+            raise KeyringUnavailable() from error
+        return value if isinstance(value, str) else None
+
+    def set(self, value: str, name: str = STRUCTURE_PASSWORD) -> None:
+        try:
+            self._keys.backend.set_password(self._keys.service, name, value)
+        except KeyringUnavailable:
+            raise
+        except Exception as error:
+            raise KeyringUnavailable() from error
+        if self.get(name) != value:
+            raise KeyringUnavailable(
+                "Le trousseau n'a pas conservé le mot de passe de la clé de la structure."
+            )
+
+    def delete(self, name: str = STRUCTURE_PASSWORD) -> None:
+        self._keys.delete(name)

@@ -23,7 +23,13 @@ from typing import Any, BinaryIO
 from app.errors import DmpClientError
 from app.ins import InsError
 from app.store.database import CHUNK, Database, copy_checked
-from app.store.errors import EntryNotFound, EntryStateError, StoreError
+from app.store.errors import (
+    EntryNotFound,
+    EntryStateError,
+    QueuedContentAltered,
+    SendMaybeDelivered,
+    StoreError,
+)
 from app.store.pseudonym import pseudonym
 from app.store.request import SendMode, UploadRequest
 
@@ -231,9 +237,7 @@ class UploadQueue:
             raise EntryNotFound()
         size, sha256, token = rows[0]
         if not copy_checked(self.db, "queue_blob", "token", token, out, size, sha256):
-            raise StoreError(
-                "Le contenu du document en file d'envoi est incomplet ou altéré.", code="FILE-CONTENU"
-            )
+            raise QueuedContentAltered()
         return int(size)
 
     # -- people's actions -----------------------------------------------------------------------
@@ -259,12 +263,7 @@ class UploadQueue:
         with self.db.write() as cx:
             uncertain = self._waiting_or_failed(cx, entry_id, "annulée")
             if uncertain and not force:
-                raise EntryStateError(
-                    "Le dernier envoi de ce document a peut-être abouti : relancez la file pour que le "
-                    "logiciel le vérifie auprès du DMP avant de l'annuler (ou annulez en forçant, en "
-                    "sachant que le DMP peut l'avoir reçu).",
-                    code="FILE-ENVOI-INCERTAIN",
-                )
+                raise SendMaybeDelivered()
             changed = cx.execute(
                 "UPDATE queue_entry SET state = 'cancelled', updated_at = ? WHERE id = ? "
                 "AND state IN ('queued', 'failed')",

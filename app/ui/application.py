@@ -77,10 +77,11 @@ def forward_or_serve(message: dict[str, Any], name: str | None = None) -> Instan
     return server
 
 
-def open_main_window(host_profile: str = "current", settings: Settings | None = None) -> Any:
+def open_main_window(host_profile: str | None = None, settings: Settings | None = None) -> Any:
+    """The main window; ``host_profile`` (``--profil-hote``) overrides the layered DMP_PROFIL_HOTE."""
     from app.ui.main_window import MainWindow
 
-    settings = settings or Settings.from_env()
+    settings = settings or Settings.load()
     store = None
     try:
         store = LocalStore.open(settings.store)
@@ -91,5 +92,6 @@ def open_main_window(host_profile: str = "current", settings: Settings | None = 
             f"{error.user_message}\n\nLa consultation reste possible ; la file d'envoi et le journal "
             f"local sont désactivés. [{error.code}]",
         )
-    window = MainWindow(Workspace(settings, store), legacy_profile=host_profile == "legacy")
+    profile = host_profile or settings.host_profile
+    window = MainWindow(Workspace(settings, store), legacy_profile=profile == "legacy")
     return window

@@ -1,4 +1,5 @@
-"""Dialogs: the PIN (tries left shown; never retried by the software), emergency access (stated
+"""Dialogs: the PIN (tries left shown; never retried by the software), the card's situation
+d'exercice when it has several, emergency access (stated
 reason and explicit confirmation; the patient's opposition shown and respected), the patient's
 express consent before creating a DMP, and manual entry of a patient's INS identity."""
 
@@ -26,6 +27,7 @@ from app.ui.qt import (
 
 if TYPE_CHECKING:  # annotations only: the card stack (pkcs11) loads with the first card session
     from app.card.cps import PinStatus
+    from app.card.identity import Situation
 
 
 class PinDialog(QDialog):
@@ -84,6 +86,87 @@ class GuiPinPrompt:
     def _dialog(self, status: PinStatus) -> str | None:
         dialog = PinDialog(status, self.parent)
         return dialog.code.text() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+
+class SituationDialog(QDialog):
+    """The card's situations d'exercice, after the PIN, when it has more than one: the VIHF and the
+    documents carry the chosen one's structure and sector for the whole session."""
+
+    def __init__(self, situations: tuple[Situation, ...], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Situation d'exercice")
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            QLabel(
+                "Votre carte CPS porte plusieurs situations d'exercice : choisissez celle de cette session."
+            )
+        )
+        self.choice = QComboBox()
+        self.choice.setAccessibleName("Situation d'exercice")
+        for situation in situations:
+            name = situation.structure_name or situation.structure_id
+            self.choice.addItem(
+                f"n° {situation.number} — {name} "
+                f"(structure {situation.structure_id}, secteur {situation.sector})",
+                situation.number,
+            )
+        layout.addWidget(self.choice)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.choice.setFocus()
+
+    @property
+    def number(self) -> int:
+        return int(self.choice.currentData())
+
+
+class _SituationBridge(QObject):
+    asked = Signal(object, object)  # (situations, holder: list + event)
+
+
+class GuiSituationChooser:
+    """The card layer's ``SituationChooser`` for the GUI: called from the card's thread after the PIN;
+    a card with one situation is not asked about; otherwise the dialog is shown on the GUI thread.
+    Cancelling ends the connection (:class:`~app.card.errors.SituationNotChosen`)."""
+
+    def __init__(self, parent: QWidget | None) -> None:
+        self.parent = parent
+        self._bridge = _SituationBridge()
+        self._bridge.asked.connect(self._ask)
+
+    def __call__(self, situations: tuple[Situation, ...]) -> int:
+        if len(situations) == 1:
+            return situations[0].number
+        if threading.current_thread() is threading.main_thread():
+            number = self._dialog(situations)
+        else:
+            holder: list[int | None] = [None]
+            done = threading.Event()
+            self._bridge.asked.emit(situations, (holder, done))
+            done.wait()
+            number = holder[0]
+        if number is None:
+            from app.card.errors import SituationNotChosen
+
+            raise SituationNotChosen()
+        return number
+
+    def _ask(
+        self, situations: tuple[Situation, ...], reply: tuple[list[int | None], threading.Event]
+    ) -> None:
+        holder, done = reply
+        try:
+            holder[0] = self._dialog(situations)
+        finally:
+            done.set()
+
+    def _dialog(self, situations: tuple[Situation, ...]) -> int | None:
+        dialog = SituationDialog(situations, self.parent)
+        return dialog.number if dialog.exec() == QDialog.DialogCode.Accepted else None
 
 
 REASONS = {

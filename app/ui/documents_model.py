@@ -215,6 +215,10 @@ def _row(document: DocumentInfo) -> _Row:
     )
 
 
+def _key(document: DocumentInfo) -> str:
+    return document.unique_id or document.entry_id
+
+
 class DocumentsModel(QAbstractTableModel):
     """Read-only table of the documents (submission-set signatures left out); one reset per load."""
 
@@ -227,6 +231,37 @@ class DocumentsModel(QAbstractTableModel):
         self.beginResetModel()
         self._rows = rows
         self.endResetModel()
+
+    def add_documents(self, documents: Sequence[DocumentInfo]) -> int:
+        """Append the documents not already listed (same uniqueId, else entryUUID: an Approved entry
+        replaces another status in place) as inserted rows, not a reset: the view's selection and
+        sort stay. Returns how many rows were added."""
+        index = {_key(r.document): n for n, r in enumerate(self._rows)}
+        added: list[_Row] = []
+        for document in documents:
+            if is_signature(document):
+                continue
+            key = _key(document)
+            at = index.get(key)
+            if at is None:
+                index[key] = len(self._rows) + len(added)
+                added.append(_row(document))
+            elif at < len(self._rows):
+                kept = self._rows[at].document
+                if document.status == Status.APPROVED and kept.status != Status.APPROVED:
+                    self._rows[at] = _row(document)
+                    self.dataChanged.emit(self.index(at, 0), self.index(at, len(COLUMNS) - 1))
+            elif (
+                document.status == Status.APPROVED
+                and added[at - len(self._rows)].document.status != Status.APPROVED
+            ):
+                added[at - len(self._rows)] = _row(document)
+        if added:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(added) - 1)
+            self._rows.extend(added)
+            self.endInsertRows()
+        return len(added)
 
     def row_info(self, row: int) -> _Row:
         return self._rows[row]

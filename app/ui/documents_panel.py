@@ -100,6 +100,7 @@ class _Table(QTableView):
 class DocumentsPanel(QWidget):
     open_requested = Signal(object)  # DocumentInfo
     action_requested = Signal(object, object)  # DocumentInfo, Action
+    history_stop_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -158,8 +159,22 @@ class DocumentsPanel(QWidget):
             self.action_buttons[action] = button
         self.action_buttons[Action.VIEW].setDefault(True)
 
+        # The history loading behind the first search: its count and a stop button (hidden otherwise).
+        self.history = QLabel()
+        self.history.setObjectName("historique")
+        self.history.setWordWrap(True)
+        self.history_stop = QPushButton("Arrêter le chargement")
+        self.history_stop.setToolTip("Ne plus demander la suite de l'historique au DMP")
+        self.history_stop.clicked.connect(self.history_stop_requested.emit)
+        history = QHBoxLayout()
+        history.addWidget(self.history, 1)
+        history.addWidget(self.history_stop)
+        self.history.hide()
+        self.history_stop.hide()
+
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
+        layout.addLayout(history)
         layout.addWidget(self.table, 1)
         layout.addWidget(bar)
 
@@ -194,6 +209,32 @@ class DocumentsPanel(QWidget):
             edit.blockSignals(False)
         self._dates_changed()  # applies the bounds again and refreshes the count and the buttons
         self.count.setToolTip("")
+        self.show_history("", loading=False)
+
+    def add_documents(self, documents: list[DocumentInfo]) -> int:
+        """Merge more of the same patient's documents into the list (the history loading behind the
+        first search): rows inserted, never a reset, so the selection, the sort and the filters stay;
+        the date bounds widen unless the user set them. Returns how many rows were added."""
+        added = self.model.add_documents(documents)
+        if added:
+            days = [d for d in (local_day(doc) for doc in self.model.documents()) if d is not None]
+            for box, edit, day in (
+                (self.use_from, self.date_from, min(days, default=None)),
+                (self.use_to, self.date_to, max(days, default=None)),
+            ):
+                if not box.isChecked() and day is not None:
+                    edit.blockSignals(True)
+                    edit.setDate(_qdate(day))
+                    edit.blockSignals(False)
+            self._refresh()
+        return added
+
+    def show_history(self, text: str, *, loading: bool) -> None:
+        """The history's progress (« 240 documents sur 2 047 chargés »), with its stop button while
+        it loads; an empty text hides the line."""
+        self.history.setText(text)
+        self.history.setVisible(bool(text))
+        self.history_stop.setVisible(loading)
 
     def show_refusal(self, code: str, message: str) -> None:
         """An answer refused for identity vigilance: the list is emptied (nothing of that host's

@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = forward_or_serve(message)
     if server is None:
         return 0  # forwarded to the running instance
-    window = open_main_window(args.profil_hote or os.environ.get("DMP_PROFIL_HOTE", "current"))
+    window = open_main_window(args.profil_hote)  # else DMP_PROFIL_HOTE, every layer
     server.received.connect(window.open_context)
     window.open_context(message)
     window.show()

@@ -14,11 +14,12 @@ from app.config.settings import Settings
 from app.dmp_client.core.context import Purpose
 from app.dmp_client.core.errors import OtherPatientAnswer
 from app.dmp_client.core.iti18 import DocumentInfo
+from app.dmp_client.documents import HistoryBatch
 from app.errors import USER_FACING_ERRORS
 from app.services.training import sandbox_patient
 from app.services.workspace import Connection, DmpOverview, Patient, Workspace
 from app.ui.batch_panel import BatchPanel
-from app.ui.dialogs import GuiPinPrompt
+from app.ui.dialogs import GuiPinPrompt, GuiSituationChooser
 from app.ui.dmp_panel import DmpPanel
 from app.ui.documents_panel import DocumentsPanel
 from app.ui.errors import describe, show_error
@@ -44,8 +45,7 @@ from app.ui.qt import (
 )
 from app.ui.queue_panel import QueuePanel
 from app.ui.settings_dialog import SettingsDialog
-from app.ui.tasks import run_in_background
-from app.ui.texts import count, word
+from app.ui.tasks import Cancel, run_in_background
 from app.ui.upload_panel import UploadPanel
 from app.ui.viewer import DocumentViewer
 from app.ui.window_actions import DmpActions
@@ -74,11 +74,19 @@ class _CardEvents(QObject):
     changed = Signal(str, str)  # reader, event (from the monitor's thread, delivered on the GUI's)
 
 
+class _HistoryRelay(QObject):
+    batch = Signal(object, object, object)  # Cancel token, Patient, HistoryBatch (worker → GUI thread)
+
+
+def _number(n: int) -> str:
+    return f"{n:,}".replace(",", "\u00a0")
+
+
 class MainWindow(DmpActions):
     busy_changed = Signal(int)
 
     def __init__(
-        self, workspace: Workspace, *, legacy_profile: bool = False, monitor_cards: bool = True
+        self, workspace: Workspace, *, legacy_profile: bool | None = None, monitor_cards: bool = True
     ) -> None:
         super().__init__()
         self.workspace = workspace
@@ -89,6 +97,8 @@ class MainWindow(DmpActions):
         self._fit_to_screen()
         self._toolbar()
         self.patient_panel = PatientPanel(sandbox=self.settings.is_sandbox)
+        if legacy_profile is None:  # DMP_PROFIL_HOTE through every layer (docs/configuration.md)
+            legacy_profile = self.settings.host_profile == "legacy"
         self.dmp_panel = DmpPanel(legacy_profile=legacy_profile)
         side = QWidget()
         column = QVBoxLayout(side)
@@ -124,6 +134,11 @@ class MainWindow(DmpActions):
         self.setCentralWidget(body)
         self._status_bar()
         self._connect_signals()
+        # One relay for the whole window (a QObject and a connection per load would leak, tasks.py).
+        self.history_relay = _HistoryRelay()
+        self.history_relay.batch.connect(self._history_batch)
+        self.history_token: Cancel | None = None
+        self.listing_warnings: tuple[str, ...] = ()
         self.card_events = _CardEvents()
         self.card_events.changed.connect(self._card_event)
         self.monitor: ReaderMonitor | None = None
@@ -155,9 +170,16 @@ class MainWindow(DmpActions):
         self.refresh_action.setShortcut("F5")
         self.settings_action = QAction("Réglages…", self)
         self.about_action = QAction("À propos", self)
+        # DMP_MODE_AUTH: the default connection comes first, in bold (the other one stays offered).
+        connect = (self.card_action, self.structure_action)
+        if self.settings.auth_mode == "structure":
+            connect = connect[::-1]
+        self.default_connect_action = connect[0]
+        font = self.default_connect_action.font()
+        font.setBold(True)
+        self.default_connect_action.setFont(font)
         for action in (
-            self.card_action, self.structure_action, self.disconnect_action, self.refresh_action,
-            self.settings_action, self.about_action,
+            *connect, self.disconnect_action, self.refresh_action, self.settings_action, self.about_action,
         ):  # fmt: skip
             bar.addAction(action)
         self._keyboard()  # shortcuts (window_actions.SHORTCUTS), listed by the help box (F1)
@@ -208,6 +230,7 @@ class MainWindow(DmpActions):
         self.documents.action_requested.connect(self.document_action)
         self.queue.counts_changed.connect(self._queue_counts)
         self.upload.sent.connect(self._exchanged)  # the list shows what was just sent
+        self.documents.history_stop_requested.connect(self.stop_history)
 
     # -- background work --------------------------------------------------------------------------
 
@@ -241,6 +264,7 @@ class MainWindow(DmpActions):
         run_in_background(fn, finished, failed)
 
     def cancel_pending(self) -> None:
+        self.stop_history()
         self.generation += 1
         self.pending = 0
         self._finished(0)
@@ -267,9 +291,11 @@ class MainWindow(DmpActions):
     # -- connection ---------------------------------------------------------------------------------
 
     def connect_card(self) -> None:
-        prompt = GuiPinPrompt(self)
+        prompt, situation = GuiPinPrompt(self), GuiSituationChooser(self)  # situation asked after the PIN
         self.run(
-            "La connexion avec la carte CPS", lambda: self.workspace.connect_card(prompt), self._connected
+            "La connexion avec la carte CPS",
+            lambda: self.workspace.connect_card(prompt, situation),
+            self._connected,
         )
 
     def connect_structure(self) -> None:
@@ -298,6 +324,19 @@ class MainWindow(DmpActions):
         if connection.card_reader:
             self.card_label.setText(f"Carte : {connection.card_reader}")
         self.disconnect_action.setEnabled(True)
+
+    def keyPressEvent(self, event: Any) -> None:
+        """Enter, while not connected and no field has the focus (or the default connection's button
+        has it), opens the default connection (DMP_MODE_AUTH); everywhere else Enter keeps its meaning."""
+        focus = QApplication.focusWidget()
+        bar = self.findChild(QToolBar, "barre-connexion")
+        default_button = bar.widgetForAction(self.default_connect_action) if bar else None
+        idle = focus is None or focus is self or focus is default_button
+        disconnected = self.workspace.connection is None and self.default_connect_action.isEnabled()
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and idle and disconnected:
+            self.default_connect_action.trigger()
+            return
+        super().keyPressEvent(event)
 
     def _start_monitor(self) -> None:
         try:
@@ -329,6 +368,7 @@ class MainWindow(DmpActions):
     def _patient_changed(self, patient: Patient | None) -> None:
         """Nothing of the previous patient stays on screen: list, viewer, state, upload target."""
         self.overview = None
+        self.stop_history()  # the previous patient's history: no further batch asked for
         self.documents.set_documents([], lambda _: frozenset())
         self.viewer.clear()
         self.upload.set_replaces(None, "")
@@ -363,6 +403,7 @@ class MainWindow(DmpActions):
             and (allowed or connection.purpose is not Purpose.NORMAL)
         )
         if not consult:
+            self.stop_history()
             self.documents.set_documents([], lambda _: frozenset())
             return
         # The integration rule's first search: the last two years, shown at once; the rest of the
@@ -376,13 +417,76 @@ class MainWindow(DmpActions):
         if patient is not self.patient:
             return
         self._documents(documents)
-        shown = f"{count(len(documents), 'document')} des deux dernières années"
-        self.run(f"{shown} {word(len(documents), 'affiché')} ; chargement de l'historique complet",
-                 lambda: self.workspace.documents(patient), lambda d: self._history(patient, d))  # fmt: skip
+        self._registry_warnings(documents)
+        self._load_history(patient, documents)
 
-    def _history(self, patient: Patient, documents: list[DocumentInfo]) -> None:
-        if patient is self.patient:
-            self._documents(documents)
+    def _load_history(self, patient: Patient, shown: list[DocumentInfo]) -> None:
+        """The rest of the history behind the first search: only the entries not shown yet, in
+        concurrent batches merged into the list as each arrives (selection, sort and filters kept),
+        with « N documents sur M chargés » and a stop button; stopping sends no further batch."""
+        self.stop_history()
+        token = Cancel()
+        self.history_token = token
+        generation = self.generation
+        self.documents.show_history("Recherche de l'historique complet…", loading=True)
+        relay = self.history_relay
+
+        def on_batch(step: HistoryBatch) -> None:  # on the worker thread: handed to the GUI's
+            relay.batch.emit(token, patient, step)
+
+        def finished(done: HistoryBatch) -> None:
+            if self.history_token is token:
+                self.history_token = None
+            if patient is not self.patient or generation != self.generation:
+                return
+            total = f"{_number(done.loaded)} documents sur {_number(done.total)}"
+            if done.stopped:
+                self.documents.show_history(f"Chargement de l'historique arrêté : {total} chargés.",
+                                            loading=False)  # fmt: skip
+            else:
+                self.documents.show_history("", loading=False)
+                self.statusBar().showMessage(f"Historique complet chargé : {total}.", 8000)
+            self._registry_warnings(done)
+
+        self.run("Le chargement de l'historique complet",
+                 lambda: self.workspace.older_documents(patient, shown, on_batch, token.event),
+                 finished)  # fmt: skip
+
+    def _history_batch(self, token: Cancel, patient: Patient, step: HistoryBatch) -> None:
+        if token is not self.history_token or token.requested or patient is not self.patient:
+            return  # stopped, or another patient opened meanwhile: nothing of it is shown
+        self.documents.add_documents(list(step.documents))
+        self.documents.show_history(
+            f"{_number(step.loaded)} documents sur {_number(step.total)} chargés", loading=True
+        )
+
+    def stop_history(self) -> None:
+        """Stop the history's loading: no further batch is asked for (those in flight are dropped)."""
+        token, self.history_token = self.history_token, None
+        if token is not None:
+            token.request()
+            text = self.documents.history.text()
+            if text and "chargés" in text and "arrêté" not in text:
+                self.documents.show_history(f"Chargement de l'historique arrêté : {text}.", loading=False)
+            else:
+                self.documents.show_history("", loading=False)
+
+    def _registry_warnings(self, answer: object) -> None:
+        """Warning-severity RegistryErrors (and partial successes) of a listing's answers: said to
+        the user in a non-blocking box, never dropped (the list is shown as the DMP gave it)."""
+        warnings = tuple(dict.fromkeys(w.said() for w in getattr(answer, "warnings", ())))
+        if not warnings:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Avertissement du DMP",
+            "La liste des documents a été obtenue, avec un avertissement du DMP (elle peut être "
+            "incomplète) :\n" + "\n".join(warnings),
+            parent=self,
+        )
+        box.setObjectName("avertissement-liste")
+        box.open()
+        self.listing_warnings = warnings
 
     def _documents(self, documents: list[DocumentInfo]) -> None:
         treating = self.overview.status.treating_doctor if self.overview else False

@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.card.vitale import Beneficiary, EhrContextSource, SandboxVitaleCard
+from app.card.errors import VitaleError
+from app.card.patient_sources import Beneficiary, EhrContextSource
 from app.errors import DmpClientError
 from app.ins import IdentityTraits, InsError
-from app.services.training import sandbox_insi, sandbox_patients
+from app.services.training import sandbox_insi, sandbox_patients, vitale_card
 from app.services.workspace import Patient
 from app.ui.dialogs import OID_LABELS, ManualPatientDialog
 from app.ui.errors import show_error
@@ -61,10 +62,11 @@ def _patient(beneficiary: Beneficiary, entry: dict[str, object], source: str) ->
     )
 
 
-def patients_from_vitale() -> list[Patient]:
-    """The sandbox's virtual Vitale card. The INS itself comes from the INSi teleservice, which the
-    sandbox stands in for with its own patients (matched by the beneficiary's NIR)."""
-    return patients_from_beneficiaries(SandboxVitaleCard().beneficiaries())
+def patients_from_vitale(sandbox: bool = True) -> list[Patient]:
+    """The sandbox's virtual Vitale card, in sandbox mode only (elsewhere the EHR reads the real card and
+    hands the context over). The INS itself comes from the INSi teleservice, which the sandbox stands in
+    for with its own patients (matched by the beneficiary's NIR)."""
+    return patients_from_beneficiaries(vitale_card(sandbox).beneficiaries())
 
 
 def patients_from_beneficiaries(beneficiaries: list[Beneficiary]) -> list[Patient]:
@@ -98,6 +100,9 @@ class PatientPanel(QGroupBox):
         self.vitale = QPushButton("Carte &Vitale")
         self.manual = QPushButton("&Saisie…")
         self.vitale.setToolTip("Lire la carte Vitale du patient")
+        if not sandbox:  # the EHR reads a real Vitale card (SESAM-Vitale) and hands the patient over
+            self.vitale.setEnabled(False)
+            self.vitale.setToolTip("La carte Vitale est lue par le logiciel métier (contexte patient)")
         sources.addWidget(self.vitale)
         sources.addWidget(self.manual)
         layout.addLayout(sources)
@@ -146,7 +151,7 @@ class PatientPanel(QGroupBox):
         try:
             context = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            error = DmpClientError("Fichier de contexte patient illisible ou mal formé.", code="VITALE")
+            error = VitaleError("Fichier de contexte patient illisible ou mal formé.")
             show_error(self, error, "Le contexte du logiciel métier")
             return
         self.open_context(context if isinstance(context, dict) else {})
@@ -162,7 +167,7 @@ class PatientPanel(QGroupBox):
             self.vitale.setEnabled(True)
             show_error(self, error, "La lecture de la carte Vitale")
 
-        run_in_background(patients_from_vitale, done, failed)
+        run_in_background(lambda: patients_from_vitale(self.sandbox), done, failed)
 
     def enter_manually(self) -> None:
         dialog = ManualPatientDialog(self, sandbox=self.sandbox)

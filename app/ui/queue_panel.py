@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from app.dmp_client.core.valuesets import value_sets
-from app.errors import DmpClientError
+from app.errors import LocalStoreUnavailable
 from app.ins import IdentityTraits, Ins
 from app.services.workspace import Workspace
 from app.store.errors import DrainBusy
@@ -90,7 +90,7 @@ def patient_text(ins: Ins, traits: IdentityTraits | None) -> str:
 
 def queue_of(workspace: Workspace) -> UploadQueue:
     if workspace.store is None:
-        raise DmpClientError("La base locale n'est pas disponible : envoi impossible.", code="POSTE-BASE")
+        raise LocalStoreUnavailable()
     return workspace.store.queue
 
 

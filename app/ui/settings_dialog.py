@@ -32,7 +32,8 @@ GROUPS = {
         "DMP_DELAI_REQUETE_S", "DMP_DELAI_RECHERCHE_S", "DMP_DELAI_ENVOI_S", "DMP_DELAI_RECUPERATION_S",
         "DMP_DELAI_CONNEXION_S", "DMP_FILE_DELAI_S", "DMP_TAILLE_MAX_REPONSE_MO",
     ),
-    "Logiciel": ("DMP_LPS_NOM", "DMP_LPS_HOMOLOGATION", "DMP_LPS_OID", "DMP_MAJ_URL", "DMP_TYPES_RESERVES"),
+    "Logiciel": ("DMP_LPS_NOM", "DMP_LPS_HOMOLOGATION", "DMP_LPS_OID", "DMP_MAJ_URL", "DMP_TYPES_RESERVES",
+                 "DMP_VIHF_REUTILISATION_S"),
     "Données locales": (
         "DMP_STORE_DIR", "DMP_CACHE_AGE_MAX_H", "DMP_CACHE_TAILLE_MAX_MO", "DMP_CACHE_PURGE_FIN_SESSION",
         "DMP_SANDBOX_DIR",
@@ -59,6 +60,7 @@ NUMBERS: dict[str, tuple[float, str, int]] = {
     "DMP_DELAI_ENVOI_S": (3_600.0, " s", 1),
     "DMP_DELAI_RECUPERATION_S": (3_600.0, " s", 1),
     "DMP_DELAI_CONNEXION_S": (600.0, " s", 1),
+    "DMP_VIHF_REUTILISATION_S": (3_600.0, " s", 0),
 }
 Field = QLineEdit | QCheckBox | QComboBox | QDoubleSpinBox
 

@@ -20,17 +20,15 @@ import datetime as dt
 import json
 import unicodedata
 import uuid
-from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from sandbox import cards
+from sandbox.host import habilitations
 from sandbox.host.faults import HostFault
+from sandbox.host.reply import Reply
 from sandbox.host.store import Store
 from sandbox.host.vihf import TEST_OIDS, Caller
-
-if TYPE_CHECKING:
-    from sandbox.host.handlers import Reply
 
 HL7 = "urn:hl7-org:v3"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -47,12 +45,6 @@ PS_ID_OID = "1.2.250.1.71.4.2.1"
 CLOSING_REASONS = {"FERMETURE_DEMANDE_PATIENT"}
 PHYSICIAN = "10"
 DENIED = "DMPAccessDeniedByRightsService"
-
-
-def _reply(action: str, payload: etree._Element, transaction: str, matricule: str | None) -> Reply:
-    from sandbox.host.handlers import Reply  # handlers imports this module for its SERVICES table
-
-    return Reply(action, payload, transaction, matricule)
 
 
 def _el(parent: etree._Element, tag: str, **attributes: str) -> etree._Element:
@@ -155,7 +147,7 @@ def patient_list(payload: etree._Element, caller: Caller, store: Store) -> Reply
             if value:
                 etree.SubElement(data, f"{{{PAT}}}{tag}").text = value
     etree.SubElement(output, f"{{{PAT}}}status").text = "DMPOk"
-    return _reply("urn:si-dmp-patients:PatientSpecificEndPoint:patientListResponse", response, "TD0.4", None)
+    return Reply("urn:si-dmp-patients:PatientSpecificEndPoint:patientListResponse", response, "TD0.4", None)
 
 
 def _hl7_date(iso: str) -> str:
@@ -214,7 +206,7 @@ def list_authorizations(payload: etree._Element, caller: Caller, store: Store) -
             etree.SubElement(item, f"{{{HAB}}}specificRight").text = "MEDECIN_TRAITANT"
     etree.SubElement(output, f"{{{HAB}}}status").text = "DMPOk"
     etree.SubElement(output, f"{{{HAB}}}context")
-    return _reply(
+    return Reply(
         "urn:si-dmp-habilitations:HabilitationsEndPoint:listAuthorizationByPatientResponse",
         response,
         "TD1.6",
@@ -224,12 +216,10 @@ def list_authorizations(payload: etree._Element, caller: Caller, store: Store) -
 
 def set_authorization(payload: etree._Element, caller: Caller, store: Store) -> Reply:
     """TD0.3: with ``role`` MEDECIN_TRAITANT, declare oneself (or stop being) the médecin traitant DMP;
-    without it, the plain authorisation of sandbox/host/handlers.py."""
+    without it, the plain authorisation of sandbox/host/habilitations.py."""
     role = _ws_child(payload, HAB, "role")
     if not role:
-        from sandbox.host.handlers import set_authorization as plain
-
-        return plain(payload, caller, store)
+        return habilitations.set_authorization(payload, caller, store)
     action = _ws_child(payload, HAB, "action")
     if role != "MEDECIN_TRAITANT" or action not in ("AJOUT", "SUPPRESSION"):
         raise HostFault(
@@ -253,7 +243,7 @@ def set_authorization(payload: etree._Element, caller: Caller, store: Store) -> 
     output = etree.SubElement(response, f"{{{HAB}}}output")
     etree.SubElement(output, f"{{{HAB}}}status").text = "DMPOk"
     etree.SubElement(output, f"{{{HAB}}}context").text = context
-    return _reply(
+    return Reply(
         "urn:si-dmp-habilitations:HabilitationsEndPoint:setAuthorizationResponse",
         response,
         "TD0.3",
@@ -429,7 +419,7 @@ def create_dmp(payload: etree._Element, caller: Caller, store: Store) -> Reply:
         "active" if created else None,
         error,
     )
-    return _reply("urn:hl7-org:v3:PRPA_IN201311ResponseUV02", answer, "TD1.1", matricule)
+    return Reply("urn:hl7-org:v3:PRPA_IN201311ResponseUV02", answer, "TD1.1", matricule)
 
 
 TRANSACTIONS = {"REAC": "TD1.2", "MODIF_DATA": "TD1.3b", "FERM": "TD1.4"}
@@ -495,7 +485,7 @@ def revise_dmp(payload: etree._Element, caller: Caller, store: Store) -> Reply:
         after["state"] if after is not None and not error else None,
         error,
     )
-    return _reply("urn:hl7-org:v3:PRPA_IN201314ResponseUV02", answer, transaction, matricule)
+    return Reply("urn:hl7-org:v3:PRPA_IN201314ResponseUV02", answer, transaction, matricule)
 
 
 # --- TD0.5 PDQv3 -------------------------------------------------------------------------------------
@@ -588,4 +578,4 @@ def find_candidates(payload: etree._Element, caller: Caller, store: Store) -> Re
     query = _first(payload, "h:controlActProcess/h:queryByParameter")
     if query is not None:
         act.append(etree.fromstring(etree.tostring(query)))
-    return _reply("urn:hl7-org:v3:PRPA_IN201306UV02", root, "TD0.5", None)
+    return Reply("urn:hl7-org:v3:PRPA_IN201306UV02", root, "TD0.5", None)

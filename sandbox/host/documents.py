@@ -15,20 +15,18 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lxml import etree
 
 from sandbox.host import docstore, mtom, rights, xds
 from sandbox.host.cdacheck import CdaHeader, check_cda
 from sandbox.host.faults import HostFault
+from sandbox.host.reply import Reply
 from sandbox.host.store import Store
 from sandbox.host.vihf import Caller
 from sandbox.host.xades import verify_submission_signature
 from sandbox.host.xds import RIM, XDSB, XOP, Coded, XdsError, XdsErrors
-
-if TYPE_CHECKING:
-    from sandbox.host.handlers import Reply
 
 PNR_ACTION = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b"
 PNR_RESPONSE = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-bResponse"
@@ -47,7 +45,7 @@ def _patient(caller: Caller) -> tuple[str, str]:
 
 def _failure(action: str, transaction: str, matricule: str, errors: list[XdsError]) -> Reply:
     mtom.current().result = "échec " + ",".join(sorted({e.code for e in errors}))
-    return _reply(action, xds.registry_response(errors), transaction, matricule)
+    return Reply(action, xds.registry_response(errors), transaction, matricule)
 
 
 def new_uuid() -> str:
@@ -294,7 +292,7 @@ def provide_and_register(payload: etree._Element, caller: Caller, store: Store) 
         return _failure(PNR_RESPONSE, transaction, matricule, errors.errors)
     store.record_first_access(matricule, caller.national_id)
     mtom.current().result = f"OK ({stored} document(s))"
-    return _reply(PNR_RESPONSE, xds.registry_response(), transaction, matricule)
+    return Reply(PNR_RESPONSE, xds.registry_response(), transaction, matricule)
 
 
 def _register(
@@ -618,7 +616,7 @@ def retrieve(payload: etree._Element, caller: Caller, store: Store) -> Reply:
         mtom.current().result = "échec " + ",".join(sorted({e.code for e in errors}))
     else:
         store.record_first_access(matricule, caller.national_id)
-    return _reply(RETRIEVE_RESPONSE, response, "TD3.2", matricule)
+    return Reply(RETRIEVE_RESPONSE, response, "TD3.2", matricule)
 
 
 # -- ITI-57 ------------------------------------------------------------------------------------------
@@ -658,7 +656,7 @@ def update_document_set(payload: etree._Element, caller: Caller, store: Store) -
         return _failure(UPDATE_RESPONSE, transaction, matricule, [error])
     except XdsErrors as errors:
         return _failure(UPDATE_RESPONSE, transaction, matricule, errors.errors)
-    return _reply(UPDATE_RESPONSE, xds.registry_response(), transaction, matricule)
+    return Reply(UPDATE_RESPONSE, xds.registry_response(), transaction, matricule)
 
 
 def _current(store: Store, entry_uuid: str, matricule: str) -> sqlite3.Row:
@@ -857,9 +855,3 @@ def _update_metadata(submission: Submission, actor: rights.Actor, store: Store, 
         db.execute("ROLLBACK")
         raise
     return transaction
-
-
-def _reply(action: str, payload: etree._Element, transaction: str, matricule: str | None) -> Reply:
-    from sandbox.host.handlers import Reply  # handlers.py imports this module for its SERVICES table
-
-    return Reply(action, payload, transaction, matricule)

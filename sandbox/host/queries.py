@@ -11,18 +11,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from sandbox.host import mtom, rights, xds
 from sandbox.host.faults import HostFault
+from sandbox.host.reply import Reply
 from sandbox.host.store import Store
 from sandbox.host.vihf import Caller
 from sandbox.host.xds import QUERY, RIM, RS, Coded, XdsError
-
-if TYPE_CHECKING:
-    from sandbox.host.handlers import Reply
 
 ACTION = "urn:ihe:iti:2007:RegistryStoredQuery"
 RESPONSE = "urn:ihe:iti:2007:RegistryStoredQueryResponse"
@@ -421,7 +418,7 @@ def stored_query(payload: etree._Element, caller: Caller, store: Store) -> Reply
         xds.fill_status(response, [error])
         etree.SubElement(response, f"{{{RIM}}}RegistryObjectList")  # required by query.xsd, even empty
         mtom.current().result = f"échec {error.code}"
-        return _reply(RESPONSE, response, "TD3.1", matricule)
+        return Reply(RESPONSE, response, "TD3.1", matricule)
     xds.fill_status(response, None)
     object_list = etree.SubElement(response, f"{{{RIM}}}RegistryObjectList")
     if return_type == "ObjectRef":
@@ -435,12 +432,12 @@ def stored_query(payload: etree._Element, caller: Caller, store: Store) -> Reply
             )
             etree.SubElement(response, f"{{{RIM}}}RegistryObjectList")
             mtom.current().result = "échec XDSTooManyResults"
-            return _reply(RESPONSE, response, "TD3.1", matricule)
+            return Reply(RESPONSE, response, "TD3.1", matricule)
         for kind, row in objects:
             object_list.append(BUILDERS[kind](row))
     store.record_first_access(matricule, caller.national_id)
     mtom.current().result = f"OK ({len(objects)} objet(s))"
-    return _reply(RESPONSE, response, "TD3.1", matricule)
+    return Reply(RESPONSE, response, "TD3.1", matricule)
 
 
 BUILDERS: dict[str, Callable[[sqlite3.Row], etree._Element]] = {
@@ -598,9 +595,3 @@ QUERIES: dict[str, Callable[[Params, Context], Result]] = {
     FIND_SUBMISSION_SETS: _find_submission_sets,
     GET_RELATED_DOCUMENTS: _get_related_documents,
 }
-
-
-def _reply(action: str, payload: etree._Element, transaction: str, matricule: str | None) -> Reply:
-    from sandbox.host.handlers import Reply  # handlers.py imports this module for its SERVICES table
-
-    return Reply(action, payload, transaction, matricule)

@@ -25,8 +25,9 @@ from typing import IO
 from cryptography import x509
 from lxml import etree
 
-from sandbox.host import handlers, lies, mtom, safexml
+from sandbox.host import lies, mtom, routes, safexml
 from sandbox.host.faults import SOAP, WSA, HostFault, fault_envelope
+from sandbox.host.reply import Reply
 from sandbox.host.store import Store
 from sandbox.host.vihf import DS, SAML, WSSE, Trust, check_vihf
 
@@ -161,7 +162,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             return
         with body:
             service = (
-                handlers.ALIASES.get(self.path.removeprefix(BASE_PATH).strip("/").lower())
+                routes.ALIASES.get(self.path.removeprefix(BASE_PATH).strip("/").lower())
                 if self.path.startswith(BASE_PATH)
                 else None
             )
@@ -214,7 +215,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             header = envelope.find(f"{{{SOAP}}}Header")
             message_id = header.findtext(f"{{{WSA}}}MessageID") if header is not None else None
             action = (header.findtext(f"{{{WSA}}}Action") or "").strip() if header is not None else ""
-            handler = handlers.SERVICES[service].get(action)
+            handler = routes.SERVICES[service].get(action)
             if handler is None:
                 raise HostFault("DMPInvalidRequest", f"Action inconnue pour le service {service} : {action}")
             caller = check_vihf(header, self._client_certificate(), self.server.trust)
@@ -259,7 +260,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             raise HostFault("DMPInvalidCertificate", "Certificat client absent.")
         return x509.load_der_x509_certificate(der)
 
-    def _envelope(self, reply: handlers.Reply, relates_to: str | None) -> bytes:
+    def _envelope(self, reply: Reply, relates_to: str | None) -> bytes:
         envelope = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"soap": SOAP, "wsa": WSA})
         header = etree.SubElement(envelope, f"{{{SOAP}}}Header")
         etree.SubElement(header, f"{{{WSA}}}Action").text = reply.action

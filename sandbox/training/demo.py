@@ -1,9 +1,12 @@
 """``dmp demo``: the product's main job run against the embedded sandbox.
 
-Today it identifies every sandbox patient as the client will before any DMP exchange: the INS
+It first identifies every sandbox patient as the client does before any DMP exchange (the INS
 checked and formatted for XDS/VIHF (CX) and CDA (HL7v3), the INS traits checked against what the
-matricule encodes, and the legacy INS-C computed from the (virtual) Vitale data where the
-beneficiary's own NIR is on the card.
+matricule encodes). With the card rig up (``make run``), it then lists the virtual readers, the
+CPS holder and the Vitale beneficiaries (with the legacy INS-C where computable), runs TD0.2 and
+TD0.3 with the GP's card and TD0.2 with the structure's certificate, the GP's main job on P03
+(send, find, retrieve and compare, mask, replace, archive) and the secretariat's job through the
+durable queue. It needs the sandbox: it reads the sandbox's fictitious patients.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from typing import TextIO
 from app.card import pkcs11_module
 from app.card.pcsc import list_readers
 from app.card.session import CardSession
-from app.card.vitale import SandboxVitaleCard
 from app.cli.dmp import add_trace_option
 from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
@@ -28,10 +30,11 @@ from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.documents import NewDocument
 from app.dmp_client.factory import card_client, structure_client
-from app.errors import USER_FACING_ERRORS, DmpClientError
+from app.errors import USER_FACING_ERRORS, DemoCheckFailed, DmpClientError
 from app.ins import IdentityTraits, Ins, InsError, compute_insc
 from sandbox.patients import SandboxPatient, load_patients
 from sandbox.training.patients import sandbox_patient
+from sandbox.training.vitale import SandboxVitaleCard
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,7 +59,7 @@ def _cards(out: TextIO) -> None:
     try:
         for reader in list_readers():
             print(f"  {reader.name} : {reader.label}", file=out)
-        session = CardSession(pkcs11_module.discover())
+        session = CardSession(pkcs11_module.discover(), sandbox=True)
         try:
             who = session.professional()
         finally:
@@ -78,7 +81,7 @@ def _cards(out: TextIO) -> None:
 def _exchanges(out: TextIO, trace: Path | None = None) -> int:
     """TD0.2 and TD0.3 with the sandbox GP's card (direct mode) and the hospital's certificate;
     with ``trace``, every exchange of the demo (these, the main job's, the queue's) traced there."""
-    settings = dataclasses.replace(Settings.from_env(), trace_dir=trace)
+    settings = dataclasses.replace(Settings.load(), trace_dir=trace)
     pin = os.environ.get("DMP_SANDBOX_PIN")
     if not settings.is_sandbox or not pin:
         return 0
@@ -141,7 +144,7 @@ def _main_job(settings: Settings, pin: str, out: TextIO) -> int:
                 with cda.open("rb") as source, back.open("wb") as target:
                     extract_body(source, target)
                 if back.read_bytes() != pdf.read_bytes():
-                    raise DmpClientError("Le document récupéré diffère du document déposé.", code="DEMO")
+                    raise DemoCheckFailed("Le document récupéré diffère du document déposé.")
                 print(
                     f"  5. {step} : CDA de {cda.stat().st_size} octets, PDF identique octet pour octet",
                     file=out,
@@ -166,7 +169,7 @@ def _main_job(settings: Settings, pin: str, out: TextIO) -> int:
                 client.set_status(ins, newest, Status.ARCHIVED)
                 archived = client.document_by_unique_id(ins, replaced.unique_id)
                 if archived.status != Status.ARCHIVED:
-                    raise DmpClientError("Le document n'a pas été archivé.", code="DEMO")
+                    raise DemoCheckFailed("Le document n'a pas été archivé.")
                 print(f"  8. {step} : nouvelle version archivée", file=out)
         finally:
             client.close()

@@ -81,7 +81,7 @@ def test_cps4_card_pairs_keys_by_certificate_usage(cards_reset: Rig) -> None:
 
 
 def test_signature_on_the_card_with_a_key_that_never_leaves_it(rig: Rig) -> None:
-    session = CardSession(rig.env["DMP_PKCS11_MODULE"])
+    session = CardSession(rig.env["DMP_PKCS11_MODULE"], sandbox=True)
     try:
         session.login(lambda status: "1234")
         data = b"<saml2:Assertion>VIHF</saml2:Assertion>"
@@ -100,7 +100,7 @@ def test_signature_on_the_card_with_a_key_that_never_leaves_it(rig: Rig) -> None
 
 
 def test_card_pulled_out_mid_operation_is_reported_within_a_second(cards_reset: Rig) -> None:
-    session = CardSession(cards_reset.env["DMP_PKCS11_MODULE"])
+    session = CardSession(cards_reset.env["DMP_PKCS11_MODULE"], sandbox=True)
     pulled_at: list[float] = []
 
     def pull() -> None:

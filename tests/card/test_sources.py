@@ -9,7 +9,7 @@ import pytest
 
 from app.card import pkcs11_module
 from app.card.errors import MiddlewareMissing, VitaleError
-from app.card.vitale import EhrContextSource, ManualEntrySource
+from app.card.patient_sources import EhrContextSource, ManualEntrySource
 
 
 def test_ehr_context_gives_beneficiaries_and_insc(tmp_path: Path) -> None:

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from tlslite.utils import python_aesgcm, python_chacha20_poly1305
 
-from app.dmp_client.card_tls import CardTlsTransport, NativeAead
+from app.dmp_client.card_records import IMPLEMENTATION, NativeAead
+from app.dmp_client.card_tls import CardTlsTransport
 from app.dmp_client.client import DmpClient, Session
 from app.dmp_client.core.context import AuthMode, Purpose
 from app.dmp_client.core.signing import SoftwareKeySigner
@@ -26,19 +29,19 @@ INS = Ins.parse("150081505104018", "1.2.250.1.213.1.4.10")  # a test identity of
 
 
 @pytest.mark.parametrize(
-    ("name", "size", "python"),
+    ("name", "size", "cipher", "python"),
     [
-        ("aes128gcm", 16, python_aesgcm.new),
-        ("aes256gcm", 32, python_aesgcm.new),
-        ("chacha20-poly1305", 32, python_chacha20_poly1305.new),
+        ("aes128gcm", 16, AESGCM, python_aesgcm.new),
+        ("aes256gcm", 32, AESGCM, python_aesgcm.new),
+        ("chacha20-poly1305", 32, ChaCha20Poly1305, python_chacha20_poly1305.new),
     ],
 )
-def test_native_aead_matches_tlslites_own_cipher(name: str, size: int, python: object) -> None:
+def test_native_aead_matches_tlslites_own_cipher(name: str, size: int, cipher: type, python: object) -> None:
     key = bytearray(range(size))
-    native, reference = NativeAead(key, name), python(key)  # type: ignore[operator]
+    native, reference = NativeAead(key, name, cipher), python(key)  # type: ignore[operator]
     assert (native.name, native.implementation, native.isAEAD, native.isBlockCipher) == (
         reference.name,
-        "openssl",
+        IMPLEMENTATION,
         True,
         False,
     )
@@ -62,7 +65,7 @@ def test_aes_gcm_known_answer() -> None:
         "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39"
     )
     aad = bytes.fromhex("feedfacedeadbeeffeedfacedeadbeefabaddad2")
-    sealed = NativeAead(bytearray(key), "aes128gcm").seal(nonce, plaintext, aad)
+    sealed = NativeAead(bytearray(key), "aes128gcm", AESGCM).seal(nonce, plaintext, aad)
     assert sealed[:-16].hex() == (
         "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e"
         "21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091"
@@ -106,17 +109,24 @@ def card_client(
     client.close()
 
 
-def test_the_connection_encrypts_with_the_native_cipher(card_client: DmpClient, card: Card) -> None:
+def test_the_sandbox_hosts_tls_with_native_records_and_one_card_signature(
+    card_client: DmpClient, card: Card
+) -> None:
+    """Against the sandbox host's own TLS stack (not a loopback test server): a real TD0.2, the
+    records protected by cryptography, the card signing once for four queries in flight."""
     seen: list[object] = []
     assert card_client.status(INS).authorized is True
     tls = card_client.transport._client._transport  # the CardTlsTransport
-    connections = tls.connections()
-    assert connections, "the keep-alive connection is kept"
+    connections = [connection for _, connection in tls._idle]
+    assert connections, "the keep-alive connection is back in the pool"
     for connection in connections:
         layer = connection.sock._recordLayer
         for state in (layer._writeState, layer._readState):
             assert isinstance(state.encContext, NativeAead)
-            assert state.encContext.implementation == "openssl"
+            assert state.encContext.implementation == IMPLEMENTATION
         seen.append(connection.sock.getCipherImplementation())
-    assert set(seen) == {"openssl"}
+    assert set(seen) == {IMPLEMENTATION}
     assert len(card.signatures) == 1
+    with ThreadPoolExecutor(4) as pool:
+        assert all(status.authorized for status in pool.map(card_client.status, [INS] * 8))
+    assert len(card.signatures) == 1, "the pooled connections resume the first one's TLS session"

@@ -77,7 +77,7 @@ class AuthKeySigner:
 
 
 def test_vihf_signed_with_the_card_authentication_key_is_refused_as_the_real_host_does(rig: Rig) -> None:
-    client, card = card_client(Settings.from_env(), lambda status: "1234")
+    client, card = card_client(Settings.load(), lambda status: "1234")
     try:
         ins = Ins.parse("150081505104018", "1.2.250.1.213.1.4.10")
         assert client.status(ins).authorized

@@ -73,7 +73,7 @@ def test_demo_traces_every_exchange(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         return make
 
     sandbox = dataclasses.replace(Settings.load(), is_sandbox=True)
-    monkeypatch.setattr(demo.Settings, "from_env", classmethod(lambda cls: sandbox))
+    monkeypatch.setattr(demo.Settings, "load", classmethod(lambda cls, config=None: sandbox))
     monkeypatch.setenv("DMP_SANDBOX_PIN", "1234")
     monkeypatch.setenv("DMP_PKCS11_MODULE", str(tmp_path / "aucun-module.so"))
     monkeypatch.setattr(demo, "_cards", lambda out: None)

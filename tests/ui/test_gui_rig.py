@@ -33,7 +33,7 @@ def rig_window(qtbot: QtBot, cards_reset: Rig, monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(PinDialog, "exec", type_pin)
     monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: QMessageBox.StandardButton.Ok)
-    settings = Settings.from_env()
+    settings = Settings.load()
     window = MainWindow(Workspace(settings, LocalStore.open(settings.store)))
     window.pin_tries = tries  # type: ignore[attr-defined]
     qtbot.addWidget(window)

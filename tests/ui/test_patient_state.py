@@ -76,7 +76,7 @@ def test_manual_entry_starts_provisional(qtbot: QtBot) -> None:
 
 
 def test_every_beneficiary_of_the_vitale_card_is_offered_children_included(qtbot: QtBot) -> None:
-    from app.card.vitale import Beneficiary
+    from app.card.patient_sources import Beneficiary
     from app.ins import Nir
     from app.ui.patient_panel import patients_from_beneficiaries
 

@@ -18,24 +18,26 @@ from app.ui.qt import QThreadPool
 N = 30
 
 
-def _alive_jobs() -> int:
+def _alive_jobs(fn: object) -> int:
+    """The jobs of this test's work still alive (an earlier test's panels may still hold or run
+    jobs of their own: they are not counted)."""
     gc.collect()
-    return sum(isinstance(item, tasks._Job) for item in gc.get_objects())
+    return sum(isinstance(item, tasks._Job) and item.fn is fn for item in gc.get_objects())
 
 
-def _no_more_alive_than(qtbot: QtBot, before: int) -> None:
-    """A job still finishing (this test's last one, or an earlier test's refresh) is not a leak: wait
-    for the count to come back, up to 5 s; 30 kept jobs would never come back."""
+def _none_alive(qtbot: QtBot, fn: object) -> None:
+    """The test's last job may still be finishing: wait for the count to reach zero, up to 5 s; 30
+    kept jobs would never go."""
     alive: list[int] = []
 
     def settled() -> bool:
-        alive.append(_alive_jobs())
-        return alive[-1] - before <= 0
+        alive.append(_alive_jobs(fn))
+        return alive[-1] == 0
 
     try:
         qtbot.waitUntil(settled, timeout=5_000)
     except Exception:
-        raise AssertionError(f"{alive[-1] - before} background jobs still alive") from None
+        raise AssertionError(f"{alive[-1]} background jobs still alive") from None
 
 
 def _fail() -> None:
@@ -51,11 +53,10 @@ def _run(qtbot: QtBot, fn: object, kept: list[object]) -> None:
 
 
 def test_kept_errors_keep_no_job_alive(qtbot: QtBot) -> None:
-    before = _alive_jobs()
     kept: list[object] = []  # as a panel keeps its last error
     _run(qtbot, _fail, kept)
     assert all(isinstance(error, OSError) for error in kept)
-    _no_more_alive_than(qtbot, before)
+    _none_alive(qtbot, _fail)
     # The traceback's file:line frames are still there for the log (app/errors.py).
     error = kept[0]
     assert isinstance(error, OSError) and error.__traceback__ is not None
@@ -63,8 +64,8 @@ def test_kept_errors_keep_no_job_alive(qtbot: QtBot) -> None:
 
 
 def test_kept_results_keep_no_job_alive(qtbot: QtBot) -> None:
-    before = _alive_jobs()
     kept: list[object] = []
-    _run(qtbot, lambda: time.sleep(0.001) or [1, 2], kept)
+    work = lambda: time.sleep(0.001) or [1, 2]  # noqa: E731
+    _run(qtbot, work, kept)
     assert kept == [[1, 2]] * N
-    _no_more_alive_than(qtbot, before)
+    _none_alive(qtbot, work)

@@ -1,8 +1,9 @@
 """TD0.3 ``setAuthorization`` (service ``habilitations``): add or remove one's own authorisation.
 
 The patient and the professional are not in the body: they come from the VIHF (resource-id and
-NameID). Action URI as in the official examples (the WSDL's ``urn:hl7-org:v3:setAuthorization``
-differs [UNSURE]: configurable at the transport).
+NameID). Action URI as in the official examples; the WSDL's ``urn:hl7-org:v3:setAuthorization``
+differs [UNSURE]. The client always sends the examples' URI (not configurable today); the sandbox
+host accepts both (sandbox/host/routes.py).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""Patient identity sources behind one interface: EHR context, manual entry, sandbox Vitale card.
+"""Patient identity sources behind one interface: the EHR's context and manual entry.
 
 In practice the host EHR has already read the Vitale card through the licensed SESAM-Vitale
-components and hands the beneficiaries over (JSON); a person may type them; and in the sandbox a
-virtual Vitale card is read over real PC/SC with the sandbox's own APDU layout (docs/cards.md: the
-real Vitale layout is proprietary and is never read with these APDUs).
+components and hands the beneficiaries over (JSON); a person may type them. The sandbox's virtual
+Vitale card (training mode only) is read by ``sandbox.training.vitale``, reached through
+app.services.training (the real Vitale layout is proprietary and never read by this client).
 """
 
 from __future__ import annotations
@@ -13,16 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from app.card.atr import CardKind, classify_atr
 from app.card.errors import VitaleError
-from app.card.pcsc import list_readers, transmit
-from app.card.tlv import parse_tlv
 from app.ins import Ins, InsC, InsError, Nir, card_birth_date, compute_insc
-
-SANDBOX_VITALE_AID = b"\xf0SBXVITALE"
-SW_OK = 0x9000
-SW_RECORD_NOT_FOUND = 0x6A83
-MAX_BENEFICIARIES = 12
 
 
 @dataclass(frozen=True)
@@ -126,61 +118,3 @@ class ManualEntrySource:
 
     def beneficiaries(self) -> list[Beneficiary]:
         return [self._beneficiary]
-
-
-def _text(fields: dict[int, bytes], tag: int) -> str:
-    try:
-        return fields[tag].decode("utf-8")
-    except (KeyError, UnicodeDecodeError):
-        raise VitaleError("Carte Vitale virtuelle : enregistrement incomplet ou illisible.") from None
-
-
-class SandboxVitaleCard:
-    """The sandbox's virtual Vitale card, read over PC/SC (sandbox APDU layout)."""
-
-    label = "carte Vitale (bac à sable)"
-
-    def __init__(self, reader: str | None = None) -> None:
-        self._reader = reader
-
-    def _find_reader(self) -> str:
-        vitale = [r for r in list_readers() if r.atr is not None and r.kind is CardKind.VITALE]
-        if self._reader:
-            vitale = [r for r in vitale if r.name == self._reader]
-        if not vitale:
-            raise VitaleError("Aucune carte Vitale n'est insérée.", code="VITALE-ABSENTE")
-        return vitale[0].name
-
-    def beneficiaries(self) -> list[Beneficiary]:
-        reader = self._find_reader()
-        select = bytes([0x00, 0xA4, 0x04, 0x00, len(SANDBOX_VITALE_AID)]) + SANDBOX_VITALE_AID
-        reads = [bytes([0x00, 0xB2, n, 0x04, 0x00]) for n in range(1, MAX_BENEFICIARIES + 1)]
-        answers = transmit(reader, [select, *reads])
-        if answers[0][1] != SW_OK:
-            atr = next(r.atr for r in list_readers() if r.name == reader)
-            label = classify_atr(atr or b"")[1]
-            raise VitaleError(
-                f"{label} : cette carte se lit par les composants SESAM-Vitale, "
-                "pas par le lecteur du bac à sable.",
-                code="VITALE-REELLE",
-            )
-        out = []
-        for data, status in answers[1:]:
-            if status == SW_RECORD_NOT_FOUND:
-                break
-            if status != SW_OK:
-                raise VitaleError(f"Lecture de la carte Vitale interrompue (statut {status:04X}).")
-            out.append(self._record(data))
-        return out
-
-    @staticmethod
-    def _record(data: bytes) -> Beneficiary:
-        fields = parse_tlv(data)
-        rank = fields.get(0x80, b"\x00")[0]
-        nir = fields.get(0x84)
-        try:
-            own = Nir.parse(nir.decode("ascii")) if nir else None
-            birth = card_birth_date(_text(fields, 0x83))
-        except (InsError, UnicodeDecodeError):
-            raise VitaleError(f"Carte Vitale : données du bénéficiaire de rang {rank} invalides.") from None
-        return Beneficiary(rank, _text(fields, 0x81), _text(fields, 0x82), birth, own)

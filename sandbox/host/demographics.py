@@ -1,34 +1,20 @@
-"""The host's transactions: TD0.2 / TD1.3a (HL7v3 get demographics) and TD0.3 (setAuthorization)."""
+"""TD0.2 / TD1.3a: the HL7v3 get demographics (PRPA_IN201307UV02 → PRPA_IN201308UV02)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from lxml import etree
 
-from sandbox.host import admin, documents, queries
 from sandbox.host.faults import HostFault
+from sandbox.host.reply import Reply, vihf_patient
 from sandbox.host.store import Store
 from sandbox.host.vihf import Caller
 
 HL7 = "urn:hl7-org:v3"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
-HAB = "urn:si-dmp-habilitations"
 H = {"h": HL7}
-
-
-@dataclass(frozen=True)
-class Reply:
-    action: str
-    payload: etree._Element
-    transaction: str
-    matricule: str | None
-
-
-Handler = Callable[[etree._Element, Caller, Store], Reply]
 
 
 def _el(parent: etree._Element, tag: str, **attributes: str) -> etree._Element:
@@ -38,15 +24,6 @@ def _el(parent: etree._Element, tag: str, **attributes: str) -> etree._Element:
 def _first(node: etree._Element, path: str) -> etree._Element | None:
     found = node.xpath(path, namespaces=H)
     return found[0] if isinstance(found, list) and found and isinstance(found[0], etree._Element) else None
-
-
-def _patient_for(caller: Caller, store: Store, requested: str | None) -> str:
-    """The patient of the request must be the VIHF's resource-id (the host checks both agree)."""
-    if caller.patient_matricule is None:
-        raise HostFault("DMPVihfInvalid", "Identifiant du patient (resource-id) absent du VIHF.")
-    if requested is not None and requested != caller.patient_matricule:
-        raise HostFault("XDSPatientIdDoesNotMatch", "Le patient de la requête n'est pas celui du VIHF.")
-    return caller.patient_matricule
 
 
 def get_demographics(payload: etree._Element, caller: Caller, store: Store) -> Reply:
@@ -61,7 +38,7 @@ def get_demographics(payload: etree._Element, caller: Caller, store: Store) -> R
         )
     if value.get("root") != caller.patient_oid:
         raise HostFault("XDSPatientIdDoesNotMatch", "L'OID de l'INS de la requête diffère de celui du VIHF.")
-    matricule = _patient_for(caller, store, value.get("extension"))
+    matricule = vihf_patient(caller, value.get("extension"))
     transaction = "TD0.2" if reason.get("code") == "TEST_EXST" else "TD1.3a"
     row = store.patient(matricule)
     response = _response_skeleton(payload)
@@ -165,79 +142,3 @@ def _query_ack(act: etree._Element, request: etree._Element, code: str) -> None:
     query_id = _first(request, "h:controlActProcess/h:queryByParameter/h:queryId")
     _el(ack, "queryId", root=query_id.get("root", "") if query_id is not None else "")
     _el(ack, "queryResponseCode", code=code)
-
-
-def set_authorization(payload: etree._Element, caller: Caller, store: Store) -> Reply:
-    """TD0.3: normal mode, direct authentication only (FI-526); the patient comes from the VIHF."""
-    action = (payload.findtext(f"{{{HAB}}}action") or payload.findtext("action") or "").strip()
-    if action not in ("AJOUT", "SUPPRESSION"):
-        raise HostFault("DMPInvalidRequest", "Action d'autorisation inconnue (AJOUT ou SUPPRESSION).")
-    if caller.mode != "DIRECTE" or caller.purpose != "normal":
-        raise HostFault(
-            "DMPAccessDeniedByRightsService", "Autorisation : mode normal et authentification directe requis."
-        )
-    matricule = _patient_for(caller, store, None)
-    row = store.patient(matricule)
-    if row is None or row["state"] == "none":
-        raise HostFault("DMPNotFound", "Ce patient n'a pas de DMP.")
-    if row["state"] == "terminated":
-        raise HostFault("DMPClosed", "Le DMP de ce patient est fermé.")
-    changed = store.set_authorization(matricule, caller.national_id, action == "AJOUT")
-    context = (
-        ""
-        if changed
-        else ("Autorisation déjà présente" if action == "AJOUT" else "Aucune autorisation à supprimer")
-    )
-    response = etree.Element(f"{{{HAB}}}setAuthorizationResponse", nsmap={None: HAB})
-    output = etree.SubElement(response, f"{{{HAB}}}output")
-    etree.SubElement(output, f"{{{HAB}}}status").text = "DMPOk"
-    etree.SubElement(output, f"{{{HAB}}}context").text = context
-    return Reply(
-        "urn:si-dmp-habilitations:HabilitationsEndPoint:setAuthorizationResponse",
-        response,
-        "TD0.3",
-        matricule,
-    )
-
-
-SERVICES: dict[str, dict[str, Handler]] = {
-    "patients": {
-        "urn:hl7-org:v3:PRPA_IN201307UV02": get_demographics,
-        "urn:hl7-org:v3:PRPA_IN201305UV02": admin.find_candidates,
-        "urn:hl7-org:v3:PRPA_IN201311UV02": admin.create_dmp,
-        "urn:hl7-org:v3:PRPA_IN201314UV02": admin.revise_dmp,
-    },
-    "habilitations": {
-        # admin.set_authorization adds the MEDECIN_TRAITANT role and defers to set_authorization above.
-        "urn:si-dmp-habilitations:HabilitationsEndPoint:setAuthorization": admin.set_authorization,
-        "urn:hl7-org:v3:setAuthorization": admin.set_authorization,
-        "urn:si-dmp-habilitations:HabilitationsEndPoint:listAuthorizationByPatient": (
-            admin.list_authorizations
-        ),
-        "urn:hl7-org:v3:listAuthorizationByPatient": admin.list_authorizations,
-    },
-    "patientsSpecific": {
-        "urn:si-dmp-patients:PatientSpecificEndPoint:patientList": admin.patient_list,
-        "": admin.patient_list,  # the WSDL's soapAction is empty
-    },
-    "registry": {
-        queries.ACTION: queries.stored_query,
-        documents.UPDATE_ACTION: documents.update_document_set,
-    },
-    "repository": {
-        documents.PNR_ACTION: documents.provide_and_register,
-        documents.RETRIEVE_ACTION: documents.retrieve,
-    },
-}
-
-ALIASES = {
-    "patients": "patients",
-    "habilitations": "habilitations",
-    "habilitation": "habilitations",
-    "patientsspecific": "patientsSpecific",
-    "patientspecific": "patientsSpecific",
-    "registry": "registry",
-    "documentregistry_service": "registry",
-    "repository": "repository",
-    "documentrepository_service": "repository",
-}

@@ -1,0 +1,61 @@
+"""What the client's assembly (:mod:`app.dmp_client.factory`) reads of the settings.
+
+:class:`app.settings.Settings` is built at the edge from every configuration layer and holds the
+store's and the transport's settings too, so it sits above this package (docs/architecture.md);
+the factory only needs the fields below and names them here, so nothing in ``app.dmp_client``
+imports ``app.config.settings`` back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from app.dmp_client.core.context import Software
+from app.dmp_client.transport import Timeouts
+
+
+@dataclass(frozen=True)
+class StructureCredentials:
+    """Indirect mode: the structure's TLS (AUTH_CLI) and signature (SIGN) certificates and keys."""
+
+    auth_cert: Path
+    auth_key: Path
+    sign_cert: Path
+    sign_key: Path
+    key_password: str | None
+    structure_id: str
+    sector: str
+    user_id: str
+    user_name: str
+    structure_name: str = ""
+    # Default author of documents sent by the structure: "IdNat|Prénom|NOM|G15_10/SM04"
+    author: str | None = None
+
+
+class ClientSettings(Protocol):
+    """The settings a client is assembled from (:class:`app.settings.Settings` has them all)."""
+
+    @property
+    def host_url(self) -> str: ...
+    @property
+    def trust_files(self) -> tuple[Path, ...]: ...
+    @property
+    def proxy(self) -> str | None: ...
+    @property
+    def software(self) -> Software: ...
+    @property
+    def sender_oid(self) -> str: ...
+    @property
+    def pkcs11_module(self) -> str | None: ...
+    @property
+    def structure(self) -> StructureCredentials | None: ...
+    @property
+    def timeouts(self) -> Timeouts: ...
+    @property
+    def max_response_bytes(self) -> int: ...
+    @property
+    def trace_dir(self) -> Path | None: ...
+    @property
+    def is_sandbox(self) -> bool: ...  # training mode: the sandbox's card serial probe (app/card/session.py)
