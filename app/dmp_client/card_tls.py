@@ -22,6 +22,7 @@ import builtins
 import contextlib
 import http.client
 import ipaddress
+import select
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -111,13 +112,24 @@ class CardTlsTransport(httpx.BaseTransport):
         self._idle: list[tuple[tuple[str, int], _CardConnection]] = []
         self._sessions: dict[tuple[str, int], Session] = {}  # per origin, never across hosts
         self.full_handshakes = 0  # each one a card signature (resumptions are not counted)
+        self.dropped_idle = 0  # idle connections found closed by the host and not reused
 
     def _connection(self, origin: tuple[str, int], timeout: float) -> _CardConnection:
-        with self._lock:
-            for index, (where, idle) in enumerate(self._idle):
-                if where == origin:
-                    del self._idle[index]
-                    return idle
+        """An idle connection to ``origin`` still open, else a new one. An idle connection the
+        host has closed meanwhile (keep-alive time-out: its socket reads EOF or an alert) is
+        dropped *before* anything is sent on it, so a non-idempotent send, never retried, does not
+        fail for a stale connection; the new one resumes the session (no card signature)."""
+        while True:
+            with self._lock:
+                index = next((i for i, (where, _) in enumerate(self._idle) if where == origin), None)
+                if index is None:
+                    break
+                _, idle = self._idle.pop(index)
+            if not _dropped(idle):
+                return idle
+            self.dropped_idle += 1
+            with contextlib.suppress(OSError):
+                idle.close()
         host, port = origin
         connection = _CardConnection(host, port, timeout, self._handshake, self._proxy)
         try:
@@ -362,6 +374,23 @@ def _pieces(stream: Any, size: int = _WRITE_PIECE) -> Iterator[bytes | memoryvie
         view = memoryview(chunk)
         for start in range(0, len(view), size):
             yield view[start : start + size]
+
+
+def _dropped(connection: _CardConnection) -> bool:
+    """Whether an idle keep-alive connection is unusable: closed, or its socket readable (between
+    an answer and the next request an HTTP/1.1 host sends nothing but EOF or a TLS alert)."""
+    tls = connection.sock
+    if tls is None or getattr(tls, "closed", True):
+        return True
+    raw = getattr(tls, "sock", None)  # tlslite's BufferedSocket over our BoundedSocket
+    if getattr(raw, "_read_buffer", b""):
+        return True  # bytes already received and not asked for
+    raw = getattr(raw, "socket", raw)
+    try:
+        readable, _, _ = select.select([raw], [], [], 0)
+    except (OSError, ValueError, TypeError):
+        return True
+    return bool(readable)
 
 
 def _sni(host: str) -> str | None:
