@@ -382,13 +382,13 @@ def _dropped(connection: _CardConnection) -> bool:
     tls = connection.sock
     if tls is None or getattr(tls, "closed", True):
         return True
-    raw = getattr(tls, "sock", None)  # tlslite's BufferedSocket over our BoundedSocket
+    raw: Any = getattr(tls, "sock", None)  # tlslite's BufferedSocket over our BoundedSocket
     if getattr(raw, "_read_buffer", b""):
         return True  # bytes already received and not asked for
     raw = getattr(raw, "socket", raw)
     try:
-        readable, _, _ = select.select([raw], [], [], 0)
-    except (OSError, ValueError, TypeError):
+        readable, _, _ = select.select([raw.fileno()], [], [], 0)
+    except (AttributeError, OSError, ValueError):
         return True
     return bool(readable)
 
