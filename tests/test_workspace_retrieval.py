@@ -33,7 +33,7 @@ def test_a_hostile_unique_id_writes_only_in_the_private_folder(tmp_path: Path, u
     unique_id = unique_id.format(escape=tmp_path)
     workspace = Workspace(None, None)  # type: ignore[arg-type]  # neither settings nor store are used
     client = _RecordingClient()
-    workspace.client = client  # type: ignore[assignment]
+    workspace._client = lambda: client  # type: ignore[method-assign, assignment, return-value]
     folder = Path(workspace._folder.name).resolve()
     try:
         with pytest.raises(DmpClientError):
