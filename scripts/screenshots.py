@@ -21,6 +21,7 @@ from app.services.training import sandbox_patient
 from app.services.workspace import Patient
 from app.store.request import UploadRequest
 from app.ui.application import create_application
+from app.ui.batch_panel import PatientPicker
 from app.ui.dialogs import EmergencyAccessDialog
 from app.ui.main_window import MainWindow
 from app.ui.qt import QApplication, QWidget
@@ -111,6 +112,27 @@ def batch_files(patient: Patient) -> list[Path]:
     return [with_sidecar, named, manual]
 
 
+def hot_folder(window: MainWindow, patient: Patient) -> Path:
+    """A hot folder watched (structure mode, the panel's default; not saved in the user's settings):
+    a report still being written, and a pair in erreurs/ with its explanation (a sidecar with a typo)."""
+    import json
+    import tempfile
+
+    from app.store.request import SendMode
+
+    folder = Path(tempfile.mkdtemp()) / "depot"
+    folder.mkdir()
+    [pair] = [p for p in batch_files(patient) if p.name == "cr-hospitalisation.txt"]
+    bad = folder / "cr-urgences.txt"
+    bad.write_text("Compte rendu des urgences\n", encoding="utf-8")
+    sidecar = json.loads((pair.parent / (pair.name + ".dmp.json")).read_text(encoding="utf-8"))
+    sidecar["titre "] = sidecar.pop("titre")  # a typo: refused with its explanation
+    (folder / "cr-urgences.txt.dmp.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    (folder / "lettre-en-cours.txt").write_text("Lettre\n", encoding="utf-8")  # no sidecar yet
+    window.workspace.hot_folder.start(folder, SendMode.STRUCTURE, stable_seconds=0.5, rescan_interval=1.0)
+    return folder
+
+
 def locked_config() -> Any:
     """The settings as a hospital's IT would lock them (a machine policy)."""
     import tempfile
@@ -161,9 +183,31 @@ def main() -> None:
     window.tabs.setCurrentWidget(window.batch)
     window.batch.add_paths(batch_files(p01))
     wait(lambda: True, 2.0)
+    wait(lambda: len(window.batch.rows) == 3)
+    p03 = sandbox_patient("P03")
+    assert p03 is not None
+    named = next(r for r in window.batch.rows if r.source == "name")
+    window.batch.set_patient(named, p03)  # the wrong patient for a file named after P01's INS
+    window.batch.default_type.select("11488-4")
+    window.batch.apply_defaults()
     window.batch.check_rows()
-    wait(lambda: True, 3.0)
+    wait(lambda: "Vérification faite" in window.batch.message.text())
     shot(window, "secretariat")
+    picker = PatientPicker(window.batch.known, window)
+    picker.search.setText("dur")
+    picker.show()
+    wait(lambda: True)
+    shot(picker, "secretariat-patient")
+    picker.close()
+    window.tabs.setCurrentWidget(window.hot_folder)
+    window.hot_folder.folder.setText(str(hot_folder(window, p01)))
+    wait(lambda: window.workspace.hot_folder.status().passes >= 1)
+    window.hot_folder.poll()
+    wait(lambda: window.hot_folder.notes.count() >= 1)
+    window.hot_folder.notes.setCurrentRow(0)
+    wait(lambda: True)
+    shot(window, "dossier-de-depot")
+    window.workspace.hot_folder.stop()
     p07 = sandbox_patient("P07")
     assert p07 is not None
     window.tabs.setCurrentIndex(0)

@@ -13,12 +13,29 @@ import pytest
 from app.cli import dmp as cli_dmp
 from app.config.layers import InvalidValue
 from app.config.settings import Settings
+from app.dmp_client import factory
 from tests.test_config import load
+
+
+class _Card:
+    reader = "lecteur"
+
+    def professional(self) -> Any:
+        return argparse.Namespace(national_id="", display_name="")
+
+    def situations(self) -> list[Any]:
+        return [argparse.Namespace(number=1, structure_name="", structure_id="", sector="")]
+
+    def close(self) -> None:
+        pass
 
 
 class _Client:
     def __init__(self) -> None:
         self.transport = argparse.Namespace(trace_dir=None)
+        self.session = argparse.Namespace(
+            actor=argparse.Namespace(national_id="", display_name="", structure_id="", sector="")
+        )
 
     def close(self) -> None:
         pass
@@ -33,10 +50,10 @@ def _opened_with(monkeypatch: pytest.MonkeyPatch, settings: Settings, argv: list
 
     def card(settings: Settings, prompt: Any, situation: int, purpose: Any) -> tuple[_Client, None]:
         used.append("carte")
-        return _Client(), None
+        return _Client(), _Card()
 
-    monkeypatch.setattr(cli_dmp, "structure_client", structure)
-    monkeypatch.setattr(cli_dmp, "card_client", card)
+    monkeypatch.setattr(factory, "structure_client", structure)
+    monkeypatch.setattr(factory, "card_client", card)
     monkeypatch.setattr(cli_dmp, "_journal_store", lambda settings, err: None)
     parser = argparse.ArgumentParser()
     cli_dmp.common_options(parser)

@@ -12,6 +12,7 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -22,6 +23,7 @@ from app.dmp_client.core.errors import AlteredDocument, OtherPatientAnswer
 from app.dmp_client.documents import SAFETY_EVENT
 from app.ins import Ins
 from app.store.local import LocalStore
+from sandbox import cards
 from sandbox.host.server import DmpHost
 from tests.dmp_client.test_documents_e2e import patient
 from tests.host_fixture import DirectClient
@@ -30,6 +32,26 @@ from tests.keyring_fixture import SystemKeyring
 AUTRE = OtherPatientAnswer.code
 ALTERE = AlteredDocument.code
 P03 = "P03"
+
+
+class _SoftwareCard:
+    """Stands for the CardSession of the software keys (the session service reads who and where)."""
+
+    reader = "Lecteur virtuel (clés logicielles de test)"
+
+    def professional(self) -> SimpleNamespace:
+        return SimpleNamespace(national_id="899900063480", display_name="généraliste de test")
+
+    def situations(self) -> list[SimpleNamespace]:
+        situation = cards.card("generaliste").situations[0]
+        return [
+            SimpleNamespace(
+                number=1, structure_id=situation.structure_id, sector=situation.sector, structure_name=""
+            )
+        ]
+
+    def close(self) -> None:
+        pass
 
 
 @pytest.fixture
@@ -50,9 +72,9 @@ def env(
     def card_client(
         _settings: Settings, _prompt: object, _situation: int = 1, purpose: Purpose = Purpose.NORMAL
     ):  # type: ignore[no-untyped-def]
-        return direct_client(host, "generaliste", purpose), None
+        return direct_client(host, "generaliste", purpose), _SoftwareCard()
 
-    monkeypatch.setattr("app.cli.dmp.card_client", card_client)
+    monkeypatch.setattr("app.dmp_client.factory.card_client", card_client)
     yield tmp_path
 
 
@@ -194,10 +216,7 @@ def test_a_queued_replacement_is_refused_and_nothing_of_the_answer_queued(
     """The durable queue (dmp send --en-file, dmp queue drain) meets the lie when it looks the replaced
     document up: the entry fails with the code and waits for a person; no version 2 is published."""
     unique_id = sent_document(env)
-    monkeypatch.setattr(
-        "app.cli.store.card_client",
-        lambda _settings, _prompt, _situation=1: (direct_client(host, "generaliste"), None),
-    )
+    # the card of the queue's drain is the env fixture's software-key GP (one session service)
     gp = direct_client(host, "generaliste").session.actor.national_id
     v2 = env / "v2.txt"
     v2.write_text("Compte rendu corrigé\n", encoding="utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -15,9 +15,9 @@ from app.dmp_client.client import DmpClient
 from app.dmp_client.core.admin import DateType
 from app.dmp_client.core.context import Purpose
 from app.dmp_client.core.hl7v3 import DmpState
-from app.dmp_client.factory import card_client, structure_client
 from app.errors import UsageError
 from app.ins import Ins, InsOid
+from app.services.session import CardLogin, DmpSession, Login, StructureLogin
 from app.store.errors import StoreError
 from app.store.local import LocalStore
 
@@ -103,30 +103,31 @@ def open_session(
 ) -> Iterator[tuple[DmpClient, LocalStore | None]]:
     """:func:`open_client` and the local store it journals into (None when it cannot be opened),
     for the commands that also use the cache: one base opened per command."""
-    purpose = _PURPOSES[args.acces]
     store = _journal_store(settings, err)
-    card = None
     try:
-        if auth_mode(args, settings) == "structure":
-            client = structure_client(settings, purpose)
-        else:
-            client, card = card_client(settings, pin_prompt(args, err), args.situation, purpose)
-        client.transport.trace_dir = args.trace
-        client.journal = store.journal if store else None
-        client.on_journal_failure = lambda error: print(
-            f"ATTENTION : action non journalisée localement ({getattr(error, 'code', 'erreur')}).", file=err
-        )
-        try:
-            yield client, store
-        finally:
-            client.close()
-            if card is not None:
-                card.close()
-                if store is not None:
-                    store.cache.end_of_session()
+        with DmpSession(
+            settings, store, on_journal_failure=journal_warning(err), trace_dir=getattr(args, "trace", None)
+        ) as session:
+            session.connect(login_of(args, settings, err), _PURPOSES[args.acces])
+            yield session.client, store
     finally:
         if store is not None:
             store.close()
+
+
+def login_of(args: argparse.Namespace, settings: Settings, err: TextIO) -> Login:
+    """The command's way of connecting: ``--mode`` (or DMP_MODE_AUTH), ``--situation``, ``--pin-stdin``."""
+    if auth_mode(args, settings) == "structure":
+        return StructureLogin()
+    return CardLogin(pin_prompt(args, err), args.situation)
+
+
+def journal_warning(err: TextIO) -> Callable[[Exception], None]:
+    def warn(error: Exception) -> None:
+        code = getattr(error, "code", "erreur")
+        print(f"ATTENTION : action non journalisée localement ({code}).", file=err)
+
+    return warn
 
 
 def _journal_store(settings: Settings, err: TextIO) -> LocalStore | None:

@@ -15,17 +15,16 @@ from typing import Any, TextIO
 
 from app.card.errors import PinCancelled, PinFormat, PinIncorrect, PinLocked
 from app.cli.card import pin_prompt
+from app.cli.dmp import journal_warning
 from app.config.settings import Settings
-from app.dmp_client.client import DmpClient
-from app.dmp_client.factory import card_client, structure_client
-from app.errors import DmpClientError, InputFileError, OutputFileError, UsageError
+from app.errors import InputFileError, OutputFileError, UsageError
+from app.services.session import CardLogin, Login, QueueCredentials, StructureLogin
 from app.store.database import quarantine
 from app.store.errors import StoreError, StoreHealthy
 from app.store.local import LOCK_NAME, LocalStore
 from app.store.lock import ProcessLock
 from app.store.queue import STATE_LABELS, Entry, State
 from app.store.request import SendMode
-from app.store.sender import CredentialsUnavailable
 
 MODES = {"carte": SendMode.CARD, "structure": SendMode.STRUCTURE}
 MODE_LABELS = {SendMode.CARD: "carte", SendMode.STRUCTURE: "structure"}
@@ -36,57 +35,20 @@ def open_store(settings: Settings) -> LocalStore:
     return LocalStore.open(settings.store)
 
 
-class CliCredentials:
-    """Clients for the drain: the structure's certificate, or the card (PIN asked once; a refused
-    PIN is never asked again in the same run)."""
+def cli_credentials(
+    settings: Settings, args: argparse.Namespace, err: TextIO, store: LocalStore
+) -> QueueCredentials:
+    """The sender's credentials for the command line (``app.services.session``): the structure's
+    certificate, or the card (PIN asked once; a refused PIN is never asked again in the same run)."""
 
-    def __init__(self, settings: Settings, args: argparse.Namespace, err: TextIO, store: LocalStore) -> None:
-        self.settings = settings
-        self.args = args
-        self.err = err
-        self.store = store
-        self._clients: dict[SendMode, DmpClient] = {}
-        self._card: object | None = None
-        self._refused: DmpClientError | None = None
-
-    def client(self, mode: SendMode, professional: str | None) -> DmpClient:
-        client = self._clients.get(mode)
-        if client is None:
-            client = self._open(mode)
-            client.journal = self.store.journal
-            self._clients[mode] = client
-        if mode is SendMode.CARD and professional and client.session.actor.national_id != professional:
-            raise CredentialsUnavailable(
-                "Ce document doit être envoyé avec la carte du professionnel qui l'a confié : la carte "
-                "insérée est celle d'un autre professionnel."
-            )
-        return client
-
-    def _open(self, mode: SendMode) -> DmpClient:
+    def login(mode: SendMode) -> Login:
         if mode is SendMode.STRUCTURE:
-            return structure_client(self.settings)
-        if self._refused is not None:
-            raise self._refused
-        try:
-            client, card = card_client(self.settings, pin_prompt(self.args, self.err), self.args.situation)
-        except PIN_REFUSALS as error:
-            self._refused = error  # never retried automatically
-            raise
-        self._card = card
-        return client
+            return StructureLogin()
+        return CardLogin(pin_prompt(args, err), args.situation)
 
-    def invalidate(self, mode: SendMode) -> None:
-        client = self._clients.pop(mode, None)
-        if client is not None:
-            client.close()
-        if mode is SendMode.CARD and self._card is not None:
-            self._card.close()  # type: ignore[attr-defined]
-            self._card = None
-            self.store.cache.end_of_session()
-
-    def close(self) -> None:
-        for mode in list(self._clients):
-            self.invalidate(mode)
+    return QueueCredentials(
+        settings, store, login, on_journal_failure=journal_warning(err), refusals=PIN_REFUSALS
+    )
 
 
 # -- parsers -------------------------------------------------------------------------------------
@@ -265,7 +227,7 @@ def _stop_on_signals() -> threading.Event:
 def run_drain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = Settings.load()
     with open_store(settings) as store:
-        credentials = CliCredentials(settings, args, err, store)
+        credentials = cli_credentials(settings, args, err, store)
         sender = store.sender(credentials)
         sender.on_error = lambda error: print(f"ATTENTION : {error} (nouvel essai dans un instant)", file=err)
         try:
@@ -284,20 +246,14 @@ def run_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from app.store.hotfolder import HotFolder
 
     settings = Settings.load()
-    if not args.dossier.is_dir():
-        raise InputFileError(f"Dossier de dépôt introuvable : {args.dossier}")
     mode = _modes(args)[0] if args.mode != "tous" else SendMode.STRUCTURE
-    creds = settings.structure
+    if not args.dossier.is_dir():  # before the base is opened (HotFolder.open checks it too)
+        raise InputFileError(f"Dossier de dépôt introuvable : {args.dossier}")
     with open_store(settings) as store:
-        folder = HotFolder(
-            args.dossier,
-            store.queue,
-            mode=mode,
-            structure_id=creds.structure_id if creds else "",
-            structure_name=creds.structure_name if creds else "",
-            stable_seconds=args.stable,
+        folder = HotFolder.open(
+            args.dossier, store.queue, settings.structure, mode=mode, stable_seconds=args.stable
         )
-        credentials = CliCredentials(settings, args, err, store)
+        credentials = cli_credentials(settings, args, err, store)
         try:
             if args.une_fois:
                 report = folder.scan()

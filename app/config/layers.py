@@ -71,6 +71,14 @@ _TABLE = (
     Key("DMP_CACHE_AGE_MAX_H", "Durée de conservation du cache (heures)", Kind.NUMBER, "168"),
     Key("DMP_CACHE_TAILLE_MAX_MO", "Taille maximale du cache (Mo)", Kind.NUMBER, "512"),
     Key("DMP_CACHE_PURGE_FIN_SESSION", "Vider le cache à la fin de la session carte", Kind.FLAG, "0"),
+    # [UNSURE] whether feeding needs the sender's authorisation (PDSM4DMP prerequisites vs "feeding-only
+    # profiles may skip it"): 0 = told in the secretariat batch's row, 1 = blocks the row.
+    Key(
+        "DMP_DEPOT_AUTORISATION_REQUISE",
+        "Dépôt refusé sans autorisation sur le DMP (secrétariat)",
+        Kind.FLAG,
+        "0",
+    ),
     Key("DMP_FILE_DELAI_S", "Délai avant un nouvel essai d'envoi (secondes)", Kind.NUMBER, "5"),
     Key("DMP_DOSSIER_DEPOT", "Dossier de dépôt surveillé (secrétariat)", Kind.PATH),
     Key("DMP_DEPOT_MODE", "Envoi du dossier de dépôt (structure, carte)", Kind.TEXT, "structure"),
@@ -102,6 +110,9 @@ _TABLE = (
     Key("DMP_STRUCTURE_ID", "Identifiant national de la structure (FINESS préfixé)", Kind.TEXT),
     Key("DMP_STRUCTURE_NOM", "Nom de la structure", Kind.TEXT),
     Key("DMP_STRUCTURE_SECTEUR", "Secteur d'activité de la structure (TRE_R02)", Kind.TEXT),
+    # [UNSURE] the indirect-mode VIHF's local user (NameID) and its display name (subject-id).
+    Key("DMP_STRUCTURE_UTILISATEUR_ID", "Identifiant local de l'utilisateur (mode structure)", Kind.TEXT),
+    Key("DMP_STRUCTURE_UTILISATEUR_NOM", "Nom de l'utilisateur (mode structure, « PRÉNOM NOM »)", Kind.TEXT),
     Key(
         "DMP_TYPES_RESERVES",
         "Types de documents réservés (classe ou type = professions autorisées ; …)",

@@ -42,6 +42,7 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings.from_env)
     host_profile: str = "current"  # the DMP host's rules: current (Mon espace santé) or legacy
     auth_mode: str = "carte"  # DMP_MODE_AUTH: the command line's mode when --mode is not given
+    feeding_needs_authorization: bool = False  # [UNSURE] DMP_DEPOT_AUTORISATION_REQUISE
 
     # Where each value came from: the settings dialog shows the locked ones as locked.
     config: Config = field(default_factory=Config.load, compare=False, repr=False)
@@ -98,6 +99,7 @@ class Settings:
             is_sandbox=rig is not None,
             host_profile=_choice(config, "DMP_PROFIL_HOTE", HOST_PROFILES),
             auth_mode=_choice(config, "DMP_MODE_AUTH", AUTH_MODES),
+            feeding_needs_authorization=config.require("DMP_DEPOT_AUTORISATION_REQUISE") == "1",
             store=StoreSettings.from_env(config),
             config=config,
         )
@@ -136,8 +138,11 @@ def _configured_structure(config: Config) -> StructureCredentials | None:
         _key_password(paths[1], paths[3]),
         structure_id,
         config.get("DMP_STRUCTURE_SECTEUR") or "SA01",
-        f"{structure_id}/secretariat",
-        "SECRETARIAT",
+        # The VIHF's NameID and subject-id in indirect mode: the local user the structure vouches for
+        # (dmp-interface.md §VIHF: "a local identifier is allowed [UNSURE exact format]"; subject-id
+        # "display name of the user, PRENOM NOM"). Unset: the structure itself is that user.
+        config.get("DMP_STRUCTURE_UTILISATEUR_ID") or f"{structure_id}/secretariat",
+        config.get("DMP_STRUCTURE_UTILISATEUR_NOM") or config.get("DMP_STRUCTURE_NOM") or structure_id,
         config.get("DMP_STRUCTURE_NOM") or "",
         # None: documents need their own author (the send names this setting); never the sandbox's.
         config.get("DMP_STRUCTURE_AUTEUR") or None,

@@ -9,19 +9,26 @@ signature nor the professional's certificate.
 
 Every socket operation is bounded by the exchange's deadline and the bytes read are counted against
 its cap (``bounds.BoundedSocket``), whatever the host's pace.
+
+With ``DMP_PROXY`` set, each connection goes through the HTTP proxy's CONNECT tunnel (as the
+structure transport does through httpx); the TLS, its checks and the card's signature stay end to
+end between the client and the host: the proxy sees only the tunnel's target.
 """
 
 from __future__ import annotations
 
+import base64
 import builtins
 import contextlib
 import http.client
 import ipaddress
+import select
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 from cryptography import x509
@@ -35,7 +42,7 @@ from tlslite.utils.python_rsakey import Python_RSAKey
 
 from app.dmp_client import bounds
 from app.dmp_client.card_records import use_native_records
-from app.dmp_client.errors import HostUnreachable, Timeout, TlsError
+from app.dmp_client.errors import ClientConfigError, HostUnreachable, Timeout, TlsError
 
 _READ_CHUNK = 256 * 1024
 _WRITE_PIECE = 64 * 1024  # four TLS records of 16 KiB per write
@@ -89,7 +96,9 @@ class CardTlsTransport(httpx.BaseTransport):
         sign_digest_info: DigestSigner,
         roots: list[x509.Certificate],
         timeout: float = 60.0,
+        proxy: str | None = None,
     ) -> None:
+        self._proxy = parse_proxy(proxy)
         chain = X509CertChain([_tlslite_cert(auth_certificate)])
         self._chain = chain
         self._key = CardRsaKey(auth_certificate, sign_digest_info)
@@ -103,15 +112,26 @@ class CardTlsTransport(httpx.BaseTransport):
         self._idle: list[tuple[tuple[str, int], _CardConnection]] = []
         self._sessions: dict[tuple[str, int], Session] = {}  # per origin, never across hosts
         self.full_handshakes = 0  # each one a card signature (resumptions are not counted)
+        self.dropped_idle = 0  # idle connections found closed by the host and not reused
 
     def _connection(self, origin: tuple[str, int], timeout: float) -> _CardConnection:
-        with self._lock:
-            for index, (where, idle) in enumerate(self._idle):
-                if where == origin:
-                    del self._idle[index]
-                    return idle
+        """An idle connection to ``origin`` still open, else a new one. An idle connection the
+        host has closed meanwhile (keep-alive time-out: its socket reads EOF or an alert) is
+        dropped *before* anything is sent on it, so a non-idempotent send, never retried, does not
+        fail for a stale connection; the new one resumes the session (no card signature)."""
+        while True:
+            with self._lock:
+                index = next((i for i, (where, _) in enumerate(self._idle) if where == origin), None)
+                if index is None:
+                    break
+                _, idle = self._idle.pop(index)
+            if not _dropped(idle):
+                return idle
+            self.dropped_idle += 1
+            with contextlib.suppress(OSError):
+                idle.close()
         host, port = origin
-        connection = _CardConnection(host, port, timeout, self._handshake)
+        connection = _CardConnection(host, port, timeout, self._handshake, self._proxy)
         try:
             connection.connect()
         except TimeoutError:
@@ -253,9 +273,68 @@ class _VerifyingTLSConnection(TLSConnection):  # type: ignore[misc]
         yield from super()._clientGetKeyFromChain(certificate, settings, tack_ext)
 
 
+@dataclass(frozen=True)
+class Proxy:
+    """An HTTP proxy (``DMP_PROXY``) reached in clear, asked for a CONNECT tunnel to the host."""
+
+    host: str
+    port: int
+    authorization: str | None = None  # the Proxy-Authorization value, from the URL's user:password
+
+
+def parse_proxy(url: str | None) -> Proxy | None:
+    """``http://[user:password@]host[:port]`` (a bare ``host:port`` is taken as http); an
+    ``https://`` proxy (TLS to the proxy itself) is not supported by the card transport."""
+    if not url:
+        return None
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme.lower() != "http" or not parts.hostname:
+        raise ClientConfigError(
+            "Le serveur mandataire (DMP_PROXY) doit être de la forme http://hôte:port en mode carte."
+        )
+    try:
+        port = parts.port or 80
+    except ValueError:
+        raise ClientConfigError("Le port du serveur mandataire (DMP_PROXY) est invalide.") from None
+    authorization = None
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        authorization = "Basic " + base64.b64encode(pair).decode("ascii")
+    return Proxy(parts.hostname, port, authorization)
+
+
+_MAX_TUNNEL_ANSWER = 16 * 1024  # the proxy's answer to CONNECT: a status line and a few headers
+
+
+def open_tunnel(sock: Any, proxy: Proxy, host: str, port: int) -> None:
+    """CONNECT ``host:port`` through ``proxy`` on ``sock`` (RFC 9110 §9.3.6): the card's TLS then
+    runs end to end with the host through the tunnel, the host's chain and name verified as without
+    a proxy. The answer is read byte by byte up to its blank line (nothing of the host's TLS is
+    consumed) and bounded in size; anything but a 2xx ends in DMP-INJOIGNABLE."""
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
+    if proxy.authorization:
+        lines.append(f"Proxy-Authorization: {proxy.authorization}")
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    answer = bytearray()
+    while not answer.endswith(b"\r\n\r\n"):
+        byte = sock.recv(1)
+        if not byte:
+            raise HostUnreachable("Le serveur mandataire a fermé la connexion (CONNECT).")
+        answer += byte
+        if len(answer) > _MAX_TUNNEL_ANSWER:
+            raise HostUnreachable("Réponse du serveur mandataire trop longue (CONNECT).")
+    status_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
+    fields = status_line.split(" ", 2)
+    if len(fields) < 2 or not fields[0].startswith("HTTP/1.") or not fields[1].isdigit():
+        raise HostUnreachable("Réponse du serveur mandataire illisible (CONNECT).")
+    if not 200 <= int(fields[1]) < 300:
+        raise HostUnreachable(f"Le serveur mandataire a refusé le tunnel vers le DMP (HTTP {fields[1]}).")
+
+
 class _CardConnection(http.client.HTTPConnection):
-    """http.client over our own TCP socket and tlslite handshake (no proxy: the card's TLS goes
-    straight to the host)."""
+    """http.client over our own TCP socket and tlslite handshake: straight to the host, or through
+    an HTTP proxy's CONNECT tunnel (the card's TLS is still end to end with the host)."""
 
     def __init__(
         self,
@@ -263,18 +342,28 @@ class _CardConnection(http.client.HTTPConnection):
         port: int,
         timeout: float,
         handshake: Callable[[socket.socket, str, int], TLSConnection],
+        proxy: Proxy | None = None,
     ) -> None:
         super().__init__(host, port, timeout=timeout)
         self._handshake_with = handshake
+        self._proxy = proxy
 
     def connect(self) -> None:
         budget = bounds.current()
         connect_timeout = budget.left(self.timeout) if budget is not None else self.timeout
         if connect_timeout is not None and connect_timeout <= 0:
             raise TimeoutError("exchange deadline reached")
-        sock = socket.create_connection((self.host, self.port), connect_timeout)
+        first_hop = (self._proxy.host, self._proxy.port) if self._proxy else (self.host, self.port)
+        sock = socket.create_connection(first_hop, connect_timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(self.timeout)
+        if self._proxy is not None:
+            try:
+                open_tunnel(bounds.BoundedSocket(sock, self.timeout), self._proxy, self.host, self.port)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    sock.close()
+                raise
         self.sock = self._handshake_with(sock, self.host, self.port)
 
 
@@ -285,6 +374,23 @@ def _pieces(stream: Any, size: int = _WRITE_PIECE) -> Iterator[bytes | memoryvie
         view = memoryview(chunk)
         for start in range(0, len(view), size):
             yield view[start : start + size]
+
+
+def _dropped(connection: _CardConnection) -> bool:
+    """Whether an idle keep-alive connection is unusable: closed, or its socket readable (between
+    an answer and the next request an HTTP/1.1 host sends nothing but EOF or a TLS alert)."""
+    tls = connection.sock
+    if tls is None or getattr(tls, "closed", True):
+        return True
+    raw: Any = getattr(tls, "sock", None)  # tlslite's BufferedSocket over our BoundedSocket
+    if getattr(raw, "_read_buffer", b""):
+        return True  # bytes already received and not asked for
+    raw = getattr(raw, "socket", raw)
+    try:
+        readable, _, _ = select.select([raw.fileno()], [], [], 0)
+    except (AttributeError, OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _sni(host: str) -> str | None:

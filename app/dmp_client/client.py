@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import ClassVar
 
 from app.dmp_client.admin_client import AdminTransactions
 from app.dmp_client.base import DEFAULT_CONTENT_TYPE, DEFAULT_REPOSITORY_ID, Session
@@ -16,17 +20,23 @@ class DmpClient(DocumentTransactions, AdminTransactions):
     """Every transaction: the exchange and TD0.2/TD1.3a/TD0.3 (``ClientBase``), the document ones
     (``DocumentTransactions``) and the administrative ones (``AdminTransactions``)."""
 
+    # Attributes that hold answers or tokens obtained under one purpose (access mode): a purpose
+    # change starts them empty. Everything else (transport, signer, journal, journal-failure
+    # handler, trace, content type...) is carried over as it is.
+    # The VIHF cache is one of them: another purpose, another VIHF (and its own lock).
+    PER_PURPOSE_STATE: ClassVar[Mapping[str, Callable[[], object]]] = {
+        "_status_cache": dict,
+        "_vihf_cache": dict,
+        "_vihf_lock": threading.Lock,
+    }
+
     def with_purpose(self, purpose: Purpose) -> DmpClient:
-        """The same session (transport, signer, situation) with another purpose; the journal and
-        its failure handler are kept, so break-glass access is journaled like the rest."""
-        client = DmpClient(
-            self.transport,
-            self.signer,
-            replace(self.session, purpose=purpose),
-            content_type=self.content_type,
-            repository_id=self.repository_id,
-        )
-        client.journal = self.journal
-        client.on_journal_failure = self.on_journal_failure
-        client.vihf_reuse_seconds = self.vihf_reuse_seconds  # its own cache: another purpose, another VIHF
+        """The same session (transport, signer, situation, author) with another purpose. A copy of
+        this client, so that nothing set on it (the journal and its failure handler, so that
+        break-glass access is journaled like the rest) can be dropped by a purpose change; only the
+        :attr:`PER_PURPOSE_STATE` starts anew."""
+        client = copy.copy(self)
+        client.session = replace(self.session, purpose=purpose)
+        for name, fresh in self.PER_PURPOSE_STATE.items():
+            setattr(client, name, fresh())
         return client

@@ -115,7 +115,11 @@ def card_client(
             for cert in x509.load_pem_x509_certificates(path.read_bytes())
         ]
         tls = CardTlsTransport(
-            signer.authentication_certificate, card.authenticate, roots, settings.timeouts.query
+            signer.authentication_certificate,
+            card.authenticate,
+            roots,
+            settings.timeouts.query,
+            proxy=settings.proxy,  # DMP_PROXY: a CONNECT tunnel, the card's TLS end to end
         )
         author = author_of(
             who.national_id,

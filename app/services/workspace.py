@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.card.identity import Professional, SituationChooser
+from app.card.identity import SituationChooser
 from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.actions import Action, document_actions
@@ -29,25 +29,28 @@ from app.dmp_client.core.hl7v3 import DmpStatus
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.documents import HistoryBatch
-from app.errors import ActionUnavailable, DmpClientError, InputFileError, LocalStoreUnavailable
+from app.errors import ActionUnavailable, InputFileError, LocalStoreUnavailable
 from app.ins import IdentityTraits, Ins
+from app.services.session import (
+    AttachedLogin,
+    CardLogin,
+    DmpSession,
+    Opened,
+    StructureLogin,
+)
+from app.services.session import Connection as Connection  # re-exported (the GUI imports it here)
+from app.services.session import NotConnected as NotConnected
 from app.store.local import LocalStore
 from app.store.queue import Entry
 from app.store.request import SendMode, UploadRequest
-from app.store.sender import CredentialsUnavailable, DrainReport
+from app.store.sender import DrainReport
 
 if TYPE_CHECKING:  # the card stack (pkcs11) and the hot folder (watchdog) are imported at first use
     from app.card.cps import PinPrompt
-    from app.card.session import CardSession
     from app.store.hotfolder import ErrorNote, HotFolder
 
 log = logging.getLogger(__name__)
 ALL_STATUSES = (Status.APPROVED, Status.ARCHIVED, Status.DEPRECATED)
-
-
-class NotConnected(DmpClientError):
-    code = "POSTE-NON-CONNECTE"
-    user_message = "Connectez-vous d'abord (carte CPS ou certificat de la structure)."
 
 
 @dataclass(frozen=True)
@@ -63,22 +66,6 @@ class Patient:
 
     def __repr__(self) -> str:
         return f"Patient(source={self.source!r})"
-
-
-@dataclass(frozen=True)
-class Connection:
-    mode: AuthMode
-    purpose: Purpose
-    actor_id: str
-    display_name: str
-    structure: str
-    situation: str
-    card_reader: str | None = None
-    professional: Professional | None = None
-
-    @property
-    def physician(self) -> bool:
-        return bool(self.professional and self.professional.profession_code == "10")
 
 
 @dataclass(frozen=True)
@@ -102,96 +89,45 @@ class Workspace:
     def __init__(self, settings: Settings, store: LocalStore | None = None) -> None:
         self.settings = settings
         self.store = store
-        self.client: DmpClient | None = None
-        self.connection: Connection | None = None
-        self._card: CardSession | None = None
-        self._lock = threading.RLock()
+        self.session = DmpSession(settings, store)
+        self._lock = self.session.lock  # one lock for the connection (the session service's)
         self._folder = tempfile.TemporaryDirectory(prefix="dmp-gui-")
         self.hot_folder = HotFolderWatch(self)
 
     # -- connection -----------------------------------------------------------------------------
 
+    @property
+    def client(self) -> DmpClient | None:
+        return self.session.client if self.session.connected else None
+
+    @property
+    def connection(self) -> Connection | None:
+        return self.session.connection
+
+    @connection.setter
+    def connection(self, connection: Connection | None) -> None:
+        self.session.connection = connection
+
     def connect_card(
         self, prompt: PinPrompt, situation: int | SituationChooser = 1, purpose: Purpose = Purpose.NORMAL
     ) -> Connection:
-        with self._lock:
-            self.disconnect()
-            from app.dmp_client.factory import card_client  # deferred: card, TLS and PKCS#11 stacks
-
-            client, card = card_client(self.settings, prompt, situation, purpose)
-            who = card.professional()
-            actor = client.session.actor  # the situation chosen, by number or by the chooser
-            place = (actor.structure_id, actor.sector)
-            chosen = next(s for s in card.situations() if (s.structure_id, s.sector) == place)
-            self._attach(client)
-            self._card = card
-            self.connection = Connection(
-                AuthMode.DIRECT,
-                purpose,
-                who.national_id,
-                who.display_name,
-                chosen.structure_name or chosen.structure_id,
-                f"n° {chosen.number} — {chosen.structure_name or chosen.structure_id}",
-                card.reader,
-                who,
-            )
-            return self.connection
+        return self.session.connect(CardLogin(prompt, situation), purpose)
 
     def connect_structure(self, purpose: Purpose = Purpose.NORMAL) -> Connection:
-        with self._lock:
-            self.disconnect()
-            from app.dmp_client.factory import structure_client  # deferred: see card_client
-
-            client = structure_client(self.settings, purpose)
-            self._attach(client)
-            creds = self.settings.structure
-            actor = client.session.actor
-            self.connection = Connection(
-                AuthMode.INDIRECT,
-                purpose,
-                actor.national_id,
-                actor.display_name,
-                creds.structure_name if creds else actor.structure_id,
-                "certificat de la structure",
-            )
-            return self.connection
-
-    def _attach(self, client: DmpClient) -> None:
-        client.vihf_reuse_seconds = self.settings.vihf_reuse_seconds  # [UNSURE] 0 (off) by default
-        client.journal = self.store.journal if self.store else None
-        self.client = client
+        return self.session.connect(StructureLogin(), purpose)
 
     def attach(self, client: DmpClient, connection: Connection) -> None:
         """Use a client built elsewhere (tests: software card keys; other authentication modes)."""
-        with self._lock:
-            self.disconnect()
-            self._attach(client)
-            self.connection = connection
+        mode = SendMode.CARD if connection.mode is AuthMode.DIRECT else SendMode.STRUCTURE
+        self.session.connect(AttachedLogin(Opened(client, connection), mode), connection.purpose)
 
     def with_purpose(self, purpose: Purpose, prompt: PinPrompt) -> Connection:
-        """Break-glass or centre-15 access (or back to normal): a new session with that purpose."""
-        with self._lock:
-            del prompt  # the open session signs with the card already unlocked: no new PIN
-            current, client = self.connection, self.client
-            if current is None or client is None:
-                raise NotConnected()
-            if current.purpose is purpose:
-                return current
-            # The same TLS session, card and chosen situation: only the VIHF's purpose changes
-            # (no new PIN, and the journal stays attached).
-            self.client = client.with_purpose(purpose)
-            self.connection = dataclasses.replace(current, purpose=purpose)
-            return self.connection
+        """Break-glass or centre-15 access (or back to normal) on the open session (no new PIN)."""
+        del prompt  # the open session signs with the card already unlocked
+        return self.session.with_purpose(purpose)
 
     def disconnect(self) -> None:
-        with self._lock:
-            if self.client is not None:
-                self.client.close()
-            if self._card is not None:
-                self._card.close()
-                if self.store is not None:
-                    self.store.cache.end_of_session()
-            self.client, self._card, self.connection = None, None, None
+        self.session.disconnect()
 
     def _client(self) -> DmpClient:
         if self.client is None:
@@ -338,33 +274,12 @@ class Workspace:
         if self.store is None:
             raise LocalStoreUnavailable("La base locale n'est pas disponible : envoi impossible.")
         mode, _ = self.send_mode()
-        return self.store.sender(_SessionCredentials(self)).drain((mode,), stop=stop)
+        return self.store.sender(self.session.credentials()).drain((mode,), stop=stop)
 
     def close(self) -> None:
         self.hot_folder.stop()
         self.disconnect()
         self._folder.cleanup()
-
-
-class _SessionCredentials:
-    """The open session's client, for the entries it may send (card entries: the same card holder)."""
-
-    def __init__(self, workspace: Workspace) -> None:
-        self.workspace = workspace
-
-    def client(self, mode: SendMode, professional: str | None) -> DmpClient:
-        connection = self.workspace.connection
-        if connection is None or self.workspace.client is None:
-            raise CredentialsUnavailable()
-        expected, actor = self.workspace.send_mode()
-        if mode is not expected or (professional and professional != actor):
-            raise CredentialsUnavailable(
-                "Ce document doit être envoyé avec la carte du professionnel qui l'a confié."
-            )
-        return self.workspace.client
-
-    def invalidate(self, mode: SendMode) -> None:
-        return None  # the session's owner (the window) reacts to a pulled card
 
 
 def private_file_stem(unique_id: str) -> str:
@@ -438,8 +353,6 @@ class HotFolderWatch:
         store = self._workspace.store
         if store is None:
             raise LocalStoreUnavailable("La base locale n'est pas disponible : dossier de dépôt impossible.")
-        if not folder.is_dir():
-            raise InputFileError(f"Dossier de dépôt introuvable : {folder}")
         professional = None
         if mode is SendMode.CARD:
             connection = self._workspace.connection
@@ -451,17 +364,15 @@ class HotFolderWatch:
             professional = connection.actor_id
         from app.store.hotfolder import HotFolder
 
-        self.stop()
-        creds = self._workspace.settings.structure
-        hot = HotFolder(
+        hot = HotFolder.open(
             folder,
             store.queue,
+            self._workspace.settings.structure,
             mode=mode,
             professional=professional,
-            structure_id=creds.structure_id if creds else "",
-            structure_name=creds.structure_name if creds else "",
             stable_seconds=stable_seconds,
         )
+        self.stop()
         stop = threading.Event()
         thread = threading.Thread(
             target=self._run, args=(hot, stop, rescan_interval), name="dossier-de-depot", daemon=True

@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Protocol, cast
 
-from app.errors import DmpClientError
+from app.errors import DmpClientError, InputFileError
 from app.ins import InsError
 from app.store.database import CHUNK
 from app.store.errors import StoreError
@@ -135,7 +135,42 @@ def unreadable(error: Exception) -> str:
     return f"Fichier inaccessible ou erreur inattendue ({type(error).__name__}) : nouvel essai plus tard."
 
 
+class StructureNames(Protocol):
+    """What the hot folder needs of the structure's settings (``Settings.structure``)."""
+
+    @property
+    def structure_id(self) -> str: ...
+
+    @property
+    def structure_name(self) -> str: ...
+
+
 class HotFolder:
+    @classmethod
+    def open(
+        cls,
+        folder: Path,
+        queue: UploadQueue,
+        structure: StructureNames | None,
+        *,
+        mode: SendMode = SendMode.STRUCTURE,
+        professional: str | None = None,
+        stable_seconds: float = 2.0,
+    ) -> HotFolder:
+        """The one way the GUI and the command line build a hot folder: the folder must exist; its
+        documents are attributed to the configured structure (none configured: left empty)."""
+        if not folder.is_dir():
+            raise InputFileError(f"Dossier de dépôt introuvable : {folder}")
+        return cls(
+            folder,
+            queue,
+            mode=mode,
+            professional=professional,
+            structure_id=structure.structure_id if structure else "",
+            structure_name=structure.structure_name if structure else "",
+            stable_seconds=stable_seconds,
+        )
+
     def __init__(
         self,
         folder: Path,

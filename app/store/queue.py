@@ -358,13 +358,17 @@ class UploadQueue:
         with self.db.write() as cx:
             cx.execute("UPDATE queue_entry SET uncertain = 1 WHERE id = ?", (entry_id,))
 
-    def mark_sent(self, entry_id: int, host_entry_id: str | None, code: str | None = None) -> None:
+    def mark_sent(
+        self, entry_id: int, host_entry_id: str | None, code: str | None = None, reason: str | None = None
+    ) -> None:
+        """Sent; ``code`` and ``reason`` say how (already received, or accepted with the host's
+        warnings, which are kept for people to read)."""
         now = self.clock()
         with self.db.write() as cx:
             cx.execute(
                 "UPDATE queue_entry SET state = 'sent', uncertain = 0, sent_at = ?, updated_at = ?, "
-                "host_entry_id = ?, reason_code = ?, reason = NULL WHERE id = ?",
-                (now, now, host_entry_id, code, entry_id),
+                "host_entry_id = ?, reason_code = ?, reason = ? WHERE id = ?",
+                (now, now, host_entry_id, code, reason, entry_id),
             )
             _erase(cx, entry_id)
             self._event(cx, entry_id, State.SENT, code, now)

@@ -55,6 +55,10 @@ TRANSIENT_CODES = frozenset(
 )
 TRANSIENT_HTTP = frozenset({408, 429, 500, 502, 503, 504})
 ALREADY_THERE = "XDSDuplicateUniqueIdInRegistry"
+# A send the host accepted with Warning-severity RegistryErrors (ITI-41 PartialSuccess or Success
+# with warnings): the entry is sent, and the host's words are kept as its reason.
+SENT_WITH_WARNINGS = "FILE-ENVOYE-AVERTISSEMENT"
+MAX_WARNINGS_TEXT = 2000
 # Faults worth waiting out. TLS failures are not among them: a certificate refused or expired
 # needs a person (the entry goes to "failed" with DMP-TLS).
 TransportErrors = (HostUnreachable, Timeout)
@@ -235,7 +239,11 @@ class QueueSender:
                     self.queue.wake(entry.mode)
                     return "confirmed"
                 raise
-        self.queue.mark_sent(entry.id, sent.entry_id)
+        if sent.warnings:  # accepted, with Warning-severity RegistryErrors: kept on the entry, said
+            said = " ; ".join(w.said() for w in sent.warnings)
+            self.queue.mark_sent(entry.id, sent.entry_id, SENT_WITH_WARNINGS, said[:MAX_WARNINGS_TEXT])
+        else:
+            self.queue.mark_sent(entry.id, sent.entry_id)
         self.queue.wake(entry.mode)
         return "sent"
 

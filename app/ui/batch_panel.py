@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.dmp_client.core.context import AuthMode
 from app.dmp_client.core.hl7v3 import DmpState
 from app.dmp_client.core.valuesets import value_sets
 from app.errors import USER_FACING_ERRORS
+from app.ins import IdentityTraits
+from app.services.patients import KnownPatient, PatientDirectory, find_ins, search
 from app.services.training import sandbox_patients
 from app.services.workspace import Patient, Workspace
 from app.store.hotfolder import IGNORED_NAMES, IGNORED_SUFFIXES, SIDECAR
@@ -22,6 +25,7 @@ from app.store.request import IncompleteRequest, UploadRequest
 from app.store.sidecar import MAX_SIDECAR, Problem, check_sidecar, problem
 from app.ui import qt
 from app.ui.queue_panel import (
+    FINAL,
     Guard,
     Notice,
     busy_bar,
@@ -55,17 +59,23 @@ ROW_STATES = {
     State.QUEUED: ("en file", False),
     State.SENDING: ("en file (envoi en cours)", False),
     State.SENT: ("envoyé", False),
-    State.FAILED: ("refusé : motif dans « État » ; corrigez puis relancez depuis « File d'envoi »", True),
+    State.FAILED: ("refusé", True),  # with the host's reason and NEXT_STEP (_show_entries)
     State.CANCELLED: ("annulé : rien n'a été envoyé", True),
 }
 
 # An INS matricule (NIR-shaped: sex, year, month, department incl. 2A/2B, commune, order, key) in a
 # file name, not part of a longer number.
 INS_IN_NAME = re.compile(r"(?<![0-9])[1-8][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{8}(?![0-9])")
+NEXT_STEP = "corrigez le document puis relancez-le depuis l'onglet « File d'envoi »"
 OTHER_INS = (
     "DEPOT-INS-DIFFERENT",
-    "Le nom du fichier porte un autre INS ({}) que celui du patient choisi : vérifiez le patient "
-    "(identitovigilance) ou renommez le fichier.",
+    "{where} porte un autre INS ({others}) que celui du patient {chosen} ({ins}) : ligne bloquée. Choisissez "
+    "le bon patient, renommez le fichier, ou confirmez le patient (bouton « Confirmer… » de la ligne).",
+)
+WHERE = {"name": "Le nom du fichier", "sidecar": "Le fichier d'accompagnement"}
+CONFIRM = (
+    "{where} porte l'INS {others}, le patient {chosen} a l'INS {ins}.\n\nConfirmez-vous que ce document "
+    "concerne bien le patient {chosen} ?\n\nSinon, choisissez l'autre patient ou renommez le fichier."
 )
 
 # -- rows, matched and checked (no Qt) -------------------------------------------------------------
@@ -83,6 +93,8 @@ class Row:
     found: Found
     source: str  # a key of SOURCES
     patient: Patient | None = None  # from the file name, or chosen (not for sidecar rows)
+    confirmed: tuple[str, frozenset[str]] | None = None  # (chosen INS, other INS) the secretary confirmed
+    notes: list[str] = field(default_factory=list)  # the host check's remarks (not blocking)
     request: UploadRequest | None = None  # set once the row passed "Vérifier"
     problems: list[Problem] = field(default_factory=list)
     entry: Entry | None = None
@@ -111,25 +123,75 @@ def _head(path: Path) -> bytes:
         return handle.read(MAX_SIDECAR + 1)  # a longer sidecar is refused (DEPOT-JSON)
 
 
-def known_patients(opened: list[Patient], sandbox: bool) -> list[Patient]:
-    """The patients a row can be matched to: those opened on the left, then (sandbox) every fictitious
-    patient of the sandbox; one per INS, the opened identity first."""
-    seen: dict[str, Patient] = {}
-    for patient in [*opened, *(sandbox_patients() if sandbox else [])]:
-        seen.setdefault(patient.ins.matricule.value, patient)
-    return list(seen.values())
+def known_patients(
+    directory: PatientDirectory, opened: list[Patient], workspace: Workspace
+) -> list[KnownPatient]:
+    """The patients a row can be matched to (``app.services.patients``): opened in the session (and
+    on the left), the EHR's context, the queue's, and in the sandbox its fictitious patients. Reads
+    the queue: off the GUI thread."""
+    store = workspace.store
+    entries = store.queue.entries() if store is not None else []
+    sandbox = sandbox_patients() if workspace.settings.is_sandbox else []
+    return directory.known(entries, sandbox, extra=opened)
 
 
-def match(found: Found, patients: list[Patient]) -> Row:
+def names_in(name: str) -> set[str]:
+    """The INS matricules a file name carries."""
+    return set(INS_IN_NAME.findall(name.upper()))
+
+
+def sidecar_ins(sidecar: bytes | None) -> str | None:
+    """The sidecar's ``ins``, read tolerantly (a sidecar that is not JSON is refused by the check)."""
+    try:
+        data = json.loads(sidecar) if sidecar is not None else None
+    except ValueError:
+        return None
+    value = data.get("ins") if isinstance(data, dict) else None
+    return value.strip().upper() if isinstance(value, str) else None
+
+
+def match(found: Found, known: list[KnownPatient]) -> Row:
     """Sidecar first, then a known INS matricule in the file name, else a person chooses."""
     if found.sidecar is not None:
         return Row(found, "sidecar")
-    known = next((p for p in patients if p.ins.matricule.value in found.path.name.upper()), None)
-    return Row(found, "name" if known else "manual", known)
+    hits = [k for ins in sorted(names_in(found.path.name)) if (k := find_ins(known, ins))]
+    return Row(found, "name", hits[0].patient) if len(hits) == 1 else Row(found, "manual")
 
 
-def check(row: Row, typed: tuple[str, str, str], sender: dict[str, Any]) -> Checked:
-    """The row's request or all its problems (files read again; the sidecar's rules for every row)."""
+def conflict(row: Row, chosen: str) -> tuple[str, set[str]] | None:
+    """``(where, other INS)`` when the file name names another INS than ``chosen`` (the row's
+    patient, or its sidecar's), unless the secretary confirmed that very choice."""
+    others = names_in(row.found.path.name) - {chosen}
+    if not others or row.confirmed == (chosen, frozenset(others)):
+        return None
+    return "name", others
+
+
+OTHER_TRAITS = (
+    "DEPOT-TRAITS-DIFFERENTS",
+    "Les traits d'identité du fichier d'accompagnement (nom, prénoms, sexe, date ou lieu de naissance) "
+    "diffèrent de ceux du patient connu pour cet INS ({provenance}) : vérifiez l'identité "
+    "(identitovigilance) et corrigez le fichier d'accompagnement.",
+)
+
+
+def same_person(a: IdentityTraits, b: IdentityTraits) -> bool:
+    """The traits that identify (birth place only when both give it)."""
+    place = a.birth_place is None or b.birth_place is None or a.birth_place == b.birth_place
+    same = (a.birth_name, a.first_names, a.sex, a.birth_date) == (
+        b.birth_name,
+        b.first_names,
+        b.sex,
+        b.birth_date,
+    )
+    return same and place
+
+
+def check(
+    row: Row, typed: tuple[str, str, str], sender: dict[str, Any], known: list[KnownPatient] | None = None
+) -> Checked:
+    """The row's request or all its problems (files read again; the sidecar's rules for every row;
+    a sidecar's identity against the known patient of its INS, when there is one)."""
     try:
         found = scan([row.found.path])[0]
     except (OSError, IndexError):
@@ -138,6 +200,9 @@ def check(row: Row, typed: tuple[str, str, str], sender: dict[str, Any]) -> Chec
         return None, [problem("DEPOT-ORPHELIN", what="fichier d'accompagnement")]
     problems = [problem("DEPOT-VIDE")] if found.size == 0 else []
     sidecar = found.sidecar if row.source == "sidecar" else None
+    chosen = row.patient.ins.matricule.value if row.patient and sidecar is None else sidecar_ins(sidecar)
+    if chosen and (clash := conflict(row, chosen)) is not None:  # blocked until the secretary resolves it
+        problems.append(conflict_problem(row, chosen, clash[1]))
     if sidecar is None:
         (type_code, title, author), patient = typed, row.patient
         traits = patient.traits if patient else None
@@ -146,9 +211,6 @@ def check(row: Row, typed: tuple[str, str, str], sender: dict[str, Any]) -> Chec
                 "choisissez son patient" if patient is None else "lieu de naissance (INSEE) ou traits absents"
             )
             return None, [*problems, (IncompleteRequest.code, f"Patient : {what}.")]
-        others = sorted(set(INS_IN_NAME.findall(found.path.name.upper())) - {patient.ins.matricule.value})
-        if others:  # the file names another patient: blocked until the secretary resolves it
-            problems.append((OTHER_INS[0], OTHER_INS[1].format(", ".join(others))))
         if not type_code:
             return None, [*problems, ("DEPOT-TYPE", "Choisissez le type du document.")]
         data = {"ins": patient.ins.matricule.value, "oid": str(patient.ins.oid), "nom": traits.birth_name,
@@ -158,6 +220,10 @@ def check(row: Row, typed: tuple[str, str, str], sender: dict[str, Any]) -> Chec
         sidecar = json.dumps(data).encode()
     request, more = check_sidecar(found.path.name, sidecar, **sender)
     problems += more
+    if request is not None and row.source == "sidecar" and known:
+        same = find_ins(known, request.ins.matricule.value)
+        if same is not None and same.patient.traits and not same_person(request.traits, same.patient.traits):
+            problems.append((OTHER_TRAITS[0], OTHER_TRAITS[1].format(provenance=same.provenance)))
     if request is not None and not problems:
         try:
             request.check()
@@ -166,43 +232,137 @@ def check(row: Row, typed: tuple[str, str, str], sender: dict[str, Any]) -> Chec
     return (None if problems else request), problems
 
 
+def chosen_text(row: Row) -> str:
+    """How the row's patient is named in a message: as the row already shows it, nothing more."""
+    return "du fichier d'accompagnement" if row.source == "sidecar" else "choisi"
+
+
+def conflict_problem(row: Row, chosen: str, others: set[str]) -> Problem:
+    where = WHERE["sidecar" if row.source == "sidecar" and not names_in(row.found.path.name) else "name"]
+    text = OTHER_INS[1].format(
+        where=where, others=", ".join(sorted(others)), chosen=chosen_text(row), ins=chosen
+    )
+    return OTHER_INS[0], text
+
+
 NO_DMP = ("DEPOT-SANS-DMP", "Ce patient n'a pas de DMP (TD0.2) : rien ne peut y être déposé.")
 CLOSED_DMP = ("DEPOT-DMP-FERME", "Le DMP de ce patient est fermé (TD0.2) : aucun dépôt possible.")
+# [UNSURE] PDSM4DMP "Entrée et prérequis": before a document transaction the PS authorisation must be
+# VALIDE, but "feeding-only profiles may skip the authorisation" (docs/dmp-client.md; the client's own
+# TD2.1 path skips it too). So by default an authorisation other than VALIDE is told in the row, not
+# blocking; the setting DMP_DEPOT_AUTORISATION_REQUISE = 1 makes it block.
+NOT_AUTHORIZED = ("DEPOT-NON-AUTORISE", "{who} n'est pas autorisé(e) sur ce DMP (TD0.2 : {value}) : {then}.")
+THEN = ("le dépôt (alimentation) reste permis, pas la consultation", "aucun dépôt possible (réglage strict)")
+UNCHECKED = "DMP non vérifié (hôte injoignable ou erreur) : la file d'envoi attendra l'hôte."
+HostChecked = tuple[Row, Checked, list[str]]
 
 
-def check_on_host(workspace: Workspace, results: list[tuple[Row, Checked]]) -> list[tuple[Row, Checked]]:
-    """Rows that passed the local checks are checked against the host (TD0.2): the DMP exists and is
-    open. Without a session or a host answer the row stays ready: the queue waits for the host."""
+def check_on_host(
+    workspace: Workspace, results: list[tuple[Row, Checked]], strict: bool | None = None
+) -> list[HostChecked]:
+    """Rows that passed the local checks are checked against the host (TD0.2): the DMP exists, is
+    open, and what the authorisation of the one sending (the structure, in structure mode; the card
+    holder in card mode) is. Without a session or a host answer the row stays ready, with a note:
+    the queue waits for the host."""
     client, checked = workspace.client, []
+    strict = workspace.settings.feeding_needs_authorization if strict is None else strict
+    structure = workspace.connection is not None and workspace.connection.mode is AuthMode.INDIRECT
+    who = "La structure" if structure else "Le professionnel connecté"
     for row, (request, problems) in results:
+        notes: list[str] = []
         if request is not None and client is not None:
             try:
+                client.forget_status(request.ins)  # "Vérifier" asks the host now, not a cached answer
                 status = client.status(request.ins)
             except USER_FACING_ERRORS:
                 status = None
+                notes.append(UNCHECKED)
             if status is not None and not status.exists:
                 request, problems = None, [*problems, NO_DMP]
             elif status is not None and status.state is DmpState.CLOSED:
                 request, problems = None, [*problems, CLOSED_DMP]
-        checked.append((row, (request, problems)))
+            elif status is not None and not status.authorized:
+                code, text = (
+                    NOT_AUTHORIZED[0],
+                    NOT_AUTHORIZED[1].format(
+                        who=who, value=status.authorization or "absente", then=THEN[strict]
+                    ),
+                )
+                if strict:
+                    request, problems = None, [*problems, (code, text)]
+                else:
+                    notes.append(f"{text} [{code}]")
+        checked.append((row, (request, problems), notes))
     return checked
 
 
 # -- the panel -------------------------------------------------------------------------------------
 
 
+class PatientPicker(qt.QDialog):
+    """Choose a row's patient among the known ones: a search field (name, birth date, INS; accents
+    and case ignored) over the list, each patient with its provenance and INS status."""
+
+    def __init__(self, known: list[KnownPatient], parent: qt.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Choisir le patient du document")
+        self.known = known
+        self.search = qt.QLineEdit(placeholderText="nom, prénom, date de naissance (JJ/MM/AAAA) ou INS…")
+        self.list = qt.QListWidget()
+        self.count = qt.QLabel()
+        buttons = qt.QDialogButtonBox(
+            qt.QDialogButtonBox.StandardButton.Ok | qt.QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(qt.QDialogButtonBox.StandardButton.Ok).setText("&Choisir")
+        buttons.button(qt.QDialogButtonBox.StandardButton.Cancel).setText("&Annuler")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.list.itemDoubleClicked.connect(lambda _: self.accept())
+        self.search.textChanged.connect(self.refresh)
+        vbox(self.search, (self.list, 1), self.count, buttons, parent=self)
+        self.resize(620, 380)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.list.clear()
+        found = search(self.known, self.search.text())
+        for known in found:
+            p = known.patient
+            item = qt.QListWidgetItem(
+                f"{patient_text(p.ins, p.traits)}\n   {known.provenance} · {known.ins_status}"
+            )
+            item.setData(qt.Qt.ItemDataRole.UserRole, p)
+            self.list.addItem(item)
+        if found:
+            self.list.setCurrentRow(0)
+        self.count.setText(f"{count(len(found), 'patient connu', 'patients connus')} sur {len(self.known)}")
+
+    def chosen(self) -> Patient | None:
+        item = self.list.currentItem()
+        patient = item.data(qt.Qt.ItemDataRole.UserRole) if item is not None else None
+        return patient if isinstance(patient, Patient) else None
+
+
 class BatchPanel(qt.QWidget):
-    def __init__(self, workspace: Workspace, patients: Callable[[], list[Patient]]) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        patients: Callable[[], list[Patient]],
+        directory: PatientDirectory | None = None,
+    ) -> None:
         super().__init__()
         self.workspace, self.patients = workspace, patients
+        self.directory = directory or PatientDirectory()
         self.rows: list[Row] = []
-        self.known: list[Patient] = []  # the patients rows can be matched to (known_patients)
+        self.known: list[KnownPatient] = []  # the patients rows can be matched to (known_patients)
+        self._polling = False
         self._job: Cancel | None = None
         self._guard = Guard(self)
         self.summary = qt.QLabel("Aucun document.")
         self.default_type = TypeCombo("— type par défaut —")
         self.default_title = qt.QLineEdit(placeholderText="titre par défaut (vide : nom du type)")
         self.table = table(COLUMNS, WIDTHS)
+        self.table.setWordWrap(True)  # a row's problems are read in full in the row
         self.table.setSelectionMode(qt.QAbstractItemView.SelectionMode.ExtendedSelection)
         header = self.table.horizontalHeader()  # problems seen in the row, not scrolled away
         for column in (CHECK, STATE):
@@ -257,9 +417,9 @@ class BatchPanel(qt.QWidget):
     def add_paths(self, paths: list[Path]) -> None:
         """Read the files and their sidecars off the GUI thread, then add a row for each new one."""
 
-        opened, sandbox = self.patients(), self.workspace.settings.is_sandbox
+        opened, directory, workspace = self.patients(), self.directory, self.workspace
 
-        def added(result: tuple[list[Found], list[Patient]]) -> None:
+        def added(result: tuple[list[Found], list[KnownPatient]]) -> None:
             found, self.known = result
             present = {r.found.path for r in self.rows}
             for item in found:
@@ -268,7 +428,7 @@ class BatchPanel(qt.QWidget):
             self._summarize()
 
         failed = self._guard(lambda e: self.message.say("Dossier ou fichier illisible. [DMP-FICHIER]", True))
-        work = lambda: (scan(paths), known_patients(opened, sandbox))  # noqa: E731
+        work = lambda: (scan(paths), known_patients(directory, opened, workspace))  # noqa: E731
         run_in_background(work, self._guard(added), failed)
 
     def _add_row(self, row: Row) -> None:
@@ -282,23 +442,9 @@ class BatchPanel(qt.QWidget):
             for column in (PATIENT, AUTHOR, TYPE, TITLE):
                 self._cell(n, column, "—")
             return
-        chooser = qt.QComboBox()
-        chooser.addItem("— choisir le patient —", None)
-        # A search among the known patients: type part of the name, the birth date or the INS.
-        chooser.setEditable(True)
-        chooser.setInsertPolicy(qt.QComboBox.InsertPolicy.NoInsert)
-        completer, line = chooser.completer(), chooser.lineEdit()
-        assert completer is not None and line is not None  # an editable combo box has both
-        completer.setFilterMode(qt.Qt.MatchFlag.MatchContains)
-        completer.setCompletionMode(qt.QCompleter.CompletionMode.PopupCompletion)
-        completer.setCaseSensitivity(qt.Qt.CaseSensitivity.CaseInsensitive)
-        line.setPlaceholderText("nom, date de naissance ou INS…")
-        for patient in self.known or self.patients():
-            chooser.addItem(patient_text(patient.ins, patient.traits), patient)
-            if row.patient is not None and patient.ins == row.patient.ins:
-                chooser.setCurrentIndex(chooser.count() - 1)
-                line.setCursorPosition(0)  # the name shown, not the end of the INS
-        chooser.currentIndexChanged.connect(lambda _: self._patient_chosen(row))
+        chooser = button("", lambda: self.pick_patient(row))
+        chooser.setToolTip("Choisir le patient parmi les patients connus (recherche par nom, date, INS)")
+        chooser.setStyleSheet("text-align: left; padding-left: 4px")  # the name first, never cut off
         author = qt.QLineEdit(placeholderText="IdNat|Prénom|NOM|G15_xx/SMyy (vide : auteur de la structure)")
         kind, title = TypeCombo(), qt.QLineEdit(self.default_title.text())
         kind.select(self.default_type.current())
@@ -308,7 +454,43 @@ class BatchPanel(qt.QWidget):
         row.editors = {PATIENT: chooser, AUTHOR: author, TYPE: kind, TITLE: title}
         for column, widget in row.editors.items():
             self.table.setCellWidget(n, column, widget)
+        self._show_patient(row)
         self._type_chosen(row)
+
+    def _show_patient(self, row: Row) -> None:
+        p = row.patient
+        row.editors[PATIENT].setText(patient_text(p.ins, p.traits) if p else "Choisir le patient…")
+
+    def pick_patient(self, row: Row) -> None:
+        """The picker over every known patient; the chosen one becomes the row's patient."""
+        picker = PatientPicker(self.known, self)
+        if row.patient is not None:
+            picker.search.setText(row.patient.ins.matricule.value)
+        if picker.exec() == qt.QDialog.DialogCode.Accepted and (patient := picker.chosen()) is not None:
+            self.set_patient(row, patient)
+
+    def set_patient(self, row: Row, patient: Patient) -> None:
+        if row.entry is not None or row not in self.rows:
+            return
+        row.patient, row.source, row.confirmed = patient, "manual", None  # a new choice, confirmed anew
+        self._cell(self.rows.index(row), SOURCE, SOURCES["manual"])
+        self._show_patient(row)
+        self._invalidate(row)
+
+    def resolve(self, row: Row) -> None:
+        """The secretary confirms the row's patient despite the other INS its file names: asked with
+        the conflict spelt out (the INS only, as the row already shows them)."""
+        chosen = row.patient.ins.matricule.value if row.patient and row.source != "sidecar" else None
+        chosen = chosen or sidecar_ins(row.found.sidecar) or ""
+        clash = conflict(row, chosen)
+        if clash is None or row.entry is not None:
+            return
+        others = ", ".join(sorted(clash[1]))
+        text = CONFIRM.format(where=WHERE["name"], others=others, chosen=chosen_text(row), ins=chosen)
+        answer = qt.QMessageBox.question(self, "Identitovigilance : INS différent", text)
+        if answer == qt.QMessageBox.StandardButton.Yes:
+            row.confirmed = (chosen, frozenset(clash[1]))
+            self._invalidate(row)
 
     def _cell(self, n: int, column: int, text: str, error: bool = False, tip: str | None = None) -> None:
         item = qt.QTableWidgetItem(text)
@@ -316,11 +498,6 @@ class BatchPanel(qt.QWidget):
         if error:
             item.setForeground(qt.QColor("#a40000"))
         self.table.setItem(n, column, item)
-
-    def _patient_chosen(self, row: Row) -> None:
-        row.patient, row.source = row.editors[PATIENT].currentData(), "manual"
-        self._cell(self.rows.index(row), SOURCE, SOURCES["manual"])
-        self._invalidate(row)
 
     def _type_chosen(self, row: Row) -> None:
         kind, title = row.editors[TYPE], row.editors[TITLE]
@@ -333,8 +510,10 @@ class BatchPanel(qt.QWidget):
     def _invalidate(self, row: Row) -> None:
         """An edited row must be checked again before it can be queued."""
         if row.entry is None and row in self.rows:
-            row.request, row.problems = None, []
-            self._cell(self.rows.index(row), CHECK, "à vérifier")
+            row.request, row.problems, row.notes = None, [], []
+            n = self.rows.index(row)
+            self._cell(n, CHECK, "à vérifier")
+            self._show_resolve(row, n)
 
     def apply_defaults(self) -> None:
         for row in self.rows:
@@ -367,19 +546,20 @@ class BatchPanel(qt.QWidget):
             return self.message.say(error_text(error), True)
         todo = [(row, self._typed(row)) for row in self.rows if row.entry is None]
 
-        def checked(results: list[tuple[Row, Checked]]) -> None:
-            for row, (request, problems) in results:
+        def checked(results: list[HostChecked]) -> None:
+            for row, (request, problems), notes in results:
                 if row in self.rows and row.entry is None:
-                    row.request, row.problems = request, problems
+                    row.request, row.problems, row.notes = request, problems, notes
                     self._show_check(row)
             self._summarize()
-            blocked = sum(bool(problems) for _, (_, problems) in results)
+            blocked = sum(bool(problems) for _, (_, problems), _ in results)
             fix = f"{count(blocked, 'ligne')} à corriger (voir « Vérification »)"
             text = fix if blocked else "tout est prêt"
             self.message.say(f"Vérification faite : {text}.", blocked > 0)
 
         failed = self._guard(lambda e: self.message.say(f"Vérification impossible : {error_text(e)}", True))
-        work = lambda: check_on_host(self.workspace, [(r, check(r, t, sender)) for r, t in todo])  # noqa: E731
+        known = self.known
+        work = lambda: check_on_host(self.workspace, [(r, check(r, t, sender, known)) for r, t in todo])  # noqa: E731
         run_in_background(work, self._guard(checked), failed)
 
     @staticmethod
@@ -387,12 +567,31 @@ class BatchPanel(qt.QWidget):
         e = row.editors
         return (e[TYPE].current(), e[TITLE].text().strip(), e[AUTHOR].text().strip()) if e else ("", "", "")
 
+    def _show_resolve(self, row: Row, n: int) -> None:
+        """A row blocked by another INS gets its « Confirmer… » button (in « Identifié par »)."""
+        blocked = any(code == OTHER_INS[0] for code, _ in row.problems) and row.entry is None
+        if blocked:
+            resolve = button("Confirmer…", lambda: self.resolve(row))
+            resolve.setToolTip("Confirmer le patient malgré l'autre INS du nom du fichier")
+            self.table.setCellWidget(n, SOURCE, resolve)
+        elif self.table.cellWidget(n, SOURCE) is not None:
+            self.table.removeCellWidget(n, SOURCE)
+
     def _show_check(self, row: Row) -> None:
         n, request = self.rows.index(row), row.request
+        self._show_resolve(row, n)
         if request is None:
             lines = [f"{message} [{code}]" for code, message in row.problems]
-            text = f"{count(len(lines), 'problème')} : {lines[0]}" if lines else "à vérifier"
-            return self._cell(n, CHECK, text, bool(lines), "\n".join(lines))
+            head = f"{count(len(lines), 'problème')} :"
+            text = (
+                "\n".join([head, *lines])
+                if len(lines) > 1
+                else f"{head} {lines[0]}"
+                if lines
+                else "à vérifier"
+            )
+            self._cell(n, CHECK, text, bool(lines))
+            return self.table.resizeRowToContents(n)
         if row.source == "sidecar":
             a = request.author
             author = f"{a.person.given} {a.person.family}" if a else "auteur de la structure"
@@ -400,14 +599,23 @@ class BatchPanel(qt.QWidget):
             for column, text in ((PATIENT, patient_text(request.ins, request.traits)), (AUTHOR, author),
                                  (TYPE, kind), (TITLE, request.title)):  # fmt: skip
                 self._cell(n, column, text)
-        self._cell(n, CHECK, "prêt à mettre en file")
+        notes = "".join(f"\n{note}" for note in row.notes)
+        if row.confirmed is not None:
+            notes += (
+                f"\nPatient confirmé malgré l'INS {', '.join(sorted(row.confirmed[1]))} du nom du fichier."
+            )
+        self._cell(n, CHECK, f"prêt à mettre en file{notes}")
+        self.table.resizeRowToContents(n)
 
     def _summarize(self) -> None:
         ready = sum(r.request is not None and r.entry is None for r in self.rows)
         blocked, queued = sum(bool(r.problems) for r in self.rows), sum(bool(r.entry) for r in self.rows)
+        entries = [r.entry for r in self.rows if r.entry is not None]
+        sent, refused = (sum(e.state is state for e in entries) for state in (State.SENT, State.FAILED))
+        outcome = f" ({count(sent, 'envoyé')}, {count(refused, 'refusé')})" if sent or refused else ""
         self.summary.setText(
             f"{count(len(self.rows), 'document')} : {count(ready, 'prêt')}, {blocked} à corriger, "
-            f"{queued} mis en file"
+            f"{queued} mis en file{outcome}"
         )
 
     # -- queueing and sending -------------------------------------------------------------------
@@ -418,6 +626,7 @@ class BatchPanel(qt.QWidget):
         if self._job is not None or not ready:
             return self.message.say("Aucune ligne vérifiée à mettre en file : « Vérifier » d'abord.")
         token = self._job = Cancel()
+        self.poll.setInterval(400)  # close follow while this panel sends
         self._busy(True, len(ready))
         self.message.say(f"Mise en file de {count(len(ready), 'document')}…")
 
@@ -435,10 +644,10 @@ class BatchPanel(qt.QWidget):
             self._show_entries([entry for _, entry in done])
             self._summarize()
             ids = [entry.id for _, entry in done]
+            self.poll.start()  # the rows follow their entries from now on
             if token.requested or not ids:
                 return self._finish(token, KEPT.format(len(ids)))
             self.message.say(f"{count(len(ids), 'document')} en file d'envoi : envoi au DMP…")
-            self.poll.start()
             drained = self._guard(lambda entries: self._drained(token, entries))
             failed = self._guard(lambda e: self._finish(token, f"Envoi interrompu : {error_text(e)}", True))
             run_in_background(lambda: drain_entries(self.workspace, ids, token), drained, failed)
@@ -447,8 +656,23 @@ class BatchPanel(qt.QWidget):
         run_in_background(lambda: enqueue(token), self._guard(enqueued), failed)
 
     def _poll(self) -> None:
-        ids, queue = [r.entry.id for r in self.rows if r.entry is not None], queue_of(self.workspace)
-        run_in_background(lambda: [queue.get(i) for i in ids], self._guard(self._show_entries))
+        """The queued rows' entries read again (off the GUI thread): the rows follow the queue while
+        it drains, whoever drains it (this panel, the background drain, « File d'envoi »)."""
+        ids = [r.entry.id for r in self.rows if r.entry is not None and r.entry.state not in FINAL]
+        if not ids and self._job is None:
+            return self.poll.stop()
+        if self._polling or not ids:
+            return
+        self._polling, queue = True, queue_of(self.workspace)
+
+        def done(entries: list[Entry]) -> None:
+            self._polling = False
+            self._show_entries(entries)
+
+        def failed(error: BaseException) -> None:
+            self._polling = False
+
+        run_in_background(lambda: [queue.get(i) for i in ids], self._guard(done), self._guard(failed))
 
     def _show_entries(self, entries: list[Entry]) -> None:
         fresh = {e.id: e for e in entries}
@@ -457,12 +681,16 @@ class BatchPanel(qt.QWidget):
                 row.entry = entry
                 why = f" — {reason_text(entry)}" if entry.reason and entry.state is not State.SENT else ""
                 self._cell(n, STATE, f"{STATE_LABELS[entry.state]} (n° {entry.id}){why}")
-                self._cell(n, CHECK, *ROW_STATES.get(entry.state, ROW_STATES[State.QUEUED]))
+                label, error = ROW_STATES.get(entry.state, ROW_STATES[State.QUEUED])
+                if entry.state is State.FAILED:
+                    label = f"{label} : {reason_text(entry) or 'motif non donné'}\nÀ faire : {NEXT_STEP}."
+                self._cell(n, CHECK, label, error)
+                self.table.resizeRowToContents(n)
         self.progress.setValue(sum(settled(e, e.created_at) for e in entries))
+        self._summarize()
 
     def _drained(self, token: Cancel, entries: list[Entry]) -> None:
-        self.poll.stop()
-        self._show_entries(entries)
+        self._show_entries(entries)  # the poll goes on while entries wait (drained later, elsewhere)
         sent, failed = (sum(e.state is s for e in entries) for s in (State.SENT, State.FAILED))
         text = (
             f"Envoi terminé : {count(sent, 'envoyé')}, {count(failed, 'refusé')}, "
@@ -480,6 +708,7 @@ class BatchPanel(qt.QWidget):
         if self._job is token:
             self._job = None
             self._busy(False, 0)
+            self.poll.setInterval(2000)  # entries still waiting: followed, at a calmer pace
         if self._job is None:  # a late result is still told, unless a newer job runs
             self.message.say(text, error)
 

@@ -115,7 +115,7 @@ class MainWindow(DmpActions):
         self._sized = False
         self.upload = UploadPanel(workspace, lambda: self.patient_panel.patient)
         self.queue = QueuePanel(workspace)
-        self.batch = BatchPanel(workspace, lambda: self.patient_panel.candidates)
+        self.batch = BatchPanel(workspace, lambda: self.patient_panel.candidates)  # + its directory
         self.tabs = QTabWidget()
         self.tabs.addTab(documents_tab, "Documents")
         self.tabs.addTab(self.upload, "Déposer")
@@ -367,6 +367,8 @@ class MainWindow(DmpActions):
 
     def _patient_changed(self, patient: Patient | None) -> None:
         """Nothing of the previous patient stays on screen: list, viewer, state, upload target."""
+        if patient is not None:
+            self.batch.directory.opened(patient)  # known to the secretariat's batch from now on
         self.overview = None
         self.stop_history()  # the previous patient's history: no further batch asked for
         self.documents.set_documents([], lambda _: frozenset())
@@ -538,7 +540,7 @@ class MainWindow(DmpActions):
         """The EHR's hand-off (at start, or forwarded by a second ``dmp-gui``): open that patient."""
         context = message.get("contexte")
         if isinstance(context, dict):
-            self.patient_panel.open_context(context)
+            self.batch.directory.context(self.patient_panel.open_context(context))
         wanted = message.get("patient")
         if isinstance(wanted, str) and self.settings.is_sandbox and (found := sandbox_patient(wanted)):
             self.patient_panel.select(found)

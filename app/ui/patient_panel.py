@@ -137,15 +137,16 @@ class PatientPanel(QGroupBox):
         self.choice.blockSignals(False)
         self._chosen()  # once, whatever the index was: one load per patient choice
 
-    def open_context(self, context: dict[str, object]) -> None:
-        """The EHR's hand-off (command line or a forwarded context)."""
+    def open_context(self, context: dict[str, object]) -> list[Patient]:
+        """The EHR's hand-off (command line or a forwarded context); its patients returned."""
         try:
             patients = patients_from_context(context)
         except (DmpClientError, InsError) as error:
             show_error(self, error, "Le contexte du logiciel métier")
-            return
+            return []
         if patients:
             self.set_candidates(patients, 0)
+        return patients
 
     def open_context_file(self, path: Path) -> None:
         try:

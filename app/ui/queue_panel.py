@@ -67,8 +67,9 @@ def state_label(entry: Entry) -> str:
 
 def reason_text(entry: Entry) -> str:
     code = f" [{entry.reason_code}]" if entry.reason_code else ""
-    if entry.state is State.SENT:
-        return f"envoyé le {format_time(entry.sent_at)}{code}"
+    if entry.state is State.SENT:  # with the host's warnings when it gave some
+        said = f" — avertissement du DMP : {entry.reason}" if entry.reason else ""
+        return f"envoyé le {format_time(entry.sent_at)}{code}{said}"
     return f"{entry.reason}{code}" if entry.reason else ""
 
 

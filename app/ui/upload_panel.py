@@ -513,7 +513,8 @@ class UploadPanel(qt.QWidget):
     def _drained(self, token: Cancel, entry: Entry) -> None:
         if entry.state is State.SENT:
             self.sent.emit(entry)
-            self._finish(token, f"Document envoyé au DMP (n° {entry.id}).")
+            warned = f"\nAvertissement du DMP : {entry.reason}" if entry.reason else ""
+            self._finish(token, f"Document envoyé au DMP (n° {entry.id}).{warned}")
         elif entry.state is State.FAILED:
             self._finish(token, f"Le DMP a refusé le document (n° {entry.id}) : {reason_text(entry)}", True)
         elif not token.requested:

@@ -184,7 +184,7 @@ def _main_job(settings: Settings, pin: str, out: TextIO) -> int:
 def _queue_job(settings: Settings, out: TextIO) -> int:
     """The secretariat's job: reports confided to the durable queue (encrypted base, key in the
     system keyring), then sent with the structure's certificate; the journal records each action."""
-    from app.cli.store import CliCredentials
+    from app.cli.store import cli_credentials
     from app.store.local import LocalStore
     from app.store.queue import State
     from app.store.request import SendMode, UploadRequest
@@ -210,7 +210,7 @@ def _queue_job(settings: Settings, out: TextIO) -> int:
             print(
                 f"  1. {len(ids)} comptes rendus confiés à la file (entrées {ids[0]} à {ids[-1]})", file=out
             )
-            credentials = CliCredentials(
+            credentials = cli_credentials(
                 settings, argparse.Namespace(pin_stdin=False, situation=1), out, store
             )
             try:

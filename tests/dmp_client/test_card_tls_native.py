@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import socket
 import ssl
 import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,8 +35,10 @@ class KeepAliveHost:
     client closes; counts connections and full handshakes (the resumed ones have no peer
     certificate exchange: ``session_reused``)."""
 
-    def __init__(self, context: ssl.SSLContext) -> None:
+    def __init__(self, context: ssl.SSLContext, answers_per_connection: int | None = None) -> None:
         self.context = context
+        self.answers_per_connection = answers_per_connection  # then the host closes (keep-alive over)
+        self.closed_by_host = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.connections = 0
@@ -59,8 +63,12 @@ class KeepAliveHost:
             self.connections += 1
             self.resumed += tls.session_reused
             self.ciphers.append(str(tls.cipher()[0]))
+            answers = 0
             while self._answer(tls):
-                pass
+                answers += 1
+                if answers == self.answers_per_connection:
+                    self.closed_by_host += 1
+                    break
 
     def _answer(self, tls: ssl.SSLSocket) -> bool:
         head = b""
@@ -203,3 +211,29 @@ def test_a_half_read_answer_does_not_go_back_to_the_pool(pki: RoguePki, host: Ke
         assert transport._idle == []
         assert client.post(f"https://localhost:{host.port}/s", content=b"<q/>").content == ANSWER
         assert len(transport._idle) == 1
+
+
+def test_an_idle_connection_the_host_closed_is_dropped_before_a_send(pki: RoguePki) -> None:
+    """A keep-alive connection closed by the host while idle is not used for the next request
+    (which, a non-idempotent send, would not be retried): a new one is opened, resuming the
+    session, so the card does not sign again."""
+    host = KeepAliveHost(server_context(pki, pki.good_server), answers_per_connection=1)
+    calls: list[int] = []
+    transport = _transport(pki, calls)
+    try:
+        with httpx.Client(transport=transport) as client:
+            for _ in range(3):
+                assert client.post(f"https://localhost:{host.port}/s", content=b"<q/>").content == ANSWER
+                deadline = time.monotonic() + 5
+                while transport._idle and not _readable(transport) and time.monotonic() < deadline:
+                    time.sleep(0.01)  # the host's close reaching our socket
+    finally:
+        host.close()
+    assert host.connections == 3 and host.resumed == 2
+    assert transport.dropped_idle == 2
+    assert len(calls) == 1
+
+
+def _readable(transport: CardTlsTransport) -> bool:
+    raw = transport._idle[0][1].sock.sock.socket  # tlslite's BufferedSocket, our BoundedSocket
+    return bool(select.select([raw], [], [], 0)[0])

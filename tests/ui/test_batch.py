@@ -12,10 +12,22 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
+from app.services.patients import PatientDirectory, find_ins
 from app.services.workspace import Patient, Workspace
 from app.store.queue import State
-from app.ui.batch_panel import AUTHOR, CHECK, PATIENT, SOURCE, STATE, TITLE, TYPE, BatchPanel, Row
-from app.ui.qt import QDropEvent, QMimeData, QPointF, Qt, QUrl
+from app.ui.batch_panel import (
+    AUTHOR,
+    CHECK,
+    PATIENT,
+    SOURCE,
+    STATE,
+    TITLE,
+    TYPE,
+    BatchPanel,
+    PatientPicker,
+    Row,
+)
+from app.ui.qt import QDialog, QDropEvent, QMessageBox, QMimeData, QPointF, Qt, QUrl
 from sandbox.host.server import DmpHost
 from tests.ui.conftest import sandbox_patient
 
@@ -67,6 +79,23 @@ def loaded(qtbot: QtBot, workspace: Workspace, folder: Path) -> BatchPanel:
     return panel
 
 
+def pick(panel: BatchPanel, target: Row, query: str, ins: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Open the row's patient picker, type ``query``, choose the listed patient whose INS is ``ins``;
+    the listed lines returned."""
+    shown: list[str] = []
+
+    def run(picker: PatientPicker) -> int:
+        picker.search.setText(query)
+        lines = [picker.list.item(i).text() for i in range(picker.list.count())]
+        shown.extend(lines)
+        picker.list.setCurrentRow(next(i for i, line in enumerate(lines) if ins in line))
+        return int(QDialog.DialogCode.Accepted.value)
+
+    monkeypatch.setattr(PatientPicker, "exec", run)
+    target.editors[PATIENT].click()
+    return shown
+
+
 def hosted(host: DmpHost, title: str) -> int:
     db = host.store.connect()
     return int(db.execute("SELECT count(*) FROM xds_document WHERE title = ?", (title,)).fetchone()[0])
@@ -101,16 +130,15 @@ def test_rows_are_matched_checked_queued_and_sent(
     panel.check_rows()
     qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
     assert "choisissez son patient" in text(panel, "scan-0042.pdf", CHECK)  # no patient chosen yet
-    chooser = manual.editors[PATIENT]
-    p03 = sandbox_patient("P03").ins
-    chooser.setCurrentIndex(next(i for i in range(1, chooser.count()) if chooser.itemData(i).ins == p03))
+    shown = pick(panel, manual, "bernard", sandbox_patient("P03").ins.matricule.value, monkeypatch)
+    assert len(shown) == 1 and "BERNARD Jean (01/08/1950)" in shown[0]
     assert text(panel, "scan-0042.pdf", CHECK) == "à vérifier"
     panel.check_rows()
     qtbot.waitUntil(lambda: text(panel, "scan-0042.pdf", CHECK) != "à vérifier", timeout=WAIT)
     assert text(panel, "mauvais.pdf", CHECK).startswith("1 problème : Clé inconnue « couleur »")
     assert "[DEPOT-CLE-INCONNUE]" in text(panel, "mauvais.pdf", CHECK)
     for name in ("cr-sortie.pdf", "cr-285127505612353-cardio.pdf", "scan-0042.pdf"):
-        assert text(panel, name, CHECK) == "prêt à mettre en file", name
+        assert text(panel, name, CHECK).startswith("prêt à mettre en file"), name
     assert text(panel, "cr-sortie.pdf", TITLE) == "CR lot — accompagnement"
     assert "DURAND Claire Marie" in text(panel, "cr-sortie.pdf", PATIENT)
     assert "3 prêts, 1 à corriger" in panel.summary.text()
@@ -160,7 +188,7 @@ def test_a_typed_author_is_checked_with_the_sidecar_rules(
     named.editors[AUTHOR].setText("899900012342|PAUL|CARDIOLOGUE|G15_10/SM04")
     panel.check_rows()
     qtbot.waitUntil(lambda: text(panel, "cr-285127505612353-cardio.pdf", CHECK) != "à vérifier", timeout=WAIT)
-    assert text(panel, "cr-285127505612353-cardio.pdf", CHECK) == "prêt à mettre en file"
+    assert text(panel, "cr-285127505612353-cardio.pdf", CHECK).startswith("prêt à mettre en file")
     panel.table.selectRow(n)
     panel.remove_selected()
     assert len(panel.rows) == 3 and "cr-285127505612353-cardio.pdf" not in [
@@ -174,7 +202,7 @@ def test_cancel_stops_queueing_and_what_is_queued_stays(
     panel = loaded(qtbot, structure_workspace, reports(tmp_path / "lot"))
     panel.default_type.select("11488-4")
     panel.apply_defaults()
-    row(panel, "scan-0042.pdf")[1].editors[PATIENT].setCurrentIndex(3)  # P03
+    panel.set_patient(row(panel, "scan-0042.pdf")[1], sandbox_patient("P03"))
     panel.check_rows()
     qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
     started, release, drained = threading.Event(), threading.Event(), []
@@ -202,34 +230,110 @@ def test_cancel_stops_queueing_and_what_is_queued_stays(
 
 
 def test_a_row_whose_file_names_another_ins_is_blocked_until_resolved(
-    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The file name carries P04's INS; the secretary picks P03 for it: the row is blocked, the
-    problem is written in the row (the Vérification column, shown beside the file name)."""
+    """The file name carries P04's INS; the secretary picks P03 for it: the row is blocked (not
+    queueable), the conflict spelt out in the row, until she chooses explicitly: the patient the name
+    says, or P03 confirmed through a question that names both INS (and no other identity)."""
     folder = tmp_path / "lot"
     folder.mkdir()
-    (folder / "cr-285127505612353-cardio.pdf").write_bytes(PDF)  # P04's INS
+    name = "cr-285127505612353-cardio.pdf"  # P04's INS
+    (folder / name).write_bytes(PDF)
     panel = BatchPanel(structure_workspace, patients)
     qtbot.addWidget(panel)
     panel.add_paths([folder])
     qtbot.waitUntil(lambda: len(panel.rows) == 1, timeout=WAIT)
-    name = "cr-285127505612353-cardio.pdf"
     _, wrong = row(panel, name)
+    assert wrong.patient == sandbox_patient("P04")  # pre-matched from the name
     wrong.editors[TYPE].select("11488-4")
-    chooser = wrong.editors[PATIENT]
-    p03, p04 = sandbox_patient("P03").ins, sandbox_patient("P04").ins
-    chooser.setCurrentIndex(next(i for i in range(1, chooser.count()) if chooser.itemData(i).ins == p03))
+    p03, p04 = sandbox_patient("P03"), sandbox_patient("P04")
+    pick(panel, wrong, "bernard", p03.ins.matricule.value, monkeypatch)
     panel.check_rows()
     qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
-    assert "[DEPOT-INS-DIFFERENT]" in text(panel, name, CHECK)
-    assert "285127505612353" in text(panel, name, CHECK)
+    shown = text(panel, name, CHECK)
+    assert "[DEPOT-INS-DIFFERENT]" in shown and "285127505612353" in shown and "150081505104018" in shown
+    assert "Le nom du fichier porte un autre INS" in shown
     assert wrong.request is None  # blocked: not queueable
+    panel.queue_rows()
+    assert wrong.entry is None and "« Vérifier » d'abord" in panel.message.text()
     header = panel.table.horizontalHeader()
     assert header.visualIndex(CHECK) == 1  # the problem is read in the row, next to the file
-    chooser.setCurrentIndex(next(i for i in range(1, chooser.count()) if chooser.itemData(i).ins == p04))
+    confirm = panel.table.cellWidget(0, SOURCE)
+    assert confirm is not None and confirm.text() == "Confirmer…"
+
+    asked: list[str] = []
+
+    def answer(reply: QMessageBox.StandardButton) -> Any:
+        def question(parent: Any, title: str, message: str, *rest: Any) -> QMessageBox.StandardButton:
+            asked.append(message)
+            return reply
+
+        return question
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    confirm.click()
+    assert wrong.confirmed is None  # "Non": still blocked
+    assert "285127505612353" in asked[0] and "150081505104018" in asked[0]
+    assert "BERNARD" not in asked[0] and "DUBOIS" not in asked[0].upper()  # INS only, no other name
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    confirm.click()
+    assert text(panel, name, CHECK) == "à vérifier"
     panel.check_rows()
-    qtbot.waitUntil(lambda: text(panel, name, CHECK) == "prêt à mettre en file", timeout=WAIT)
-    assert wrong.request is not None and wrong.request.ins == p04
+    qtbot.waitUntil(lambda: text(panel, name, CHECK) != "à vérifier", timeout=WAIT)
+    assert text(panel, name, CHECK).startswith("prêt à mettre en file")
+    assert "Patient confirmé malgré l'INS 285127505612353" in text(panel, name, CHECK)
+    assert wrong.request is not None and wrong.request.ins == p03.ins
+    pick(panel, wrong, "285127505612353", p04.ins.matricule.value, monkeypatch)  # the name's patient
+    panel.check_rows()
+    qtbot.waitUntil(lambda: text(panel, name, CHECK) != "à vérifier", timeout=WAIT)
+    assert wrong.request is not None and wrong.request.ins == p04.ins
+    assert "confirmé" not in text(panel, name, CHECK)
+
+
+def test_a_file_name_and_its_sidecar_naming_two_ins_block_the_row(
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sidecar is for P01 (DURAND Claire), the file name carries P04's INS: blocked until confirmed."""
+    folder = tmp_path / "lot"
+    folder.mkdir()
+    name = "cr-285127505612353.pdf"
+    (folder / name).write_bytes(PDF)
+    (folder / (name + ".dmp.json")).write_bytes(sidecar())
+    panel = BatchPanel(structure_workspace, patients)
+    qtbot.addWidget(panel)
+    panel.add_paths([folder])
+    qtbot.waitUntil(lambda: len(panel.rows) == 1, timeout=WAIT)
+    panel.check_rows()
+    qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
+    shown = text(panel, name, CHECK)
+    assert "[DEPOT-INS-DIFFERENT]" in shown and "du fichier d'accompagnement (207058575627097)" in shown
+    assert panel.rows[0].request is None
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
+    panel.table.cellWidget(0, SOURCE).click()
+    panel.check_rows()
+    qtbot.waitUntil(lambda: text(panel, name, CHECK).startswith("prêt"), timeout=WAIT)
+    assert panel.rows[0].request is not None
+
+
+def test_every_problem_of_a_row_is_written_in_the_row(
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path
+) -> None:
+    folder = tmp_path / "lot"
+    folder.mkdir()
+    (folder / "vide.pdf").write_bytes(b"")
+    (folder / "vide.pdf.dmp.json").write_bytes(sidecar(titre="", couleur="bleu"))
+    panel = BatchPanel(structure_workspace, patients)
+    qtbot.addWidget(panel)
+    panel.add_paths([folder])
+    qtbot.waitUntil(lambda: len(panel.rows) == 1, timeout=WAIT)
+    panel.check_rows()
+    qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
+    shown = text(panel, "vide.pdf", CHECK)
+    for code in ("DEPOT-VIDE", "DEPOT-CLE-INCONNUE", "DEPOT-TITRE"):
+        assert f"[{code}]" in shown, code  # all of them in the cell's text, not in a tooltip only
+    assert shown.startswith("3 problèmes :") and shown.count("\n") == 3
+    assert panel.table.wordWrap()
+    assert panel.table.rowHeight(0) > panel.table.verticalHeader().defaultSectionSize()
 
 
 def test_several_files_dropped_onto_the_batch_make_rows(
@@ -251,10 +355,10 @@ def test_several_files_dropped_onto_the_batch_make_rows(
 
 
 def test_a_row_can_be_matched_to_a_patient_not_opened_on_the_left(
-    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No patient opened: the INS in the file name still finds P04 among the known (sandbox)
-    patients, and a row to match by hand offers them all, searchable by name, date or INS."""
+    patients, and the picker offers them all, searchable by name (accents, case), date or INS."""
     assert structure_workspace.settings.is_sandbox
     folder = reports(tmp_path / "lot")
     panel = BatchPanel(structure_workspace, lambda: [])
@@ -263,14 +367,56 @@ def test_a_row_can_be_matched_to_a_patient_not_opened_on_the_left(
     qtbot.waitUntil(lambda: len(panel.rows) == 4, timeout=WAIT)
     assert row(panel, "cr-285127505612353-cardio.pdf")[1].patient == sandbox_patient("P04")
     assert text(panel, "cr-285127505612353-cardio.pdf", SOURCE) == "INS dans le nom"
-    chooser = row(panel, "scan-0042.pdf")[1].editors[PATIENT]
-    offered = {chooser.itemData(i).ins for i in range(1, chooser.count())}
+    picker = PatientPicker(panel.known, panel)
+    qtbot.addWidget(picker)
+    offered = {picker.list.item(i).data(Qt.ItemDataRole.UserRole).ins for i in range(picker.list.count())}
     assert {sandbox_patient(f"P0{n}").ins for n in range(1, 8)} <= offered
-    assert chooser.isEditable()
-    completer = chooser.completer()
-    completer.setCompletionPrefix("285127505612353")  # part of an INS: found by contains
-    assert completer.completionCount() == 1
-    assert "285127505612353" in completer.currentCompletion()
+    assert "bac à sable · qualifiée" in picker.list.item(0).text()  # provenance and INS status
+    picker.search.setText("2851 2750")  # part of an INS, as grouped on paper
+    assert picker.list.count() == 1 and "285127505612353" in picker.list.item(0).text()
+    picker.search.setText("01/08/1950")
+    assert picker.chosen() == sandbox_patient("P03")
+    manual = row(panel, "scan-0042.pdf")[1]
+    pick(panel, manual, "BERNARD jean", sandbox_patient("P03").ins.matricule.value, monkeypatch)
+    assert manual.patient == sandbox_patient("P03")
+    assert "BERNARD Jean" in manual.editors[PATIENT].text()
+
+
+def test_the_batch_knows_the_session_the_context_and_the_queue_patients(
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside the sandbox: the patients opened in the session, the EHR context's, the queue's."""
+    monkeypatch.setattr(type(structure_workspace.settings), "is_sandbox", property(lambda self: False))
+    directory = PatientDirectory()
+    directory.opened(sandbox_patient("P03"))
+    directory.context([sandbox_patient("P06")])
+    folder = reports(tmp_path / "lot")
+    panel = BatchPanel(structure_workspace, lambda: [], directory)
+    qtbot.addWidget(panel)
+    panel.add_paths([folder])
+    qtbot.waitUntil(lambda: len(panel.rows) == 4, timeout=WAIT)
+    assert [k.provenance for k in panel.known] == ["ouvert dans la session", "contexte du logiciel métier"]
+    assert row(panel, "cr-285127505612353-cardio.pdf")[1].patient is None  # P04: not known here
+    panel.default_type.select("11488-4")
+    panel.apply_defaults()
+    p04 = row(panel, "cr-285127505612353-cardio.pdf")[1]
+    p04.patient = sandbox_patient("P04")  # as if chosen on the left: queued for P04
+    p04.source = "manual"
+    panel.check_rows()
+    qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
+    monkeypatch.setattr("app.ui.batch_panel.drain_entries", lambda *a: [])
+    panel.queue_rows()
+    qtbot.waitUntil(lambda: p04.entry is not None, timeout=WAIT)
+    other = BatchPanel(structure_workspace, lambda: [], directory)
+    qtbot.addWidget(other)
+    other.add_paths([folder])
+    qtbot.waitUntil(lambda: len(other.rows) == 4, timeout=WAIT)
+    queued = find_ins(other.known, sandbox_patient("P04").ins.matricule.value)
+    assert queued is not None and queued.provenance == "file d'envoi"
+    assert queued.ins_status == "statut INS non conservé"  # the queue keeps none: never guessed
+    assert row(other, "cr-285127505612353-cardio.pdf")[1].patient == sandbox_patient("P04").__class__(
+        sandbox_patient("P04").ins, sandbox_patient("P04").traits, "", "file d'envoi"
+    )
 
 
 def test_check_asks_the_host_whether_the_dmp_exists_and_is_open(
@@ -294,5 +440,29 @@ def test_check_asks_the_host_whether_the_dmp_exists_and_is_open(
     qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
     assert "[DEPOT-SANS-DMP]" in text(panel, names["P02"], CHECK)
     assert "[DEPOT-DMP-FERME]" in text(panel, names["P05"], CHECK)
-    assert text(panel, names["P03"], CHECK) == "prêt à mettre en file"
+    assert text(panel, names["P03"], CHECK).startswith("prêt à mettre en file")
     assert row(panel, names["P02"])[1].request is None and row(panel, names["P05"])[1].request is None
+
+
+def test_a_sidecar_whose_traits_differ_from_the_known_patient_of_its_ins_is_blocked(
+    qtbot: QtBot, structure_workspace: Workspace, tmp_path: Path
+) -> None:
+    """P01's INS in the sidecar with another birth name: the known P01 says otherwise, so the row is
+    blocked, the message naming no trait of either identity."""
+    folder = tmp_path / "lot"
+    folder.mkdir()
+    (folder / "cr.pdf").write_bytes(PDF)
+    (folder / "cr.pdf.dmp.json").write_bytes(sidecar(nom="MARTIN"))
+    (folder / "ok.pdf").write_bytes(PDF)
+    (folder / "ok.pdf.dmp.json").write_bytes(sidecar())
+    panel = BatchPanel(structure_workspace, patients)
+    qtbot.addWidget(panel)
+    panel.add_paths([folder])
+    qtbot.waitUntil(lambda: len(panel.rows) == 2, timeout=WAIT)
+    panel.check_rows()
+    qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
+    shown = text(panel, "cr.pdf", CHECK)
+    assert "[DEPOT-TRAITS-DIFFERENTS]" in shown and "ouvert dans la session" in shown
+    assert "MARTIN" not in shown and "DURAND" not in shown
+    assert row(panel, "cr.pdf")[1].request is None
+    assert text(panel, "ok.pdf", CHECK).startswith("prêt à mettre en file")

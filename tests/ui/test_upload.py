@@ -177,6 +177,28 @@ def test_a_real_send_ends_sent_and_the_host_holds_it_once(
     assert hosted(host, title) == 1
 
 
+def test_a_send_accepted_with_warnings_says_them_in_the_panel_and_the_queue(
+    qtbot: QtBot, gp_workspace: Workspace, host: DmpHost, tmp_path: Path
+) -> None:
+    # ebRS 3.0: a Success RegistryResponse may carry Warning-severity RegistryErrors; the document is
+    # in the DMP, and the host's words must reach the user, not be dropped by the queue.
+    from app.ui.queue_panel import reason_text
+    from sandbox.host import lies
+
+    host.config.faults.lie = "succes-avec-avertissement"
+    panel = panel_for(qtbot, gp_workspace, sandbox_patient("P03"))
+    ready(qtbot, panel, report(tmp_path), "Consultation avec avertissement")
+    with qtbot.waitSignal(panel.sent, timeout=WAIT) as sent:
+        panel.send_button.click()
+    entry = sent.args[0]
+    assert entry.state is State.SENT and entry.reason_code == "FILE-ENVOYE-AVERTISSEMENT"
+    assert lies.WARNING_CODE in entry.reason
+    assert "Avertissement du DMP" in panel.message.text() and lies.WARNING_CODE in panel.message.text()
+    assert "avertissement du DMP" in reason_text(entry) and "[FILE-ENVOYE-AVERTISSEMENT]" in reason_text(
+        entry
+    )
+
+
 def test_cancel_stops_waiting_and_the_entry_stays_queued(
     qtbot: QtBot, gp_workspace: Workspace, host: DmpHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

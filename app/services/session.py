@@ -1,0 +1,334 @@
+"""One session service for every way of connecting (card, structure; next: e-CPS / Pro Santé
+Connect...): connect, the DmpClient with its journal and journal-failure handler, purpose change,
+the upload queue's credentials and disconnect with the purge the settings ask for.
+
+The command line (``app.cli``), the store's sender and the GUI's workspace all go through it. A new
+authentication mode is one more :class:`Login` (its ``open`` returns an :class:`Opened`); callers do
+not change. Every method may block (card, network): the GUI calls them off its thread; a lock makes
+them safe from several threads. No Qt here (``app.services`` layer).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from app.card.identity import Professional, SituationChooser
+from app.config.settings import Settings
+from app.dmp_client.client import DmpClient
+from app.dmp_client.core.context import AuthMode, Purpose
+from app.errors import DmpClientError
+from app.store.local import LocalStore
+from app.store.request import SendMode
+from app.store.sender import CredentialsUnavailable
+
+if TYPE_CHECKING:  # the card stack (pkcs11) is imported at first use
+    from app.card.cps import PinPrompt
+
+JournalFailure = Callable[[Exception], None]
+
+
+class NotConnected(DmpClientError):
+    code = "POSTE-NON-CONNECTE"
+    user_message = "Connectez-vous d'abord (carte CPS ou certificat de la structure)."
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Who is connected, as the GUI shows it."""
+
+    mode: AuthMode
+    purpose: Purpose
+    actor_id: str
+    display_name: str
+    structure: str
+    situation: str
+    card_reader: str | None = None
+    professional: Professional | None = None
+
+    @property
+    def physician(self) -> bool:
+        return bool(self.professional and self.professional.profession_code == "10")
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What a :class:`Login` opens: the client, who it is, and a card session to close at the end
+    (its end is a card-session end: the cache is purged when the settings say so)."""
+
+    client: DmpClient
+    connection: Connection
+    card: Closable | None = None
+
+
+class Login(Protocol):
+    """One way of connecting. ``send_mode`` is the upload queue's mode its entries go with."""
+
+    @property
+    def send_mode(self) -> SendMode: ...
+
+    def open(self, settings: Settings, purpose: Purpose) -> Opened: ...
+
+
+@dataclass(frozen=True)
+class CardLogin:
+    """Direct mode: the CPS (PIN asked through ``prompt``) and the situation d'exercice: a number,
+    or a chooser asked after the PIN with the card's situations (the GUI's dialog)."""
+
+    prompt: PinPrompt
+    situation: int | SituationChooser = 1
+    send_mode: SendMode = SendMode.CARD
+
+    def open(self, settings: Settings, purpose: Purpose) -> Opened:
+        from app.dmp_client import factory  # deferred: card, TLS and PKCS#11 stacks
+
+        client, card = factory.card_client(settings, self.prompt, self.situation, purpose)
+        try:
+            who = card.professional()
+            actor = client.session.actor  # the situation chosen, by number or by the chooser
+            where = (actor.structure_id, actor.sector)
+            chosen = next(s for s in card.situations() if (s.structure_id, s.sector) == where)
+        except BaseException:
+            client.close()
+            card.close()
+            raise
+        place = chosen.structure_name or chosen.structure_id
+        connection = Connection(
+            AuthMode.DIRECT,
+            purpose,
+            who.national_id,
+            who.display_name,
+            place,
+            f"n° {chosen.number} — {place}",
+            card.reader,
+            who,
+        )
+        return Opened(client, connection, card)
+
+
+@dataclass(frozen=True)
+class StructureLogin:
+    """Indirect mode: the structure's certificates from the settings."""
+
+    send_mode: SendMode = SendMode.STRUCTURE
+
+    def open(self, settings: Settings, purpose: Purpose) -> Opened:
+        from app.dmp_client import factory  # deferred: see CardLogin
+
+        client = factory.structure_client(settings, purpose)
+        creds = settings.structure
+        actor = client.session.actor
+        connection = Connection(
+            AuthMode.INDIRECT,
+            purpose,
+            actor.national_id,
+            actor.display_name,
+            creds.structure_name if creds and creds.structure_name else actor.structure_id,
+            "certificat de la structure",
+        )
+        return Opened(client, connection)
+
+
+@dataclass(frozen=True)
+class AttachedLogin:
+    """A client built elsewhere (tests with software card keys; a caller's own set-up)."""
+
+    opened: Opened
+    send_mode: SendMode = SendMode.CARD
+
+    def open(self, settings: Settings, purpose: Purpose) -> Opened:
+        return self.opened
+
+
+class DmpSession:
+    """At most one open connection. ``store``'s journal records every transaction (``None``: no
+    journal, e.g. the base could not be opened); ``on_journal_failure`` is told when a journal
+    entry could not be written; ``trace_dir`` (when given) records every exchange."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: LocalStore | None = None,
+        *,
+        on_journal_failure: JournalFailure | None = None,
+        trace_dir: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.on_journal_failure = on_journal_failure
+        self.trace_dir = trace_dir
+        self.lock = threading.RLock()
+        self._client: DmpClient | None = None
+        self._card: Closable | None = None
+        self._login: Login | None = None
+        self.connection: Connection | None = None
+
+    # -- connect, purpose, disconnect ---------------------------------------------------------
+
+    def connect(self, login: Login, purpose: Purpose = Purpose.NORMAL) -> Connection:
+        """Close any open connection, then open ``login``'s."""
+        with self.lock:
+            self.disconnect()
+            opened = login.open(self.settings, purpose)
+            self._attach(opened.client)
+            self._card, self._login, self.connection = opened.card, login, opened.connection
+            return opened.connection
+
+    def _attach(self, client: DmpClient) -> None:
+        client.vihf_reuse_seconds = self.settings.vihf_reuse_seconds  # [UNSURE] 0 (off) by default
+        client.journal = self.store.journal if self.store is not None else None
+        if self.on_journal_failure is not None:
+            client.on_journal_failure = self.on_journal_failure
+        if self.trace_dir is not None:
+            client.transport.trace_dir = self.trace_dir
+        self._client = client
+
+    @property
+    def client(self) -> DmpClient:
+        with self.lock:
+            if self._client is None:
+                raise NotConnected()
+            return self._client
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
+
+    @property
+    def send_mode(self) -> SendMode | None:
+        return self._login.send_mode if self._login is not None else None
+
+    def with_purpose(self, purpose: Purpose) -> Connection:
+        """Normal, break-glass or centre-15 access on the open connection: the same TLS session,
+        card and situation (no new PIN); the journal and its failure handler stay attached."""
+        with self.lock:
+            if self._client is None or self.connection is None:
+                raise NotConnected()
+            if self.connection.purpose is not purpose:
+                self._client = self._client.with_purpose(purpose)
+                self.connection = replace(self.connection, purpose=purpose)
+            return self.connection
+
+    def disconnect(self) -> None:
+        """Close the client and the card; a card session's end purges the cache when the settings
+        ask for it (``DMP_CACHE_PURGE_FIN_SESSION``)."""
+        with self.lock:
+            client, card = self._client, self._card
+            self._client, self._card, self._login, self.connection = None, None, None, None
+            try:
+                if client is not None:
+                    client.close()
+            finally:
+                if card is not None:
+                    try:
+                        card.close()
+                    finally:
+                        if self.store is not None:
+                            self.store.cache.end_of_session()
+
+    def close(self) -> None:
+        self.disconnect()
+
+    def __enter__(self) -> DmpSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.disconnect()
+
+    # -- the upload queue ---------------------------------------------------------------------
+
+    def credentials(self) -> SessionCredentials:
+        """The upload queue's credentials for this open connection only (never opens another)."""
+        return SessionCredentials(self)
+
+
+def _check_professional(mode: SendMode, professional: str | None, client: DmpClient) -> None:
+    if mode is SendMode.CARD and professional and client.session.actor.national_id != professional:
+        raise CredentialsUnavailable(
+            "Ce document doit être envoyé avec la carte du professionnel qui l'a confié : la carte "
+            "insérée est celle d'un autre professionnel."
+        )
+
+
+class SessionCredentials:
+    """The sender's credentials from one open session (the GUI): its client for the entries of
+    its mode (card entries: the same card holder); a pulled card is its owner's business."""
+
+    def __init__(self, session: DmpSession) -> None:
+        self.session = session
+
+    def client(self, mode: SendMode, professional: str | None) -> DmpClient:
+        with self.session.lock:
+            if not self.session.connected:
+                raise CredentialsUnavailable()
+            if mode is not self.session.send_mode:
+                raise CredentialsUnavailable(
+                    "Ce document doit être envoyé avec la carte du professionnel qui l'a confié."
+                )
+            client = self.session.client
+        _check_professional(mode, professional, client)
+        return client
+
+    def invalidate(self, mode: SendMode) -> None:
+        return None
+
+
+class QueueCredentials:
+    """The sender's credentials opening one session per mode at first need (the command line):
+    the structure's certificate, or the card (a refused PIN is never asked again in the same run).
+    ``logins`` gives the login of a mode."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: LocalStore | None,
+        logins: Callable[[SendMode], Login],
+        *,
+        on_journal_failure: JournalFailure | None = None,
+        refusals: tuple[type[Exception], ...] = (),
+    ) -> None:
+        self.settings, self.store, self.logins = settings, store, logins
+        self.on_journal_failure = on_journal_failure
+        self.refusals = refusals
+        self._sessions: dict[SendMode, DmpSession] = {}
+        self._refused: Exception | None = None
+        self._lock = threading.Lock()
+
+    def client(self, mode: SendMode, professional: str | None) -> DmpClient:
+        with self._lock:
+            session = self._sessions.get(mode)
+            if session is None:
+                session = self._open(mode)
+            client = session.client
+        _check_professional(mode, professional, client)
+        return client
+
+    def _open(self, mode: SendMode) -> DmpSession:
+        if mode is SendMode.CARD and self._refused is not None:
+            raise self._refused
+        session = DmpSession(self.settings, self.store, on_journal_failure=self.on_journal_failure)
+        try:
+            session.connect(self.logins(mode))
+        except self.refusals as error:
+            if mode is SendMode.CARD:
+                self._refused = error  # never retried automatically
+            raise
+        self._sessions[mode] = session
+        return session
+
+    def invalidate(self, mode: SendMode) -> None:
+        with self._lock:
+            session = self._sessions.pop(mode, None)
+        if session is not None:
+            session.disconnect()
+
+    def close(self) -> None:
+        for mode in list(self._sessions):
+            self.invalidate(mode)
