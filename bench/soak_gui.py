@@ -57,6 +57,7 @@ def main() -> None:
     from app.ui.application import create_application
     from app.ui.main_window import MainWindow
     from app.ui.qt import QApplication, QTimer
+    from app.ui.tasks import _Job
 
     app = create_application()
     session = SandboxSession()
@@ -94,15 +95,18 @@ def main() -> None:
 
     def sample() -> None:
         gc.collect()
+        objects = gc.get_objects()
         row = {
             "minute": round((time.monotonic() - start) / 60, 2),
             "none_refcount": sys.getrefcount(None),
             "rss_mib": round(rss() / 2**20, 1),
-            "gc_objects": len(gc.get_objects()),
+            "gc_objects": len(objects),
+            "jobs_alive": sum(isinstance(item, _Job) for item in objects),  # background jobs kept
             "refreshes": refreshes[0],
         }
         if len(samples) == 1:
             types_first.update(_type_counts())
+        del objects
         samples.append(row)
         print(json.dumps(row), flush=True)
 

@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from app.ui.qt import QObject, QRunnable, QThreadPool, Signal
+from app.ui.qt import QObject, QThreadPool, Signal
 
 _lock = threading.Lock()
 
@@ -79,17 +79,28 @@ def _the_relay() -> _Relay:
     return _relay
 
 
-class _Job(QRunnable):
+class _Job:
+    """One piece of background work, handed to the pool as a plain callable (never a QRunnable).
+
+    A Python ``QRunnable`` given to ``QThreadPool.start`` leaked whenever it finished first:
+    shiboken6 releases the GIL for ``start()`` and only then adds the runnable as a child of the
+    pool's wrapper; a fast job (a queue read) could run and be deleted by the pool (auto-delete)
+    before ``start()`` returned, and the late parent link then kept the dead wrapper, its closure
+    and everything the closure held for the life of the global pool, invisibly to ``gc`` (about one
+    per record refresh in the soak, bench/README.md). The callable overload holds one plain
+    reference, dropped under the GIL once the call is over.
+    """
+
+    __slots__ = ("fn", "number", "relay")
+
     def __init__(self, fn: Callable[[], Any], relay: _Relay, number: int) -> None:
-        super().__init__()
         self.fn = fn
         self.relay = relay
         self.number = number
-        self.setAutoDelete(True)
 
-    def run(self) -> None:
+    def __call__(self) -> None:
         # A failure's traceback keeps this frame alive (the f_back of fn's frames) for as long as
-        # the delivered error is kept (a panel's last error): the frame must not hold the runnable
+        # the delivered error is kept (a panel's last error): the frame must not hold the job
         # (and through it fn's closure). Kept errors kept one _Job per failed read (bench/README.md).
         fn, relay, number = self.fn, self.relay, self.number
         del self
@@ -114,7 +125,7 @@ def _forget_locals(error: BaseException) -> None:
         seen.add(id(current))
         traceback.clear_frames(current.__traceback__)  # finished frames only; ours is still running
         current = current.__cause__ or current.__context__
-    if error.__traceback__ is not None and error.__traceback__.tb_frame.f_code is _Job.run.__code__:
+    if error.__traceback__ is not None and error.__traceback__.tb_frame.f_code is _Job.__call__.__code__:
         error.__traceback__ = error.__traceback__.tb_next  # drop this runnable's own (running) frame
 
 
@@ -130,4 +141,4 @@ def run_in_background(
     with _lock:
         number = next(relay.numbers)
         relay.pending[number] = (on_success, on_failure)
-    (pool or QThreadPool.globalInstance()).start(_Job(fn, relay, number))
+    (pool or QThreadPool.globalInstance()).start(_Job(fn, relay, number))  # the callable overload
