@@ -119,3 +119,41 @@ class StructureKeyPasswordWrong(ClientConfigError):
         "Le mot de passe du trousseau n'ouvre pas la clé de la structure (mot de passe incorrect ou fichier "
         "endommagé) : enregistrez le bon avec « dmp structure mot-de-passe »."
     )
+
+
+class InsiNotConfigured(ClientConfigError):
+    """No INSi address is configured (DMP_INSI_URL), or the INSi context is incomplete."""
+
+    code = "INSI-NON-CONFIGURE"
+    user_message = (
+        "Le téléservice INSi n'est pas configuré : renseignez son adresse (réglage DMP_INSI_URL, "
+        "« Adresse du téléservice INSi ») et le numéro d'autorisation CNDA (DMP_INSI_IDAM)."
+    )
+
+
+class InsiUnreachable(TransportError):
+    """The INSi teleservice cannot be reached (connection refused or cut, TLS failure)."""
+
+    code = "INSI-INJOIGNABLE"
+    user_message = "Le téléservice INSi est injoignable : vérifiez la connexion et réessayez."
+
+
+class InsiTimeout(TransportError):
+    """INSi did not answer within its deadline (DMP_INSI_DELAI_S, 60 s by default)."""
+
+    code = "INSI-DELAI"
+    user_message = "Le téléservice INSi n'a pas répondu dans le délai prévu : réessayez plus tard."
+
+
+class InsiHttpError(TransportError):
+    """INSi answered with an HTTP status that cannot carry a SOAP answer."""
+
+    code = "INSI-HTTP"
+    user_message = "Le téléservice INSi a répondu par une erreur HTTP."
+
+
+class InsiTlsError(TransportError):
+    """The TLS connection to INSi was refused (its certificate, or ours)."""
+
+    code = "INSI-TLS"
+    user_message = "Connexion sécurisée au téléservice INSi refusée (certificat du serveur ou du poste)."

@@ -127,3 +127,76 @@ class UncertainOutcome(MalformedResponse):
         "Vérifiez la liste des documents du patient avant de recommencer."
     )
     cli_hint = "Pour vérifier : dmp find --ins <INS du patient> (liste des documents du DMP)."
+
+
+class InsiError(ProtocolError):
+    """Root of the INSi teleservice's protocol errors (app/dmp_client/core/insi.py)."""
+
+    code = "INSI-PROTOCOLE"
+    user_message = "Échange avec le téléservice INSi impossible à interpréter."
+
+
+class InsiRequestInvalid(InsiError):
+    """The INSi request about to be sent is invalid: missing or malformed context or traits."""
+
+    code = "INSI-REQUETE-INVALIDE"
+    user_message = "La requête préparée pour le téléservice INSi est invalide."
+
+
+class InsiMalformedResponse(InsiError):
+    """INSi's answer cannot be read: not XML, not SOAP, not a RESULTAT, or incoherent."""
+
+    code = "INSI-REPONSE-ILLISIBLE"
+    user_message = "La réponse du téléservice INSi est illisible ou incohérente : elle a été écartée."
+
+
+class InsiHostileXml(InsiMalformedResponse):
+    code = "INSI-XML-REFUSE"
+    user_message = (
+        "La réponse du téléservice INSi a été refusée : XML dangereux (DTD, entités) ou trop volumineux."
+    )
+
+
+class InsiFault(InsiError):
+    """INSi answered with a SOAP fault (its siram:Erreur code, or the SOAP code, kept as host_code)."""
+
+    code = "INSI-REFUS"
+    user_message = "Le téléservice INSi a refusé la demande."
+
+    def __init__(self, host_code: str, reason: str) -> None:
+        self.host_code = host_code
+        self.reason = reason
+        detail = " ".join(part for part in (host_code and f"code {host_code}", reason) if part)
+        super().__init__(f"{self.user_message} ({detail})" if detail else None)
+
+
+class InsiUnknownReport(InsiMalformedResponse):
+    """A CodeCR other than 00, 01, 02: nothing of the answer is used."""
+
+    code = "INSI-CR-INCONNU"
+    user_message = "Le téléservice INSi a rendu un compte rendu inconnu : la réponse a été écartée."
+
+    def __init__(self, report: str, label: str) -> None:
+        self.report = report
+        self.label = label
+        super().__init__(f"{self.user_message} (code {report}{f' : {label}' if label else ''})")
+
+
+class InsiVitaleObsolete(InsiRequestInvalid):
+    """The Vitale read is older than 20 minutes (issue 17, RNIV): read the card again."""
+
+    code = "INSI-VITALE-PERIMEE"
+    user_message = (
+        "La lecture de la carte Vitale date de plus de 20 minutes : relisez la carte avant d'interroger INSi."
+    )
+
+
+class InsiOtherPerson(InsiMalformedResponse):
+    """Identity vigilance: the identity INSi returned for a Vitale beneficiary does not have the
+    beneficiary's birth date. Nothing of it is shown or kept."""
+
+    code = "INSI-AUTRE-PERSONNE"
+    user_message = (
+        "L'identité renvoyée par INSi ne correspond pas au bénéficiaire choisi sur la carte Vitale "
+        "(date de naissance différente) : elle a été écartée."
+    )
