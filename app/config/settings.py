@@ -13,7 +13,7 @@ from pathlib import Path
 
 from app import __version__
 from app.config.layers import DEFAULT_SENDER_OID as DEFAULT_SENDER_OID
-from app.config.layers import KEYS, SANDBOX_AUTHOR, Config, InvalidValue
+from app.config.layers import KEYS, SANDBOX_AUTHOR, SANDBOX_HOST_URL, Config, InvalidValue
 from app.config.layers import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
 from app.dmp_client.bounds import DEFAULT_MAX_RESPONSE_BYTES
 from app.dmp_client.core.context import Software
@@ -52,10 +52,12 @@ class Settings:
         """The settings of ``config`` (default: :meth:`Config.load`, the machine's configuration)."""
         config = Config.load() if config is None else config
         rig = config.get("DMP_SANDBOX_DIR") or None  # "" (e.g. locked empty): no sandbox
+        # The sandbox's host and homologation number are defaults in sandbox mode only; elsewhere an
+        # unset value stays empty and connecting names the setting (factory.check_configured).
         software = Software(
             name=config.require("DMP_LPS_NOM"),
             version=__version__,
-            homologation=config.require("DMP_LPS_HOMOLOGATION"),
+            homologation=config.get("DMP_LPS_HOMOLOGATION") or (SANDBOX_HOMOLOGATION if rig else ""),
         )
         pki = Path(rig) / "pki" if rig else None
         trust = config.get("DMP_TRUST_FILES")
@@ -80,7 +82,7 @@ class Settings:
                 config.get("DMP_STRUCTURE_AUTEUR") or SANDBOX_AUTHOR,
             )
         return cls(
-            host_url=config.require("DMP_HOST_URL"),
+            host_url=config.get("DMP_HOST_URL") or (SANDBOX_HOST_URL if rig else ""),
             trust_files=trust_files,
             software=software,
             sender_oid=config.require("DMP_LPS_OID"),
