@@ -32,6 +32,10 @@ def rss() -> int:
 
 
 def child(kind: str) -> None:
+    if kind != "bare":  # as dmp-gui starts (app/ui/main.py)
+        from app.ui.main import load_services_before_qt
+
+        load_services_before_qt()
     from app.ui.qt import QApplication, QLabel, QMainWindow, QTimer
 
     if kind == "bare":
