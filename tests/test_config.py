@@ -32,7 +32,7 @@ from app.config.layers import (
 from app.config.settings import Settings
 from app.errors import DmpClientError
 from app.store.cache import CachePolicy
-from app.store.local import StoreSettings
+from app.store.local_store import StoreSettings
 from app.store.sender import Policy
 
 HOST = "DMP_HOST_URL"

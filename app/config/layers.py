@@ -1,8 +1,8 @@
 """Layered configuration (docs/configuration.md), lowest to highest priority: built-in defaults, the
 machine policy's ``[defauts]``, the user's settings file, the environment, the machine policy's
 ``[verrouilles]`` (locked: beats everything). Keys are the environment variable names; values are
-strings parsed by their users (app/config/settings.py, app/store/local.py). :data:`KEYS` is the one table of
-known keys. A machine policy that cannot be applied is an error, never a silent fallback.
+strings parsed by their users (app/config/settings.py, app/store/local_store.py). :data:`KEYS` is the one
+table of known keys. A machine policy that cannot be applied is an error, never a silent fallback.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from app.dmp_client.structure_keys import is_encrypted
 from app.dmp_client.transport import Timeouts
 from app.store.errors import KeyringUnavailable
 from app.store.keys import SecretStore
-from app.store.local import StoreSettings
+from app.store.local_store import StoreSettings
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Settings:
     proxy: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # [UNSURE] no documented DMP maximum
-    vihf_reuse_seconds: float = 0.0  # [UNSURE] VIHF reuse (app/dmp_client/base.py _vihf): off
+    vihf_reuse_seconds: float = 0.0  # [UNSURE] VIHF reuse (app/dmp_client/exchange.py _vihf): off
     trace_dir: Path | None = None  # --trace: every exchange of every client written there
     is_sandbox: bool = False
     store: StoreSettings = field(default_factory=StoreSettings.from_env)
