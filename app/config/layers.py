@@ -86,6 +86,10 @@ _TABLE = (
     Key("DMP_DEPOT_STABLE_S", "Délai de stabilité des fichiers déposés (secondes)", Kind.NUMBER, "2"),
     Key("DMP_DEPOT_ACTIF", "Surveiller le dossier de dépôt dès l'ouverture", Kind.FLAG, "0"),
     Key("DMP_SANDBOX_DIR", "Dossier du bac à sable (essais)", Kind.PATH),
+    # INSi (app/dmp_client/insi_client.py): no built-in address; [UNSURE] 60 s from DmpConnect's wrapper.
+    Key("DMP_INSI_URL", "Adresse du téléservice INSi", Kind.TEXT),
+    Key("DMP_INSI_IDAM", "Numéro d'autorisation CNDA du logiciel (INSi)", Kind.TEXT),
+    Key("DMP_INSI_DELAI_S", "Délai des requêtes INSi (secondes)", Kind.NUMBER, "60"),
     Key("DMP_MAJ_URL", "Adresse de l'annonce des mises à jour (éditeur)", Kind.TEXT),
     Key("DMP_PROFIL_HOTE", "Profil de l'hôte DMP (current, legacy)", Kind.TEXT, "current"),
     Key("DMP_MODE_AUTH", "Authentification par défaut (carte, structure)", Kind.TEXT, "carte"),

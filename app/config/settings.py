@@ -17,6 +17,7 @@ from app.config.layers import KEYS, SANDBOX_AUTHOR, SANDBOX_HOST_URL, Config, In
 from app.config.layers import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
 from app.dmp_client.bounds import DEFAULT_MAX_RESPONSE_BYTES
 from app.dmp_client.core.context import Software
+from app.dmp_client.insi_client import InsiSettings
 from app.dmp_client.options import StructureCredentials as StructureCredentials
 from app.dmp_client.structure_keys import is_encrypted
 from app.dmp_client.transport import Timeouts
@@ -43,6 +44,7 @@ class Settings:
     host_profile: str = "current"  # the DMP host's rules: current (Mon espace santé) or legacy
     auth_mode: str = "carte"  # DMP_MODE_AUTH: the command line's mode when --mode is not given
     feeding_needs_authorization: bool = False  # [UNSURE] DMP_DEPOT_AUTORISATION_REQUISE
+    insi: InsiSettings = field(default_factory=InsiSettings)  # DMP_INSI_URL, DMP_INSI_IDAM, DMP_INSI_DELAI_S
 
     # Where each value came from: the settings dialog shows the locked ones as locked.
     config: Config = field(default_factory=Config.load, compare=False, repr=False)
@@ -102,6 +104,11 @@ class Settings:
             host_profile=_choice(config, "DMP_PROFIL_HOTE", HOST_PROFILES),
             auth_mode=_choice(config, "DMP_MODE_AUTH", AUTH_MODES),
             feeding_needs_authorization=config.require("DMP_DEPOT_AUTORISATION_REQUISE") == "1",
+            insi=InsiSettings(
+                url=config.get("DMP_INSI_URL") or None,
+                idam=config.get("DMP_INSI_IDAM") or None,
+                timeout=float(config.require("DMP_INSI_DELAI_S")),
+            ),
             store=StoreSettings.from_env(config),
             config=config,
         )

@@ -23,6 +23,7 @@ from app.ui.texts import count, word
 
 GROUPS = {
     "Hôte DMP": ("DMP_HOST_URL", "DMP_PROFIL_HOTE", "DMP_TRUST_FILES", "DMP_PROXY"),
+    "Téléservice INSi": ("DMP_INSI_URL", "DMP_INSI_IDAM", "DMP_INSI_DELAI_S"),
     "Authentification": (
         "DMP_MODE_AUTH", "DMP_PKCS11_MODULE", "DMP_STRUCTURE_CERT_AUTH", "DMP_STRUCTURE_CLE_AUTH",
         "DMP_STRUCTURE_CERT_SIGN", "DMP_STRUCTURE_CLE_SIGN", "DMP_STRUCTURE_ID", "DMP_STRUCTURE_NOM",
