@@ -414,3 +414,22 @@ def test_a_vitale_answer_for_another_birth_date_is_refused() -> None:
         insi.check_vitale_answer(other, found)
     none = parse_fixture("REP_CR01.xml")
     assert insi.check_vitale_answer(other, none) is none
+
+
+def test_hostile_sizes_are_refused_quickly() -> None:
+    import time
+
+    many = answer("<CR><CodeCR>00</CodeCR><LibelleCR>OK</LibelleCR></CR>" + "<x/>" * 30_000)
+    deep = answer(CR00 + "<INDIVIDU>" * 5000 + "</INDIVIDU>" * 5000)
+    history = answer(
+        CR00
+        + INDIVIDU.replace("<TIQ>", INDIVIDU[INDIVIDU.index("<INSHISTO>") :].split("<TIQ>")[0] * 60 + "<TIQ>")
+    )
+    start = time.monotonic()
+    with pytest.raises(InsiHostileXml):
+        insi.parse_answer(many, traits_request())  # more than 20,000 markup items
+    with pytest.raises(InsiMalformedResponse):
+        insi.parse_answer(deep, traits_request())
+    with pytest.raises(InsiMalformedResponse):
+        insi.parse_answer(history, traits_request())  # 120 INSHISTO > 100
+    assert time.monotonic() - start < 5
