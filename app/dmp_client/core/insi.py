@@ -46,8 +46,10 @@ from app.dmp_client.core.errors import (
     InsiVitaleObsolete,
     MalformedResponse,
 )
-from app.dmp_client.core.ns import SOAP11, SOAP12, WSA, WSSE, q
+from app.dmp_client.core.ns import DS, SAML2, SOAP11, SOAP12, WSA, WSSE, q
+from app.dmp_client.core.signing import Signer
 from app.dmp_client.core.soap import SoapRequest
+from app.dmp_client.core.vihf import issuer_dn, sign_assertion
 from app.dmp_client.core.xml import parse_xml, serialize
 from app.ins import BirthDate, IdentityTraits, Ins, InsError, Nir, Sex, parse_oid
 
@@ -330,8 +332,8 @@ def build_request(
     src/class/assertionPsSecurity.class.ts) a SAML 2.0 ``Assertion`` signed RSA-SHA256 with the
     authentication certificate (Issuer in X509SubjectName format, Subject/NameID, attributes
     ``identifiantFacturation``, ``codeSpecialiteAMO``, ``secteurActivite``); nothing public says INSi
-    accepts the DMP's VIHF, so it is not reused. [UNSURE] Until it is built, requests go without it
-    (the mutual TLS with the card or the structure's certificate authenticates)."""
+    accepts the DMP's VIHF, so it is not reused; :func:`professional_assertion` builds tlsi-ins's shape.
+    [UNSURE] Without it requests go with the mutual TLS (card or structure certificate) alone."""
     if action not in RESPONSE_ACTIONS:
         raise InsiRequestInvalid("Action INSi inconnue (erreur du logiciel).")
     message_id = f"urn:uuid:{uuid.uuid4()}"
@@ -710,3 +712,59 @@ def check_vitale_answer(beneficiary: VitaleBeneficiary, result: InsiResult) -> I
     if any(mine != "00" and mine != theirs for mine, theirs in zip(card, returned, strict=True)):
         raise InsiOtherPerson()
     return result
+
+
+# ---------------------------------------------------------------------------------------------------
+# The professional's assertion (wsse:Security) [UNSURE]
+
+# tlsi-ins src/class/assertionPsSecurity.class.ts: Issuer Format, and the three attribute names.
+ISSUER_FORMAT = "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"
+ATTRIBUTE_BILLING_ID = "identifiantFacturation"
+ATTRIBUTE_AMO_SPECIALTY = "codeSpecialiteAMO"
+ATTRIBUTE_SECTOR = "secteurActivite"
+
+
+@dataclass(frozen=True, slots=True)
+class ProfessionalAssertion:
+    """What the assertion names, as the public tlsi-ins client fills it [UNSURE: the real rules are
+    not public]: ``name_id`` / ``name_qualifier`` (the professional or structure and the identifier's
+    authority), the billing number (FINESS or AM number, DmpConnect's wrapper), the AMO specialty
+    code and the activity sector."""
+
+    name_id: str
+    name_qualifier: str
+    billing_id: str
+    amo_specialty: str
+    sector: str
+
+
+def professional_assertion(who: ProfessionalAssertion, signer: Signer, now: datetime) -> etree._Element:
+    """The SAML 2.0 assertion of tlsi-ins's ``assertionPsSecurity`` (Issuer = the signing certificate's
+    subject, Subject/NameID, three attributes), signed enveloped RSA-SHA256 / SHA-256 / exclusive C14N
+    like the VIHF (``vihf.sign_assertion``, the same algorithms tlsi-ins uses). The signature goes where
+    the SAML schema puts it (after Issuer), not at the end as tlsi-ins does. For :func:`build_request`'s
+    ``security``; whether INSi accepts it is [UNSURE]."""
+    for value in (who.name_id, who.name_qualifier, who.billing_id, who.amo_specialty, who.sector):
+        if not value.strip() or len(value) > MAX_TEXT:
+            raise InsiRequestInvalid("Assertion du professionnel pour INSi incomplète.")
+    assertion = etree.Element(
+        q(SAML2, "Assertion"),
+        nsmap={"saml": SAML2},
+        ID=f"_{uuid.uuid4()}",
+        IssueInstant=now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        Version="2.0",
+    )
+    _sub(assertion, SAML2, "Issuer", issuer_dn(signer)).set("Format", ISSUER_FORMAT)
+    etree.SubElement(assertion, q(DS, "Signature"), Id="placeholder", nsmap={"ds": DS})
+    subject = _sub(assertion, SAML2, "Subject")
+    _sub(subject, SAML2, "NameID", who.name_id).set("NameQualifier", who.name_qualifier)
+    statement = _sub(assertion, SAML2, "AttributeStatement")
+    for name, value in (
+        (ATTRIBUTE_BILLING_ID, who.billing_id),
+        (ATTRIBUTE_AMO_SPECIALTY, who.amo_specialty),
+        (ATTRIBUTE_SECTOR, who.sector),
+    ):
+        attribute = _sub(statement, SAML2, "Attribute")
+        attribute.set("Name", name)
+        _sub(attribute, SAML2, "AttributeValue", value)
+    return sign_assertion(assertion, signer)
