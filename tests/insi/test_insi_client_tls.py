@@ -109,3 +109,23 @@ def test_a_server_outside_the_trusted_authorities_is_refused(
     finally:
         client.close()
     assert server.received == []
+
+
+def test_a_search_with_a_card_shaped_certificate(
+    server: FakeInsiServer, pki_dir: Path, card_keys: dict[str, tuple[Path, Path, object]]
+) -> None:
+    # Card mode's certificate (software keys shaped like the CPS card's authentication key, as the
+    # DMP tests use them); the tlslite card transport itself is cardtls's and the rig's.
+    pki = pki_dir / "pki"
+    trust = (pki / "trust-bundle.pem",)
+    cert, key, _ = card_keys["generaliste"]
+    tls = client_context(Endpoint("unused", trust), cert, key)
+    url = f"https://localhost:{server.server_address[1]}/lps"
+    client = InsiClient.open(
+        InsiSettings(url, "BAC-A-SABLE", 10.0), tls, trust, ("ClientDMP", "1.0.0", INSTANCE), "899900012342"
+    )
+    try:
+        assert client.search(insi.TraitsSearch.first_step(TRAITS)).identity is not None
+    finally:
+        client.close()
+    assert server.peers[0]
