@@ -48,10 +48,10 @@ ACTIONS = {ACTION_TRAITS: "RECSANSVITALE", ACTION_VITALE: "RECVITALE"}
 BODY_NS = {ACTION_TRAITS: schemas.RECSANS, ACTION_VITALE: schemas.RECVIT}
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 MAX_BODY = 1024 * 1024  # an INSi request is a few kilobytes
-LABELS = {  # LibelleCR: "OK" and "Aucune identite trouvee" from the public example answers
+LABELS = {  # LibelleCR as in the public example answers of padoa/tlsi-ins (tests/insi/fixtures/)
     "00": "OK",  # src/fixtures/TEST_2.04_cas2.xml
     "01": "Aucune identite trouvee",  # src/fixtures/REP_CR01.xml
-    "02": "Plusieurs identites trouvees",  # [UNSURE] wording not public
+    "02": "Plusieurs identites trouvees",  # getCR02XmlResponse() in src/fixtures/insi-client.fixture.ts
 }
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 _UTF8_PARSER = etree.XMLParser(encoding="utf-8", resolve_entities=False, no_network=True, load_dtd=False)
@@ -78,8 +78,12 @@ class InsiConfig:
     # [UNSURE] the signed PS assertion of card mode (wsse:Security) is not public: when True the
     # header must be present (its content is not verified by the sandbox).
     require_security_header: bool = False
-    # [UNSURE] the recorded public answers carry no SOAP header; the WSDL names an output action.
-    answer_addressing: bool = True
+    # [UNSURE] the recorded public answers (and the siram_40 fault) carry no SOAP header at all;
+    # the WSDL names an output action (wsaw:Action "...Response"). Default: as recorded.
+    answer_addressing: bool = False
+    # TIQ/Prenom (the first birth first name) beside ListePrenom, as in the recorded answers
+    # (ADRTROIS DOMINIQUE, TEST_2.08_cas1); TEST_2.04_cas2 has ListePrenom only.
+    tiq_prenom: bool = True
 
 
 @dataclass(frozen=True)
@@ -230,7 +234,7 @@ def search(payload: etree._Element, action: str, referential: Referential) -> li
     return referential.search_vitale(vitale)
 
 
-def resultat(found: list[Person]) -> tuple[str, etree._Element]:
+def resultat(found: list[Person], config: InsiConfig) -> tuple[str, etree._Element]:
     ns = schemas.RESULTAT
     code = "00" if len(found) == 1 else "01" if not found else "02"
     root = etree.Element(f"{{{ns}}}RESULTAT", nsmap={None: ns})
@@ -252,6 +256,8 @@ def resultat(found: list[Person]) -> tuple[str, etree._Element]:
     tiq = etree.SubElement(individu, f"{{{ns}}}TIQ")
     traits = person.traits
     etree.SubElement(tiq, f"{{{ns}}}NomNaissance").text = traits.birth_name
+    if config.tiq_prenom:
+        etree.SubElement(tiq, f"{{{ns}}}Prenom").text = traits.first_names.split()[0]
     etree.SubElement(tiq, f"{{{ns}}}ListePrenom").text = traits.first_names
     etree.SubElement(tiq, f"{{{ns}}}Sexe").text = traits.sex
     etree.SubElement(tiq, f"{{{ns}}}DateNaissance").text = traits.birth_date
@@ -328,7 +334,7 @@ class InsiHandler(BaseHTTPRequestHandler):
             problems = schemas.errors(payload[0])
             if problems:
                 raise InsiFault(faults.INVALID, f"{ACTIONS[action]} non conforme au schéma : {problems[0]}")
-            code, result = resultat(search(payload[0], action, self.server.referential))
+            code, result = resultat(search(payload[0], action, self.server.referential), config)
         except InsiFault as fault:
             self.server.note(Exchange(action, caller, fault.refusal.subcode))
             status = 500

@@ -36,6 +36,7 @@ def _validator() -> etree.XMLSchema:
 
 
 VALIDATOR = _validator()
+GOOD = h.traits_body("DURAND", ["CLAIRE"], "F", "2007-05-14")
 
 
 def assert_valid(answer: h.Answer) -> None:
@@ -133,15 +134,30 @@ def test_every_sandbox_patient_is_found_by_traits_with_its_test_ins(
     assert r(node, "INSACTIF/OID") == "1.2.250.1.213.1.4.10"
     assert r(node, "TIQ/NomNaissance") == patient.birth_name
     assert r(node, "TIQ/ListePrenom") == patient.first_names
+    assert r(node, "TIQ/Prenom") == first
     assert r(node, "TIQ/DateNaissance") == patient.birth_date
     assert r(node, "TIQ/LieuNaissance") == (patient.birth_place or "")
 
 
-def test_answer_is_addressed_to_the_request(insi: InsiHost, cps: ssl.SSLContext) -> None:
-    data = h.envelope(h.traits_body("DURAND", ["CLAIRE"], "F", "2007-05-14"), message_id="urn:uuid:1234")
-    answer = ask(insi, cps, data)
-    assert answer.root.findtext(f".//{{{h.WSA}}}RelatesTo") == "urn:uuid:1234"
-    assert answer.root.findtext(f".//{{{h.WSA}}}Action") == h.TRAITS + "Response"  # the WSDL's output action
+def test_answer_can_be_addressed_to_the_request(
+    pki_dir: Path, tls_files: dict[str, tuple[Path, Path]]
+) -> None:
+    host = make_host(pki_dir, answer_addressing=True)
+    try:
+        ctx = context(pki_dir, tls_files)
+        data = h.envelope(h.traits_body("DURAND", ["CLAIRE"], "F", "2007-05-14"), message_id="urn:uuid:1234")
+        answer = ask(host, ctx, data)
+        assert answer.root.findtext(f".//{{{h.WSA}}}RelatesTo") == "urn:uuid:1234"
+        assert (
+            answer.root.findtext(f".//{{{h.WSA}}}Action") == h.TRAITS + "Response"
+        )  # the WSDL's output action
+        vitale = ask(host, ctx, h.envelope(h.vitale_body("285127505612353", "851224"), h.VITALE), h.VITALE)
+        assert vitale.root.findtext(f".//{{{h.WSA}}}Action") == h.VITALE + "Response"
+        fault = ask(host, ctx, h.envelope(GOOD, lps_xml=h.lps(nom=None), message_id="urn:uuid:5678"))
+        assert fault.root.findtext(f".//{{{h.WSA}}}RelatesTo") == "urn:uuid:5678"
+    finally:
+        host.shutdown()
+        host.server_close()
 
 
 def test_unknown_person_gives_01_without_individu(insi: InsiHost, cps: ssl.SSLContext) -> None:
@@ -249,7 +265,6 @@ def test_vitale_search_for_each_beneficiary_of_the_family_card(insi: InsiHost, c
         matricule = r(node, "INSACTIF/IdIndividu/NumIdentifiant") + r(node, "INSACTIF/IdIndividu/Cle")
         assert matricule == member.matricule  # the person's own INS, not the card holder's
         assert r(node, "TIQ/ListePrenom") == member.first_names
-        assert answer.root.findtext(f".//{{{h.WSA}}}Action") == h.VITALE + "Response"
         found.add(matricule)
     assert len(found) == 2
 
@@ -327,8 +342,6 @@ def test_security_header_can_be_required(pki_dir: Path, tls_files: dict[str, tup
 
 
 # --- header checks -------------------------------------------------------------------------------
-
-GOOD = h.traits_body("DURAND", ["CLAIRE"], "F", "2007-05-14")
 
 
 @pytest.mark.parametrize(
@@ -475,17 +488,10 @@ def test_injected_dropped_connection(pki_dir: Path, tls_files: dict[str, tuple[P
         host.server_close()
 
 
-def test_answers_without_addressing_as_the_recorded_public_answers(
-    pki_dir: Path, tls_files: dict[str, tuple[Path, Path]]
-) -> None:
-    host = make_host(pki_dir, answer_addressing=False)
-    try:
-        answer = ask(host, context(pki_dir, tls_files), h.envelope(GOOD))
-        assert answer.code == "00"
+def test_answers_carry_no_header_as_the_recorded_public_answers(insi: InsiHost, cps: ssl.SSLContext) -> None:
+    for data in (h.envelope(GOOD), h.envelope(GOOD, lps_xml=h.lps(nom=None))):
+        answer = ask(insi, cps, data)
         assert answer.root.find(f"{{{h.SOAP}}}Header") is None  # as in TEST_2.04_cas2.xml / REP_CR01.xml
-    finally:
-        host.shutdown()
-        host.server_close()
 
 
 def test_journal_keeps_no_patient_data(insi: InsiHost, cps: ssl.SSLContext) -> None:
