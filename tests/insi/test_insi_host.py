@@ -501,3 +501,52 @@ def test_journal_keeps_no_patient_data(insi: InsiHost, cps: ssl.SSLContext) -> N
     text = repr(insi.journal)
     for secret in ("DURAND", "CLAIRE", "2007-05-14", "2070585756270", "MARTIN"):
         assert secret not in text
+
+
+# --- hostile input -------------------------------------------------------------------------------
+
+
+def _raw(port: int, ctx: ssl.SSLContext, head: bytes, body: bytes = b"") -> bytes:
+    import socket
+
+    with (
+        socket.create_connection(("localhost", port), timeout=10) as plain,
+        ctx.wrap_socket(plain, server_hostname="localhost") as tls,
+    ):
+        tls.sendall(head + body)
+        return tls.recv(200)
+
+
+def test_oversized_or_unsized_body_refused_without_reading_it(insi: InsiHost, cps: ssl.SSLContext) -> None:
+    import time
+
+    port = insi.server_address[1]
+    start = time.monotonic()
+    big = _raw(
+        port,
+        cps,
+        b"POST /lps HTTP/1.1\r\nHost: x\r\nContent-Type: application/soap+xml\r\n"
+        b"Content-Length: 1073741824\r\n\r\n",
+    )
+    assert big.startswith(b"HTTP/1.1 413")
+    chunked = _raw(port, cps, b"POST /lps HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    assert chunked.startswith(b"HTTP/1.1 411")
+    assert time.monotonic() - start < 5
+
+
+def test_entity_expansion_refused_quickly(insi: InsiHost, cps: ssl.SSLContext) -> None:
+    import time
+
+    lol = (
+        b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+        + b"".join(
+            b'<!ENTITY %s "%s">' % (f"a{i + 1}".encode(), (f"&a{i};" if i else "&a;").encode() * 10)
+            for i in range(9)
+        )
+        + b"]><l>&a9;</l>"
+    )
+    start = time.monotonic()
+    answer = h.post(insi.server_address[1], cps, lol)
+    assert_valid(answer)
+    assert answer.subcode == "S:siram_sandbox_requete"
+    assert time.monotonic() - start < 5
