@@ -72,6 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     insi.add_argument(
         "--sans-structure", action="store_true", help="refuser le certificat de structure (carte CPS seule)"
     )
+    # [UNSURE] points of docs/sandbox-insi.md, configurable
+    insi.add_argument(
+        "--prenoms",
+        choices=("first_then_any", "exact_list", "any"),
+        default="first_then_any",
+        help="règle de comparaison des prénoms",
+    )
+    insi.add_argument("--noms-stricts", action="store_true", help="comparer les noms sans normalisation")
+    insi.add_argument("--entete-reponse", action="store_true", help="réponses avec en-tête WS-Addressing")
+    insi.add_argument("--exiger-securite", action="store_true", help="exiger l'en-tête wsse:Security")
     commands.add_parser("seed", help="recréer les patients et DMP du bac à sable")
     journal = commands.add_parser("journal", help="qui a fait quoi sur l'hôte DMP")
     journal.add_argument("--nombre", type=int, default=50)
@@ -144,12 +154,20 @@ def _host(args: argparse.Namespace, folder: Path) -> int:
 
 
 def _insi(args: argparse.Namespace, folder: Path) -> int:
+    from sandbox.insi.referential import MatchRules
     from sandbox.insi.server import InsiConfig, InsiFaults, InsiHost
 
     faults = InsiFaults(latency=args.latence, error_rate=args.taux_erreur, drop_rate=args.taux_coupure)
     if args.graine is not None:
         faults.rng.seed(args.graine)
-    config = InsiConfig(folder / "pki", faults, allow_structure=not args.sans_structure)
+    config = InsiConfig(
+        folder / "pki",
+        faults,
+        MatchRules(normalise=not args.noms_stricts, first_names=args.prenoms),
+        allow_structure=not args.sans_structure,
+        require_security_header=args.exiger_securite,
+        answer_addressing=args.entete_reponse,
+    )
     host = InsiHost((args.adresse, args.port), config)
     print(f"Hôte INSi du bac à sable : https://localhost:{host.server_address[1]}/lps", flush=True)
     with contextlib.suppress(KeyboardInterrupt):

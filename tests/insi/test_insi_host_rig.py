@@ -58,3 +58,49 @@ def test_start_insi_runs_dmp_sandbox_insi_serve(rig_dir: Path, pki_dir: Path) ->
     finally:
         rig._kill(state["insi_pid"])
     assert "Hôte INSi du bac à sable" in (rig_dir / "insi.log").read_text(encoding="utf-8")
+
+
+def test_insi_serve_options_reach_the_host_configuration(
+    monkeypatch: pytest.MonkeyPatch, rig_dir: Path
+) -> None:
+    from sandbox import cli
+    from sandbox.insi import server
+
+    seen = {}
+
+    class Host:
+        server_address = ("127.0.0.1", 1)
+
+        def __init__(self, address: tuple[str, int], config: server.InsiConfig) -> None:
+            seen["address"], seen["config"] = address, config
+
+        def serve_forever(self) -> None:
+            return
+
+    monkeypatch.setattr(server, "InsiHost", Host)
+    argv = [
+        "--dir",
+        str(rig_dir),
+        "insi",
+        "serve",
+        "--port",
+        "9999",
+        "--latence",
+        "1.5",
+        "--taux-erreur",
+        "0.25",
+    ]
+    argv += [
+        "--prenoms",
+        "exact_list",
+        "--noms-stricts",
+        "--entete-reponse",
+        "--exiger-securite",
+        "--sans-structure",
+    ]
+    assert cli.main(argv) == 0
+    config = seen["config"]
+    assert seen["address"] == ("127.0.0.1", 9999)
+    assert (config.faults.latency, config.faults.error_rate) == (1.5, 0.25)
+    assert config.rules.first_names == "exact_list" and not config.rules.normalise
+    assert config.answer_addressing and config.require_security_header and not config.allow_structure
