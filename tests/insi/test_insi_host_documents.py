@@ -142,3 +142,18 @@ def test_00_answer_has_the_elements_of_the_recorded_answers(insi: InsiHost, org:
     assert set(shape(with_history)) == published
     without = answer(insi, org, h.traits_body("DURAND", ["CLAIRE"], "F", "2007-05-14"))
     assert shape(without) == shape(example("ADRTROIS_DOMINIQUE_insi-client.fixture.xml"))
+
+
+def test_the_insi_host_is_under_the_no_shared_protocol_code_contract() -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((SPEC.parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
+    contract = next(
+        c
+        for c in pyproject["tool"]["importlinter"]["contracts"]
+        if c["name"].startswith("The sandbox host shares no protocol code")
+    )
+    assert "sandbox.insi" in contract["source_modules"]
+    for module in (Path(server.__file__).parent).glob("*.py"):
+        text = module.read_text(encoding="utf-8")
+        assert "from app" not in text and "import app" not in text, module.name
