@@ -59,6 +59,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="registre menteur (docs/sandbox-documents.md) : chaque réponse ment de cette façon",
     )
     serve.add_argument("--graine", type=int, help="graine des fautes injectées (défaut : 0)")
+    insi = commands.add_parser("insi", help="l'hôte INSi du bac à sable (téléservice INS, TLS mutuel)")
+    insi.add_argument("action", choices=["serve"])
+    insi.add_argument("--adresse", default="127.0.0.1")
+    insi.add_argument("--port", type=int, default=rig.INSI_PORT)
+    insi.add_argument("--latence", type=float, default=0.0, help="latence injectée par requête (s)")
+    insi.add_argument("--taux-erreur", type=float, default=0.0, help="proportion de fautes siram_40 (0-1)")
+    insi.add_argument(
+        "--taux-coupure", type=float, default=0.0, help="proportion de connexions coupées (0-1)"
+    )
+    insi.add_argument("--graine", type=int, help="graine des fautes injectées (défaut : 0)")
+    insi.add_argument(
+        "--sans-structure", action="store_true", help="refuser le certificat de structure (carte CPS seule)"
+    )
+    # [UNSURE] points of docs/sandbox-insi.md, configurable
+    insi.add_argument(
+        "--prenoms",
+        choices=("first_then_any", "exact_list", "any"),
+        default="first_then_any",
+        help="règle de comparaison des prénoms",
+    )
+    insi.add_argument("--noms-stricts", action="store_true", help="comparer les noms sans normalisation")
+    insi.add_argument("--entete-reponse", action="store_true", help="réponses avec en-tête WS-Addressing")
+    insi.add_argument("--exiger-securite", action="store_true", help="exiger l'en-tête wsse:Security")
     commands.add_parser("seed", help="recréer les patients et DMP du bac à sable")
     journal = commands.add_parser("journal", help="qui a fait quoi sur l'hôte DMP")
     journal.add_argument("--nombre", type=int, default=50)
@@ -81,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rig(args, folder)
         if args.command in ("serve", "seed", "journal"):
             return _host(args, folder)
+        if args.command == "insi":
+            return _insi(args, folder)
         if args.action == "insert":
             if not args.card:
                 print("Indiquez la carte à insérer.", file=sys.stderr)
@@ -123,6 +148,28 @@ def _host(args: argparse.Namespace, folder: Path) -> int:
         f"Hôte DMP du bac à sable : https://localhost:{host.server_address[1]}/si-dmp-server/v2/services",
         flush=True,
     )
+    with contextlib.suppress(KeyboardInterrupt):
+        host.serve_forever()
+    return 0
+
+
+def _insi(args: argparse.Namespace, folder: Path) -> int:
+    from sandbox.insi.referential import MatchRules
+    from sandbox.insi.server import InsiConfig, InsiFaults, InsiHost
+
+    faults = InsiFaults(latency=args.latence, error_rate=args.taux_erreur, drop_rate=args.taux_coupure)
+    if args.graine is not None:
+        faults.rng.seed(args.graine)
+    config = InsiConfig(
+        folder / "pki",
+        faults,
+        MatchRules(normalise=not args.noms_stricts, first_names=args.prenoms),
+        allow_structure=not args.sans_structure,
+        require_security_header=args.exiger_securite,
+        answer_addressing=args.entete_reponse,
+    )
+    host = InsiHost((args.adresse, args.port), config)
+    print(f"Hôte INSi du bac à sable : https://localhost:{host.server_address[1]}/lps", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         host.serve_forever()
     return 0

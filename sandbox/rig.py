@@ -29,6 +29,7 @@ VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 PCSCD_SOCKET = "/run/pcscd/pcscd.comm"
 DEFAULT_CARDS = {0: "cps:generaliste", 1: "vitale:P04"}
 HOST_PORT = int(os.environ.get("DMP_SANDBOX_PORT", "8443"))
+INSI_PORT = int(os.environ.get("DMP_SANDBOX_INSI_PORT", "8444"))  # the sandbox INSi host (sandbox/insi)
 APT_HINT = "sudo apt-get install -y --no-install-recommends softhsm2 pcscd vsmartcard-vpcd"
 
 
@@ -234,12 +235,31 @@ def start_host(rig: Path, port: int) -> None:
     _save_state(rig, state)
 
 
+def start_insi(rig: Path, port: int) -> None:
+    """Run the sandbox INSi host beside the DMP host (stopped by ``down``); wait until it listens."""
+    state = load_state(rig)
+    if state.get("insi_pid"):
+        _kill(state["insi_pid"])
+    log = open(rig / "insi.log", "ab")  # noqa: SIM115 (handed to the child)
+    command = [sys.executable, "-m", "sandbox.cli", "--dir", str(rig), "insi", "serve", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + 20
+    while not _listening(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RigError(f"L'hôte INSi du bac à sable n'a pas démarré (voir {rig / 'insi.log'}).")
+        time.sleep(0.05)
+    state["insi_pid"], state["insi_port"] = process.pid, port
+    _save_state(rig, state)
+
+
 def env_lines(rig: Path) -> list[str]:
     state = load_state(rig)
     port = state.get("host_port", HOST_PORT)
+    insi_port = state.get("insi_port", INSI_PORT)
     keyring_env = keyring_daemon.client_env(state["keyring"]) if state.get("keyring") else {}
     return [
         f"export DMP_HOST_URL=https://localhost:{port}/si-dmp-server/v2/services",
+        f"export DMP_INSI_URL=https://localhost:{insi_port}/lps",
         f"export SOFTHSM2_CONF={rig / 'softhsm2.conf'}",
         f"export DMP_PKCS11_MODULE={softhsm.module_path()}",
         f"export DMP_SANDBOX_DIR={rig}",
@@ -266,6 +286,7 @@ def up(rig: Path, default_cards: bool = True, host_port: int | None = None) -> f
         for reader, spec in DEFAULT_CARDS.items():
             insert_card(rig, reader, spec)
     start_host(rig, HOST_PORT if host_port is None else host_port)
+    start_insi(rig, INSI_PORT)
     (rig / "env").write_text("\n".join(env_lines(rig)) + "\n")
     return time.monotonic() - start
 
@@ -275,7 +296,7 @@ def down(rig: Path, purge: bool = False) -> None:
     for reader in list(state["readers"]):
         remove_card(rig, int(reader))
     state = load_state(rig)
-    for key in ("host_pid", "pcscd_pid"):
+    for key in ("host_pid", "insi_pid", "pcscd_pid"):
         if state.get(key):
             _kill(state[key])
     if state.get("keyring"):
