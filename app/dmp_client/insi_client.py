@@ -179,8 +179,18 @@ class InsiClient:
 
     def verify(self, known: Ins, traits: IdentityTraits) -> insi.VerificationResult:
         """Check an INS held (from the EHR, or an earlier search) against INSi: a search with every trait,
-        its answer compared with ``known`` (core/insi.py :func:`verify`)."""
-        return insi.verify(known, traits, self.search(insi.TraitsSearch.complete(traits)))
+        its answer compared with ``known`` (core/insi.py :func:`verify`). When every trait finds no one
+        (01), the first search (name, first birth first name, sex, date) is asked too: a person whose
+        traits changed in the referential (a first name added, the birthplace corrected) is then told
+        as discordant, with the traits that differ, instead of "not found"."""
+        complete = insi.TraitsSearch.complete(traits)
+        verified = insi.verify(known, traits, self.search(complete))
+        first = insi.TraitsSearch.first_step(traits)
+        if verified.outcome is insi.Verification.NOT_FOUND and first != complete:
+            widened = insi.verify(known, traits, self.search(first))
+            if widened.result.report is insi.Report.FOUND:
+                return widened
+        return verified
 
     def _exchange(self, request: SoapRequest) -> insi.InsiResult:
         try:
