@@ -30,7 +30,6 @@ class IdentityStatus(StrEnum):
 
 
 _ADVICE = {
-    IdentityStatus.PROVISOIRE: "Interrogez le téléservice INSi et vérifiez une pièce d'identité du patient.",
     IdentityStatus.RECUPEREE: "Il reste à vérifier une pièce d'identité du patient.",
     IdentityStatus.VALIDEE: "Il reste à interroger le téléservice INSi.",
 }
@@ -39,7 +38,7 @@ _ADVICE = {
 def not_qualified(status: IdentityStatus | None, detail: str = "") -> IdentityNotQualified:
     """The refusal, saying the status and what is left to do (no patient data in it)."""
     said = status.value if status is not None else "inconnu (identité jamais qualifiée sur ce poste)"
-    advice = _ADVICE.get(status or IdentityStatus.PROVISOIRE, "")
+    advice = _ADVICE.get(status, "") if status is not None else ""
     text = f"{IdentityNotQualified.user_message} Statut de l'identité : {said}. {detail}{advice}".strip()
     return IdentityNotQualified(text)
 
