@@ -4,10 +4,11 @@ professional would (an INSi answer recorded, then an identity document checked),
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from app.ins import IdentityTraits, Ins
 from app.services.identity import DocumentCheck, DocumentType, IdentityLifecycle, InsiAnswer
-from app.services.training import sandbox_patients
+from app.services.training import sandbox_patient, sandbox_patients
 from app.store.database import Database
 
 NOW = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
@@ -25,3 +26,14 @@ def qualify_sandbox_patients(db: Database) -> None:
     for found in sandbox_patients():
         if found.traits is not None:
             qualify(db, found.ins, found.traits)
+
+
+def qualify_in_store(folder: Path, *pids: str) -> None:
+    """Qualify these sandbox patients (every one if none is named) in the local base at ``folder``."""
+    from app.store.local import LocalStore, StoreSettings
+
+    chosen = [sandbox_patient(pid) for pid in pids] if pids else sandbox_patients()
+    with LocalStore.open(StoreSettings(folder)) as store:
+        for found in chosen:
+            assert found is not None and found.traits is not None
+            qualify(store.db, found.ins, found.traits)
