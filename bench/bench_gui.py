@@ -45,7 +45,7 @@ def child(kind: str) -> None:
     else:
         from app.config.settings import Settings
         from app.services.workspace import Workspace
-        from app.store.local import LocalStore
+        from app.store.local_store import LocalStore
         from app.ui.application import create_application
         from app.ui.main_window import MainWindow
 
