@@ -30,7 +30,7 @@ def qualify_sandbox_patients(db: Database) -> None:
 
 def qualify_in_store(folder: Path, *pids: str) -> None:
     """Qualify these sandbox patients (every one if none is named) in the local base at ``folder``."""
-    from app.store.local import LocalStore, StoreSettings
+    from app.store.local_store import LocalStore, StoreSettings
 
     chosen = [sandbox_patient(pid) for pid in pids] if pids else sandbox_patients()
     with LocalStore.open(StoreSettings(folder)) as store:

@@ -12,7 +12,7 @@ import pytest
 from app.cli import main
 from app.services.identity import IdentityLifecycle, IdentityStatus, InsiAnswer
 from app.services.training import sandbox_patient
-from app.store.local import LocalStore, StoreSettings
+from app.store.local_store import LocalStore, StoreSettings
 from sandbox.host.server import DmpHost
 from tests.identity_helpers import NOW, qualify_in_store
 from tests.keyring_fixture import SystemKeyring

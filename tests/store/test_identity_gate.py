@@ -16,7 +16,7 @@ from app.errors import IdentityNotQualified
 from app.ins import IdentityTraits
 from app.services.identity import DocumentCheck, DocumentType, IdentityLifecycle, InsiAnswer
 from app.store.keys import KeyStore
-from app.store.local import LocalStore, StoreSettings
+from app.store.local_store import LocalStore, StoreSettings
 from app.store.queue import State
 from app.store.request import SendMode
 from app.store.sender import Policy
