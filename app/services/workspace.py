@@ -256,11 +256,18 @@ class Workspace:
     # -- feeding --------------------------------------------------------------------------------
 
     def enqueue(self, request: UploadRequest, path: Path) -> Entry:
-        """Confide a document to the durable queue (sent by :meth:`drain`)."""
+        """Confide a document to the durable queue (sent by :meth:`drain`); the queue refuses an
+        identity that is not qualifiée (IdentityNotQualified)."""
         if self.store is None:
             raise LocalStoreUnavailable("La base locale n'est pas disponible : envoi impossible.")
         with path.open("rb") as handle:
             return self.store.queue.enqueue(request, handle, source_name=path.name)
+
+    def require_qualified(self, ins: Ins, traits: IdentityTraits) -> None:
+        """Raise IdentityNotQualified unless this identity is qualifiée here (app.services.identity)."""
+        if self.store is None:
+            raise LocalStoreUnavailable("La base locale n'est pas disponible : statut de l'identité inconnu.")
+        self.store.identities.require_qualified(ins, traits)
 
     def send_mode(self) -> tuple[SendMode, str | None]:
         c = self.connection
