@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import io
 import os
 import tempfile
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from app.card import pkcs11_module
 from app.card.pcsc import list_readers
@@ -35,6 +36,9 @@ from app.ins import IdentityTraits, Ins, InsError, compute_insc
 from sandbox.patients import SandboxPatient, load_patients
 from sandbox.training.patients import sandbox_patient
 from sandbox.training.vitale import SandboxVitaleCard
+
+if TYPE_CHECKING:
+    from app.store.local_store import LocalStore
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -195,6 +199,7 @@ def _queue_job(settings: Settings, out: TextIO) -> int:
     traits = patient.traits
     try:
         with LocalStore.open(settings.store) as store:
+            _qualify(store, _ins("P01"), traits, out)
             ids = []
             for number in (1, 2, 3):
                 request = UploadRequest(
@@ -231,6 +236,18 @@ def _queue_job(settings: Settings, out: TextIO) -> int:
         return 1
     print("  File d'envoi réussie.", file=out)
     return 0
+
+
+def _qualify(store: LocalStore, ins: Ins, traits: IdentityTraits, out: TextIO) -> None:
+    """Only a qualifiée identity feeds the DMP: the INSi answer (here the sandbox's stand-in for the
+    teleservice, until the sandbox INSi host is called) and the identity document checked."""
+    from app.services.identity import DocumentCheck, DocumentType, IdentityLifecycle, InsiAnswer
+
+    now = dt.datetime.now(dt.UTC)
+    life = IdentityLifecycle(store.db)
+    life.record_insi(ins, traits, InsiAnswer(ins, traits, "BAC-A-SABLE-INSI", now), "demonstration")
+    done = life.check_document(ins, traits, DocumentCheck(DocumentType.CNI, "demonstration", now))
+    print(f"  0. identité de P01 : INSi (bac à sable) et pièce d'identité vérifiée → {done.status}", file=out)
 
 
 def _report(path: Path, title: str) -> NewDocument:
