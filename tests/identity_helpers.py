@@ -37,3 +37,18 @@ def qualify_in_store(folder: Path, *pids: str) -> None:
         for found in chosen:
             assert found is not None and found.traits is not None
             qualify(store.db, found.ins, found.traits)
+
+
+def qualify_in_child(env: dict[str, str], *pids: str) -> None:
+    """Qualify sandbox patients in the base that ``dmp`` would open with ``env`` (the rig's keyring
+    and store), from a child process: this process may point at another Secret Service."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    code = (
+        "import sys; from app.config.settings import Settings; from tests.identity_helpers import "
+        "qualify_in_store; qualify_in_store(Settings.load().store.folder, *sys.argv[1:])"
+    )
+    child_env = {**env, "PYTHONPATH": str(root)}
+    subprocess.run([sys.executable, "-c", code, *pids], env=child_env, cwd=root, check=True, timeout=120)
