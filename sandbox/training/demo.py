@@ -38,7 +38,7 @@ from sandbox.training.patients import sandbox_patient
 from sandbox.training.vitale import SandboxVitaleCard
 
 if TYPE_CHECKING:
-    from app.store.local_store import LocalStore
+    from app.store.database import Database
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -199,7 +199,10 @@ def _queue_job(settings: Settings, out: TextIO) -> int:
     traits = patient.traits
     try:
         with LocalStore.open(settings.store) as store:
-            _qualify(store, _ins("P01"), traits, out)
+            status = qualify_demo_identity(store.db, _ins("P01"), traits)
+            print(
+                f"  0. identité de P01 : INSi (bac à sable) et pièce d'identité vérifiée → {status}", file=out
+            )
             ids = []
             for number in (1, 2, 3):
                 request = UploadRequest(
@@ -238,16 +241,16 @@ def _queue_job(settings: Settings, out: TextIO) -> int:
     return 0
 
 
-def _qualify(store: LocalStore, ins: Ins, traits: IdentityTraits, out: TextIO) -> None:
+def qualify_demo_identity(db: Database, ins: Ins, traits: IdentityTraits, by: str = "demonstration") -> str:
     """Only a qualifiée identity feeds the DMP: the INSi answer (here the sandbox's stand-in for the
-    teleservice, until the sandbox INSi host is called) and the identity document checked."""
+    teleservice, until the sandbox INSi host is called) and an identity document checked, through
+    the lifecycle (app.services.identity). Sandbox patients only (the demo, benches, screenshots)."""
     from app.services.identity import DocumentCheck, DocumentType, IdentityLifecycle, InsiAnswer
 
     now = dt.datetime.now(dt.UTC)
-    life = IdentityLifecycle(store.db)
-    life.record_insi(ins, traits, InsiAnswer(ins, traits, "BAC-A-SABLE-INSI", now), "demonstration")
-    done = life.check_document(ins, traits, DocumentCheck(DocumentType.CNI, "demonstration", now))
-    print(f"  0. identité de P01 : INSi (bac à sable) et pièce d'identité vérifiée → {done.status}", file=out)
+    life = IdentityLifecycle(db)
+    life.record_insi(ins, traits, InsiAnswer(ins, traits, "BAC-A-SABLE-INSI", now), by)
+    return life.check_document(ins, traits, DocumentCheck(DocumentType.CNI, by, now)).status.value
 
 
 def _report(path: Path, title: str) -> NewDocument:
