@@ -43,6 +43,7 @@ class Settings:
     host_profile: str = "current"  # the DMP host's rules: current (Mon espace santé) or legacy
     auth_mode: str = "carte"  # DMP_MODE_AUTH: the command line's mode when --mode is not given
     feeding_needs_authorization: bool = False  # [UNSURE] DMP_DEPOT_AUTORISATION_REQUISE
+    consultation_needs_qualified: bool = False  # [UNSURE] DMP_IDENTITE_CONSULTATION_QUALIFIEE
 
     # Where each value came from: the settings dialog shows the locked ones as locked.
     config: Config = field(default_factory=Config.load, compare=False, repr=False)
@@ -102,6 +103,7 @@ class Settings:
             host_profile=_choice(config, "DMP_PROFIL_HOTE", HOST_PROFILES),
             auth_mode=_choice(config, "DMP_MODE_AUTH", AUTH_MODES),
             feeding_needs_authorization=config.require("DMP_DEPOT_AUTORISATION_REQUISE") == "1",
+            consultation_needs_qualified=config.require("DMP_IDENTITE_CONSULTATION_QUALIFIEE") == "1",
             store=StoreSettings.from_env(config),
             config=config,
         )

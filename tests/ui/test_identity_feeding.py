@@ -4,11 +4,14 @@ queueing. The other GUI tests feed qualified sandbox patients (tests/ui/conftest
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from pytestqt.qtbot import QtBot
 
+from app.errors import IdentityNotQualified
 from app.services.identity import IdentityLifecycle, IdentityStatus, InsiAnswer
 from app.services.workspace import Patient, Workspace
 from app.ui.batch_panel import CHECK, BatchPanel
@@ -68,3 +71,16 @@ def test_the_batch_blocks_a_non_qualified_row_before_queueing(
     assert "« Vérifier » d'abord" in panel.message.text()
     assert structure_workspace.store is not None and structure_workspace.store.queue.entries() == []
     assert hosted(host, "CR lot — accompagnement") == 0
+
+
+def test_consultation_is_allowed_unless_the_unsure_setting_asks_for_a_qualified_identity(
+    gp_workspace: Workspace,
+) -> None:
+    """[UNSURE] DMP_IDENTITE_CONSULTATION_QUALIFIEE: the sources forbid feeding only; 0 by default."""
+    patient = demoted(gp_workspace, "P03")
+    assert not gp_workspace.settings.consultation_needs_qualified
+    gp_workspace.documents(patient)  # allowed by default
+    gp_workspace.settings = dataclasses.replace(gp_workspace.settings, consultation_needs_qualified=True)
+    with pytest.raises(IdentityNotQualified):
+        gp_workspace.documents(patient)
+    gp_workspace.documents(sandbox_patient("P04"))  # qualifiée: read
