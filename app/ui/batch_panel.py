@@ -661,6 +661,11 @@ class BatchPanel(qt.QWidget):
             self._summarize()
             ids = [entry.id for _, entry in done]
             self.poll.start()  # the rows follow their entries from now on
+            if refused and not ids and not token.requested:
+                text = (
+                    f"{count(len(refused), 'ligne')} bloquée(s) : identité non qualifiée (« Vérification »)."
+                )
+                return self._finish(token, text, True)
             if token.requested or not ids:
                 return self._finish(token, KEPT.format(len(ids)))
             self.message.say(f"{count(len(ids), 'document')} en file d'envoi : envoi au DMP…")

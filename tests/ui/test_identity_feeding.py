@@ -84,3 +84,27 @@ def test_consultation_is_allowed_unless_the_unsure_setting_asks_for_a_qualified_
     with pytest.raises(IdentityNotQualified):
         gp_workspace.documents(patient)
     gp_workspace.documents(sandbox_patient("P04"))  # qualifiée: read
+
+
+def test_a_batch_row_whose_identity_stepped_back_after_verifier_is_blocked_at_queueing(
+    qtbot: QtBot, structure_workspace: Workspace, host: DmpHost, tmp_path: Path
+) -> None:
+    folder = tmp_path / "lot"
+    folder.mkdir()
+    (folder / "cr-sortie.pdf").write_bytes(PDF)
+    (folder / "cr-sortie.pdf.dmp.json").write_bytes(sidecar())
+    panel = BatchPanel(structure_workspace, lambda: [sandbox_patient(f"P0{n}") for n in range(1, 8)])
+    qtbot.addWidget(panel)
+    panel.add_paths([folder])
+    qtbot.waitUntil(lambda: len(panel.rows) == 1, timeout=WAIT)
+    panel.check_rows()
+    qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
+    assert panel.rows[0].request is not None  # qualifiée at « Vérifier »
+    demoted(structure_workspace, "P01")
+    panel.queue_rows()
+    qtbot.waitUntil(lambda: "[IDENTITE-NON-QUALIFIEE]" in text(panel, "cr-sortie.pdf", CHECK), timeout=WAIT)
+    assert panel.rows[0].entry is None and panel.rows[0].request is None
+    assert structure_workspace.store is not None and structure_workspace.store.queue.entries() == []
+    qtbot.waitUntil(lambda: panel._job is None, timeout=WAIT)
+    assert "identité non qualifiée" in panel.message.text()
+    assert hosted(host, "CR lot — accompagnement") == 0
