@@ -662,9 +662,8 @@ class BatchPanel(qt.QWidget):
             ids = [entry.id for _, entry in done]
             self.poll.start()  # the rows follow their entries from now on
             if refused and not ids and not token.requested:
-                text = (
-                    f"{count(len(refused), 'ligne')} bloquée(s) : identité non qualifiée (« Vérification »)."
-                )
+                blocked = count(len(refused), "ligne bloquée", "lignes bloquées")
+                text = f"{blocked} : identité non qualifiée (voir « Vérification »)."
                 return self._finish(token, text, True)
             if token.requested or not ids:
                 return self._finish(token, KEPT.format(len(ids)))
