@@ -115,3 +115,14 @@ class DemoCheckFailed(DmpClientError):
 
     code = "DEMO"
     user_message = "La démonstration a échoué : un résultat n'est pas celui attendu du bac à sable."
+
+
+class IdentityNotQualified(DmpClientError):
+    """Feeding the DMP (ITI-41, and queueing for it) needs a qualifiée identity (RNIV, issue 17)."""
+
+    code = "IDENTITE-NON-QUALIFIEE"
+    user_message = (
+        "Identité du patient non qualifiée : envoi au DMP refusé. Pour la qualifier, interrogez le "
+        "téléservice INSi et vérifiez une pièce d'identité du patient (carte d'identité, passeport, "
+        "titre de séjour ; livret de famille ou acte de naissance pour un mineur)."
+    )

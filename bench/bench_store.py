@@ -32,6 +32,7 @@ from app.store.local_store import LocalStore, StoreSettings
 from app.store.queue import State
 from app.store.request import SendMode, UploadRequest
 from sandbox import keyring_daemon, rig
+from sandbox.training.demo import qualify_demo_identity
 
 KB = 1024
 
@@ -139,8 +140,10 @@ def main() -> None:
     try:
         _wait(port)
         with LocalStore.open(StoreSettings(folder / "store")) as store:
+            qualify_demo_identity(store.db, *traits_of("P01"), by="bench")  # only a qualifiée identity
             bench_enqueue(store, folder, args.runs)
         with LocalStore.open(StoreSettings(folder / "store-drain")) as store:
+            qualify_demo_identity(store.db, *traits_of("P01"), by="bench")
             bench_drain(store, args.reports, b"%PDF-1.4\n" + os.urandom(100 * KB) + b"\n%%EOF\n")
     finally:
         host.terminate()

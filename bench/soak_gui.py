@@ -58,6 +58,7 @@ def main() -> None:
     from app.ui.main_window import MainWindow
     from app.ui.qt import QApplication, QTimer
     from app.ui.tasks import _Job
+    from sandbox.training.demo import qualify_demo_identity
 
     app = create_application()
     session = SandboxSession()
@@ -77,6 +78,8 @@ def main() -> None:
     listed = len(window.documents.visible_documents())
     # Queue entries waiting (not drained): the queue panel shows them on every refresh.
     mode, professional = window.workspace.send_mode()
+    assert window.workspace.store is not None and patient.traits is not None
+    qualify_demo_identity(window.workspace.store.db, patient.ins, patient.traits, by="soak")
     folder = Path(tempfile.mkdtemp(prefix="dmp-soak-"))
     for n in range(3):
         path = folder / f"cr-{n}.txt"

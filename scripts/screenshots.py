@@ -26,6 +26,7 @@ from app.ui.dialogs import EmergencyAccessDialog
 from app.ui.main_window import MainWindow
 from app.ui.qt import QApplication, QWidget
 from app.ui.settings_dialog import SettingsDialog
+from sandbox.training.demo import qualify_demo_identity
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
@@ -71,6 +72,8 @@ def queue_some(window: MainWindow, patient: Patient) -> None:
 
     assert patient.traits is not None
     mode, professional = window.workspace.send_mode()
+    assert window.workspace.store is not None and patient.traits is not None
+    qualify_demo_identity(window.workspace.store.db, patient.ins, patient.traits, by="screenshots")
     folder = Path(tempfile.mkdtemp())
     for n, title in enumerate(("Compte rendu de consultation", "Lettre de liaison", "Résultats de biologie")):
         path = folder / f"cr-{n}.txt"

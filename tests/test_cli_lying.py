@@ -27,6 +27,7 @@ from sandbox import cards
 from sandbox.host.server import DmpHost
 from tests.dmp_client.test_documents_e2e import patient
 from tests.host_fixture import DirectClient
+from tests.identity_helpers import qualify_in_store
 from tests.keyring_fixture import SystemKeyring
 
 AUTRE = OtherPatientAnswer.code
@@ -75,6 +76,7 @@ def env(
         return direct_client(host, "generaliste", purpose), _SoftwareCard()
 
     monkeypatch.setattr("app.dmp_client.factory.card_client", card_client)
+    qualify_in_store(tmp_path / "store")  # the patients fed: their INSi call made, their ID checked
     yield tmp_path
 
 

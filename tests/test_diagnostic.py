@@ -11,6 +11,7 @@ import pytest
 from app.cli import main
 from app.cli.diagnostic import redact
 from app.store.local_store import LocalStore, StoreSettings
+from tests.identity_helpers import qualify
 from tests.keyring_fixture import SystemKeyring
 from tests.store.helpers import request_for
 
@@ -22,6 +23,7 @@ def test_the_bundle_holds_no_patient_data(
     monkeypatch.setenv("DMP_STORE_DIR", str(store_dir))
     request = request_for(title="Compte rendu de BERNARD JEAN")
     with LocalStore.open(StoreSettings(store_dir)) as store:
+        qualify(store.db, request.ins, request.traits)  # only a qualifiée identity is queued
         store.queue.enqueue(
             request, io.BytesIO(b"contenu medical"), source_name="150081505104018-bernard.pdf"
         )

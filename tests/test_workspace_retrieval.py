@@ -31,7 +31,8 @@ class _RecordingClient:
 )
 def test_a_hostile_unique_id_writes_only_in_the_private_folder(tmp_path: Path, unique_id: str) -> None:
     unique_id = unique_id.format(escape=tmp_path)
-    workspace = Workspace(None, None)  # type: ignore[arg-type]  # neither settings nor store are used
+    # No store is used; the settings only say whether consulting needs a qualified identity (no).
+    workspace = Workspace(SimpleNamespace(consultation_needs_qualified=False), None)  # type: ignore[arg-type]
     client = _RecordingClient()
     workspace._client = lambda: client  # type: ignore[method-assign, assignment, return-value]
     folder = Path(workspace._folder.name).resolve()

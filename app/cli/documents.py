@@ -253,7 +253,9 @@ def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         visibility=frozenset(visibility),
     )
     if args.en_file:
-        return _enqueue(args, settings, ins, document, out)
+        return _enqueue(args, settings, ins, document, out)  # the queue checks the identity's status
+    with LocalStore.open(settings.store) as store:  # only a qualifiée identity feeds (issue 17)
+        store.identities.require_qualified(ins, traits)
     with open_client(args, settings, err) as client:
         replaced = client.document_by_unique_id(ins, args.replace) if args.replace else None
         sent = client.send(ins, document, replaces=replaced)

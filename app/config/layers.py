@@ -80,6 +80,14 @@ _TABLE = (
         Kind.FLAG,
         "0",
     ),
+    # [UNSURE] Consulting the DMP (TD0.2, ITI-18, ITI-43) for an identity that is not qualifiée: the
+    # project's sources only forbid feeding (issue 17, docs/identity.md); 0 = allowed, 1 = refused.
+    Key(
+        "DMP_IDENTITE_CONSULTATION_QUALIFIEE",
+        "Consultation du DMP réservée aux identités qualifiées",
+        Kind.FLAG,
+        "0",
+    ),
     Key("DMP_FILE_DELAI_S", "Délai avant un nouvel essai d'envoi (secondes)", Kind.NUMBER, "5"),
     Key("DMP_DOSSIER_DEPOT", "Dossier de dépôt surveillé (secrétariat)", Kind.PATH),
     Key("DMP_DEPOT_MODE", "Envoi du dossier de dépôt (structure, carte)", Kind.TEXT, "structure"),

@@ -45,6 +45,7 @@ class Settings:
     auth_mode: str = "carte"  # DMP_MODE_AUTH: the command line's mode when --mode is not given
     feeding_needs_authorization: bool = False  # [UNSURE] DMP_DEPOT_AUTORISATION_REQUISE
     insi: InsiSettings = field(default_factory=InsiSettings)  # DMP_INSI_URL, DMP_INSI_IDAM, DMP_INSI_DELAI_S
+    consultation_needs_qualified: bool = False  # [UNSURE] DMP_IDENTITE_CONSULTATION_QUALIFIEE
 
     # Where each value came from: the settings dialog shows the locked ones as locked.
     config: Config = field(default_factory=Config.load, compare=False, repr=False)
@@ -109,6 +110,7 @@ class Settings:
                 idam=config.get("DMP_INSI_IDAM") or None,
                 timeout=float(config.require("DMP_INSI_DELAI_S")),
             ),
+            consultation_needs_qualified=config.require("DMP_IDENTITE_CONSULTATION_QUALIFIEE") == "1",
             store=StoreSettings.from_env(config),
             config=config,
         )

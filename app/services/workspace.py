@@ -40,6 +40,7 @@ from app.services.session import (
 )
 from app.services.session import Connection as Connection  # re-exported (the GUI imports it here)
 from app.services.session import NotConnected as NotConnected
+from app.store.identities import not_qualified
 from app.store.local_store import LocalStore
 from app.store.queue import Entry
 from app.store.request import SendMode, UploadRequest
@@ -158,6 +159,7 @@ class Workspace:
 
     def documents(self, patient: Patient, since: dt.datetime | None = None) -> list[DocumentInfo]:
         """Every document of the DMP (approved, archived, replaced versions), newest first."""
+        self._may_consult(patient)
         search = FindDocuments(patient.ins, statuses=ALL_STATUSES, creation_from=since)
         documents = self._client().find_documents(patient.ins, search)
         if self.store is not None:
@@ -174,6 +176,7 @@ class Workspace:
         """The rest of the history behind the first search (``shown``): every status, the entries not
         already shown, in concurrent batches handed to ``on_batch`` (from this worker thread) as each
         is checked; ``stop`` ends it between batches. The whole list goes to the cache once complete."""
+        self._may_consult(patient)
         search = FindDocuments(patient.ins, statuses=ALL_STATUSES)
         fetched: list[DocumentInfo] = []
 
@@ -203,6 +206,7 @@ class Workspace:
     def retrieve(self, patient: Patient, document: DocumentInfo) -> Retrieved:
         """The CDA (from the cache when it holds it, after the rights check of the listing) and its
         body, in this session's private folder (removed when the application ends)."""
+        self._may_consult(patient)
         folder = Path(self._folder.name)
         safe = private_file_stem(document.unique_id)
         cda, body = folder / f"{safe}.xml", folder / f"{safe}.corps"
@@ -256,11 +260,26 @@ class Workspace:
     # -- feeding --------------------------------------------------------------------------------
 
     def enqueue(self, request: UploadRequest, path: Path) -> Entry:
-        """Confide a document to the durable queue (sent by :meth:`drain`)."""
+        """Confide a document to the durable queue (sent by :meth:`drain`); the queue refuses an
+        identity that is not qualifiée (IdentityNotQualified)."""
         if self.store is None:
             raise LocalStoreUnavailable("La base locale n'est pas disponible : envoi impossible.")
         with path.open("rb") as handle:
             return self.store.queue.enqueue(request, handle, source_name=path.name)
+
+    def require_qualified(self, ins: Ins, traits: IdentityTraits) -> None:
+        """Raise IdentityNotQualified unless this identity is qualifiée here (app.services.identity)."""
+        if self.store is None:
+            raise LocalStoreUnavailable("La base locale n'est pas disponible : statut de l'identité inconnu.")
+        self.store.identities.require_qualified(ins, traits)
+
+    def _may_consult(self, patient: Patient) -> None:
+        """[UNSURE] DMP_IDENTITE_CONSULTATION_QUALIFIEE = 1: the DMP is read only for a qualifiée
+        identity (off by default: the sources found forbid feeding only; docs/identity.md)."""
+        if self.settings.consultation_needs_qualified:
+            if patient.traits is None:
+                raise not_qualified(None)
+            self.require_qualified(patient.ins, patient.traits)
 
     def send_mode(self) -> tuple[SendMode, str | None]:
         c = self.connection

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, cast
 
-from app.errors import DmpClientError, InputFileError
+from app.errors import DmpClientError, IdentityNotQualified, InputFileError
 from app.ins import InsError
 from app.store.database import CHUNK
 from app.store.errors import StoreError
@@ -35,6 +35,10 @@ from app.store.sidecar import ADVICE, MAX_SIDECAR, Problem, check_sidecar, probl
 from app.store.watching import watch_folder
 
 log = logging.getLogger(__name__)
+IDENTITY_ADVICE = (
+    "Qualifiez l'identité du patient dans le logiciel (réponse du téléservice INSi et pièce d'identité "
+    "vérifiée), puis déposez à nouveau les deux fichiers ensemble dans le dossier de dépôt."
+)
 
 SIDECAR = ".dmp.json"
 IN_PROGRESS = ".en-cours"
@@ -293,7 +297,10 @@ class HotFolder:
             return
         if entry is None:
             paths = [self.folder / name, self.folder / (name + SIDECAR)]
-            self._to_errors(name, paths, problems, ADVICE["DEPOT-ACCOMPAGNEMENT"].format(name=name))
+            advice = ADVICE["DEPOT-ACCOMPAGNEMENT"].format(name=name)
+            if any(code == IdentityNotQualified.code for code, _ in problems):
+                advice = IDENTITY_ADVICE
+            self._to_errors(name, paths, problems, advice)
             report.rejected.append(name)
             return
         # Durable from here on: after a crash, the next pass finds the pair and the queue its entry.

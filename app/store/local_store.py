@@ -11,6 +11,7 @@ import platformdirs
 from app.config.layers import Config
 from app.store.cache import Cache, CachePolicy
 from app.store.database import Database
+from app.store.identities import IdentityRegistry
 from app.store.journal import LocalJournal
 from app.store.keys import KeyStore
 from app.store.queue import UploadQueue
@@ -48,7 +49,8 @@ class LocalStore:
     def __init__(self, db: Database, settings: StoreSettings) -> None:
         self.db = db
         self.settings = settings
-        self.queue = UploadQueue(db)
+        self.identities = IdentityRegistry(db)  # the feeding gate (app.services.identity: the lifecycle)
+        self.queue = UploadQueue(db, identities=self.identities)
         self.cache = Cache(db, settings.cache)
         self.journal = LocalJournal(db)
 
@@ -58,7 +60,11 @@ class LocalStore:
 
     def sender(self, credentials: Credentials) -> QueueSender:
         return QueueSender(
-            self.queue, credentials, self.settings.folder / LOCK_NAME, policy=self.settings.retry
+            self.queue,
+            credentials,
+            self.settings.folder / LOCK_NAME,
+            policy=self.settings.retry,
+            identities=self.identities,
         )
 
     def close(self) -> None:

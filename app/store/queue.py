@@ -30,6 +30,7 @@ from app.store.errors import (
     SendMaybeDelivered,
     StoreError,
 )
+from app.store.identities import IdentityRegistry
 from app.store.pseudonym import pseudonym
 from app.store.request import SendMode, UploadRequest
 
@@ -111,9 +112,16 @@ def _entry(row: Any) -> Entry:
 
 
 class UploadQueue:
-    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], float] = time.time,
+        identities: IdentityRegistry | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
+        # The feeding gate (LocalStore always gives it): only a qualifiée identity is queued.
+        self.identities = identities
 
     # -- adding ---------------------------------------------------------------------------------
 
@@ -129,6 +137,8 @@ class UploadQueue:
         entry survives a crash or a power cut. The document's identity (uniqueId, setId, creation
         time) is pinned now, so every attempt sends the same document."""
         request.check()
+        if self.identities is not None:
+            self.identities.require_qualified(request.ins, request.traits)
         if source_digest is not None:
             existing = self.db.execute("SELECT id FROM queue_entry WHERE source_digest = ?", (source_digest,))
             if existing:

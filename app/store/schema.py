@@ -95,4 +95,30 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "DROP TABLE queue_content",
         "CREATE INDEX queue_entry_token ON queue_entry (content_token)",
     ),
+    # 3: the patient identities' lifecycle (RNIV status, how and by whom it was set) and its history;
+    # keyed by the patient's pseudonym, the INS and traits inside the encrypted base only.
+    (
+        """CREATE TABLE identity (
+            patient TEXT PRIMARY KEY,
+            ins TEXT NOT NULL,
+            traits TEXT NOT NULL,
+            status TEXT NOT NULL
+                CHECK (status IN ('provisoire', 'récupérée', 'validée', 'qualifiée')),
+            insi TEXT,
+            document TEXT,
+            set_by TEXT NOT NULL,
+            set_at REAL NOT NULL,
+            reason TEXT
+        )""",
+        """CREATE TABLE identity_event (
+            id INTEGER PRIMARY KEY,
+            patient TEXT NOT NULL,
+            at REAL NOT NULL,
+            status TEXT NOT NULL,
+            set_by TEXT NOT NULL,
+            how TEXT NOT NULL,
+            reason TEXT
+        )""",
+        "CREATE INDEX identity_event_patient ON identity_event (patient, id)",
+    ),
 ]

@@ -31,9 +31,10 @@ from app.dmp_client.client import DmpClient
 from app.dmp_client.core.errors import RemoteError
 from app.dmp_client.errors import HostUnreachable, HttpError, Timeout
 from app.dmp_client.spool import EncryptedSpool
-from app.errors import DmpClientError, traceback_frames
+from app.errors import DmpClientError, IdentityNotQualified, traceback_frames
 from app.ins import InsError
 from app.store.errors import DiskFull, StoreError
+from app.store.identities import IdentityRegistry
 from app.store.lock import ProcessLock
 from app.store.queue import Entry, UploadQueue
 from app.store.request import SendMode
@@ -118,7 +119,9 @@ class QueueSender:
         rng: random.Random | None = None,
         on_change: Callable[[Entry], None] | None = None,
         on_error: Callable[[DmpClientError], None] | None = None,
+        identities: IdentityRegistry | None = None,
     ) -> None:
+        self.identities = identities  # the feeding gate, checked again at every attempt
         self.queue = queue
         self.credentials = credentials
         self.lock = ProcessLock(lock_path)
@@ -176,8 +179,12 @@ class QueueSender:
         """Try one claimed entry; return the report list it belongs to."""
         step = Step()
         try:
+            if self.identities is not None:  # the status may have changed since the entry was queued
+                self.identities.require_qualified(entry.request.ins, entry.request.traits)
             client = self.credentials.client(entry.mode, entry.professional)
             return self._send(entry, client, step)
+        except IdentityNotQualified as error:
+            return self._identity_waits(entry, error)
         except WrongCard as error:
             return self._no_credentials(entry, error, blocked, only_professional=True)
         except (CredentialsUnavailable, CardError) as error:
@@ -271,6 +278,12 @@ class QueueSender:
         else:
             self.queue.defer_mode(entry.mode, due, error.code, reason)  # every entry of the mode says why
             blocked.modes.add(entry.mode)
+        return "waiting"
+
+    def _identity_waits(self, entry: Entry, error: IdentityNotQualified) -> str:
+        """Never sent, never lost: the entry waits, saying why, until the identity is qualifiée."""
+        due = self.queue.clock() + self.policy.credentials_retry
+        self.queue.mark_waiting(entry.id, error.code, error.user_message, due, attempt_counted=False)
         return "waiting"
 
     def _failed(self, entry: Entry, code: str, reason: str, *, answered: bool) -> str:

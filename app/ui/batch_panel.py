@@ -14,7 +14,7 @@ from typing import Any
 from app.dmp_client.core.context import AuthMode
 from app.dmp_client.core.hl7v3 import DmpState
 from app.dmp_client.core.valuesets import value_sets
-from app.errors import USER_FACING_ERRORS
+from app.errors import USER_FACING_ERRORS, IdentityNotQualified
 from app.ins import IdentityTraits
 from app.services.patients import KnownPatient, PatientDirectory, find_ins, search
 from app.services.training import sandbox_patients
@@ -270,6 +270,14 @@ def check_on_host(
     who = "La structure" if structure else "Le professionnel connecté"
     for row, (request, problems) in results:
         notes: list[str] = []
+        if request is not None:  # only a qualifiée identity is fed: the row is blocked before queueing
+            try:
+                workspace.require_qualified(request.ins, request.traits)
+            except USER_FACING_ERRORS as error:
+                request, problems = (
+                    None,
+                    [*problems, (getattr(error, "code", ""), getattr(error, "user_message", ""))],
+                )
         if request is not None and client is not None:
             try:
                 client.forget_status(request.ins)  # "Vérifier" asks the host now, not a cached answer
@@ -630,21 +638,33 @@ class BatchPanel(qt.QWidget):
         self._busy(True, len(ready))
         self.message.say(f"Mise en file de {count(len(ready), 'document')}…")
 
+        refused: list[tuple[Row, IdentityNotQualified]] = []
+
         def enqueue(cancel: Cancel) -> list[tuple[Row, Entry]]:
             done = []
             for row, request in ready:
                 if cancel.requested:
                     break
-                done.append((row, self.workspace.enqueue(request, row.found.path)))
+                try:
+                    done.append((row, self.workspace.enqueue(request, row.found.path)))
+                except IdentityNotQualified as error:  # its status changed since « Vérifier »
+                    refused.append((row, error))
             return done
 
         def enqueued(done: list[tuple[Row, Entry]]) -> None:
+            for row, error in refused:
+                row.request, row.problems = None, [(error.code, error.user_message)]
+                self._show_check(row)
             for row, entry in done:
                 row.entry = entry
             self._show_entries([entry for _, entry in done])
             self._summarize()
             ids = [entry.id for _, entry in done]
             self.poll.start()  # the rows follow their entries from now on
+            if refused and not ids and not token.requested:
+                blocked = count(len(refused), "ligne bloquée", "lignes bloquées")
+                text = f"{blocked} : identité non qualifiée (voir « Vérification »)."
+                return self._finish(token, text, True)
             if token.requested or not ids:
                 return self._finish(token, KEPT.format(len(ids)))
             self.message.say(f"{count(len(ids), 'document')} en file d'envoi : envoi au DMP…")

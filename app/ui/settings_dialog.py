@@ -46,6 +46,7 @@ GROUPS = {
         "DMP_DEPOT_STABLE_S",
         "DMP_DEPOT_ACTIF",
         "DMP_DEPOT_AUTORISATION_REQUISE",
+        "DMP_IDENTITE_CONSULTATION_QUALIFIEE",
     ),
 }  # fmt: skip
 LOCK = "verrouillé par l'administrateur"

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import io
 import os
 import tempfile
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from app.card import pkcs11_module
 from app.card.pcsc import list_readers
@@ -35,6 +36,9 @@ from app.ins import IdentityTraits, Ins, InsError, compute_insc
 from sandbox.patients import SandboxPatient, load_patients
 from sandbox.training.patients import sandbox_patient
 from sandbox.training.vitale import SandboxVitaleCard
+
+if TYPE_CHECKING:
+    from app.store.database import Database
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -195,6 +199,10 @@ def _queue_job(settings: Settings, out: TextIO) -> int:
     traits = patient.traits
     try:
         with LocalStore.open(settings.store) as store:
+            status = qualify_demo_identity(store.db, _ins("P01"), traits)
+            print(
+                f"  0. identité de P01 : INSi (bac à sable) et pièce d'identité vérifiée → {status}", file=out
+            )
             ids = []
             for number in (1, 2, 3):
                 request = UploadRequest(
@@ -231,6 +239,18 @@ def _queue_job(settings: Settings, out: TextIO) -> int:
         return 1
     print("  File d'envoi réussie.", file=out)
     return 0
+
+
+def qualify_demo_identity(db: Database, ins: Ins, traits: IdentityTraits, by: str = "demonstration") -> str:
+    """Only a qualifiée identity feeds the DMP: the INSi answer (here the sandbox's stand-in for the
+    teleservice, until the sandbox INSi host is called) and an identity document checked, through
+    the lifecycle (app.services.identity). Sandbox patients only (the demo, benches, screenshots)."""
+    from app.services.identity import DocumentCheck, DocumentType, IdentityLifecycle, InsiAnswer
+
+    now = dt.datetime.now(dt.UTC)
+    life = IdentityLifecycle(db)
+    life.record_insi(ins, traits, InsiAnswer(ins, traits, "BAC-A-SABLE-INSI", now), by)
+    return life.check_document(ins, traits, DocumentCheck(DocumentType.CNI, by, now)).status.value
 
 
 def _report(path: Path, title: str) -> NewDocument:

@@ -24,6 +24,7 @@ from app.dmp_client.core.errors import SoapFault
 from app.dmp_client.factory import card_client
 from app.ins import Ins
 from sandbox.patients import load_patients
+from tests.identity_helpers import qualify_in_child
 from tests.rig_fixture import Rig, tool
 
 pytestmark = pytest.mark.device
@@ -120,6 +121,7 @@ def test_documents_with_the_card_from_the_command_line(rig: Rig, tmp_path: Path)
     """Send (a 3 MB report: several TLS records each way), find, retrieve and archive with the card."""
     pdf = tmp_path / "rapport.pdf"
     pdf.write_bytes(b"%PDF-1.4\n" + os.urandom(3 * 1024 * 1024) + b"\n%%EOF\n")
+    qualify_in_child(dict(os.environ), "P04")  # only a qualifiée identity feeds
     sent = dmp("send", str(pdf), "--patient", "P04", "--type", "11488-4", "--titre", "Bilan", "--pin-stdin",
                "--trace", str(tmp_path / "trace"))  # fmt: skip
     assert sent.returncode == 0, sent.stderr

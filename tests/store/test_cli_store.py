@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
+from app.services.training import sandbox_patient
+from app.store.local_store import LocalStore, StoreSettings
 from sandbox.host.server import DmpHost
+from tests.identity_helpers import qualify
 from tests.keyring_fixture import SystemKeyring
 
 P01 = "207058575627097"
@@ -34,6 +37,17 @@ def env(
     yield tmp_path
 
 
+@pytest.fixture
+def qualified(env: Path) -> Path:
+    """P01's identity qualifiée (its INSi call made, its identity document checked): only a
+    qualifiée identity may be fed."""
+    found = sandbox_patient("P01")
+    assert found is not None and found.traits is not None
+    with LocalStore.open(StoreSettings(env / "store")) as store:
+        qualify(store.db, found.ins, found.traits)
+    return env
+
+
 def run(*args: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     status = main(list(args), out, err)
@@ -51,7 +65,8 @@ def send_queued(folder: Path, title: str) -> int:
     return int(out.split("#", 1)[1].split(" ", 1)[0])
 
 
-def test_queue_commands_from_queueing_to_the_audit_export(env: Path, host: DmpHost) -> None:
+def test_queue_commands_from_queueing_to_the_audit_export(qualified: Path, host: DmpHost) -> None:
+    env = qualified
     first = send_queued(env, "Compte rendu A")
     second = send_queued(env, "Compte rendu B")
     status, out, _ = run("queue", "list")
@@ -76,7 +91,9 @@ def test_queue_commands_from_queueing_to_the_audit_export(env: Path, host: DmpHo
     assert all(r["patient"].startswith("P-") for r in rows if r["patient"])
     assert P01 not in out and "DURAND" not in out
     status, out, _ = run("journal", "export", "--ins", P01)
-    assert status == 0 and out.count("\n") == 1 + len(rows)  # header + this patient's rows
+    mine = next(r["patient"] for r in rows if r["transaction"] == "TD2.1")
+    # header + this patient's rows (its identity's qualification among them)
+    assert status == 0 and out.count("\n") == 1 + sum(r["patient"] == mine for r in rows)
     status, out, _ = run("journal", "export", "--ins", "150081505104018")
     assert status == 0 and out.count("\n") == 1  # another patient: nothing
     target = env / "audit.csv"
@@ -93,7 +110,7 @@ def test_status_commands_are_journaled(env: Path) -> None:
 
 def test_cache_and_store_commands(env: Path) -> None:
     status, out, _ = run("store", "check")
-    assert status == 0 and "chiffrée, schéma v2" in out
+    assert status == 0 and "chiffrée, schéma v3" in out
     status, out, _ = run("cache", "status")
     assert status == 0 and "0 document(s)" in out
     status, out, _ = run("cache", "purge")
@@ -115,7 +132,8 @@ def test_an_unreadable_base_is_reported_then_set_aside(env: Path) -> None:
     assert status == 0 and "en attente : 0" in out
 
 
-def test_hot_folder_once(env: Path, host: DmpHost) -> None:
+def test_hot_folder_once(qualified: Path, host: DmpHost) -> None:
+    env = qualified
     drop = env / "depot"
     drop.mkdir()
     (drop / "cr.txt").write_text("Compte rendu déposé\n", encoding="utf-8")

@@ -18,6 +18,7 @@ import pytest
 from app.store.local_store import LocalStore, StoreSettings
 from app.store.queue import State
 from sandbox.host.server import DmpHost
+from tests.identity_helpers import qualify_sandbox_patients
 from tests.keyring_fixture import SystemKeyring
 from tests.store.helpers import request_for
 
@@ -57,6 +58,7 @@ def test_killed_again_and_again_nothing_lost_nothing_doubled(
 ) -> None:
     store_dir = tmp_path / "store"
     with LocalStore.open(StoreSettings(store_dir)) as store:
+        qualify_sandbox_patients(store.db)  # their INSi call made, their identity document checked
         titles = [f"Crash {i}" for i in range(DOCUMENTS)]
         for title in titles:
             store.queue.enqueue(request_for(title=title), io.BytesIO(f"{title}\n".encode() * 2000))

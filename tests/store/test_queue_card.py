@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.identity_helpers import qualify_in_child
 from tests.rig_fixture import Rig, tool
 
 pytestmark = pytest.mark.device
@@ -54,6 +55,7 @@ def test_card_entries_wait_for_the_card_then_go_once(cards_reset: Rig, tmp_path:
     report = tmp_path / "cr.txt"
     report.write_text("Compte rendu de consultation\n", encoding="utf-8")
     titles = [f"Carte {uuid.uuid4().hex[:8]} {i}" for i in range(2)]
+    qualify_in_child({**os.environ, **rig.env}, "P04")  # only a qualifiée identity is queued
     for title in titles:
         queued = dmp(
             "send", str(report), "--patient", "P04", "--type", "11488-4", "--titre", title, "--en-file"
@@ -85,6 +87,7 @@ def test_card_entries_wait_for_the_card_then_go_once(cards_reset: Rig, tmp_path:
 def test_retrieved_documents_come_from_the_cache_after_the_rights_check(rig: Rig, tmp_path: Path) -> None:
     report = tmp_path / "cr.txt"
     report.write_text("Compte rendu pour le cache\n", encoding="utf-8")
+    qualify_in_child({**os.environ, **rig.env}, "P04")  # only a qualifiée identity feeds
     sent = dmp(
         "send", str(report), "--patient", "P04", "--type", "11488-4", "--titre", "Cache", "--pin-stdin"
     )

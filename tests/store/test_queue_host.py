@@ -21,6 +21,7 @@ from app.store.request import SendMode
 from app.store.sender import Policy, QueueSender
 from sandbox.host.server import DmpHost
 from tests.host_fixture import settings_for
+from tests.identity_helpers import qualify_sandbox_patients
 from tests.keyring_fixture import SystemKeyring
 from tests.store.helpers import request_for
 
@@ -50,6 +51,7 @@ class HostCredentials:
 @pytest.fixture
 def local_store(system_keyring: SystemKeyring, tmp_path: Path) -> Iterator[LocalStore]:
     store = LocalStore.open(StoreSettings(tmp_path / "store", retry=Policy(0.01, 0.05)))
+    qualify_sandbox_patients(store.db)  # their INSi call made, their identity document checked
     yield store
     store.close()
 

@@ -26,6 +26,7 @@ from app.store.local_store import LocalStore, StoreSettings
 from sandbox import cards
 from sandbox.host.server import DmpHost
 from tests.host_fixture import DirectClient, settings_for
+from tests.identity_helpers import qualify_sandbox_patients
 from tests.keyring_fixture import SystemKeyring
 
 
@@ -38,6 +39,7 @@ def sandbox_patient(pid: str) -> Patient:
 @pytest.fixture
 def ui_store(system_keyring: SystemKeyring, tmp_path: Path) -> Iterator[LocalStore]:
     store = LocalStore.open(StoreSettings(tmp_path / "store"))
+    qualify_sandbox_patients(store.db)  # the patients fed: their INSi call made, their ID checked
     yield store
     store.close()
 
