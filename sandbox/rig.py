@@ -260,6 +260,7 @@ def env_lines(rig: Path) -> list[str]:
     return [
         f"export DMP_HOST_URL=https://localhost:{port}/si-dmp-server/v2/services",
         f"export DMP_INSI_URL=https://localhost:{insi_port}/lps",
+        "export DMP_INSI_IDAM=BAC-A-SABLE",  # the CNDA number: a sandbox value (the host checks presence)
         f"export SOFTHSM2_CONF={rig / 'softhsm2.conf'}",
         f"export DMP_PKCS11_MODULE={softhsm.module_path()}",
         f"export DMP_SANDBOX_DIR={rig}",
