@@ -188,9 +188,30 @@ def remove_card(rig: Path, reader: int) -> None:
     _save_state(rig, state)
 
 
+def _vicc_pids(port: int) -> list[int]:
+    """The virtual cards plugged into the vpcd port ``port``, whichever rig started them."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"sandbox.vicc" in words and b"--port" in words and str(port).encode() in words:
+            found.append(int(cmdline.parent.name))
+    return found
+
+
 def insert_card(rig: Path, reader: int, spec: str) -> None:
-    """Plug a virtual card into reader ``reader`` (0 or 1), replacing the one there."""
+    """Plug a virtual card into reader ``reader`` (0 or 1), replacing the one there. A card of another
+    rig (one left behind by a killed test run) in the same reader is refused clearly: pcscd keeps the
+    first card's connection, so the swap would silently not happen and card tests would wait."""
     remove_card(rig, reader)
+    others = _vicc_pids(VPCD_BASE_PORT + reader)
+    if others:
+        raise RigError(
+            f"Un autre banc de cartes occupe le lecteur virtuel {reader} (processus {others[0]}) : "
+            "arrêtez-le (dmp-sandbox rig down dans son dossier) ou terminez ce processus."
+        )
     state = load_state(rig)
     log = open(rig / f"vicc-{reader}.log", "ab")  # noqa: SIM115 (handed to the child)
     command = [sys.executable, "-m", "sandbox.vicc", "--port", str(VPCD_BASE_PORT + reader), "--card", spec]
