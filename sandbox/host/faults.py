@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from lxml import etree
 
-SOAP = "http://www.w3.org/2003/05/soap-envelope"
-WSA = "http://www.w3.org/2005/08/addressing"
-XML_NS = "http://www.w3.org/XML/1998/namespace"
-FAULT_ACTION = "http://www.w3.org/2005/08/addressing/soap/fault"
+from sandbox import soap_fault
+from sandbox.soap_fault import FAULT_ACTION as FAULT_ACTION
+from sandbox.soap_fault import SOAP as SOAP
+from sandbox.soap_fault import WSA as WSA
+from sandbox.soap_fault import XML_NS as XML_NS
 
 
 class HostFault(Exception):
@@ -21,19 +22,11 @@ class HostFault(Exception):
 
 
 def fault_envelope(fault: HostFault, relates_to: str | None) -> bytes:
-    envelope = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"soap": SOAP, "wsa": WSA, "dmp": "urn:dmp:fault"})
-    header = etree.SubElement(envelope, f"{{{SOAP}}}Header")
-    etree.SubElement(header, f"{{{WSA}}}Action").text = FAULT_ACTION
-    if relates_to:
-        etree.SubElement(header, f"{{{WSA}}}RelatesTo").text = relates_to
-    body = etree.SubElement(envelope, f"{{{SOAP}}}Body")
-    node = etree.SubElement(body, f"{{{SOAP}}}Fault")
-    code = etree.SubElement(node, f"{{{SOAP}}}Code")
-    etree.SubElement(code, f"{{{SOAP}}}Value").text = "soap:Sender" if fault.sender else "soap:Receiver"
-    sub = etree.SubElement(code, f"{{{SOAP}}}Subcode")
-    etree.SubElement(sub, f"{{{SOAP}}}Value").text = f"dmp:{fault.subcode}"
-    reason = etree.SubElement(node, f"{{{SOAP}}}Reason")
-    text = etree.SubElement(reason, f"{{{SOAP}}}Text")
-    text.set(f"{{{XML_NS}}}lang", "fr")
-    text.text = fault.reason
+    envelope, _ = soap_fault.fault_envelope(
+        {"soap": SOAP, "dmp": "urn:dmp:fault"},
+        sender=fault.sender,
+        subcode=f"dmp:{fault.subcode}",
+        reason=fault.reason,
+        relates_to=relates_to,
+    )
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from sandbox import soap_fault
 from sandbox.insi.schemas import SIRAM
-
-SOAP = "http://www.w3.org/2003/05/soap-envelope"
-WSA = "http://www.w3.org/2005/08/addressing"
-XML_NS = "http://www.w3.org/XML/1998/namespace"
-FAULT_ACTION = "http://www.w3.org/2005/08/addressing/soap/fault"
+from sandbox.soap_fault import FAULT_ACTION as FAULT_ACTION
+from sandbox.soap_fault import SOAP as SOAP
+from sandbox.soap_fault import WSA as WSA
+from sandbox.soap_fault import XML_NS as XML_NS
 
 
 @dataclass(frozen=True)
@@ -71,22 +71,14 @@ class InsiFault(Exception):
 
 def fault_envelope(fault: InsiFault, relates_to: str | None, *, addressing: bool) -> bytes:
     refusal = fault.refusal
-    envelope = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"S": SOAP, "wsa": WSA})
-    if addressing:
-        header = etree.SubElement(envelope, f"{{{SOAP}}}Header")
-        etree.SubElement(header, f"{{{WSA}}}Action").text = FAULT_ACTION
-        if relates_to:
-            etree.SubElement(header, f"{{{WSA}}}RelatesTo").text = relates_to
-    body = etree.SubElement(envelope, f"{{{SOAP}}}Body")
-    node = etree.SubElement(body, f"{{{SOAP}}}Fault")
-    code = etree.SubElement(node, f"{{{SOAP}}}Code")
-    etree.SubElement(code, f"{{{SOAP}}}Value").text = "S:Sender" if refusal.sender else "S:Receiver"
-    sub = etree.SubElement(code, f"{{{SOAP}}}Subcode")
-    etree.SubElement(sub, f"{{{SOAP}}}Value").text = f"S:{refusal.subcode}"
-    reason = etree.SubElement(node, f"{{{SOAP}}}Reason")
-    text = etree.SubElement(reason, f"{{{SOAP}}}Text")
-    text.set(f"{{{XML_NS}}}lang", "fr")
-    text.text = refusal.reason
+    envelope, node = soap_fault.fault_envelope(
+        {"S": SOAP},
+        sender=refusal.sender,
+        subcode=f"S:{refusal.subcode}",
+        reason=refusal.reason,
+        relates_to=relates_to,
+        addressing=addressing,
+    )
     detail = etree.SubElement(node, f"{{{SOAP}}}Detail")
     error = etree.SubElement(detail, f"{{{SIRAM}}}Erreur", nsmap={"siram": SIRAM})
     error.set("severite", refusal.severity)
