@@ -32,6 +32,10 @@ def rss() -> int:
 
 
 def child(kind: str) -> None:
+    if kind != "bare":  # as dmp-gui starts (app/ui/main.py)
+        from app.ui.main import load_services_before_qt
+
+        load_services_before_qt()
     from app.ui.qt import QApplication, QLabel, QMainWindow, QTimer
 
     if kind == "bare":
@@ -41,7 +45,7 @@ def child(kind: str) -> None:
     else:
         from app.config.settings import Settings
         from app.services.workspace import Workspace
-        from app.store.local import LocalStore
+        from app.store.local_store import LocalStore
         from app.ui.application import create_application
         from app.ui.main_window import MainWindow
 

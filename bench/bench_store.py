@@ -28,7 +28,7 @@ from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.documents import NewDocument
 from app.dmp_client.factory import structure_client
-from app.store.local import LocalStore, StoreSettings
+from app.store.local_store import LocalStore, StoreSettings
 from app.store.queue import State
 from app.store.request import SendMode, UploadRequest
 from sandbox import keyring_daemon, rig

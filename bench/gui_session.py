@@ -22,7 +22,7 @@ from app.dmp_client.core.signing import SoftwareKeySigner
 from app.dmp_client.factory import author_of
 from app.dmp_client.transport import Endpoint, Transport, client_context
 from app.services.workspace import Connection, Workspace
-from app.store.local import LocalStore, StoreSettings
+from app.store.local_store import LocalStore, StoreSettings
 from sandbox import cards, keyring_daemon, pki, rig
 from sandbox.host.server import DmpHost, HostConfig, serve_in_thread
 

@@ -22,7 +22,7 @@ from app.dmp_client.core.context import Purpose
 from app.dmp_client.core.errors import AlteredDocument, OtherPatientAnswer
 from app.dmp_client.documents import SAFETY_EVENT
 from app.ins import Ins
-from app.store.local import LocalStore
+from app.store.local_store import LocalStore
 from sandbox import cards
 from sandbox.host.server import DmpHost
 from tests.dmp_client.test_documents_e2e import patient

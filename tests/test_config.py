@@ -32,7 +32,7 @@ from app.config.layers import (
 from app.config.settings import Settings
 from app.errors import DmpClientError
 from app.store.cache import CachePolicy
-from app.store.local import StoreSettings
+from app.store.local_store import StoreSettings
 from app.store.sender import Policy
 
 HOST = "DMP_HOST_URL"
@@ -66,8 +66,9 @@ def load(
 def test_no_policy_no_user_file_is_todays_behaviour(tmp_path: Path) -> None:
     config = load(tmp_path)
     settings = Settings.load(config)
-    assert settings.host_url == "https://localhost:8443/si-dmp-server/v2/services"
-    assert (settings.software.name, settings.software.homologation) == ("Client DMP", "BAC-A-SABLE")
+    # Outside sandbox mode the host and the homologation number have no default (issue 15).
+    assert settings.host_url == ""
+    assert (settings.software.name, settings.software.homologation) == ("Client DMP", "")
     assert settings.sender_oid == "1.2.250.1.999.42.1"
     assert (settings.pkcs11_module, settings.proxy, settings.structure, settings.is_sandbox) == (
         None,
@@ -110,7 +111,7 @@ LAYERS = [
     (Source.ENVIRONMENT, "https://environnement"),
     (Source.USER, "https://utilisateur"),
     (Source.POLICY_DEFAULT, "https://editeur"),
-    (Source.DEFAULT, "https://localhost:8443/si-dmp-server/v2/services"),
+    (Source.DEFAULT, None),  # no built-in host (the sandbox's is a default in sandbox mode only)
 ]
 
 

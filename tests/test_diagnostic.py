@@ -10,7 +10,7 @@ import pytest
 
 from app.cli import main
 from app.cli.diagnostic import redact
-from app.store.local import LocalStore, StoreSettings
+from app.store.local_store import LocalStore, StoreSettings
 from tests.keyring_fixture import SystemKeyring
 from tests.store.helpers import request_for
 

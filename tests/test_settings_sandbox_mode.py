@@ -121,3 +121,23 @@ def test_outside_sandbox_mode_there_is_no_sandbox_structure(tmp_path: Path, poli
     environ = {"DMP_SANDBOX_DIR": str(tmp_path / "rig")} if policy else {}  # the lock beats it
     settings = Settings.load(load(tmp_path, environ, policy_text=policy))
     assert settings.is_sandbox is False and settings.structure is None and settings.trust_files == ()
+
+
+def test_outside_sandbox_mode_the_host_and_homologation_have_no_sandbox_default(tmp_path: Path) -> None:
+    # Issue 15: "no sandbox defaults outside sandbox mode". A real installation that forgot them
+    # must not talk to localhost:8443 as "BAC-A-SABLE": connecting names the missing setting.
+    settings = Settings.load(load(tmp_path, {}))
+    assert settings.host_url == "" and settings.software.homologation == ""
+    with pytest.raises(factory.ClientConfigError, match="DMP_HOST_URL"):
+        factory.check_configured(settings)
+    settings = Settings.load(load(tmp_path, {"DMP_HOST_URL": "https://dmp.example/services"}))
+    with pytest.raises(factory.ClientConfigError, match="DMP_LPS_HOMOLOGATION"):
+        factory.check_configured(settings)
+    configured = {"DMP_HOST_URL": "https://dmp.example/services", "DMP_LPS_HOMOLOGATION": "H-1"}
+    factory.check_configured(Settings.load(load(tmp_path, configured)))
+
+
+def test_in_sandbox_mode_the_sandbox_host_and_homologation_are_the_defaults(tmp_path: Path) -> None:
+    settings = Settings.load(load(tmp_path, {"DMP_SANDBOX_DIR": str(tmp_path / "rig")}))
+    assert settings.host_url.startswith("https://localhost:8443/")
+    assert settings.software.homologation == "BAC-A-SABLE"

@@ -18,7 +18,7 @@ from app.config.layers import KEYS
 from app.config.settings import Settings
 from app.errors import OutputFileError
 from app.store.errors import StoreError
-from app.store.local import LocalStore
+from app.store.local_store import LocalStore
 
 # Anything that looks like a NIR/NIA (13 or 15 characters, spaces allowed: digits, with 2A or 2B as
 # the department of a birth in Corsica) or an INS-C (22 digits).

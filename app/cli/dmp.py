@@ -19,7 +19,7 @@ from app.errors import UsageError
 from app.ins import Ins, InsOid
 from app.services.session import CardLogin, DmpSession, Login, StructureLogin
 from app.store.errors import StoreError
-from app.store.local import LocalStore
+from app.store.local_store import LocalStore
 
 _PURPOSES = {"normal": Purpose.NORMAL, "bris_de_glace": Purpose.BREAK_GLASS, "centre_15": Purpose.CENTRE_15}
 

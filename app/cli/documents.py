@@ -24,7 +24,7 @@ from app.errors import InputFileError, UsageError
 from app.ins import IdentityTraits, Ins
 from app.services.training import sandbox_patient
 from app.store.errors import CacheEmpty, StoreError
-from app.store.local import LocalStore
+from app.store.local_store import LocalStore
 from app.store.request import SendMode, UploadRequest
 
 STATUSES = {

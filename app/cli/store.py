@@ -21,7 +21,7 @@ from app.errors import InputFileError, OutputFileError, UsageError
 from app.services.session import CardLogin, Login, QueueCredentials, StructureLogin
 from app.store.database import quarantine
 from app.store.errors import StoreError, StoreHealthy
-from app.store.local import LOCK_NAME, LocalStore
+from app.store.local_store import LOCK_NAME, LocalStore
 from app.store.lock import ProcessLock
 from app.store.queue import STATE_LABELS, Entry, State
 from app.store.request import SendMode

@@ -1,8 +1,8 @@
 """Layered configuration (docs/configuration.md), lowest to highest priority: built-in defaults, the
 machine policy's ``[defauts]``, the user's settings file, the environment, the machine policy's
 ``[verrouilles]`` (locked: beats everything). Keys are the environment variable names; values are
-strings parsed by their users (app/config/settings.py, app/store/local.py). :data:`KEYS` is the one table of
-known keys. A machine policy that cannot be applied is an error, never a silent fallback.
+strings parsed by their users (app/config/settings.py, app/store/local_store.py). :data:`KEYS` is the one
+table of known keys. A machine policy that cannot be applied is an error, never a silent fallback.
 """
 
 from __future__ import annotations
@@ -58,11 +58,12 @@ class Key:
 
 
 _TABLE = (
-    Key("DMP_HOST_URL", "Adresse des services du DMP", Kind.TEXT, SANDBOX_HOST_URL),
+    # Sandbox mode only: outside it these two have no default (app.config.settings, the factory's check).
+    Key("DMP_HOST_URL", "Adresse des services du DMP", Kind.TEXT),
     Key("DMP_TRUST_FILES", "Certificats des autorités de confiance", Kind.PATHS),
     Key("DMP_PROXY", "Serveur mandataire (proxy)", Kind.TEXT),
     Key("DMP_LPS_NOM", "Nom du logiciel", Kind.TEXT, "Client DMP"),
-    Key("DMP_LPS_HOMOLOGATION", "Numéro d'homologation du logiciel", Kind.TEXT, SANDBOX_HOMOLOGATION),
+    Key("DMP_LPS_HOMOLOGATION", "Numéro d'homologation du logiciel", Kind.TEXT),
     Key("DMP_LPS_OID", "OID du logiciel (émetteur des documents)", Kind.TEXT, DEFAULT_SENDER_OID),
     Key("DMP_PKCS11_MODULE", "Module PKCS#11 de la carte CPS", Kind.PATH),
     # No built-in default: the sandbox's fictitious author is the sandbox structure's only (settings.py).

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from app import __version__
 from app.config.layers import DEFAULT_SENDER_OID as DEFAULT_SENDER_OID
-from app.config.layers import KEYS, SANDBOX_AUTHOR, Config, InvalidValue
+from app.config.layers import KEYS, SANDBOX_AUTHOR, SANDBOX_HOST_URL, Config, InvalidValue
 from app.config.layers import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
 from app.dmp_client.bounds import DEFAULT_MAX_RESPONSE_BYTES
 from app.dmp_client.core.context import Software
@@ -22,7 +22,7 @@ from app.dmp_client.structure_keys import is_encrypted
 from app.dmp_client.transport import Timeouts
 from app.store.errors import KeyringUnavailable
 from app.store.keys import SecretStore
-from app.store.local import StoreSettings
+from app.store.local_store import StoreSettings
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Settings:
     proxy: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # [UNSURE] no documented DMP maximum
-    vihf_reuse_seconds: float = 0.0  # [UNSURE] VIHF reuse (app/dmp_client/base.py _vihf): off
+    vihf_reuse_seconds: float = 0.0  # [UNSURE] VIHF reuse (app/dmp_client/exchange.py _vihf): off
     trace_dir: Path | None = None  # --trace: every exchange of every client written there
     is_sandbox: bool = False
     store: StoreSettings = field(default_factory=StoreSettings.from_env)
@@ -52,10 +52,12 @@ class Settings:
         """The settings of ``config`` (default: :meth:`Config.load`, the machine's configuration)."""
         config = Config.load() if config is None else config
         rig = config.get("DMP_SANDBOX_DIR") or None  # "" (e.g. locked empty): no sandbox
+        # The sandbox's host and homologation number are defaults in sandbox mode only; elsewhere an
+        # unset value stays empty and connecting names the setting (factory.check_configured).
         software = Software(
             name=config.require("DMP_LPS_NOM"),
             version=__version__,
-            homologation=config.require("DMP_LPS_HOMOLOGATION"),
+            homologation=config.get("DMP_LPS_HOMOLOGATION") or (SANDBOX_HOMOLOGATION if rig else ""),
         )
         pki = Path(rig) / "pki" if rig else None
         trust = config.get("DMP_TRUST_FILES")
@@ -80,7 +82,7 @@ class Settings:
                 config.get("DMP_STRUCTURE_AUTEUR") or SANDBOX_AUTHOR,
             )
         return cls(
-            host_url=config.require("DMP_HOST_URL"),
+            host_url=config.get("DMP_HOST_URL") or (SANDBOX_HOST_URL if rig else ""),
             trust_files=trust_files,
             software=software,
             sender_oid=config.require("DMP_LPS_OID"),

@@ -11,7 +11,6 @@ import datetime as dt
 
 from lxml import etree
 
-from app.dmp_client.base import ClientBase, journaled
 from app.dmp_client.core.admin import (
     ACTION_ADD_PATIENT,
     ACTION_ADD_PATIENT_RESPONSE,
@@ -55,6 +54,7 @@ from app.dmp_client.core.habilitations import (
     AuthorizationResult,
     parse_set_authorization_response,
 )
+from app.dmp_client.exchange import ClientBase, journaled
 from app.ins import Ins
 
 SERVICE_PATIENTS = "patients"

@@ -9,9 +9,9 @@ from dataclasses import replace
 from typing import ClassVar
 
 from app.dmp_client.admin_client import AdminTransactions
-from app.dmp_client.base import DEFAULT_CONTENT_TYPE, DEFAULT_REPOSITORY_ID, Session
 from app.dmp_client.core.context import Purpose
 from app.dmp_client.documents import DocumentTransactions
+from app.dmp_client.exchange import DEFAULT_CONTENT_TYPE, DEFAULT_REPOSITORY_ID, Session
 
 __all__ = ["DEFAULT_CONTENT_TYPE", "DEFAULT_REPOSITORY_ID", "DmpClient", "Session"]
 

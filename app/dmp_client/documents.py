@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Concatenate, ParamSpec, TypeVar
 
-from app.dmp_client.base import ClientBase, journaled
 from app.dmp_client.core import ebrim, iti18, iti41, iti43, iti57
 from app.dmp_client.core.cda import Author, DocumentHeader, new_oid, read_identity, write_cda
 from app.dmp_client.core.context import AuthMode, Purpose
@@ -46,6 +45,7 @@ from app.dmp_client.core.soap import uncertain_outcome
 from app.dmp_client.core.valuesets import value_sets
 from app.dmp_client.errors import AuthorUnknown, DmpClosed, DocumentUnknown, NoDmp, NotAuthorized
 from app.dmp_client.errors import DmpNotUsable as DmpNotUsable
+from app.dmp_client.exchange import ClientBase, journaled
 from app.dmp_client.spool import spool
 from app.ins import IdentityTraits, Ins
 

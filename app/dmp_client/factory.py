@@ -24,7 +24,21 @@ from app.dmp_client.options import ClientSettings as Settings
 from app.dmp_client.transport import Endpoint, Transport
 
 
+def check_configured(settings: Settings) -> None:
+    """What a real installation must set itself (the sandbox's values are defaults in sandbox mode
+    only): the host's address and the software's homologation number, named when missing."""
+    if not settings.host_url:
+        raise ClientConfigError(
+            "Réglage DMP_HOST_URL (« Adresse des services du DMP ») absent : à configurer."
+        )
+    if not settings.software.homologation:
+        raise ClientConfigError(
+            "Réglage DMP_LPS_HOMOLOGATION (« Numéro d'homologation du logiciel ») absent : à configurer."
+        )
+
+
 def _endpoint(settings: Settings) -> Endpoint:
+    check_configured(settings)
     if not settings.trust_files:
         raise TlsError("Aucune autorité de confiance configurée pour vérifier le serveur du DMP.")
     return Endpoint(settings.host_url, settings.trust_files, settings.proxy)

@@ -21,7 +21,7 @@ from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.context import AuthMode, Purpose
 from app.errors import DmpClientError
-from app.store.local import LocalStore
+from app.store.local_store import LocalStore
 from app.store.request import SendMode
 from app.store.sender import CredentialsUnavailable
 

@@ -40,7 +40,7 @@ from app.services.session import (
 )
 from app.services.session import Connection as Connection  # re-exported (the GUI imports it here)
 from app.services.session import NotConnected as NotConnected
-from app.store.local import LocalStore
+from app.store.local_store import LocalStore
 from app.store.queue import Entry
 from app.store.request import SendMode, UploadRequest
 from app.store.sender import DrainReport

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
-from app.dmp_client.base import JournalEvent
+from app.dmp_client.exchange import JournalEvent
 from app.ins import Ins
 from app.store.database import Database
 from app.store.pseudonym import pseudonym

@@ -9,7 +9,7 @@ from typing import Any
 from app.config.settings import Settings
 from app.services.workspace import Workspace
 from app.store.errors import StoreError
-from app.store.local import LocalStore
+from app.store.local_store import LocalStore
 from app.ui.qt import QApplication, QMessageBox, QtCore
 from app.ui.single_instance import InstanceServer, forward
 

@@ -18,6 +18,18 @@ from typing import Any
 from app import __version__
 
 
+def load_services_before_qt() -> None:
+    """Import the service layer (and with it the protocol, store and card stacks) before Qt.
+
+    Once PySide6 (6.11) is loaded, its import hook reads the source of every module imported after
+    it, looking for ``from __feature__ import`` (``shibokensupport.feature._mod_uses_pyside``, by
+    ``inspect.getsource``): for the ~350 modules of the service stack, ~40 ms of a source install's
+    start-up (bench/bench_startup.py). Imported first, they are not read; the frozen build has no
+    sources to read."""
+    import app.config.settings
+    import app.services.workspace  # noqa: F401
+
+
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="dmp-gui", description="Client DMP : application de bureau.")
     parser.add_argument("--version", action="version", version=f"dmp-gui {__version__}")
@@ -45,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError):
         print("dmp-gui : fichier de contexte illisible ou mal formé (JSON UTF-8 attendu).", file=sys.stderr)
         return 2
+    load_services_before_qt()
     from app.ui.application import create_application, forward_or_serve, open_main_window
 
     app = create_application()

@@ -185,7 +185,7 @@ def _queue_job(settings: Settings, out: TextIO) -> int:
     """The secretariat's job: reports confided to the durable queue (encrypted base, key in the
     system keyring), then sent with the structure's certificate; the journal records each action."""
     from app.cli.store import cli_credentials
-    from app.store.local import LocalStore
+    from app.store.local_store import LocalStore
     from app.store.queue import State
     from app.store.request import SendMode, UploadRequest
 

@@ -10,17 +10,17 @@ from typing import BinaryIO
 
 import pytest
 
-from app.dmp_client.base import JournalEvent
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core import iti18
 from app.dmp_client.core.errors import AlteredDocument, LocalProtocolError, OtherPatientAnswer
 from app.dmp_client.core.iti18 import FindDocuments, ReturnType, StoredQuery
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.documents import BATCH, SAFETY_EVENT, check_entries
+from app.dmp_client.exchange import JournalEvent
 from app.errors import DmpClientError
 from app.ins import Ins
 from app.services.workspace import ALL_STATUSES
-from app.store.local import LocalStore, StoreSettings
+from app.store.local_store import LocalStore, StoreSettings
 from sandbox.host import lies
 from sandbox.host.server import DmpHost
 from tests.dmp_client.test_documents_e2e import patient, report

@@ -1,4 +1,4 @@
-"""VIHF reuse across requests (app/dmp_client/base.py ``_vihf``).
+"""VIHF reuse across requests (app/dmp_client/exchange.py ``_vihf``).
 
 [UNSURE] dmp-interface.md §4.1 (official examples [PKG-EX]): the assertion carries an ``IssueInstant``
 and ``AuthnInstant`` but "no SubjectConfirmation and no Conditions" — no validity window — and no
@@ -130,7 +130,7 @@ def test_rebuilt_once_the_reuse_time_is_over(
     client.vihf_reuse_seconds = 60.0
     built, _sent = _record(client, monkeypatch)
     clock = [1000.0]
-    monkeypatch.setattr("app.dmp_client.base.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("app.dmp_client.exchange.time.monotonic", lambda: clock[0])
     client.status(_ins("P01"))
     clock[0] += 59.0
     client.status(_ins("P01"))

@@ -26,7 +26,7 @@ from app.services.session import (
 )
 from app.store.cache import CachePolicy
 from app.store.hotfolder import HotFolder
-from app.store.local import LocalStore, StoreSettings
+from app.store.local_store import LocalStore, StoreSettings
 from app.store.request import SendMode
 from app.store.sender import CredentialsUnavailable
 from sandbox import cards

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from app.store.local import LocalStore, StoreSettings
+from app.store.local_store import LocalStore, StoreSettings
 from app.store.queue import State
 from sandbox.host.server import DmpHost
 from tests.keyring_fixture import SystemKeyring

@@ -15,7 +15,7 @@ from app.config.settings import Settings
 from app.dmp_client.client import DmpClient
 from app.dmp_client.factory import structure_client
 from app.store.errors import StoreLocked
-from app.store.local import LocalStore, StoreSettings
+from app.store.local_store import LocalStore, StoreSettings
 from app.store.queue import State, UploadQueue
 from app.store.request import SendMode
 from app.store.sender import Policy, QueueSender

@@ -22,7 +22,7 @@ import pytest
 from app.dmp_client.core.context import AuthMode, Purpose
 from app.services.training import sandbox_patient as workspace_sandbox_patient
 from app.services.workspace import Connection, Patient, Workspace
-from app.store.local import LocalStore, StoreSettings
+from app.store.local_store import LocalStore, StoreSettings
 from sandbox import cards
 from sandbox.host.server import DmpHost
 from tests.host_fixture import DirectClient, settings_for

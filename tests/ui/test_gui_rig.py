@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from app.config.settings import Settings
 from app.services.workspace import Workspace
-from app.store.local import LocalStore
+from app.store.local_store import LocalStore
 from app.ui.dialogs import PinDialog
 from app.ui.main_window import MainWindow
 from app.ui.qt import QDialog, QMessageBox

@@ -10,7 +10,7 @@ from typing import Any
 from pytestqt.qtbot import QtBot
 
 from app.dmp_client.core.errors import OtherPatientAnswer
-from app.store.local import LocalStore
+from app.store.local_store import LocalStore
 from app.ui.main_window import MainWindow
 from app.ui.qt import QMessageBox
 from sandbox.host import lies

@@ -16,7 +16,7 @@ from pytestqt.qtbot import QtBot
 from app.dmp_client.core.errors import AlteredDocument, OtherPatientAnswer
 from app.dmp_client.documents import SAFETY_EVENT
 from app.services.workspace import Workspace
-from app.store.local import LocalStore
+from app.store.local_store import LocalStore
 from app.ui.main_window import MainWindow
 from app.ui.qt import QMessageBox
 from sandbox.host.server import DmpHost
