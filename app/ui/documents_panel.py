@@ -97,6 +97,18 @@ class _Table(QTableView):
         super().keyPressEvent(event)
 
 
+class _ActionsFor:
+    """The window's ``actions_for`` callable, held off the panel's QObject wrapper: with shiboken6
+    6.11.3 assigning a callable as an attribute of a QObject wrapper drops its cache of Python
+    overrides, and each virtual Qt then calls while refilling it (paint, events, size hints) keeps
+    one reference to ``None`` — +13 per record refresh (tests/ui/test_qt_refcount.py, bench/README.md)."""
+
+    __slots__ = ("call",)
+
+    def __init__(self, call: Callable[[DocumentInfo], frozenset[Action]]) -> None:
+        self.call = call
+
+
 class DocumentsPanel(QWidget):
     open_requested = Signal(object)  # DocumentInfo
     action_requested = Signal(object, object)  # DocumentInfo, Action
@@ -104,7 +116,7 @@ class DocumentsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._actions_for: Callable[[DocumentInfo], frozenset[Action]] = lambda _d: frozenset()
+        self._actions_for = _ActionsFor(lambda _d: frozenset())  # never a callable attribute: see there
         self.model = DocumentsModel(self)
         self.proxy = DocumentsFilter(self.model, self)
 
@@ -200,7 +212,7 @@ class DocumentsPanel(QWidget):
         self, documents: list[DocumentInfo], actions_for: Callable[[DocumentInfo], frozenset[Action]]
     ) -> None:
         """Show this list (one model reset); ``actions_for`` gives the actions the DMP allows."""
-        self._actions_for = actions_for
+        self._actions_for.call = actions_for
         self.model.set_documents(documents)
         days = [d for d in (local_day(doc) for doc in documents) if d is not None]
         for edit, day in ((self.date_from, min(days, default=None)), (self.date_to, max(days, default=None))):
@@ -353,18 +365,18 @@ class DocumentsPanel(QWidget):
 
     def _selection_changed(self, *_args: object) -> None:
         document = self.selected_document()
-        allowed = self._actions_for(document) if document is not None else frozenset()
+        allowed = self._actions_for.call(document) if document is not None else frozenset()
         for action, button in self.action_buttons.items():
             button.setHidden(action not in allowed)
 
     def _open(self) -> None:
         document = self.selected_document()
-        if document is not None and Action.VIEW in self._actions_for(document):
+        if document is not None and Action.VIEW in self._actions_for.call(document):
             self.open_requested.emit(document)
 
     def _trigger(self, action: Action) -> None:
         document = self.selected_document()
-        if document is None or action not in self._actions_for(document):
+        if document is None or action not in self._actions_for.call(document):
             return
         if action is Action.VIEW:
             self.open_requested.emit(document)
