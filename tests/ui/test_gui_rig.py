@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 from app.config.settings import Settings
 from app.services.workspace import Workspace
 from app.store.local_store import LocalStore
-from app.ui.dialogs import PinDialog
+from app.ui.dialogs import PinDialog, SituationDialog
 from app.ui.main_window import MainWindow
 from app.ui.qt import QDialog, QMessageBox
 from tests.rig_fixture import Rig
@@ -32,10 +32,19 @@ def rig_window(qtbot: QtBot, cards_reset: Rig, monkeypatch: pytest.MonkeyPatch) 
         return QDialog.DialogCode.Accepted
 
     monkeypatch.setattr(PinDialog, "exec", type_pin)
+    situations: list[int] = []
+
+    def choose_first(self: SituationDialog) -> int:  # the GP's card has two situations: asked after the PIN
+        situations.append(self.choice.count())
+        self.choice.setCurrentIndex(0)
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(SituationDialog, "exec", choose_first)
     monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: QMessageBox.StandardButton.Ok)
     settings = Settings.load()
     window = MainWindow(Workspace(settings, LocalStore.open(settings.store)))
     window.pin_tries = tries  # type: ignore[attr-defined]
+    window.situations_asked = situations  # type: ignore[attr-defined]
     qtbot.addWidget(window)
     window.show()
     return window
@@ -49,6 +58,7 @@ def test_connect_with_the_card_read_vitale_and_pull_the_card(
     qtbot.waitUntil(lambda: window.workspace.connection is not None and window.pending == 0, timeout=60_000)
     tries: Any = window.pin_tries  # type: ignore[attr-defined]
     assert len(tries) == 1 and "essais restants" in tries[0]  # asked once, tries shown
+    assert window.situations_asked == [2]  # type: ignore[attr-defined]  # the card's two situations, once
     assert "CLAIRE MEDECIN-GENERALISTE" in window.who_label.text() and "carte CPS" in window.who_label.text()
     window.patient_panel.read_vitale()
     qtbot.waitUntil(lambda: window.patient_panel.patient is not None, timeout=30_000)
