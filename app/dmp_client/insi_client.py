@@ -78,20 +78,26 @@ def split_url(url: str) -> tuple[str, str]:
 
 def installation_instance(folder: Path) -> str:
     """The installation's INSi ``Instance`` UUID: read from ``folder/insi-instance``, made once (0600,
-    never overwritten; a concurrent first start keeps the first one written)."""
+    never overwritten; a concurrent first start keeps the first one written). The file appears whole
+    or not at all: written under a private temporary name, then linked to its name (a link never
+    replaces an existing file), so a concurrent reader never sees it half written."""
     path = folder / INSTANCE_FILE
     for _ in range(2):
         try:
             text = path.read_text(encoding="ascii").strip()
         except FileNotFoundError:
             folder.mkdir(parents=True, exist_ok=True)
-            try:
-                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                continue
+            value = str(uuid.uuid4())
+            draft = folder / f".{INSTANCE_FILE}-{value}"
+            descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-                value = str(uuid.uuid4())
                 handle.write(value + "\n")
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                continue  # another start made it first: read theirs
+            finally:
+                draft.unlink(missing_ok=True)
             return value
         except (OSError, UnicodeError):
             break

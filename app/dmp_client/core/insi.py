@@ -49,7 +49,6 @@ from app.dmp_client.core.errors import (
 from app.dmp_client.core.ns import DS, SAML2, SOAP11, SOAP12, WSA, WSSE, q
 from app.dmp_client.core.signing import Signer
 from app.dmp_client.core.soap import SoapRequest
-from app.dmp_client.core.vihf import issuer_dn, sign_assertion
 from app.dmp_client.core.xml import parse_xml, serialize
 from app.ins import BirthDate, IdentityTraits, Ins, InsError, Nir, Sex, parse_oid
 
@@ -744,6 +743,8 @@ def professional_assertion(who: ProfessionalAssertion, signer: Signer, now: date
     like the VIHF (``vihf.sign_assertion``, the same algorithms tlsi-ins uses). The signature goes where
     the SAML schema puts it (after Issuer), not at the end as tlsi-ins does. For :func:`build_request`'s
     ``security``; whether INSi accepts it is [UNSURE]."""
+    from app.dmp_client.core.vihf import issuer_dn, sign_assertion  # deferred: signxml (start-up)
+
     for value in (who.name_id, who.name_qualifier, who.billing_id, who.amo_specialty, who.sector):
         if not value.strip() or len(value) > MAX_TEXT:
             raise InsiRequestInvalid("Assertion du professionnel pour INSi incomplète.")
