@@ -107,10 +107,10 @@ def test_the_guided_search_stops_with_the_next_step_when_nothing_is_left_to_add(
 
 def test_verification_sends_every_trait_and_compares_the_ins() -> None:
     fake = FakeInsi(fixture("TEST_2.04_cas2.xml"), fixture("TEST_2.04_cas2.xml"))
-    known = Ins.parse("109076322083489", "1.2.250.1.213.1.4.8")
+    known = Ins.parse("109076322083489", "1.2.250.1.213.1.4.10")
     assert client(fake).verify(known, TRAITS).outcome is insi.Verification.CONFIRMED
     assert fake.bodies()[0][-1].text == "63220"
-    former = Ins.parse("209076322083439", "1.2.250.1.213.1.4.8")
+    former = Ins.parse("209076322083439", "1.2.250.1.213.1.4.10")
     assert client(fake).verify(former, TRAITS).outcome is insi.Verification.REPLACED
 
 

@@ -248,10 +248,10 @@ def test_test_2_04_cas2_gives_the_identity_its_history_and_strict_traits() -> No
     assert result.report is insi.Report.FOUND and result.label == "OK" and result.next_step is None
     identity = result.identity
     assert identity is not None
-    assert identity.ins == Ins.parse("109076322083489", "1.2.250.1.213.1.4.8")
+    assert identity.ins == Ins.parse("109076322083489", "1.2.250.1.213.1.4.10")
     assert [h.ins.matricule.value for h in identity.history] == ["209076322083439", "209066322012355"]
     assert [h.type_matricule for h in identity.history] == ["NIR", "NIR"]
-    assert all(h.ins.oid is InsOid.NIR for h in identity.history)
+    assert all(h.ins.oid is InsOid.NIR_TEST for h in identity.history)
     strict = identity.strict
     assert (strict.birth_name, strict.first_name, strict.first_names) == (
         "ECETINSI", "PIERRE-ALAIN", "PIERRE-ALAIN MURIEL FLORIANT",
@@ -317,7 +317,7 @@ INDIVIDU = GOOD[GOOD.index("<INDIVIDU>") : GOOD.index("</INDIVIDU>") + len("</IN
         (answer(CR00 + INDIVIDU.replace("<Cle>89</Cle>", "")), InsiMalformedResponse),  # no key
         (answer(CR00 + INDIVIDU.replace("<Cle>89</Cle>", "<Cle>88</Cle>")), InsiMalformedResponse),
         (
-            answer(CR00 + INDIVIDU.replace("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.2")),
+            answer(CR00 + INDIVIDU.replace("1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.2")),
             InsiMalformedResponse,
         ),
         (answer(CR00 + INDIVIDU + INDIVIDU), InsiMalformedResponse),  # a repeated singleton
@@ -384,9 +384,9 @@ def test_validity_dates_of_an_ins_are_read() -> None:
 
 def test_verification_outcomes() -> None:
     found = parse_fixture("TEST_2.04_cas2.xml")
-    active = Ins.parse("109076322083489", "1.2.250.1.213.1.4.8")
-    former = Ins.parse("209076322083439", "1.2.250.1.213.1.4.8")
-    other = Ins.parse("180032B02040123", "1.2.250.1.213.1.4.8")
+    active = Ins.parse("109076322083489", "1.2.250.1.213.1.4.10")
+    former = Ins.parse("209076322083439", "1.2.250.1.213.1.4.10")
+    other = Ins.parse("180032B02040123", "1.2.250.1.213.1.4.10")
     assert insi.verify(active, traits(), found).outcome is insi.Verification.CONFIRMED
     assert insi.verify(former, traits(), found).outcome is insi.Verification.REPLACED
     assert insi.verify(other, traits(), found).outcome is insi.Verification.MISMATCH
