@@ -105,9 +105,8 @@ class CardTlsTransport(httpx.BaseTransport):
         self._roots = roots
         self._timeout = timeout
         self._lock = threading.Lock()
-        self._handshaking = (
-            threading.Lock()
-        )  # one handshake at a time: the first one's session serves the next
+        # One handshake at a time: the first one's session is there for the next to resume.
+        self._handshaking = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.POOL_SIZE)
         self._idle: list[tuple[tuple[str, int], _CardConnection]] = []
         self._sessions: dict[tuple[str, int], Session] = {}  # per origin, never across hosts

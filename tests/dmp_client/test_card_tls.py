@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from tlslite.utils import python_aesgcm, python_chacha20_poly1305
 
+from app.dmp_client import card_records
 from app.dmp_client.card_records import IMPLEMENTATION, NativeAead
 from app.dmp_client.card_tls import CardTlsTransport, Proxy, parse_proxy
 from app.dmp_client.client import DmpClient, Session
@@ -58,8 +59,19 @@ def test_native_aead_matches_tlslites_own_cipher(name: str, size: int, cipher: t
         assert sealed == reference.seal(nonce, plaintext, aad)
         assert reference.open(nonce, sealed, aad) == plaintext
         assert native.open(nonce, sealed, aad) == plaintext
+        assert native.open(nonce, sealed[:10], aad) is None  # shorter than a tag
+        body = bytearray(sealed)
+        body[0] ^= 1
+        assert native.open(nonce, body, aad) is None  # altered ciphertext
         sealed[-1] ^= 1
         assert native.open(nonce, sealed, aad) is None  # a bad tag: tlslite raises bad_record_mac
+
+
+def test_the_record_layers_factories_name_the_cipher_by_its_key() -> None:
+    # What card_records hands tlslite's record layer for each AEAD suite (RFC 5288, RFC 7905).
+    assert card_records._aes_gcm(bytearray(16)).name == "aes128gcm"
+    assert card_records._aes_gcm(bytearray(32)).name == "aes256gcm"
+    assert card_records._chacha20(bytearray(32)).name == "chacha20-poly1305"
 
 
 def test_aes_gcm_known_answer() -> None:

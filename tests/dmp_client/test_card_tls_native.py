@@ -8,7 +8,6 @@ certificate), the card a software key shaped like the card's (``rogue.software_c
 from __future__ import annotations
 
 import contextlib
-import os
 import select
 import socket
 import ssl
@@ -21,9 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from cryptography import x509
-from tlslite.utils import python_aesgcm, python_chacha20_poly1305
 
-from app.dmp_client import card_records
 from app.dmp_client.card_tls import CardTlsTransport
 from tests.dmp_client.rogue import RoguePki, make_pki, server_context, software_card_signer
 
@@ -112,32 +109,6 @@ def _transport(pki: RoguePki, calls: list[int]) -> CardTlsTransport:
     auth = x509.load_pem_x509_certificate(pki.client[0].read_bytes())
     roots = x509.load_pem_x509_certificates(pki.trusted_ca.read_bytes())
     return CardTlsTransport(auth, software_card_signer(pki.client[1], calls), roots, 30)
-
-
-def test_native_aes_gcm_seals_as_tlslite_does_and_refuses_a_bad_tag() -> None:
-    for key in (bytearray(range(16)), bytearray(range(32))):
-        nonce, data, text = bytearray(range(12)), bytearray(b"header"), bytearray(os.urandom(1000))
-        native = card_records._aes_gcm(key)
-        sealed = native.seal(nonce, text, data)
-        assert sealed == python_aesgcm.new(key).seal(nonce, text, data)  # tlslite's own, pure Python
-        assert native.open(nonce, sealed, data) == text
-        tampered = bytearray(sealed)
-        tampered[3] ^= 1
-        assert native.open(nonce, tampered, data) is None
-        assert native.open(nonce, sealed[:10], data) is None
-        assert native.name == ("aes128gcm" if len(key) == 16 else "aes256gcm")
-
-
-def test_native_chacha20_poly1305_seals_as_tlslite_does() -> None:
-    key, nonce, data, text = (
-        bytearray(range(32)),
-        bytearray(range(12)),
-        bytearray(b"ad"),
-        bytearray(b"x" * 300),
-    )
-    sealed = card_records._chacha20(key).seal(nonce, text, data)
-    assert sealed == python_chacha20_poly1305.new(key).seal(nonce, text, data)
-    assert card_records._chacha20(key).open(nonce, sealed, data) == text
 
 
 def test_the_records_of_a_card_connection_are_protected_natively(pki: RoguePki, host: KeepAliveHost) -> None:
