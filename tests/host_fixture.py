@@ -50,11 +50,19 @@ def host(pki_dir: Path, tmp_path: Path) -> Iterator[DmpHost]:
     server.server_close()
 
 
-def settings_for(host: DmpHost, pki_dir: Path) -> Settings:
+def sandbox_env(host: DmpHost, pki_dir: Path, store: Path | None = None) -> dict[str, str]:
+    """The environment that points the product at the in-process sandbox host (and a store)."""
     env = {
         "DMP_SANDBOX_DIR": str(pki_dir),
         "DMP_HOST_URL": f"https://localhost:{host.server_address[1]}/si-dmp-server/v2/services",
     }
+    if store is not None:
+        env["DMP_STORE_DIR"] = str(store)
+    return env
+
+
+def settings_for(host: DmpHost, pki_dir: Path) -> Settings:
+    env = sandbox_env(host, pki_dir)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

@@ -26,7 +26,7 @@ from app.store.local_store import LocalStore
 from sandbox import cards
 from sandbox.host.server import DmpHost
 from tests.dmp_client.test_documents_e2e import patient
-from tests.host_fixture import DirectClient
+from tests.host_fixture import DirectClient, sandbox_env
 from tests.identity_helpers import qualify_in_store
 from tests.keyring_fixture import SystemKeyring
 
@@ -64,11 +64,8 @@ def env(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Path]:
-    monkeypatch.setenv("DMP_SANDBOX_DIR", str(pki_dir))
-    monkeypatch.setenv(
-        "DMP_HOST_URL", f"https://localhost:{host.server_address[1]}/si-dmp-server/v2/services"
-    )
-    monkeypatch.setenv("DMP_STORE_DIR", str(tmp_path / "store"))
+    for name, value in sandbox_env(host, pki_dir, tmp_path / "store").items():
+        monkeypatch.setenv(name, value)
 
     def card_client(
         _settings: Settings, _prompt: object, _situation: int = 1, purpose: Purpose = Purpose.NORMAL

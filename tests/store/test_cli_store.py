@@ -14,6 +14,7 @@ from app.cli import main
 from app.services.training import sandbox_patient
 from app.store.local_store import LocalStore, StoreSettings
 from sandbox.host.server import DmpHost
+from tests.host_fixture import sandbox_env
 from tests.identity_helpers import qualify
 from tests.keyring_fixture import SystemKeyring
 
@@ -28,11 +29,8 @@ def env(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Path]:
-    monkeypatch.setenv("DMP_SANDBOX_DIR", str(pki_dir))
-    monkeypatch.setenv(
-        "DMP_HOST_URL", f"https://localhost:{host.server_address[1]}/si-dmp-server/v2/services"
-    )
-    monkeypatch.setenv("DMP_STORE_DIR", str(tmp_path / "store"))
+    for name, value in sandbox_env(host, pki_dir, tmp_path / "store").items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("DMP_FILE_DELAI_S", "0.01")
     yield tmp_path
 
