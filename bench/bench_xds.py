@@ -272,9 +272,7 @@ def rig_up(folder: Path) -> dict[str, str]:
     )
     if done.returncode:
         raise SystemExit(f"card rig: {done.stderr.strip()} (use --no-card on a machine without it)")
-    return dict(
-        line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines() if "=" in line
-    )
+    return rig.environment(folder)
 
 
 def sends(folder: Path, port: int, env: dict[str, str], sizes: list[int], modes: list[str]) -> None:

@@ -291,6 +291,11 @@ def env_lines(rig: Path) -> list[str]:
     ]
 
 
+def environment(rig: Path) -> dict[str, str]:
+    """:func:`env_lines` as a mapping: what ``dmp-sandbox rig up`` prints, for a caller in Python."""
+    return dict(line.removeprefix("export ").split("=", 1) for line in env_lines(rig))
+
+
 def up(rig: Path, default_cards: bool = True, host_port: int | None = None) -> float:
     """Bring the rig up; returns the seconds it took."""
     start = time.monotonic()

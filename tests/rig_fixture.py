@@ -80,7 +80,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         if os.environ.get("CI"):
             pytest.fail(f"the card rig did not come up: {done.stderr}")
         pytest.skip(f"card rig unavailable here: {done.stderr.strip()}")
-    env = dict(line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    from sandbox import rig as sandbox_rig
+
+    env = sandbox_rig.environment(folder)
     os.environ.update(env)  # before python-pkcs11 loads SoftHSM in this process
     result = Rig(folder, env, seconds)
     wait_for_reader_state(0, present=True)

@@ -30,6 +30,7 @@ def test_env_lines_export_the_insi_url(rig_dir: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(rig.softhsm, "module_path", lambda: "/usr/lib/softhsm/libsofthsm2.so")
     assert f"export DMP_INSI_URL=https://localhost:{rig.INSI_PORT}/lps" in rig.env_lines(rig_dir)
     assert "export DMP_INSI_IDAM=BAC-A-SABLE" in rig.env_lines(rig_dir)
+    assert rig.environment(rig_dir)["DMP_INSI_IDAM"] == "BAC-A-SABLE"  # the same, as a mapping
     rig._save_state(rig_dir, {"readers": {}, "insi_port": 9555})
     assert "export DMP_INSI_URL=https://localhost:9555/lps" in rig.env_lines(rig_dir)
 
