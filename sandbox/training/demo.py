@@ -40,6 +40,9 @@ from sandbox.training.vitale import SandboxVitaleCard
 if TYPE_CHECKING:
     from app.store.database import Database
 
+# Issue 17 item 5: the INS-C is shown as the legacy identifier it is, never the identity that feeds.
+INSC_LEGACY = "INS-C (identifiant historique, jamais utilisé pour alimenter"
+
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = subparsers.add_parser("demo", help="démonstration sur le bac à sable (patients fictifs)")
@@ -75,7 +78,8 @@ def _cards(out: TextIO) -> None:
         for b in SandboxVitaleCard().beneficiaries():
             insc = b.insc()
             print(
-                f"  Vitale rang {b.rank} : {b.first_name}, INS-C {insc.value if insc else 'non calculable'}",
+                f"  Vitale rang {b.rank} : {b.first_name}, {INSC_LEGACY}) "
+                f"{insc.value if insc else 'non calculable'}",
                 file=out,
             )
     except USER_FACING_ERRORS as error:
@@ -337,10 +341,10 @@ def _show(patient: SandboxPatient, out: TextIO) -> None:
     vitale = patient.vitale
     if vitale.nir_own:
         insc = compute_insc(vitale.first_name, vitale.birth_date, vitale.nir_own)
-        print(f"     INS-C (Vitale, rang {vitale.rank}) : {insc.value}", file=out)
+        print(f"     {INSC_LEGACY} ; Vitale, rang {vitale.rank}) : {insc.value}", file=out)
     else:
         print(
-            f"     INS-C : non calculable (rang {vitale.rank} : le NIR propre du bénéficiaire "
+            f"     {INSC_LEGACY}) : non calculable (rang {vitale.rank} : le NIR propre du bénéficiaire "
             "n'est pas sur la carte)",
             file=out,
         )
