@@ -432,14 +432,14 @@ class Qualification:
         if outcome is insi.Verification.MISMATCH:
             stored = self.lifecycle.record_insi(ins, traits, answer, self.by)
             what = (
-                "d'autres traits (" + ", ".join(verified.differences) + ")"
+                "d'autres traits (" + ", ".join(verified.differences) + ") que ceux"
                 if answer.ins == ins
-                else "un autre INS"
+                else "un autre INS que celui"
             )
             return InsiOutcome(
                 Outcome.REFUSED,
                 stored.status,
-                f"Identité refusée : INSi renvoie {what} que ceux transmis par le logiciel métier. "
+                f"Identité refusée : INSi renvoie {what} transmis par le logiciel métier. "
                 "Vérifiez l'identité du patient avec lui et corrigez-la dans le logiciel métier.",
                 None,
                 strict,
