@@ -6,6 +6,7 @@ INS-C or its OID."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,11 @@ def test_the_insc_is_never_sent_to_insi_nor_to_the_dmp(
     for data in sent:
         assert INSC.encode() not in data and INSC_OID.encode() not in data
     assert any(b"150081505104018" in data for data in sent)  # the INS is what goes
+
+
+def test_dmp_vitale_read_labels_the_insc(tmp_path: Path) -> None:
+    context = tmp_path / "contexte.json"
+    jean = {"nom": "BERNARD", "prenom": "JEAN", "naissance": "500801", "nir": "150081505104018"}
+    context.write_text(json.dumps({"beneficiaires": [jean]}), encoding="utf-8")
+    status, out, _ = run("vitale", "read", "--contexte", str(context))
+    assert status == 0 and f"{LABEL} : {INSC}" in out
