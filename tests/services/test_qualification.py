@@ -296,36 +296,44 @@ def test_card_mode_with_a_card_shaped_certificate(
     assert insi_host.journal[-1].caller == f"CPS:{GP}"
 
 
+class _SoftwareCard:
+    """What the factory uses of a logged-in CardSession (``call``, ``token``'s certificates,
+    ``authenticate``), the card's RSA done by a software key of the card-shaped PKI."""
+
+    def __init__(self, cert_path: Path, key_path: Path, signatures: list[int]) -> None:
+        from cryptography import x509
+
+        from tests.dmp_client.rogue import software_card_signer
+
+        certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        self.token = type(
+            "Token", (), {"signature_certificate": lambda self: certificate,
+                          "authentication_certificate": lambda self: certificate},
+        )()  # fmt: skip
+        self.authenticate = software_card_signer(key_path, signatures)
+
+    @staticmethod
+    def call(function, *args):  # type: ignore[no-untyped-def]
+        return function(*args)
+
+
 class _Session:
     """What insi_access reads of a DmpSession: its connection and its card."""
 
-    def __init__(self, mode: AuthMode) -> None:
+    def __init__(self, mode: AuthMode, card: object = None) -> None:
         self.connection = Connection(mode, None, GP, "DR TEST", "cabinet", "n° 1")  # type: ignore[arg-type]
-        self.card = object()
+        self.card = card
 
 
-def test_a_card_session_goes_over_the_card_transport(
-    db: Database, settings, card_keys, insi_host: InsiHost, monkeypatch: pytest.MonkeyPatch
+def test_a_card_session_goes_over_the_card_tls_transport(
+    db: Database, settings, card_keys, insi_host: InsiHost
 ) -> None:
-    from app.dmp_client import factory
-    from tests.dmp_client.rogue import software_card_signer
-
     cert_path, key_path, _ = card_keys["generaliste"]
-    from cryptography import x509
-
-    roots = [c for p in settings.trust_files for c in x509.load_pem_x509_certificates(p.read_bytes())]
     signatures: list[int] = []
-    made: list[object] = []
-
-    def transport(given_settings, card):  # the card's part done by a software signer
-        made.append(card)
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        return CardTlsTransport(cert, software_card_signer(key_path, signatures), roots, 10.0)
-
-    monkeypatch.setattr(factory, "insi_card_transport", transport)
-    session = _Session(AuthMode.DIRECT)
+    session = _Session(AuthMode.DIRECT, _SoftwareCard(cert_path, key_path, signatures))
     access = q.insi_access(settings, session)  # type: ignore[arg-type]
-    assert access.mode is AuthMode.DIRECT and access.emitter == GP and made == [session.card]
+    assert access.mode is AuthMode.DIRECT and access.emitter == GP
+    assert isinstance(access.tls, CardTlsTransport)  # factory.insi_card_transport
     client = q.open_insi(settings, access=access)
     try:
         outcome = flows(db, client).from_traits(patient("P02")[1])
@@ -333,8 +341,23 @@ def test_a_card_session_goes_over_the_card_transport(
         client.close()
     assert outcome.ins == patient("P02")[0] and signatures  # the card signed the handshake
     assert insi_host.journal[-1].caller == f"CPS:{GP}"
-    structure = q.insi_access(settings, _Session(AuthMode.INDIRECT))  # type: ignore[arg-type]
-    assert structure.mode is AuthMode.INDIRECT and structure.emitter == "1990000017"
+    for other in (
+        _Session(AuthMode.INDIRECT),
+        _Session(AuthMode.DIRECT),
+    ):  # structure; a card session without card
+        structure = q.insi_access(settings, other)  # type: ignore[arg-type]
+        assert structure.mode is AuthMode.INDIRECT and structure.emitter == "1990000017"
+
+
+def test_structure_mode_refused_by_insi_is_a_refusal(db: Database, pki_dir: Path, tmp_path: Path) -> None:
+    with running_insi(InsiConfig(pki_dir / "pki", allow_structure=False)) as host:
+        client = q.open_insi(insi_settings(host, pki_dir, tmp_path / "store"))
+        try:
+            with pytest.raises(InsiFault) as refused:
+                flows(db, client).from_traits(patient("P01")[1])
+        finally:
+            client.close()
+    assert refused.value.code == "INSI-REFUS"
 
 
 def test_insi_not_configured_is_said_before_anything_else(pki_dir: Path, tmp_path: Path) -> None:
