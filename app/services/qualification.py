@@ -64,7 +64,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -413,7 +413,7 @@ class Qualification:
         result = self.client.search_with_vitale(beneficiary)
         if result.identity is None:
             return self._nothing(result, "La recherche INSi avec la carte Vitale n'a pas abouti.")
-        return self._found(result, "carte Vitale", used_first_name=None)
+        return self._found(result, "carte Vitale")
 
     # (b) ---------------------------------------------------------------------------------------
 
@@ -456,6 +456,12 @@ class Qualification:
                 "remplace. Mettez à jour le logiciel métier."
             )
             kind = Outcome.REPLACED
+            if verified.differences:
+                warnings.append(
+                    "Les traits d'INSi diffèrent de ceux transmis ("
+                    + ", ".join(verified.differences)
+                    + ") : ce sont ceux d'INSi qui sont enregistrés ; vérifiez-les avec le patient."
+                )
         else:
             stored = self.lifecycle.record_insi(ins, traits, answer, self.by)
             message = "INS confirmé par le téléservice INSi."
@@ -474,6 +480,7 @@ class Qualification:
             strict,
             stored,
             warnings=tuple(warnings),
+            differences=verified.differences,
             result=result,
         )
 
@@ -496,7 +503,7 @@ class Qualification:
 
     # internals ---------------------------------------------------------------------------------
 
-    def _found(self, result: insi.InsiResult, operation: str, **used: Any) -> InsiOutcome:
+    def _found(self, result: insi.InsiResult, operation: str) -> InsiOutcome:
         identity = result.identity
         assert identity is not None
         answer = _answer(result, operation, self.clock())
