@@ -92,23 +92,27 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
 @contextmanager
 def _flows(args: argparse.Namespace, settings: Settings, err: TextIO) -> Iterator[Qualification]:
     """The INSi client of the command's mode and the lifecycle over the local base."""
-    from app.services.qualification import Qualification, open_insi
+    from app.services.qualification import Qualification, card_access, open_insi
 
     settings.insi.check()  # INSI-NON-CONFIGURE before a PIN is asked
     with ExitStack() as stack:
         life = stack.enter_context(lifecycle(settings))
-        session = None
-        if auth_mode(args, settings) == "carte":
+        access = None
+        if auth_mode(args, settings) == "carte":  # the card alone: INSi needs no DMP connection
+            from app.card import pkcs11_module
+            from app.card.session import CardSession
             from app.cli.card import pin_prompt
-            from app.services.session import CardLogin, DmpSession
 
-            session = stack.enter_context(DmpSession(settings))
-            connection = session.connect(CardLogin(pin_prompt(args, err), args.situation))
-            by = connection.display_name
+            card = CardSession(pkcs11_module.discover(settings.pkcs11_module), sandbox=settings.is_sandbox)
+            stack.callback(card.close)
+            card.login(pin_prompt(args, err))
+            who = card.professional()
+            access = card_access(settings, card, who.national_id)
+            by = who.display_name
         else:
             creds = settings.structure
             by = (creds.user_name if creds else None) or "structure"
-        client = open_insi(settings, session)
+        client = open_insi(settings, access=access)
         stack.callback(client.close)
         yield Qualification(life, client, by)
 

@@ -17,7 +17,8 @@ Opening INSi for the session's mode (:func:`open_insi`, :func:`insi_access`):
   ``Emetteur`` being the professional's national identifier; anything else (a structure session, no
   session) with the structure's ORG AUTH_CLI certificate, the ``Emetteur`` being the structure's
   identifier (FINESS) [UNSURE: whether INSi allows the structure certificate for a given use].
-  The caller closes the client.
+  The caller closes the client. ``card_access(settings, card, national_id)``: the same for a
+  logged-in card alone (the command line: INSi needs no DMP connection).
 
 The flows, on :class:`Qualification` (``Qualification(lifecycle, client, by)``; ``by``: who acts,
 written in the identity's history and the journal):
@@ -86,6 +87,7 @@ from app.services.identity import (
 from app.store.identities import IdentityEvent
 
 if TYPE_CHECKING:
+    from app.card.session import CardSession
     from app.services.session import DmpSession
 
 __all__ = [
@@ -97,6 +99,7 @@ __all__ = [
     "Qualification",
     "StrictTraits",
     "VitaleRead",
+    "card_access",
     "check_document",
     "identity_view",
     "insi_access",
@@ -130,10 +133,17 @@ def insi_access(settings: Settings, session: DmpSession | None = None) -> InsiAc
     if session is not None and connection is not None and connection.mode is AuthMode.DIRECT:
         card = session.card
         if card is not None:
-            transport = factory.insi_card_transport(settings, card)
-            return InsiAccess(transport, connection.actor_id, AuthMode.DIRECT)
+            return card_access(settings, card, connection.actor_id)
     context, structure_id = factory.insi_structure_tls(settings)
     return InsiAccess(context, structure_id, AuthMode.INDIRECT)
+
+
+def card_access(settings: Settings, card: CardSession, national_id: str) -> InsiAccess:
+    """INSi with a logged-in CPS card (no DMP connection needed): a card TLS transport of its own,
+    the ``Emetteur`` being the card holder's national identifier."""
+    from app.dmp_client import factory  # deferred: the card and TLS stacks
+
+    return InsiAccess(factory.insi_card_transport(settings, card), national_id, AuthMode.DIRECT)
 
 
 def open_insi(

@@ -176,3 +176,45 @@ def test_insi_not_configured_is_an_error_before_anything(
 def test_insi_host_journal_names_the_structure(cli_env: Path, insi_host: InsiHost) -> None:
     run("insi", "rechercher", *traits_args("P02"))
     assert insi_host.journal and insi_host.journal[-1].caller.startswith("ORG:")  # the structure certificate
+
+
+def test_card_mode_goes_with_the_card_alone(
+    cli_env: Path, insi_host: InsiHost, card_keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--mode carte``: the PIN asked once, INSi over the card's TLS (a software key of the
+    card-shaped PKI stands in for the card's RSA; never the card rig), no DMP connection."""
+    from types import SimpleNamespace
+
+    from app.card import pkcs11_module
+    from app.card import session as card_session
+    from tests.services.test_qualification import GP, _SoftwareCard
+
+    cert, key, _ = card_keys["generaliste"]
+    signatures: list[int] = []
+    asked: list[str] = []
+    cards: list[Card] = []
+
+    class Card(_SoftwareCard):
+        def __init__(self, module: object, sandbox: bool = False) -> None:
+            super().__init__(cert, key, signatures)
+            cards.append(self)
+            self.closed = False
+
+        def login(self, prompt) -> None:  # type: ignore[no-untyped-def]
+            asked.append("pin")
+
+        def professional(self) -> SimpleNamespace:
+            return SimpleNamespace(national_id=GP, display_name="DR TEST")
+
+        def close(self) -> None:
+            self.closed = True
+
+    monkeypatch.setattr(card_session, "CardSession", Card)
+    monkeypatch.setattr(pkcs11_module, "discover", lambda configured=None: "module")
+    status, out, err = run("insi", "rechercher", *traits_args("P03"), "--mode", "carte")
+    assert status == 0, err
+    assert asked == ["pin"] and signatures  # one login, the card signed the TLS handshake
+    assert len(cards) == 1 and cards[0].closed
+    assert insi_host.journal[-1].caller == f"CPS:{GP}"
+    found = sandbox_patient("P03")
+    assert found is not None and found.ins.matricule.grouped() in out
