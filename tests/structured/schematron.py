@@ -78,7 +78,10 @@ class StructuredChecks:
         self._compiled = {}
         for name, source, target in [
             *((n, RULES / f"{n}.sch", workdir / "x" / f"{n}.xsl") for n in VOLETS.values()),
-            *((n, RULES / "profils" / f"{n}.sch", workdir / "x" / "profils" / f"{n}.xsl") for n in CONTENT_MODELS),
+            *(
+                (n, RULES / "profils" / f"{n}.sch", workdir / "x" / "profils" / f"{n}.xsl")
+                for n in CONTENT_MODELS
+            ),
         ]:
             begin = time.perf_counter()
             current = source
@@ -101,7 +104,9 @@ class StructuredChecks:
         target = self._work / f"document-{self._count}.xml"
         target.write_bytes(cda)
         for name in (VOLETS[volet], *CONTENT_MODELS):
-            svrl = etree.fromstring(self._compiled[name].transform_to_string(source_file=str(target)).encode())
+            svrl = etree.fromstring(
+                self._compiled[name].transform_to_string(source_file=str(target)).encode()
+            )
             report.fired[name] = sum(1 for _ in svrl.iter(f"{{{SVRL}}}fired-rule"))
             report.failed[name] = [
                 FailedAssert(

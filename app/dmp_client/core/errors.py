@@ -200,3 +200,11 @@ class InsiOtherPerson(InsiMalformedResponse):
         "L'identité renvoyée par INSi ne correspond pas au bénéficiaire choisi sur la carte Vitale "
         "(date de naissance différente) : elle a été écartée."
     )
+
+
+class StructuredHandoffInvalid(DmpClientError):
+    """The EHR's hand-off for a structured document (VSM, vaccination note) is unreadable or
+    incomplete: nothing is built or sent (the message names the field)."""
+
+    code = "DMP-DONNEES-STRUCTUREES"
+    user_message = "Les données transmises par le logiciel métier pour le document structuré sont invalides."
