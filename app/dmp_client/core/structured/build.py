@@ -636,11 +636,14 @@ def _treatments(plan: etree._Element, ids: _Ids, treatments: tuple[m.Treatment, 
         material = _el(product, "manufacturedMaterial")
         # E_produitDeSante_fr: the product's ``code`` is CIS or has no codeSystem; an ATC class or
         # a UCD is then a translation of a code with nullFlavor OTH (HL7 CD).
-        coded_cis = t.medicine is not None and t.medicine.system == m.CIS
-        code = _code(material, "code", t.medicine) if coded_cis else _el(material, "code", nullFlavor="OTH")
-        _reference(code, "originalText", anchor)
-        if t.medicine is not None and not coded_cis:
-            _code(code, "translation", t.medicine)
+        medicine = t.medicine
+        if medicine is not None and medicine.system == m.CIS:
+            _reference(_code(material, "code", medicine), "originalText", anchor)
+        else:
+            code = _el(material, "code", nullFlavor="OTH")
+            _reference(code, "originalText", anchor)
+            if medicine is not None:
+                _code(code, "translation", medicine)
         _el(material, "name", t.medicine_label)
 
 
