@@ -208,3 +208,14 @@ class StructuredHandoffInvalid(DmpClientError):
 
     code = "DMP-DONNEES-STRUCTUREES"
     user_message = "Les données transmises par le logiciel métier pour le document structuré sont invalides."
+
+
+class StructuredHandoffOtherPatient(StructuredHandoffInvalid):
+    """The hand-off names a patient other than the one the document is sent for (identity
+    vigilance): nothing is built or sent."""
+
+    code = "DMP-DONNEES-AUTRE-PATIENT"
+    user_message = (
+        "Les données du logiciel métier concernent un autre patient que celui choisi : "
+        "aucun document n'a été préparé ni envoyé (vigilance sur l'identité)."
+    )
