@@ -8,6 +8,7 @@ import time
 import pytest
 from lxml import etree
 
+from tests.conformance.schematron import StructurationMinimale
 from tests.structured.build_helpers import NS, handoff, vaccination_notes, vsm_bytes
 from tests.structured.schematron import CONTENT_MODELS, SPEC, StructuredChecks
 
@@ -208,3 +209,16 @@ def test_checks_are_compiled_once_and_stay_fast(structured_checks: StructuredChe
     started = time.perf_counter()
     structured_checks.check(cda, "VSM")
     assert time.perf_counter() - started < 10
+
+
+def test_structured_headers_pass_the_structuration_minimale(
+    structuration_minimale: StructurationMinimale,
+) -> None:
+    """The header rules every CDA of the DMP meets (the level-1 schematron; compiled once per run and
+    shared with tests/conformance/test_cda.py)."""
+    for cda in (
+        vsm_bytes("vsm_full.json"),
+        vsm_bytes("vsm_accents.json"),
+        *vaccination_notes("vaccination_child.json"),
+    ):
+        assert [f.text for f in structuration_minimale.check(cda)] == []
