@@ -8,12 +8,14 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.dmp_client.core.errors import StructuredHandoffInvalid
-from app.dmp_client.core.structured import parse_summary, parse_vaccinations
+from app.dmp_client.core.structured import VSM, build_vsm, parse_summary, parse_vaccinations
 from app.dmp_client.core.structured.handoff import MAX_BYTES, MAX_ITEMS
-from app.dmp_client.core.structured.model import ATC, CIM10, CIS, UCD
-from tests.structured.build_helpers import handoff
+from app.dmp_client.core.structured.model import ATC, CIM10, CIS, UCD, SummaryHandoff
+from tests.structured.build_helpers import handoff, header_for, serialize
 
 
 def _summary(**changes: Any) -> bytes:
@@ -167,3 +169,50 @@ def test_parsing_is_bounded() -> None:
     with pytest.raises(StructuredHandoffInvalid, match="contrôle"):
         parse_summary(_summary(facteurs_de_risque=["a\x00b"]))
     assert time.perf_counter() - started < 5
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+_KEYS = [
+    "patient",
+    "auteur",
+    "pathologies",
+    "antecedents",
+    "allergies",
+    "facteurs_de_risque",
+    "resultats",
+    "traitements",
+    "vaccinations",
+    "date",
+    "structure_responsable",
+]
+
+
+@given(st.dictionaries(st.sampled_from(_KEYS), _json, max_size=6) | _json)
+def test_any_json_is_parsed_or_refused_with_the_projects_error(value: object) -> None:
+    data = json.dumps(value).encode()
+    for parse in (parse_summary, parse_vaccinations):
+        try:
+            parse(data)  # anything but the project's error escaping the parser is a bug
+        except StructuredHandoffInvalid as refused:
+            assert refused.code == "DMP-DONNEES-STRUCTUREES" and refused.user_message
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_any_text_in_a_label_builds_a_document_or_is_refused(text: str) -> None:
+    data = _summary(pathologies=[{"libelle": text}], facteurs_de_risque=[text])
+    try:
+        summary = parse_summary(data)
+    except StructuredHandoffInvalid:
+        return
+    cda = vsm_bytes_from(summary)
+    assert cda.startswith(b"<?xml")
+
+
+def vsm_bytes_from(summary: SummaryHandoff) -> bytes:
+    return serialize(build_vsm(header_for(VSM, summary), summary))

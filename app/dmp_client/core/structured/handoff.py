@@ -32,6 +32,8 @@ _CIS = re.compile(r"[0-9]{8}")
 _UCD = re.compile(r"[0-9]{7}|[0-9]{13}")
 _EDQM = re.compile(r"[0-9]{8}")
 _ID = re.compile(r"[0-9A-Za-z/.\-]{1,64}")
+# Characters XML 1.0 cannot carry (C0 controls but tab, LF and CR; surrogates; U+FFFE, U+FFFF)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _SHAPES = {"CIS": _CIS, "ATC": _ATC, "UCD": _UCD}
 
 T = TypeVar("T")
@@ -73,7 +75,7 @@ class _Reader:
             return None
         if not isinstance(value, str):
             raise _fail(self.at(key), "doit être un texte")
-        if len(value) > MAX_TEXT or any(ord(c) < 32 and c not in "\t\n" for c in value):
+        if len(value) > MAX_TEXT or _NOT_XML.search(value):
             raise _fail(
                 self.at(key),
                 f"est trop long (plus de {MAX_TEXT} caractères) ou contient des caractères de contrôle",
