@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -32,6 +31,7 @@ from app.dmp_client.core.cda import (
 from app.dmp_client.core.errors import LocalProtocolError
 from app.dmp_client.core.ns import HL7V3, XSI
 from app.dmp_client.core.structured import model as m
+from app.dmp_client.core.structured.handoff import value_set
 from app.dmp_client.core.valuesets import Concept, value_sets
 from app.ins import IdentityTraits, Ins
 
@@ -499,7 +499,7 @@ def _allergies(parent: etree._Element, ids: _Ids, allergies: tuple[m.Allergy, ..
         Concept("48765-2", m.LOINC, "Allergies et hypersensibilités"),
         "Allergies et hypersensibilités",
     )
-    statuses = _value_set("JDV_HL7_allergyintolerance_clinical_CISIS.xml")
+    statuses = value_set("JDV_HL7_allergyintolerance_clinical_CISIS.xml")
     rows: list[list[Cell]] = []
     for index, allergy in enumerate(allergies, 1):
         kind = _DRUG_ALLERGY if allergy.agent is not None else _OTHER_ALLERGY
@@ -744,17 +744,8 @@ def build_vaccination_note(header: DocumentHeader, vaccination: m.Vaccination) -
 # -- value sets and output ---------------------------------------------------------------------
 
 
-def _value_set(name: str) -> dict[str, m.Code]:
-    from app.dmp_client.core.structured.handoff import value_set  # one cache for both modules
-
-    return value_set(name)
-
-
 def write_structured(document: etree._Element, out: BinaryIO) -> WrittenCda:
     """Serialize a built document (UTF-8, with declaration) to ``out``: size, SHA-1, SHA-256."""
     data = etree.tostring(document, xml_declaration=True, encoding="UTF-8")
     out.write(data)
     return WrittenCda(len(data), hashlib.sha1(data).hexdigest(), hashlib.sha256(data).digest())
-
-
-Builder = Callable[[DocumentHeader], etree._Element]
