@@ -38,6 +38,9 @@ def test_the_full_example_parses_into_the_model() -> None:
     assert [c.code.code for c in summary.pathologies if c.code] == ["I10", "E11.9"]
     assert summary.pathologies[0].code is not None and summary.pathologies[0].code.system == CIM10
     assert summary.antecedents[1].code is None  # free text
+    assert summary.antecedents[0].code is not None
+    assert summary.antecedents[0].code.display == "Néphrite tubulo-interstitielle aiguë"  # the code's label
+    assert summary.pathologies[0].code.display == "Hypertension essentielle"  # default: the EHR's label
     assert [a.agent.system if a.agent else None for a in summary.allergies] == [CIS, ATC, None]
     assert [t.medicine.system if t.medicine else None for t in summary.treatments] == [CIS, ATC, UCD, None]
     assert summary.treatments[0].route is not None and summary.treatments[0].route.code == "20053000"

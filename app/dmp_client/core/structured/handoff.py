@@ -246,11 +246,12 @@ def _medicine(r: _Reader, key: str) -> m.Code | None:
 def _condition(r: _Reader) -> m.Condition:
     label = r.required("libelle")
     code = r.shaped("cim10", _CIM10, "CIM-10", required=False)
+    official = r.text("cim10_libelle", required=False)  # the code's CIM-10 label (displayName)
     start, end = r.day("debut"), r.day("fin")
     if start and end and end < start:
         raise _fail(r.at("fin"), "précède la date de début")
     r.done()
-    return m.Condition(label, m.Code(code, m.CIM10, label) if code else None, start, end)
+    return m.Condition(label, m.Code(code, m.CIM10, official or label) if code else None, start, end)
 
 
 def _allergy(r: _Reader) -> m.Allergy:
