@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.dmp_client.core.errors import StructuredHandoffInvalid
@@ -196,6 +196,7 @@ _KEYS = [
 ]
 
 
+@settings(max_examples=60)  # the suite's time budget (CI profile: 300)
 @given(st.dictionaries(st.sampled_from(_KEYS), _json, max_size=6) | _json)
 def test_any_json_is_parsed_or_refused_with_the_projects_error(value: object) -> None:
     data = json.dumps(value).encode()
@@ -206,6 +207,7 @@ def test_any_json_is_parsed_or_refused_with_the_projects_error(value: object) ->
             assert refused.code == "DMP-DONNEES-STRUCTUREES" and refused.user_message
 
 
+@settings(max_examples=60)
 @given(st.text(min_size=1, max_size=40))
 def test_any_text_in_a_label_builds_a_document_or_is_refused(text: str) -> None:
     data = _summary(pathologies=[{"libelle": text}], facteurs_de_risque=[text])
