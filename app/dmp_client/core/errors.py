@@ -200,3 +200,11 @@ class InsiOtherPerson(InsiMalformedResponse):
         "L'identité renvoyée par INSi ne correspond pas au bénéficiaire choisi sur la carte Vitale "
         "(date de naissance différente) : elle a été écartée."
     )
+
+
+class CdaNotRenderable(ProtocolError):
+    """A received CDA cannot be rendered as text: not XML, not a CDA, too large or nested beyond the
+    parser's bound (app/dmp_client/core/cda_render.py). Hostile XML stays :class:`HostileXml`."""
+
+    code = "DMP-CDA-NON-AFFICHABLE"
+    user_message = "Le document CDA ne peut pas être affiché (illisible, trop volumineux ou trop imbriqué)."
