@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import html
 import re
 from collections.abc import Iterator
@@ -91,10 +90,6 @@ def _local(node: etree._Element) -> str:
     return tag[len(HL7V3) + 2 :]
 
 
-class _Full(Exception):
-    """The output budget is spent: the walk stops and the note is written."""
-
-
 # -- the intermediate form: blocks and inlines, written out twice (HTML and text) -----------------
 
 
@@ -146,6 +141,7 @@ class _Walker:
         self.spent = 0
         self.cells = 0
         self.truncated = False
+        self.full = False
         self.images: dict[str, tuple[str, bytes]] = {}
         self.footnotes: list[list[_Inline]] = []
         self.media: dict[str, etree._Element] = {}
@@ -154,11 +150,13 @@ class _Walker:
             if ident and len(self.media) < 10_000:
                 self.media.setdefault(ident, node)
 
-    def spend(self, amount: int) -> None:
+    def spend(self, amount: int) -> bool:
+        """Count ``amount`` characters of output; False once the budget is spent (from then on every
+        loop stops and texts are dropped: what was written before stays, with the note)."""
         self.spent += amount
         if self.spent > self.limits.max_output:
-            self.truncated = True
-            raise _Full()
+            self.truncated = self.full = True
+        return not self.full
 
     def text(self, value: str | None, styles: frozenset[str]) -> list[_Inline]:
         if not value:
@@ -166,11 +164,12 @@ class _Walker:
         value = _SPACES.sub(" ", value)
         if not value.strip(" "):
             return [_Inline(" ", styles)] if value else []
-        self.spend(len(value) + 8)
+        if not self.spend(len(value) + 8):
+            return []
         return [_Inline(value, styles)]
 
     def note(self, text: str) -> _Inline:
-        self.spend(len(text) + 32)
+        self.spent += len(text) + 32  # a note is always written (its size is bounded by the loops)
         return _Inline(f"[{text}]", frozenset({"note"}))
 
     # -- narrative ------------------------------------------------------------------------------
@@ -188,6 +187,8 @@ class _Walker:
 
         loose += self.text(node.text, styles)
         for child in node:
+            if self.full:
+                break
             kind = _local(child)
             if depth >= self.limits.max_depth:
                 self.truncated = True
@@ -215,11 +216,15 @@ class _Walker:
     def paragraph(self, node: etree._Element, depth: int, styles: frozenset[str]) -> _Block:
         inlines: list[_Inline] = []
         for child in node:
+            if self.full:
+                break
             if _local(child) == "caption":
                 inlines += self.inlines(child, depth + 1, styles | {"b"})
                 inlines.append(_Inline(" ", styles))
         inlines += self.text(node.text, styles)
         for child in node:
+            if self.full:
+                break
             if _local(child) != "caption":
                 inlines += self.inline(child, depth + 1, styles)
             inlines += self.text(child.tail, styles)
@@ -229,6 +234,8 @@ class _Walker:
         """The content of an inline-only element (content, caption, sub, th text…)."""
         out = self.text(node.text, styles)
         for child in node:
+            if self.full:
+                break
             out += self.inline(child, depth + 1, styles)
             out += self.text(child.tail, styles)
         return out
@@ -286,6 +293,8 @@ class _Walker:
         if ordered:
             block.list_type = next((_LIST_TYPES[c] for c in codes if c in _LIST_TYPES), "1")
         for child in node:
+            if self.full:
+                break
             if _local(child) == "caption":
                 block.caption = self.inlines(child, depth + 1, styles)
             elif _local(child) == "item":
@@ -293,7 +302,8 @@ class _Walker:
                     self.truncated = True
                     block.items.append([_Block("note", inlines=[self.note(TRUNCATED)])])
                     break
-                self.spend(16)
+                if not self.spend(16):
+                    break
                 block.items.append(self.flow(child, depth + 1, styles))
         return block
 
@@ -301,6 +311,8 @@ class _Walker:
         block = _Block("table")
         parts: list[tuple[str, etree._Element]] = []
         for child in node:
+            if self.full:
+                break
             kind = _local(child)
             if kind == "caption":
                 block.caption = self.inlines(child, depth + 1, frozenset({"b"}))
@@ -311,6 +323,8 @@ class _Walker:
         order = {"thead": 0, "tbody": 1, "tfoot": 2}
         parts.sort(key=lambda part: order[part[0]])  # stable: document order within each part
         for part, row in parts:
+            if self.full:
+                break
             if len(block.rows) >= self.limits.max_rows or self.cells >= self.limits.max_cells:
                 self.truncated = True
                 note = [_Block("note", inlines=[self.note(f"{TRUNCATED} : tableau trop grand")])]
@@ -318,6 +332,8 @@ class _Walker:
                 break
             cells: list[_Cell] = []
             for cell in row:
+                if self.full:
+                    break
                 kind = _local(cell)
                 if kind not in ("th", "td"):
                     continue
@@ -325,7 +341,8 @@ class _Walker:
                 if self.cells > self.limits.max_cells:
                     self.truncated = True
                     break
-                self.spend(24)
+                if not self.spend(24):
+                    break
                 align = (cell.get("align") or "").lower()
                 cells.append(
                     _Cell(
@@ -380,36 +397,43 @@ class _Walker:
 
     # -- sections -------------------------------------------------------------------------------
 
-    def sections(self, body: etree._Element) -> list[_Block]:
-        blocks: list[_Block] = []
+    def sections(self, body: etree._Element, out: list[_Block]) -> None:
+        """The body's sections appended to ``out`` as they are read: what was read before the output
+        bound was reached stays."""
         for component in body:
+            if self.full:
+                break
             if _local(component) == "component":
                 for section in component:
+                    if self.full:
+                        break
                     if _local(section) == "section":
-                        blocks += self.section(section, 1)
-        return blocks
+                        self.section(section, 1, out)
 
-    def section(self, section: etree._Element, level: int) -> list[_Block]:
+    def section(self, section: etree._Element, level: int, out: list[_Block]) -> None:
         if level > self.limits.max_depth:
             self.truncated = True
-            return [_Block("note", inlines=[self.note(f"{TRUNCATED} : sections trop imbriquées")])]
-        blocks: list[_Block] = []
+            out.append(_Block("note", inlines=[self.note(f"{TRUNCATED} : sections trop imbriquées")]))
+            return
         title = section.find(_q("title"))
         heading = self.inlines(title, level, frozenset()) if title is not None else []
         if not any(i.text.strip() for i in heading):
             code = section.find(_q("code"))
             label = (code.get("displayName") or "") if code is not None else ""
             heading = self.text(label or "Section sans titre", frozenset())
-        blocks.append(_Block("h", level=min(level + 1, 5), inlines=heading))
+        out.append(_Block("h", level=min(level + 1, 5), inlines=heading))
         text = section.find(_q("text"))
         if text is not None:
-            blocks += self.flow(text, level)
+            out += self.flow(text, level)
         for component in section:
+            if self.full:
+                break
             if _local(component) == "component":
                 for child in component:
+                    if self.full:
+                        break
                     if _local(child) == "section":
-                        blocks += self.section(child, level + 1)
-        return blocks
+                        self.section(child, level + 1, out)
 
 
 def _styles(code: str | None) -> frozenset[str]:
@@ -419,7 +443,7 @@ def _styles(code: str | None) -> frozenset[str]:
 def _span(value: str | None) -> int:
     """colspan / rowspan: a small positive integer, anything else 1."""
     value = (value or "").strip()
-    if not (value.isascii() and value.isdigit() and len(value) <= 3):
+    if not (value.isascii() and value.isdigit() and len(value) <= 9):
         return 1
     return min(max(int(value), 1), 50)
 
@@ -759,8 +783,7 @@ def render(data: bytes, limits: Limits = Limits()) -> Rendered:
     non_xml = _first(doc, "component", "nonXMLBody", "text")
     media_type: str | None = None
     if body is not None:
-        with contextlib.suppress(_Full):  # the note below says the rest was dropped
-            blocks += walker.sections(body)
+        walker.sections(body, blocks)
         footnotes = walker.footnotes
         if footnotes:
             blocks.append(_Block("h", level=3, inlines=[_Inline("Notes")]))
