@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from app.dmp_client.core.errors import CdaNotRenderable, HostileXml, MalformedResponse
+from app.dmp_client.core.errors import CdaNotRenderable, HostileXml, MalformedResponse, OtherPatientAnswer
 from app.dmp_client.core.ns import HL7V3
 from app.dmp_client.core.xml import parse_xml
+from app.ins import Ins
 from app.ins.codes import InsOid
 
 TRUNCATED = "contenu tronqué"
@@ -767,9 +768,23 @@ def _parse(data: bytes, limits: Limits) -> etree._Element:
     return root
 
 
-def render(data: bytes, limits: Limits = Limits()) -> Rendered:
-    """Render a CDA document (see the module docstring). Raises only project errors."""
+def render(data: bytes, limits: Limits = Limits(), *, patient: Ins | None = None) -> Rendered:
+    """Render a CDA document (see the module docstring). Raises only project errors.
+
+    With ``patient``, the document must name that INS in ``recordTarget/patientRole/id``: a CDA about
+    someone else is refused whole (:class:`OtherPatientAnswer`), never shown."""
     doc = _parse(data, limits)
+    if patient is not None:
+        wanted = patient.to_hl7v3_attributes()
+        role = _first(doc, "recordTarget", "patientRole")
+        ids = role.findall(_q("id")) if role is not None else []
+        if not any(
+            i.get("root") == wanted["root"] and i.get("extension") == wanted["extension"] for i in ids
+        ):
+            raise OtherPatientAnswer(
+                "Ce document ne porte pas l'INS du patient demandé : il n'est pas affiché (vigilance sur "
+                "l'identité)."
+            )
     walker = _Walker(doc, limits)
     title = _all_text(doc.find(_q("title"))) or _code_label(doc.find(_q("code"))) or "Document sans titre"
     blocks: list[_Block] = [_Block("h", level=1, inlines=[_Inline(title[:300])])]
