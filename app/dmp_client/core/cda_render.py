@@ -28,6 +28,7 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from lxml import etree
 
@@ -36,6 +37,7 @@ from app.dmp_client.core.ns import HL7V3
 from app.dmp_client.core.xml import parse_xml
 from app.ins import Ins
 from app.ins.codes import InsOid
+from app.ins.ins import parse_cx
 
 TRUNCATED = "contenu tronqué"
 EXTERNAL = "référence externe non chargée"
@@ -827,6 +829,48 @@ def render(data: bytes, limits: Limits = Limits(), *, patient: Ins | None = None
         images=dict(walker.images),
         body_media_type=media_type,
     )
+
+
+STRUCTURED_BODY = "application/x-cda-structuredbody"
+"""Internal marker (not a protocol value): a retrieved CDA whose body is a ``structuredBody``, so it has
+no file to show beside it; the viewer renders the CDA itself."""
+MAX_HEAD_ELEMENTS = 100_000  # elements read before the body starts; a CDA header holds a few hundred
+
+
+def has_structured_body(source: BinaryIO) -> bool:
+    """True if ``ClinicalDocument/component/structuredBody`` comes before any ``nonXMLBody``, read
+    from the head only (the parse stops at the body), with the hardened parser's options."""
+    depth = seen = 0
+    events = etree.iterparse(
+        source, events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False
+    )
+    try:
+        for event, node in events:
+            if event == "end":
+                depth -= 1
+                continue
+            depth += 1
+            seen += 1
+            if seen > MAX_HEAD_ELEMENTS or (seen == 1 and node.getroottree().docinfo.doctype):
+                raise HostileXml()
+            if depth == 1 and node.tag != _q("ClinicalDocument"):
+                raise CdaNotRenderable("Ce fichier n'est pas un document CDA.")
+            if depth == 3 and node.tag in (_q("structuredBody"), _q("nonXMLBody")):
+                parent = node.getparent()
+                if parent is not None and parent.tag == _q("component"):
+                    return node.tag == _q("structuredBody")
+    except etree.XMLSyntaxError:
+        raise CdaNotRenderable("Document CDA illisible (XML mal formé ou trop imbriqué).") from None
+    return False
+
+
+def ins_from_cx(cx: str) -> Ins | None:
+    """The INS of an XDS ``patientId`` (``matricule^^^&oid&ISO^NH``), None if it is not one."""
+    try:
+        found = parse_cx(cx)
+    except ValueError:  # InsError
+        return None
+    return found if isinstance(found, Ins) else None
 
 
 def tags_of(markup: str) -> Iterator[str]:
