@@ -81,11 +81,11 @@ def template(type_code: str) -> str | None:
     for child in list(patient):
         if child.tag in (_q("guardian"), _q("birthplace"), _q("addr"), _q("telecom"), _q("deceasedInd")):
             patient.remove(child)
-    name = _one(patient, "name")
-    name.clear()
-    etree.SubElement(name, _q("family"), qualifier="BR").text = _mark("family")
-    etree.SubElement(name, _q("given")).text = _mark("first_names")
-    etree.SubElement(name, _q("given"), qualifier="BR").text = _mark("first_name")
+    names = _one(patient, "name")
+    names.clear()
+    etree.SubElement(names, _q("family"), qualifier="BR").text = _mark("family")
+    etree.SubElement(names, _q("given")).text = _mark("first_names")
+    etree.SubElement(names, _q("given"), qualifier="BR").text = _mark("first_name")
     gender = _one(patient, "administrativeGenderCode")
     gender.attrib.clear()
     gender.set("code", _mark("sex"))
