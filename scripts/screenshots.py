@@ -179,16 +179,11 @@ def main() -> None:
     window.documents.table.selectRow(documents.index(vsm))
     window.open_document(vsm)  # a structured CDA (the sandbox's VSM), rendered
     wait(lambda: window.pending == 0 and window.viewer.pages.currentWidget() is window.viewer.rendered)
-    split = window.viewer.parentWidget()
-    widths = split.sizes()  # type: ignore[attr-defined]
-    split.setSizes([430, sum(widths) - 430])  # type: ignore[attr-defined]
-    wait(lambda: True)
     rendered = window.viewer.rendered  # scrolled to the end of the header and the first sections
     found = rendered.document().find("Structure conservant le document")
     rendered.verticalScrollBar().setValue(rendered.cursorRect(found).top() - 40)
     wait(lambda: True)
     shot(window, "document-structure")
-    split.setSizes(widths)  # type: ignore[attr-defined]
     window.tabs.setCurrentWidget(window.upload)
     wait(lambda: True)
     shot(window, "depot")
