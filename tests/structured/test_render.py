@@ -5,13 +5,24 @@ the French header carries the INS strict traits."""
 from __future__ import annotations
 
 import base64
+import io
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
-from app.dmp_client.core.cda_render import ALLOWED_TAGS, EXTERNAL, STYLE, TRUNCATED, render, tags_of
-from app.dmp_client.core.errors import CdaNotRenderable
+from app.dmp_client.core.cda_render import (
+    ALLOWED_TAGS,
+    EXTERNAL,
+    STYLE,
+    TRUNCATED,
+    has_structured_body,
+    ins_from_cx,
+    render,
+    tags_of,
+)
+from app.dmp_client.core.errors import CdaNotRenderable, HostileXml, OtherPatientAnswer
+from app.ins import Ins
 
 ROOT = Path(__file__).resolve().parents[2]
 V3 = "urn:hl7-org:v3"
@@ -287,3 +298,38 @@ def test_comments_and_processing_instructions_are_never_shown() -> None:
 
 def test_truncation_note_is_in_french() -> None:
     assert TRUNCATED == "contenu tronqué"
+
+
+def test_a_cda_about_another_patient_is_refused_whole() -> None:
+    data = cda("<paragraph>secret</paragraph>")
+    ours = Ins.parse("207058575627097", "1.2.250.1.213.1.4.10")
+    assert "secret" in render(data, patient=ours).text
+    other = Ins.parse("150081505104018", "1.2.250.1.213.1.4.10")
+    with pytest.raises(OtherPatientAnswer) as raised:
+        render(data, patient=other)
+    assert "INS du patient demandé" in str(raised.value) and "secret" not in str(raised.value)
+    same_number_other_oid = Ins.parse("207058575627097", "1.2.250.1.213.1.4.8")
+    with pytest.raises(OtherPatientAnswer):
+        render(data, patient=same_number_other_oid)
+
+
+def test_ins_from_an_xds_patient_id() -> None:
+    ins = ins_from_cx("207058575627097^^^&1.2.250.1.213.1.4.10&ISO^NH")
+    assert ins is not None and ins.matricule.value == "207058575627097"
+    assert ins_from_cx("") is None and ins_from_cx("garbage") is None
+
+
+@pytest.mark.parametrize("path", STRUCTURED + LEVEL_1, ids=lambda p: p.name)
+def test_the_body_kind_is_read_from_the_head(path: Path) -> None:
+    with path.open("rb") as source:
+        assert has_structured_body(source) == (path not in LEVEL_1)
+
+
+def test_the_body_kind_refuses_what_is_not_a_cda() -> None:
+    with pytest.raises(CdaNotRenderable):
+        has_structured_body(io.BytesIO(b"<html/>"))
+    with pytest.raises(CdaNotRenderable):
+        has_structured_body(io.BytesIO(b"<ClinicalDocument xmlns='urn:hl7-org:v3'><unclosed>"))
+    with pytest.raises(HostileXml):
+        has_structured_body(io.BytesIO(b"<!DOCTYPE x []><ClinicalDocument xmlns='urn:hl7-org:v3'/>"))
+    assert not has_structured_body(io.BytesIO(b"<ClinicalDocument xmlns='urn:hl7-org:v3'/>"))
