@@ -34,7 +34,9 @@ class Actor:
 
 
 def actor_of(caller: Caller, store: Store, matricule: str) -> Actor:
-    if caller.mode != "DIRECTE":
+    if caller.mode == "INDIRECTE_RENFORCEE" and caller.professions:
+        kind = "PS"  # AIR: a professional of the directory, authenticated by the structure (air.py)
+    elif caller.mode != "DIRECTE":
         kind = "STRUCTURE"
     elif caller.professions:
         kind = "PS"
