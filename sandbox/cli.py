@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="registre menteur (docs/sandbox-documents.md) : chaque réponse ment de cette façon",
     )
     serve.add_argument("--graine", type=int, help="graine des fautes injectées (défaut : 0)")
+    serve.add_argument(
+        "--sans-regles-air",
+        action="store_true",
+        help="ne pas appliquer les règles AIR ni les limites du mode indirect (docs/sandbox-psc.md)",
+    )
+    serve.add_argument("--validite-vihf-air", type=float, default=30.0, help="durée de vie d'un VIHF AIR (s)")
     insi = commands.add_parser("insi", help="l'hôte INSi du bac à sable (téléservice INS, TLS mutuel)")
     insi.add_argument("action", choices=["serve"])
     insi.add_argument("--adresse", default="127.0.0.1")
@@ -150,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _host(args: argparse.Namespace, folder: Path) -> int:
+    from sandbox.host.air import AirRules
     from sandbox.host.server import DmpHost, Faults, HostConfig
     from sandbox.host.store import Store
 
@@ -173,6 +180,7 @@ def _host(args: argparse.Namespace, folder: Path) -> int:
     if args.graine is not None:
         faults.rng.seed(args.graine)
     config = HostConfig(folder / "pki", data, args.profil, args.record, faults)
+    config.air = AirRules(enforce=not args.sans_regles_air, validity=args.validite_vihf_air)
     host = DmpHost((args.adresse, args.port), config)
     print(
         f"Hôte DMP du bac à sable : https://localhost:{host.server_address[1]}/si-dmp-server/v2/services",

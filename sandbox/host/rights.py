@@ -1,8 +1,9 @@
 """The rights matrix for document transactions (dmp-interface.md §3.1, §8; FI-526), host side.
 
 Actors: a PS with a CPS/CPF (direct mode, a G15 profession in the VIHF), a CPE (direct mode, no PS
-profession: secretaries), and a structure certificate (indirect mode). Refusals are XDS errors
-with the DMP's code ``DMPAccessDeniedByRightsService``.
+profession: secretaries), and a structure certificate (indirect mode). In AIR (indirect mode
+reinforced, air.py) the actor is the professional named by the structure-signed VIHF: a PS.
+Refusals are XDS errors with the DMP's code ``DMPAccessDeniedByRightsService``.
 """
 
 from __future__ import annotations
