@@ -62,8 +62,8 @@ class Limits:
     max_nodes: int = 2_000_000  # markup items, as for every received XML
     max_depth: int = 40  # nested narrative elements and sections
     max_rows: int = 2_000  # rows of one table
-    max_cells: int = 20_000  # cells of the whole document
-    max_output: int = 4 * 1024 * 1024  # characters of text and markup written
+    max_cells: int = 10_000  # cells of the whole document (Qt lays 10,000 out in about a second)
+    max_output: int = 2 * 1024 * 1024  # characters of text and markup written
     max_images: int = 20
     max_image_bytes: int = 2 * 1024 * 1024  # one decoded image
 
@@ -162,13 +162,18 @@ class _Walker:
         return not self.full
 
     def text(self, value: str | None, styles: frozenset[str]) -> list[_Inline]:
-        if not value:
+        """A text node, spaces collapsed; one longer than what is left of the budget is cut there
+        (before the collapsing, which would otherwise run over all of it)."""
+        if not value or self.full:
             return []
-        value = _SPACES.sub(" ", value)
+        left = self.limits.max_output - self.spent
+        cut = len(value) > left
+        value = _SPACES.sub(" ", value[: max(left, 0)] if cut else value)
         if not value.strip(" "):
-            return [_Inline(" ", styles)] if value else []
-        if not self.spend(len(value) + 8):
-            return []
+            return [_Inline(" ", styles)] if value and not cut else []
+        self.spend(len(value) + 8)
+        if cut:
+            self.truncated = self.full = True
         return [_Inline(value, styles)]
 
     def note(self, text: str) -> _Inline:
