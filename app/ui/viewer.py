@@ -386,6 +386,7 @@ class DocumentViewer(QWidget):
         self.image.clear()
         self.rendered.clear()
         self.cda_header.clear()
+        self.cda_header.hide()  # shown for a level-1 document only (a structured one shows it in full)
         for label in self.fields.values():
             label.clear()
         self.status.clear()
@@ -413,8 +414,10 @@ class DocumentViewer(QWidget):
         self._content = content
         if content.rendered is not None and content.kind != "structured":
             self.cda_header.show_rendered(content.rendered, None)
+            self.cda_header.show()
         elif content.refusal and content.kind != "refused":
-            self.cda_header.setPlainText(content.refusal)
+            self.cda_header.setPlainText(f"En-tête du CDA non affichable : {content.refusal}")
+            self.cda_header.show()
         if content.kind == "structured" and content.rendered is not None:
             self.rendered.show_rendered(content.rendered, content.images)
             self.pages.setCurrentWidget(self.rendered)
