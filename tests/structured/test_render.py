@@ -128,6 +128,8 @@ def test_a_level_1_example_renders_its_header_and_names_its_body(path: Path) -> 
     assert "Patient" in rendered.text and "Nom de naissance" in rendered.text
     assert len(rendered.html) < 20_000  # the base64 body is never copied into the rendering
     safe(rendered.html)
+    safe(rendered.header_html)
+    assert "Nom de naissance" in rendered.header_html and "<h1>" not in rendered.header_html
 
 
 def test_the_header_in_french_with_the_strict_traits() -> None:

@@ -71,7 +71,8 @@ class Limits:
 @dataclass(frozen=True)
 class Rendered:
     """``html``: the safe HTML subset; ``text``: the same as plain text; ``images``: name → (media
-    type, bytes) of the inline images the HTML names; ``body_media_type``: a level-1 body's type."""
+    type, bytes) of the inline images the HTML names; ``body_media_type``: a level-1 body's type;
+    ``header_html``: the header alone."""
 
     title: str
     html: str
@@ -80,6 +81,7 @@ class Rendered:
     truncated: bool
     images: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     body_media_type: str | None = None
+    header_html: str = ""  # the patient and document header alone (same safe subset)
 
 
 def _q(tag: str) -> str:
@@ -666,7 +668,7 @@ def _html_inlines(inlines: list[_Inline]) -> str:
     return "".join(out)
 
 
-def _html_blocks(blocks: list[_Block], out: list[str]) -> None:
+def _html_blocks(blocks: list[_Block], out: list[str], compact: bool = False) -> None:
     for block in blocks:
         if block.kind == "h":
             out.append(f"<h{block.level}>{_html_inlines(block.inlines)}</h{block.level}>")
@@ -674,6 +676,9 @@ def _html_blocks(blocks: list[_Block], out: list[str]) -> None:
             out.append(f"<p>{_html_inlines(block.inlines)}</p>")
         elif block.kind == "hr":
             out.append("<hr/>")
+        elif block.kind == "fields" and compact:  # a narrow panel: one field a line
+            for label, value in block.fields:
+                out.append(f"<p><b>{html.escape(label)} :</b> {html.escape(value)}</p>")
         elif block.kind == "fields":
             out.append('<table class="entete" cellspacing="0" cellpadding="2">')
             for label, value in block.fields:
@@ -799,6 +804,7 @@ def render(data: bytes, limits: Limits = Limits(), *, patient: Ins | None = None
     blocks.append(_Block("fields", fields=_patient_fields(doc)))
     blocks.append(_Block("h", level=3, inlines=[_Inline("Document")]))
     blocks.append(_Block("fields", fields=_header(doc)))
+    header_html = _page(blocks[1:], compact=True)  # the header alone, for a panel beside a body
     blocks.append(_Block("hr"))
     walker.spend(sum(len(v) + len(k) + 40 for b in blocks for k, v in b.fields) + len(title))
     body = _first(doc, "component", "structuredBody")
@@ -819,21 +825,26 @@ def render(data: bytes, limits: Limits = Limits(), *, patient: Ins | None = None
         blocks.append(_Block("p", inlines=[_Inline("Document sans corps.", frozenset({"i"}))]))
     if walker.truncated:
         blocks.append(_Block("note", inlines=[_Inline(f"[{TRUNCATED}]", frozenset({"note", "b"}))]))
-    out: list[str] = ["<html><head><style>", STYLE, "</style></head><body>"]
-    _html_blocks(blocks, out)
-    out.append("</body></html>")
     lines: list[str] = []
     _text_blocks(blocks, lines)
     text = "\n".join(lines).strip() + "\n"
     return Rendered(
         title=title[:300],
-        html="".join(out),
+        html=_page(blocks),
         text=text,
         structured=body is not None,
         truncated=walker.truncated,
         images=dict(walker.images),
         body_media_type=media_type,
+        header_html=header_html,
     )
+
+
+def _page(blocks: list[_Block], compact: bool = False) -> str:
+    out: list[str] = ["<html><head><style>", STYLE, "</style></head><body>"]
+    _html_blocks(blocks, out, compact)
+    out.append("</body></html>")
+    return "".join(out)
 
 
 STRUCTURED_BODY = "application/x-cda-structuredbody"
