@@ -220,7 +220,7 @@ def test_footnotes_and_links_as_text() -> None:
             "<linkHtml href='javascript:alert(1)'>ceci</linkHtml>.</paragraph>"
         )
     )
-    assert "Dose^1 revue^*" in rendered.text
+    assert "Dose^1 revue^1" in rendered.text  # the footnoteRef names footnote n1
     assert "Notes" in rendered.text and "1. selon le poids" in rendered.text
     assert "la recommandation[lien non suivi : https://example.org/reco]" in rendered.text
     assert "ceci[lien non suivi]" in rendered.text

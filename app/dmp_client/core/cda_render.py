@@ -149,6 +149,7 @@ class _Walker:
         self.full = False
         self.images: dict[str, tuple[str, bytes]] = {}
         self.footnotes: list[list[_Inline]] = []
+        self.footnote_ids: dict[str, str] = {}
         self.media: dict[str, etree._Element] = {}
         for node in root.iter(_q("observationMedia")):
             ident = node.get("ID")
@@ -179,7 +180,8 @@ class _Walker:
         return [_Inline(value, styles)]
 
     def note(self, text: str) -> _Inline:
-        self.spent += len(text) + 32  # a note is always written (its size is bounded by the loops)
+        """A note in the output: always written, but counted (many of them end the walk too)."""
+        self.spend(len(text) + 32)
         return _Inline(f"[{text}]", frozenset({"note"}))
 
     # -- narrative ------------------------------------------------------------------------------
@@ -251,11 +253,11 @@ class _Walker:
         return out
 
     def inline(self, node: etree._Element, depth: int, styles: frozenset[str]) -> list[_Inline]:
+        if not isinstance(node.tag, str):
+            return []  # a comment or processing instruction: never shown
         if depth >= self.limits.max_depth:
             self.truncated = True
             return [self.note(f"{TRUNCATED} : imbrication trop profonde")]
-        if not isinstance(node.tag, str):
-            return []  # a comment or processing instruction: never shown
         kind = _local(node)
         if kind == "br":
             self.spend(4)
@@ -274,10 +276,13 @@ class _Walker:
             return out
         if kind == "footnote":
             self.footnotes.append(self.inlines(node, depth, frozenset()))
-            return [_Inline(str(len(self.footnotes)), frozenset({"sup"}))]
-        if kind == "footnoteRef":
+            number = str(len(self.footnotes))
+            if node.get("ID") and len(self.footnote_ids) < 10_000:
+                self.footnote_ids.setdefault(node.get("ID", ""), number)
+            return [_Inline(number, frozenset({"sup"}))]
+        if kind == "footnoteRef":  # the number of the footnote it names (read before it), else *
             self.spend(8)
-            return [_Inline("*", frozenset({"sup"}))]
+            return [_Inline(self.footnote_ids.get(node.get("IDREF", ""), "*"), frozenset({"sup"}))]
         if kind == "renderMultiMedia":
             return self.multimedia(node, depth)
         if kind in ("paragraph", "list", "table"):  # a block inside an inline: flattened
