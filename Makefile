@@ -47,6 +47,7 @@ bench: setup
 	$(BIN)/python bench/bench_xds.py
 	$(BIN)/python bench/bench_listing.py
 	$(BIN)/python bench/bench_store.py
+	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_gui.py
 
 # The response parsers' property test (tests/fuzz) at length: FUZZ_EXAMPLES mutated answers per parser

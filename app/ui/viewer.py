@@ -193,14 +193,14 @@ class CdaBrowser(QTextBrowser):
         self.setReadOnly(True)
         self._images: dict[str, QImage] = {}
 
-    def show_rendered(self, rendered: Rendered, images: dict[str, QImage] | None) -> None:
-        self._images = dict(images or {})
+    def show_rendered(
+        self, rendered: Rendered, images: dict[str, QImage] | None, *, header_only: bool = False
+    ) -> None:
+        self._images = {} if header_only else dict(images or {})
         self.document().clear()
         for name, image in self._images.items():
-            self.document().addResource(
-                QtGui.QTextDocument.ResourceType.ImageResource.value, QUrl(name), image
-            )
-        self.setHtml(rendered.html)
+            self.document().addResource(IMAGE_RESOURCE, QUrl(name), image)
+        self.setHtml(rendered.header_html if header_only else rendered.html)
 
     def loadResource(self, kind: int, name: QUrl | str) -> Any:
         image = self._images.get(name.toString() if isinstance(name, QUrl) else name)
@@ -386,6 +386,7 @@ class DocumentViewer(QWidget):
         self.image.clear()
         self.rendered.clear()
         self.cda_header.clear()
+        self.cda_header.hide()  # shown for a level-1 document only (a structured one shows it in full)
         for label in self.fields.values():
             label.clear()
         self.status.clear()
@@ -412,9 +413,11 @@ class DocumentViewer(QWidget):
             return
         self._content = content
         if content.rendered is not None and content.kind != "structured":
-            self.cda_header.show_rendered(content.rendered, None)
+            self.cda_header.show_rendered(content.rendered, None, header_only=True)
+            self.cda_header.show()
         elif content.refusal and content.kind != "refused":
-            self.cda_header.setPlainText(content.refusal)
+            self.cda_header.setPlainText(f"En-tête du CDA non affichable : {content.refusal}")
+            self.cda_header.show()
         if content.kind == "structured" and content.rendered is not None:
             self.rendered.show_rendered(content.rendered, content.images)
             self.pages.setCurrentWidget(self.rendered)

@@ -5,7 +5,7 @@ sandbox patient's identity put in place of the example's.
 Each template is read once: the parts that change are replaced by placeholders with lxml, so a seeded
 document is a few string replacements (seeding 2,000 documents stays fast). The patient's example
 identity goes entirely: every ``patientRole/id`` but the INS, the address, telecom, guardian and
-birthplace, and the used (CL) names.
+birthplace, the used (CL) names, and the informants who are the example patient's relatives.
 """
 
 from __future__ import annotations
@@ -91,6 +91,9 @@ def template(type_code: str) -> str | None:
     gender.set("code", _mark("sex"))
     gender.set("codeSystem", "2.16.840.1.113883.5.1")
     _one(patient, "birthTime").set("value", _mark("birth"))
+    for informant in doc.findall(_q("informant")):  # the example patient's relatives
+        if informant.find(_q("relatedEntity")) is not None:
+            doc.remove(informant)
     for comment in doc.iter(etree.Comment):  # upstream comments may name the example's patient
         parent = comment.getparent()
         if parent is not None:

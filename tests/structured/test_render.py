@@ -128,6 +128,8 @@ def test_a_level_1_example_renders_its_header_and_names_its_body(path: Path) -> 
     assert "Patient" in rendered.text and "Nom de naissance" in rendered.text
     assert len(rendered.html) < 20_000  # the base64 body is never copied into the rendering
     safe(rendered.html)
+    safe(rendered.header_html)
+    assert "Nom de naissance" in rendered.header_html and "<h1>" not in rendered.header_html
 
 
 def test_the_header_in_french_with_the_strict_traits() -> None:
@@ -218,7 +220,7 @@ def test_footnotes_and_links_as_text() -> None:
             "<linkHtml href='javascript:alert(1)'>ceci</linkHtml>.</paragraph>"
         )
     )
-    assert "Dose^1 revue^*" in rendered.text
+    assert "Dose^1 revue^1" in rendered.text  # the footnoteRef names footnote n1
     assert "Notes" in rendered.text and "1. selon le poids" in rendered.text
     assert "la recommandation[lien non suivi : https://example.org/reco]" in rendered.text
     assert "ceci[lien non suivi]" in rendered.text

@@ -105,6 +105,15 @@ def test_deep_nesting_is_bounded(depth: int) -> None:
         assert f"[{TRUNCATED} : imbrication trop profonde]" in result.text  # type: ignore[attr-defined]
 
 
+def test_many_siblings_beyond_the_depth_bound_stay_bounded() -> None:
+    # 100,000 siblings whose child is at the depth bound: one note each, until the notes fill the budget
+    deep = "<content>" * 37 + "<content><content>x</content></content>" * 100_000 + "</content>" * 37
+    seconds, result = timed(cda(deep))
+    assert seconds < SECONDS and not isinstance(result, DmpClientError)
+    assert result.truncated and len(result.html) < MAX_HTML  # type: ignore[attr-defined]
+    assert 1_000 < result.text.count("imbrication trop profonde") < 100_000  # type: ignore[attr-defined]
+
+
 def test_deeply_nested_sections_and_lists_are_bounded() -> None:
     sections = "<component><section><title>s</title>" * 500 + "</section></component>" * 500
     seconds, result = timed(cda("x", extra=sections))

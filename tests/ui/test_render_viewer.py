@@ -45,6 +45,7 @@ def test_the_viewer_shows_a_vsm_rendered_prints_and_exports_it(  # type: ignore[
     assert retrieved.media_type == STRUCTURED_BODY and retrieved.body.read_bytes() == b""
     viewer = open_viewer(qtbot, retrieved, info)
     assert viewer.pages.currentWidget() is viewer.rendered
+    assert viewer.cda_header.isHidden()  # the header is in the rendering itself
     shown = viewer.rendered.toPlainText()
     for expected in (
         "Volet de synthèse médicale n° 4",
@@ -98,9 +99,10 @@ def test_a_level_1_document_keeps_its_body_with_the_cda_header_beside_it(  # typ
     assert retrieved.media_type == "text/plain"
     viewer = open_viewer(qtbot, retrieved, info)
     assert viewer.pages.currentWidget() is viewer.text
+    assert not viewer.cda_header.isHidden()
     header = viewer.cda_header.toPlainText()
     assert "Nom de naissance :" in header and "DURAND" in header
-    assert "Corps du document : fichier joint (text/plain), affiché à part." in header
+    assert "Type de document :" in header and "Corps du document" not in header  # the header alone
 
 
 def test_a_cda_of_another_patient_is_not_shown(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

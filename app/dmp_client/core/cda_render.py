@@ -62,8 +62,8 @@ class Limits:
     max_nodes: int = 2_000_000  # markup items, as for every received XML
     max_depth: int = 40  # nested narrative elements and sections
     max_rows: int = 2_000  # rows of one table
-    max_cells: int = 20_000  # cells of the whole document
-    max_output: int = 4 * 1024 * 1024  # characters of text and markup written
+    max_cells: int = 10_000  # cells of the whole document (Qt lays 10,000 out in about a second)
+    max_output: int = 2 * 1024 * 1024  # characters of text and markup written
     max_images: int = 20
     max_image_bytes: int = 2 * 1024 * 1024  # one decoded image
 
@@ -71,7 +71,8 @@ class Limits:
 @dataclass(frozen=True)
 class Rendered:
     """``html``: the safe HTML subset; ``text``: the same as plain text; ``images``: name → (media
-    type, bytes) of the inline images the HTML names; ``body_media_type``: a level-1 body's type."""
+    type, bytes) of the inline images the HTML names; ``body_media_type``: a level-1 body's type;
+    ``header_html``: the header alone."""
 
     title: str
     html: str
@@ -80,6 +81,7 @@ class Rendered:
     truncated: bool
     images: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     body_media_type: str | None = None
+    header_html: str = ""  # the patient and document header alone (same safe subset)
 
 
 def _q(tag: str) -> str:
@@ -147,6 +149,7 @@ class _Walker:
         self.full = False
         self.images: dict[str, tuple[str, bytes]] = {}
         self.footnotes: list[list[_Inline]] = []
+        self.footnote_ids: dict[str, str] = {}
         self.media: dict[str, etree._Element] = {}
         for node in root.iter(_q("observationMedia")):
             ident = node.get("ID")
@@ -162,17 +165,23 @@ class _Walker:
         return not self.full
 
     def text(self, value: str | None, styles: frozenset[str]) -> list[_Inline]:
-        if not value:
+        """A text node, spaces collapsed; one longer than what is left of the budget is cut there
+        (before the collapsing, which would otherwise run over all of it)."""
+        if not value or self.full:
             return []
-        value = _SPACES.sub(" ", value)
+        left = self.limits.max_output - self.spent
+        cut = len(value) > left
+        value = _SPACES.sub(" ", value[: max(left, 0)] if cut else value)
         if not value.strip(" "):
-            return [_Inline(" ", styles)] if value else []
-        if not self.spend(len(value) + 8):
-            return []
+            return [_Inline(" ", styles)] if value and not cut else []
+        self.spend(len(value) + 8)
+        if cut:
+            self.truncated = self.full = True
         return [_Inline(value, styles)]
 
     def note(self, text: str) -> _Inline:
-        self.spent += len(text) + 32  # a note is always written (its size is bounded by the loops)
+        """A note in the output: always written, but counted (many of them end the walk too)."""
+        self.spend(len(text) + 32)
         return _Inline(f"[{text}]", frozenset({"note"}))
 
     # -- narrative ------------------------------------------------------------------------------
@@ -244,11 +253,11 @@ class _Walker:
         return out
 
     def inline(self, node: etree._Element, depth: int, styles: frozenset[str]) -> list[_Inline]:
+        if not isinstance(node.tag, str):
+            return []  # a comment or processing instruction: never shown
         if depth >= self.limits.max_depth:
             self.truncated = True
             return [self.note(f"{TRUNCATED} : imbrication trop profonde")]
-        if not isinstance(node.tag, str):
-            return []  # a comment or processing instruction: never shown
         kind = _local(node)
         if kind == "br":
             self.spend(4)
@@ -267,10 +276,13 @@ class _Walker:
             return out
         if kind == "footnote":
             self.footnotes.append(self.inlines(node, depth, frozenset()))
-            return [_Inline(str(len(self.footnotes)), frozenset({"sup"}))]
-        if kind == "footnoteRef":
+            number = str(len(self.footnotes))
+            if node.get("ID") and len(self.footnote_ids) < 10_000:
+                self.footnote_ids.setdefault(node.get("ID", ""), number)
+            return [_Inline(number, frozenset({"sup"}))]
+        if kind == "footnoteRef":  # the number of the footnote it names (read before it), else *
             self.spend(8)
-            return [_Inline("*", frozenset({"sup"}))]
+            return [_Inline(self.footnote_ids.get(node.get("IDREF", ""), "*"), frozenset({"sup"}))]
         if kind == "renderMultiMedia":
             return self.multimedia(node, depth)
         if kind in ("paragraph", "list", "table"):  # a block inside an inline: flattened
@@ -661,7 +673,7 @@ def _html_inlines(inlines: list[_Inline]) -> str:
     return "".join(out)
 
 
-def _html_blocks(blocks: list[_Block], out: list[str]) -> None:
+def _html_blocks(blocks: list[_Block], out: list[str], compact: bool = False) -> None:
     for block in blocks:
         if block.kind == "h":
             out.append(f"<h{block.level}>{_html_inlines(block.inlines)}</h{block.level}>")
@@ -669,6 +681,9 @@ def _html_blocks(blocks: list[_Block], out: list[str]) -> None:
             out.append(f"<p>{_html_inlines(block.inlines)}</p>")
         elif block.kind == "hr":
             out.append("<hr/>")
+        elif block.kind == "fields" and compact:  # a narrow panel: one field a line
+            for label, value in block.fields:
+                out.append(f"<p><b>{html.escape(label)} :</b> {html.escape(value)}</p>")
         elif block.kind == "fields":
             out.append('<table class="entete" cellspacing="0" cellpadding="2">')
             for label, value in block.fields:
@@ -794,6 +809,7 @@ def render(data: bytes, limits: Limits = Limits(), *, patient: Ins | None = None
     blocks.append(_Block("fields", fields=_patient_fields(doc)))
     blocks.append(_Block("h", level=3, inlines=[_Inline("Document")]))
     blocks.append(_Block("fields", fields=_header(doc)))
+    header_html = _page(blocks[1:], compact=True)  # the header alone, for a panel beside a body
     blocks.append(_Block("hr"))
     walker.spend(sum(len(v) + len(k) + 40 for b in blocks for k, v in b.fields) + len(title))
     body = _first(doc, "component", "structuredBody")
@@ -814,21 +830,26 @@ def render(data: bytes, limits: Limits = Limits(), *, patient: Ins | None = None
         blocks.append(_Block("p", inlines=[_Inline("Document sans corps.", frozenset({"i"}))]))
     if walker.truncated:
         blocks.append(_Block("note", inlines=[_Inline(f"[{TRUNCATED}]", frozenset({"note", "b"}))]))
-    out: list[str] = ["<html><head><style>", STYLE, "</style></head><body>"]
-    _html_blocks(blocks, out)
-    out.append("</body></html>")
     lines: list[str] = []
     _text_blocks(blocks, lines)
     text = "\n".join(lines).strip() + "\n"
     return Rendered(
         title=title[:300],
-        html="".join(out),
+        html=_page(blocks),
         text=text,
         structured=body is not None,
         truncated=walker.truncated,
         images=dict(walker.images),
         body_media_type=media_type,
+        header_html=header_html,
     )
+
+
+def _page(blocks: list[_Block], compact: bool = False) -> str:
+    out: list[str] = ["<html><head><style>", STYLE, "</style></head><body>"]
+    _html_blocks(blocks, out, compact)
+    out.append("</body></html>")
+    return "".join(out)
 
 
 STRUCTURED_BODY = "application/x-cda-structuredbody"
