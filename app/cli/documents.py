@@ -68,6 +68,9 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     common_options(get)
     _document_option(get)
     get.add_argument("--sortie", type=Path, required=True, help="fichier où écrire le document (CDA)")
+    get.add_argument(
+        "--texte", action="store_true", help="afficher aussi le document en clair (en-tête, sections)"
+    )
     get.set_defaults(handler=run_get)
 
     send = subparsers.add_parser(
@@ -220,7 +223,21 @@ def run_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             partial.unlink(missing_ok=True)  # no half-written copy of a medical document left behind
             raise
     print(f"Document enregistré : {args.sortie} ({size} octets, {origin})", file=out)
+    if args.texte:
+        print_rendering(args.sortie, ins, out)
     return 0
+
+
+def print_rendering(cda: Path, ins: Ins, out: TextIO) -> None:
+    """``dmp get --texte``: the saved CDA as plain text (header, then sections; a level-1 body is
+    named, not printed). A CDA that does not carry the patient's INS is refused, never printed."""
+    from app.dmp_client.core.cda_render import render  # only this option needs it
+
+    rendered = render(cda.read_bytes(), patient=ins)
+    print("", file=out)
+    print(rendered.text, end="", file=out)
+    if rendered.body_media_type:
+        print(f"(Le document joint est dans le CDA enregistré : {cda})", file=out)
 
 
 def _cache_warning(err: TextIO) -> Callable[[StoreError, str], None]:

@@ -219,3 +219,11 @@ class StructuredHandoffOtherPatient(StructuredHandoffInvalid):
         "Les données du logiciel métier concernent un autre patient que celui choisi : "
         "aucun document n'a été préparé ni envoyé (vigilance sur l'identité)."
     )
+
+
+class CdaNotRenderable(ProtocolError):
+    """A received CDA cannot be rendered as text: not XML, not a CDA, too large or nested beyond the
+    parser's bound (app/dmp_client/core/cda_render.py). Hostile XML stays :class:`HostileXml`."""
+
+    code = "DMP-CDA-NON-AFFICHABLE"
+    user_message = "Le document CDA ne peut pas être affiché (illisible, trop volumineux ou trop imbriqué)."
