@@ -87,6 +87,9 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         help="synthèse médicale (VSM) structurée, depuis les données JSON du logiciel métier",
     )
     structured.add_argument(
+        "--ips", type=Path, help="synthèse médicale au format IPS-FR 2024.01, depuis le même JSON que --vsm"
+    )
+    structured.add_argument(
         "--vaccination",
         type=Path,
         help="notes de vaccination structurées (une par vaccination), depuis le JSON",
@@ -263,7 +266,7 @@ def _traits(args: argparse.Namespace, settings: Settings) -> tuple[Ins, Identity
 
 def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = Settings.load()
-    if args.vsm or args.vaccination:
+    if args.vsm or args.ips or args.vaccination:
         return _send_structured(args, settings, out, err)
     if args.fichier is None or not args.type_code or not args.titre:
         raise UsageError("Indiquez le fichier, --type et --titre (ou --vsm / --vaccination et leur JSON).")
@@ -301,11 +304,14 @@ def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _send_structured(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    """``--vsm`` / ``--vaccination``: the structured documents built from the EHR's hand-off (issue 19;
-    docs/structured-documents.md), sent like every document (directly, or ``--en-file``)."""
-    kind, path = ("VSM", args.vsm) if args.vsm else ("VAC-NOTE", args.vaccination)
+    """``--vsm`` / ``--ips`` / ``--vaccination``: the structured documents built from the EHR's
+    hand-off (issue 19; docs/structured-documents.md), sent like every document (directly, or
+    ``--en-file``)."""
+    kind, path = next(
+        (k, p) for k, p in (("VSM", args.vsm), ("IPS-FR", args.ips), ("VAC-NOTE", args.vaccination)) if p
+    )
     if args.fichier is not None:
-        raise UsageError("--vsm / --vaccination remplacent le fichier : n'indiquez pas les deux.")
+        raise UsageError("--vsm / --ips / --vaccination remplacent le fichier : n'indiquez pas les deux.")
     try:
         data = path.read_bytes()
     except OSError:

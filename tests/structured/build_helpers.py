@@ -10,9 +10,11 @@ from lxml import etree
 
 from app.dmp_client.core.cda import DocumentHeader, new_oid
 from app.dmp_client.core.structured import (
+    IPS_FR,
     VAC_NOTE,
     VSM,
     Volet,
+    build_ips,
     build_vaccination_note,
     build_vsm,
     parse_summary,
@@ -75,6 +77,11 @@ def serialize(document: etree._Element) -> bytes:
 def vsm_bytes(name: str, **header: object) -> bytes:
     parsed = parse_summary(handoff(name))
     return serialize(build_vsm(header_for(VSM, parsed, **header), parsed))  # type: ignore[arg-type]
+
+
+def ips_bytes(name: str) -> bytes:
+    parsed = parse_summary(handoff(name))
+    return serialize(build_ips(header_for(IPS_FR, parsed), parsed))
 
 
 def vaccination_notes(name: str) -> list[bytes]:

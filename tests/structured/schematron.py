@@ -1,5 +1,5 @@
 """The four checks every structured CDA the project builds must pass: the CDA XSD, its volet
-schematron (VSM 2023.01 or VAC-NOTE 2023.01) and both CI-SIS content-model schematrons
+schematron (VSM 2023.01, IPS-FR 2024.01 or VAC-NOTE 2023.01) and both CI-SIS content-model schematrons
 (``profils/CI-SIS_ModelesDeContenusCDA.sch``, ``profils/CI-SIS_Modeles_ANS.sch``).
 
 The schematrons compile with the ANS engine (``resources/spec/schematron/structured/moteur/``) in
@@ -27,7 +27,11 @@ RULES = SPEC / "schematron" / "structured"
 ENGINE = RULES / "moteur"
 SVRL = "http://purl.oclc.org/dsdl/svrl"
 
-VOLETS = {"VSM": "CI-SIS_VSM_2023.01", "VAC-NOTE": "CI-SIS_VAC-NOTE_2023.01"}
+VOLETS = {
+    "VSM": "CI-SIS_VSM_2023.01",
+    "VAC-NOTE": "CI-SIS_VAC-NOTE_2023.01",
+    "IPS-FR": "CI-SIS_IPS-FR_2024.01",
+}
 CONTENT_MODELS = ("CI-SIS_ModelesDeContenusCDA", "CI-SIS_Modeles_ANS")
 
 
@@ -59,7 +63,7 @@ class Report:
 
 
 class StructuredChecks:
-    """Compiles the two volets and the two content models once (``timings`` says how long each
+    """Compiles the three volets and the two content models once (``timings`` says how long each
     took); ``check(cda, volet)`` runs the four checks on one document."""
 
     def __init__(self, workdir: Path) -> None:

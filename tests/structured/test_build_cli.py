@@ -47,7 +47,8 @@ def run(*args: str) -> tuple[int, str, str]:
 def stored(host: DmpHost, matricule: str) -> list[tuple[str, str, str, str]]:
     rows = host.store.connect().execute(
         "SELECT type_code, format_code, mime_type, content_path FROM xds_document "
-        "WHERE matricule = ? AND is_signature = 0 AND format_code LIKE 'urn:asip:ci-sis:%' "
+        "WHERE matricule = ? AND is_signature = 0 "
+        "AND (format_code LIKE 'urn:asip:ci-sis:%' OR format_code = 'urn:ihe:pcc:ips:2020') "
         "ORDER BY creation_time",
         (matricule,),
     )
@@ -64,6 +65,15 @@ def test_send_vsm_feeds_the_sandbox(env: Path, host: DmpHost, structured_checks:
     document = etree.fromstring(cda)
     assert document.find("cda:component/cda:structuredBody", NS) is not None
     assert structured_checks.check(cda, "VSM").clean  # what reached the host passes the four checks
+
+
+def test_send_ips_feeds_the_sandbox(env: Path, host: DmpHost, structured_checks: StructuredChecks) -> None:
+    qualify_in_store(env / "store", "P03")
+    status, out, err = run("send", "--ips", str(env / "vsm_full.json"), "--mode", "structure")
+    assert status == 0 and "Synthèse médicale (IPS-FR) déposée" in out, err
+    rows = stored(host, "150081505104018")
+    assert [(r[0], r[2]) for r in rows] == [("60591-5", "text/xml")]
+    assert structured_checks.check(Path(rows[0][3]).read_bytes(), "IPS-FR").clean
 
 
 def test_send_vaccination_sends_one_note_per_act(env: Path, host: DmpHost) -> None:

@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 
 from tests.conformance.schematron import StructurationMinimale
-from tests.structured.build_helpers import NS, handoff, vaccination_notes, vsm_bytes
+from tests.structured.build_helpers import NS, handoff, ips_bytes, vaccination_notes, vsm_bytes
 from tests.structured.schematron import CONTENT_MODELS, SPEC, StructuredChecks
 
 VSM_EXAMPLES = ["vsm_minimal.json", "vsm_full.json", "vsm_accents.json", "vsm_missing_optional.json"]
@@ -19,7 +19,11 @@ VACCINATION_EXAMPLES = ["vaccination_child.json", "vaccination_adult.json"]
 def test_the_harness_passes_the_ans_examples(structured_checks: StructuredChecks) -> None:
     """The control: the ANS's own examples give 0 everywhere (as resources/spec/SOURCES.md records)."""
     examples = SPEC / "cda-examples" / "structured"
-    for name, volet in (("VSM_1.4_2022.01.xml", "VSM"), ("VAC-NOTE_2023.01.xml", "VAC-NOTE")):
+    for name, volet in (
+        ("VSM_1.4_2022.01.xml", "VSM"),
+        ("VAC-NOTE_2023.01.xml", "VAC-NOTE"),
+        ("IPS-FR_2024.01.xml", "IPS-FR"),
+    ):
         report = structured_checks.check((examples / name).read_bytes(), volet)
         assert report.clean, (name, report.xsd, report.texts())
         assert report.fired["CI-SIS_ModelesDeContenusCDA"] > 5  # the entry rules did run
@@ -48,6 +52,42 @@ def test_vsm_examples_pass_the_four_checks(structured_checks: StructuredChecks, 
         "2.16.840.1.113883.6.1",
         "LOINC",
     )
+
+
+@pytest.mark.parametrize("name", VSM_EXAMPLES)
+def test_the_same_hand_offs_build_ips_fr_documents_that_pass_the_four_checks(
+    structured_checks: StructuredChecks, name: str
+) -> None:
+    cda = ips_bytes(name)
+    report = structured_checks.check(cda, "IPS-FR")
+    assert report.xsd == [] and report.texts() == []
+    document = etree.fromstring(cda)
+    code = document.find("cda:code", NS)
+    assert code is not None and code.get("code") == "60591-5"
+    top = {
+        t.get("root")
+        for t in document.iterfind(
+            "cda:component/cda:structuredBody/cda:component/cda:section/cda:templateId", NS
+        )
+    }
+    assert top >= {  # the sections the IPS-FR volet requires at the top level
+        "1.3.6.1.4.1.19376.1.5.3.1.3.19",
+        "1.3.6.1.4.1.19376.1.5.3.1.3.13",
+        "1.3.6.1.4.1.19376.1.5.3.1.3.6",
+        "1.3.6.1.4.1.19376.1.5.3.1.3.11",
+        "1.3.6.1.4.1.19376.1.5.3.1.1.5.3.5",
+    }
+
+
+def test_an_ips_fr_without_its_medical_devices_section_fails_the_volet(
+    structured_checks: StructuredChecks,
+) -> None:
+    cda = _broken(
+        ips_bytes("vsm_full.json"), "//cda:section[cda:templateId/@root='1.2.250.1.213.1.1.2.1']/..", "remove"
+    )
+    failed = _failures(structured_checks, cda, "IPS-FR")
+    assert list(failed) == ["CI-SIS_IPS-FR_2024.01"]
+    assert any("1.3.6.1.4.1.19376.1.5.3.1.1.5.3.5" in text for text in failed["CI-SIS_IPS-FR_2024.01"])
 
 
 def test_the_full_vsm_has_its_coded_entries_checked(structured_checks: StructuredChecks) -> None:

@@ -13,8 +13,10 @@ from app.dmp_client.core.cda import new_oid, read_identity
 from app.dmp_client.core.errors import LocalProtocolError
 from app.dmp_client.core.metadata import document_entry_element
 from app.dmp_client.core.structured import (
+    IPS_FR,
     VAC_NOTE,
     VSM,
+    build_ips,
     build_vaccination_note,
     build_vsm,
     entry_for_structured,
@@ -100,3 +102,15 @@ def test_version_numbers_and_replacements_go_together() -> None:
         build_vsm(header_for(VSM, parsed, version=2), parsed)
     with pytest.raises(LocalProtocolError):
         build_vsm(header_for(VSM, parsed, replaces=new_oid()), parsed)
+
+
+def test_the_ips_fr_entry_derives_from_its_header() -> None:
+    parsed = parse_summary(handoff("vsm_full.json"))
+    header = header_for(IPS_FR, parsed)
+    written = write_structured(build_ips(header, parsed), io.BytesIO())
+    entry = entry_for_structured(IPS_FR, header, written)
+    assert (entry.type_code.code, entry.class_code.code) == ("60591-5", "11")
+    assert (entry.format_code.code, entry.format_code.code_system) == (
+        "urn:ihe:pcc:ips:2020",
+        "1.3.6.1.4.1.19376.1.2.3",
+    )

@@ -3,16 +3,19 @@
 - :mod:`.model`: the typed inputs (dataclasses) and the code systems they use;
 - :mod:`.handoff`: the hand-off JSON format (docs/structured-documents.md) parsed into the model,
   refused with :class:`~app.dmp_client.core.errors.StructuredHandoffInvalid` (French messages);
-- :mod:`.build`: the VSM 2023.01 and VAC-NOTE 2023.01 documents (lxml elements, never strings);
+- :mod:`.build`: the VSM 2023.01, IPS-FR 2024.01 and VAC-NOTE 2023.01 documents (lxml elements,
+  never strings);
 - :mod:`.xds`: their XDS DocumentEntry, through the level-1 mapping (core/metadata.py).
 """
 
 from __future__ import annotations
 
 from app.dmp_client.core.structured.build import (
+    IPS_FR,
     VAC_NOTE,
     VSM,
     Volet,
+    build_ips,
     build_vaccination_note,
     build_vsm,
     structured_header,
@@ -33,6 +36,7 @@ from app.dmp_client.core.structured.model import (
 from app.dmp_client.core.structured.xds import entry_for_structured
 
 __all__ = [
+    "IPS_FR",
     "VAC_NOTE",
     "VSM",
     "Allergy",
@@ -45,6 +49,7 @@ __all__ = [
     "Vaccination",
     "VaccinationHandoff",
     "Volet",
+    "build_ips",
     "build_vaccination_note",
     "build_vsm",
     "entry_for_structured",

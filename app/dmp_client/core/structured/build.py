@@ -64,6 +64,15 @@ VSM = Volet(
     Concept("34117-2", m.LOINC, "Historique et clinique"),
     Concept("urn:asip:ci-sis:vsm:2012", FORMAT_SCHEME, "Synthèse médicale"),
 )
+IPS_FR = Volet(
+    "IPS-FR",
+    (*_COMMON, ("2.16.840.1.113883.10.22.1.1", None), ("1.2.250.1.213.1.1.1.51", "2024.01")),
+    "60591-5",
+    "Synthèse médicale (IPS-FR)",
+    Concept("60591-5", m.LOINC, "Synthèse médicale"),
+    # JDV_J10: the IHE PCC formatCode of the IPS (TRE_A11). [UNSURE] the DMP's list (J60) not checked.
+    Concept("urn:ihe:pcc:ips:2020", "1.3.6.1.4.1.19376.1.2.3", "Synthèse médicale"),
+)
 VAC_NOTE = Volet(
     "VAC-NOTE",
     (*_COMMON, ("1.3.6.1.4.1.19376.1.5.3.1.1.18.1.2", None), ("1.2.250.1.213.1.1.1.46", "2023.01")),
@@ -398,6 +407,72 @@ def build_vsm(header: DocumentHeader, summary: m.SummaryHandoff) -> etree._Eleme
     return doc
 
 
+def build_ips(header: DocumentHeader, summary: m.SummaryHandoff) -> etree._Element:
+    """The IPS-FR 2024.01 document from the same hand-off as the VSM: the sections the volet
+    requires at the top level (active problems, procedures, allergies, medication, medical devices),
+    the optional ones when the hand-off has their data, the same entries as the VSM's."""
+    doc = _header(IPS_FR, header)
+    body = _el(_el(doc, "component"), "structuredBody")
+    ids = _Ids(header.document_id)
+    _conditions(body, ids, summary.pathologies, active=True)
+    if summary.antecedents:
+        _conditions(body, ids, summary.antecedents, active=False)
+    procedures = _section(
+        body,
+        ids,
+        _PROCEDURES,
+        Concept("47519-4", m.LOINC, "Historique des actes"),
+        "Historique des actes",
+    )
+    _paragraph(procedures, "Aucun acte renseigné.")  # [UNSURE] procedures are not in the hand-off
+    _allergies(body, ids, summary.allergies)
+    _treatments(body, ids, summary.treatments)
+    devices = _section(
+        body,
+        ids,
+        _DEVICES,
+        Concept("46264-8", m.LOINC, "Dispositifs médicaux"),
+        "Dispositifs médicaux",
+    )
+    _paragraph(devices, "Aucun dispositif médical renseigné.")
+    if summary.risk_factors:
+        alerts = _section(
+            body,
+            ids,
+            ("1.2.250.1.213.1.1.2.245",),  # FR-Points-de-vigilances-non-code
+            Concept("44944-7", m.LOINC, "Autres alertes"),
+            "Facteurs de risque et points de vigilance",
+        )
+        items = _el(_el(alerts, "text"), "list")
+        for factor in summary.risk_factors:
+            _el(items, "item", factor)
+    if summary.results:
+        results = _section(
+            body,
+            ids,
+            ("1.2.250.1.213.1.1.2.244",),  # FR-Resultats (narrative)
+            Concept("30954-2", m.LOINC, "Résultats d'examens"),
+            "Résultats",
+        )
+        _table(
+            results,
+            ("Date", "Examen", "Résultat"),
+            [[_french(r.date), r.label, r.value] for r in summary.results],
+        )
+    return doc
+
+
+_PROCEDURES = (
+    "2.16.840.1.113883.10.20.1.12",
+    "1.3.6.1.4.1.19376.1.5.3.1.3.11",
+    "1.3.6.1.4.1.19376.1.5.3.1.3.12",
+    "1.2.250.1.213.1.1.2.136",
+)
+# The IPS-FR example's first root reads 2.16.840.1.11383.10.20.1.7 (a typo for CCD 2.16.840.1.113883.
+# 10.20.1.7); the CCD root is written here.
+_DEVICES = ("2.16.840.1.113883.10.20.1.7", "1.3.6.1.4.1.19376.1.5.3.1.1.5.3.5", "1.2.250.1.213.1.1.2.1")
+
+
 def _conditions(
     parent: etree._Element, ids: _Ids, conditions: tuple[m.Condition, ...], *, active: bool
 ) -> None:
@@ -419,6 +494,9 @@ def _conditions(
             "Antécédents médicaux",
         )
         prefix = "antecedent"
+    if not conditions:  # a section the volet requires, with nothing known
+        _paragraph(section, "Aucune pathologie en cours connue." if active else "Aucun antécédent connu.")
+        return
     rows: list[list[Cell]] = []
     for index, condition in enumerate(conditions, 1):
         anchor = f"{prefix}-{index}"
@@ -500,6 +578,9 @@ def _allergies(parent: etree._Element, ids: _Ids, allergies: tuple[m.Allergy, ..
         "Allergies et hypersensibilités",
     )
     statuses = value_set("JDV_HL7_allergyintolerance_clinical_CISIS.xml")
+    if not allergies:
+        _paragraph(section, "Aucune allergie ni intolérance connue.")
+        return
     rows: list[list[Cell]] = []
     for index, allergy in enumerate(allergies, 1):
         kind = _DRUG_ALLERGY if allergy.agent is not None else _OTHER_ALLERGY
@@ -583,6 +664,9 @@ def _treatments(plan: etree._Element, ids: _Ids, treatments: tuple[m.Treatment, 
         Concept("10160-0", m.LOINC, "Traitements"),
         "Traitements",
     )
+    if not treatments:
+        _paragraph(section, "Aucun traitement au long cours.")
+        return
     rows: list[list[Cell]] = []
     for index, t in enumerate(treatments, 1):
         rows.append(

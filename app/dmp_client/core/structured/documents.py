@@ -13,9 +13,11 @@ from lxml import etree
 from app.dmp_client.core.cda import Author, DocumentHeader
 from app.dmp_client.core.errors import StructuredHandoffInvalid, StructuredHandoffOtherPatient
 from app.dmp_client.core.structured.build import (
+    IPS_FR,
     VAC_NOTE,
     VSM,
     Volet,
+    build_ips,
     build_vaccination_note,
     build_vsm,
     structured_header,
@@ -25,7 +27,7 @@ from app.dmp_client.core.structured.model import HandoffPatient, SummaryHandoff,
 from app.dmp_client.core.valuesets import Concept
 from app.ins import IdentityTraits, Ins
 
-KINDS = {VSM.name: VSM, VAC_NOTE.name: VAC_NOTE}
+KINDS = {VSM.name: VSM, IPS_FR.name: IPS_FR, VAC_NOTE.name: VAC_NOTE}
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,12 @@ def check_patient(named: HandoffPatient | None, ins: Ins, traits: IdentityTraits
 
 def parse_handoff(kind: str, data: bytes) -> SummaryHandoff | VaccinationHandoff:
     """The hand-off of this kind (a VSM makes one document; vaccinations one note each)."""
-    return parse_summary(data) if _volet(kind) is VSM else parse_vaccinations(data)
+    return parse_vaccinations(data) if _volet(kind) is VAC_NOTE else parse_summary(data)
 
 
 def _volet(kind: str) -> Volet:
     if kind not in KINDS:
-        raise StructuredHandoffInvalid(f"Document structuré inconnu : {kind} (VSM ou VAC-NOTE).")
+        raise StructuredHandoffInvalid(f"Document structuré inconnu : {kind} (VSM, IPS-FR ou VAC-NOTE).")
     return KINDS[kind]
 
 
@@ -96,7 +98,8 @@ def build_from_handoff(
         replaces=replaces,
     )
     if isinstance(parsed, SummaryHandoff):
-        return BuiltDocument(volet, header, build_vsm(header, parsed))
+        build = build_ips if volet is IPS_FR else build_vsm
+        return BuiltDocument(volet, header, build(header, parsed))
     if not 0 <= item < len(parsed.vaccinations):
         raise StructuredHandoffInvalid(f"Vaccination n° {item + 1} absente des données du logiciel métier.")
     return BuiltDocument(volet, header, build_vaccination_note(header, parsed.vaccinations[item]))
