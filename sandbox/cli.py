@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="registre menteur (docs/sandbox-documents.md) : chaque réponse ment de cette façon",
     )
     serve.add_argument("--graine", type=int, help="graine des fautes injectées (défaut : 0)")
+    serve.add_argument(
+        "--sans-regles-air",
+        action="store_true",
+        help="ne pas appliquer les règles AIR ni les limites du mode indirect (docs/sandbox-psc.md)",
+    )
+    serve.add_argument("--validite-vihf-air", type=float, default=30.0, help="durée de vie d'un VIHF AIR (s)")
     insi = commands.add_parser("insi", help="l'hôte INSi du bac à sable (téléservice INS, TLS mutuel)")
     insi.add_argument("action", choices=["serve"])
     insi.add_argument("--adresse", default="127.0.0.1")
@@ -82,6 +88,32 @@ def build_parser() -> argparse.ArgumentParser:
     insi.add_argument("--noms-stricts", action="store_true", help="comparer les noms sans normalisation")
     insi.add_argument("--entete-reponse", action="store_true", help="réponses avec en-tête WS-Addressing")
     insi.add_argument("--exiger-securite", action="store_true", help="exiger l'en-tête wsse:Security")
+    psc = commands.add_parser("psc", help="le fournisseur Pro Santé Connect du bac à sable (CIBA, TLS)")
+    psc.add_argument("action", choices=["serve"])
+    psc.add_argument("--adresse", default="127.0.0.1")
+    psc.add_argument("--port", type=int, default=rig.PSC_PORT)
+    psc.add_argument("--latence", type=float, default=0.0, help="latence injectée par requête (s)")
+    psc.add_argument(
+        "--telephone",
+        choices=("manuel", "approuver", "refuser"),
+        default="manuel",
+        help="téléphone e-CPS virtuel : manuel (dmp-sandbox ecps) ou réponse automatique",
+    )
+    psc.add_argument("--delai-telephone", type=float, default=2.0, help="délai de la réponse automatique (s)")
+    psc.add_argument("--expiration", type=int, default=120, help="durée de vie d'une demande CIBA (s)")
+    psc.add_argument("--intervalle", type=int, default=5, help="intervalle d'interrogation annoncé (s)")
+    psc.add_argument(
+        "--duree-jeton", type=int, default=120, help="durée de vie des jetons d'accès et d'identité (s)"
+    )
+    ecps = commands.add_parser(
+        "ecps", help="le téléphone e-CPS virtuel (répondre aux demandes Pro Santé Connect)"
+    )
+    ecps.add_argument("action", choices=["approuver", "refuser", "attente", "auto", "manuel"])
+    ecps.add_argument(
+        "--id", dest="auth_req_id", help="auth_req_id de la demande (défaut : la seule en attente)"
+    )
+    ecps.add_argument("--refus", action="store_true", help="auto : refuser au lieu d'approuver")
+    ecps.add_argument("--delai", type=float, default=None, help="auto : délai avant la réponse (s)")
     commands.add_parser("seed", help="recréer les patients et DMP du bac à sable")
     journal = commands.add_parser("journal", help="qui a fait quoi sur l'hôte DMP")
     journal.add_argument("--nombre", type=int, default=50)
@@ -106,6 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _host(args, folder)
         if args.command == "insi":
             return _insi(args, folder)
+        if args.command == "psc":
+            return _psc(args, folder)
+        if args.command == "ecps":
+            return _ecps(args, folder)
         if args.action == "insert":
             if not args.card:
                 print("Indiquez la carte à insérer.", file=sys.stderr)
@@ -120,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _host(args: argparse.Namespace, folder: Path) -> int:
+    from sandbox.host.air import AirRules
     from sandbox.host.server import DmpHost, Faults, HostConfig
     from sandbox.host.store import Store
 
@@ -143,6 +180,7 @@ def _host(args: argparse.Namespace, folder: Path) -> int:
     if args.graine is not None:
         faults.rng.seed(args.graine)
     config = HostConfig(folder / "pki", data, args.profil, args.record, faults)
+    config.air = AirRules(enforce=not args.sans_regles_air, validity=args.validite_vihf_air)
     host = DmpHost((args.adresse, args.port), config)
     print(
         f"Hôte DMP du bac à sable : https://localhost:{host.server_address[1]}/si-dmp-server/v2/services",
@@ -172,6 +210,58 @@ def _insi(args: argparse.Namespace, folder: Path) -> int:
     print(f"Hôte INSi du bac à sable : https://localhost:{host.server_address[1]}/lps", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         host.serve_forever()
+    return 0
+
+
+PHONE_MODES = {"manuel": "manual", "approuver": "approve", "refuser": "refuse"}
+
+
+def _psc(args: argparse.Namespace, folder: Path) -> int:
+    from sandbox.psc.server import PscConfig, PscFaults, PscProvider
+
+    faults = PscFaults(
+        latency=args.latence,
+        phone=PHONE_MODES[args.telephone],
+        phone_delay=args.delai_telephone,
+        expires_in=args.expiration,
+        interval=args.intervalle,
+        access_token_lifetime=args.duree_jeton,
+    )
+    provider = PscProvider((args.adresse, args.port), PscConfig(folder / "pki", folder / "psc", faults))
+    print(f"Fournisseur Pro Santé Connect du bac à sable : {provider.issuer}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        provider.serve_forever()
+    return 0
+
+
+def _ecps(args: argparse.Namespace, folder: Path) -> int:
+    from sandbox.psc import phone
+
+    state, pki = folder / "psc", folder / "pki"
+    try:
+        if args.action == "attente":
+            waiting = phone.pending(state, pki)
+            for item in waiting:
+                print(
+                    f"{item['auth_req_id']}  {item['national_id']}  code {item['binding_message']}  "
+                    f"{item['channel']}  expire dans {item['expires_in']} s"
+                )
+            if not waiting:
+                print("Aucune demande en attente.")
+        elif args.action in ("approuver", "refuser"):
+            done = phone.decide(state, pki, args.action == "approuver", args.auth_req_id)
+            print(f"Demande {done} : {'approuvée' if args.action == 'approuver' else 'refusée'}.")
+        else:
+            changes: dict[str, object] = {"phone": "manual"}
+            if args.action == "auto":
+                changes["phone"] = "refuse" if args.refus else "approve"
+                if args.delai is not None:
+                    changes["phone_delay"] = args.delai
+            phone.set_faults(state, pki, changes)
+            print(f"Téléphone e-CPS virtuel : {args.action}.")
+    except phone.PhoneError as error:
+        print(f"ERREUR: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

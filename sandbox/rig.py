@@ -30,6 +30,11 @@ PCSCD_SOCKET = "/run/pcscd/pcscd.comm"
 DEFAULT_CARDS = {0: "cps:generaliste", 1: "vitale:P04"}
 HOST_PORT = int(os.environ.get("DMP_SANDBOX_PORT", "8443"))
 INSI_PORT = int(os.environ.get("DMP_SANDBOX_INSI_PORT", "8444"))  # the sandbox INSi host (sandbox/insi)
+PSC_PORT = int(os.environ.get("DMP_SANDBOX_PSC_PORT", "8445"))  # the sandbox PSC provider (sandbox/psc)
+# The rig's virtual e-CPS phone: "approuver" (after PSC_PHONE_DELAY s, for the demo), "refuser" or
+# "manuel" (`dmp-sandbox ecps approuver|refuser`); changeable while it runs (`dmp-sandbox ecps auto`).
+PSC_PHONE = os.environ.get("DMP_SANDBOX_PSC_TELEPHONE", "approuver")
+PSC_PHONE_DELAY = float(os.environ.get("DMP_SANDBOX_PSC_DELAI", "3"))
 APT_HINT = "sudo apt-get install -y --no-install-recommends softhsm2 pcscd vsmartcard-vpcd"
 
 
@@ -273,15 +278,41 @@ def start_insi(rig: Path, port: int) -> None:
     _save_state(rig, state)
 
 
+def start_psc(rig: Path, port: int) -> None:
+    """Run the sandbox Pro Santé Connect provider beside the hosts (stopped by ``down``)."""
+    state = load_state(rig)
+    if state.get("psc_pid"):
+        _kill(state["psc_pid"])
+    log = open(rig / "psc.log", "ab")  # noqa: SIM115 (handed to the child)
+    command = [sys.executable, "-m", "sandbox.cli", "--dir", str(rig), "psc", "serve", "--port", str(port)]
+    command += ["--telephone", PSC_PHONE, "--delai-telephone", str(PSC_PHONE_DELAY)]
+    process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + 20
+    while not _listening(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RigError(
+                f"Le fournisseur Pro Santé Connect du bac à sable n'a pas démarré (voir {rig / 'psc.log'})."
+            )
+        time.sleep(0.05)
+    state["psc_pid"], state["psc_port"] = process.pid, port
+    _save_state(rig, state)
+
+
 def env_lines(rig: Path) -> list[str]:
     state = load_state(rig)
     port = state.get("host_port", HOST_PORT)
     insi_port = state.get("insi_port", INSI_PORT)
+    psc_port = state.get("psc_port", PSC_PORT)
     keyring_env = keyring_daemon.client_env(state["keyring"]) if state.get("keyring") else {}
     return [
         f"export DMP_HOST_URL=https://localhost:{port}/si-dmp-server/v2/services",
         f"export DMP_INSI_URL=https://localhost:{insi_port}/lps",
         "export DMP_INSI_IDAM=BAC-A-SABLE",  # the CNDA number: a sandbox value (the host checks presence)
+        # The sandbox PSC provider (docs/sandbox-psc.md): issuer (discovery at /.well-known/...),
+        # the registered client and its sandbox-only secret.
+        f"export DMP_PSC_URL=https://localhost:{psc_port}/auth/realms/esante-wallet",
+        "export DMP_PSC_CLIENT_ID=dmp-client-bac-a-sable",
+        "export DMP_PSC_CLIENT_SECRET=secret-du-bac-a-sable",
         f"export SOFTHSM2_CONF={rig / 'softhsm2.conf'}",
         f"export DMP_PKCS11_MODULE={softhsm.module_path()}",
         f"export DMP_SANDBOX_DIR={rig}",
@@ -314,6 +345,7 @@ def up(rig: Path, default_cards: bool = True, host_port: int | None = None) -> f
             insert_card(rig, reader, spec)
     start_host(rig, HOST_PORT if host_port is None else host_port)
     start_insi(rig, INSI_PORT)
+    start_psc(rig, PSC_PORT)
     (rig / "env").write_text("\n".join(env_lines(rig)) + "\n")
     return time.monotonic() - start
 
@@ -323,7 +355,7 @@ def down(rig: Path, purge: bool = False) -> None:
     for reader in list(state["readers"]):
         remove_card(rig, int(reader))
     state = load_state(rig)
-    for key in ("host_pid", "insi_pid", "pcscd_pid"):
+    for key in ("host_pid", "insi_pid", "psc_pid", "pcscd_pid"):
         if state.get(key):
             _kill(state[key])
     if state.get("keyring"):

@@ -175,6 +175,15 @@ def main() -> None:
     wait(lambda: True)
     shot(window.viewer, "document-en-tete")
     window.viewer.header_button.click()
+    vsm = next(d for d in documents if d.type_code is not None and d.type_code.code == "60591-5")
+    window.documents.table.selectRow(documents.index(vsm))
+    window.open_document(vsm)  # a structured CDA (the sandbox's VSM), rendered
+    wait(lambda: window.pending == 0 and window.viewer.pages.currentWidget() is window.viewer.rendered)
+    rendered = window.viewer.rendered  # scrolled to the end of the header and the first sections
+    found = rendered.document().find("Structure conservant le document")
+    rendered.verticalScrollBar().setValue(rendered.cursorRect(found).top() - 40)
+    wait(lambda: True)
+    shot(window, "document-structure")
     window.tabs.setCurrentWidget(window.upload)
     wait(lambda: True)
     shot(window, "depot")

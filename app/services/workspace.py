@@ -23,6 +23,7 @@ from app.dmp_client.client import DmpClient
 from app.dmp_client.core.actions import Action, document_actions
 from app.dmp_client.core.admin import OPPOSITION_BREAK_GLASS, OPPOSITION_CENTRE_15
 from app.dmp_client.core.cda import extract_body, read_identity
+from app.dmp_client.core.cda_render import STRUCTURED_BODY, has_structured_body
 from app.dmp_client.core.context import AuthMode, Purpose
 from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.hl7v3 import DmpStatus
@@ -228,8 +229,14 @@ class Workspace:
         except BaseException:
             cda.unlink(missing_ok=True)  # a refused or failed retrieval leaves no file behind
             raise
-        with cda.open("rb") as source, body.open("wb") as target:
-            media = extract_body(source, target)
+        with cda.open("rb") as source:
+            structured = has_structured_body(source)
+        if structured:  # no file inside: the viewer renders the CDA itself
+            body.write_bytes(b"")
+            media = STRUCTURED_BODY
+        else:
+            with cda.open("rb") as source, body.open("wb") as target:
+                media = extract_body(source, target)
         with cda.open("rb") as source:
             identity = read_identity(source)
         return Retrieved(cda, body, media, identity.document_id)

@@ -1,6 +1,8 @@
 """A retrieved document on screen: PDF (every page), text (plain, RTF as text), images (JPEG, TIFF),
-the header summary beside it, printing and "save a copy". The body is read and decoded off the GUI
-thread; the viewer only shows the result.
+structured CDA (rendered by app/dmp_client/core/cda_render.py into a QTextBrowser that loads nothing
+but the document's own inline images), the header summary beside it (with the CDA header rendered for
+a level-1 document), printing, PDF export of a rendered document and "save a copy". The body is read,
+decoded and rendered off the GUI thread; the viewer only shows the result.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.dmp_client.core.cda_render import STRUCTURED_BODY, Rendered, ins_from_cx, render
 from app.dmp_client.core.iti18 import DocumentInfo
+from app.errors import DmpClientError
 from app.services.workspace import Retrieved
 from app.ui.documents_model import SUMMARY_FIELDS, summary
 from app.ui.flow_layout import FlowLayout
@@ -41,6 +45,9 @@ from app.ui.qt import (
     QSplitter,
     QStackedWidget,
     Qt,
+    QTextBrowser,
+    QtGui,
+    QUrl,
     QVBoxLayout,
     QWidget,
     Signal,
@@ -54,12 +61,18 @@ EXTENSIONS.update({"image/jpeg": ".jpg", "image/tiff": ".tif"})
 
 @dataclass(frozen=True)
 class Content:
-    """What the worker prepared: ``kind`` is pdf, text, image or unsupported."""
+    """What the worker prepared: ``kind`` is pdf, text, image, structured, unsupported or refused (a
+    structured CDA that cannot be rendered, or a CDA about another patient: nothing shown); ``rendered``
+    is the CDA rendering (a structured document, or a level-1 document's header), ``images`` its
+    inline images decoded, ``refusal`` why the CDA could not be rendered."""
 
     kind: str
     data: bytes = b""
     text: str = ""
     image: QImage | None = None
+    rendered: Rendered | None = None
+    images: dict[str, QImage] | None = None
+    refusal: str = ""
 
 
 def media_kind(media_type: str) -> str:
@@ -111,8 +124,27 @@ def rtf_to_text(rtf: str) -> str:
     return "".join(out).strip()
 
 
-def read_content(body: Path, media_type: str) -> Content:
-    """Read and decode the body (blocking: runs on a worker thread)."""
+def read_content(body: Path, media_type: str, cda: Path | None = None, patient_cx: str = "") -> Content:
+    """Read and decode the body, render the CDA (blocking: runs on a worker thread). With
+    ``patient_cx``, a CDA that does not carry that patient's INS is not shown."""
+    rendered, refusal = None, ""
+    if cda is not None:
+        try:
+            rendered = render(cda.read_bytes(), patient=ins_from_cx(patient_cx) if patient_cx else None)
+        except DmpClientError as error:
+            refusal = f"{error.user_message} [{error.code}]"
+    if media_type == STRUCTURED_BODY:
+        if rendered is None:
+            return Content("refused", refusal=refusal or "Document structuré illisible.")
+        images = {name: QImage.fromData(data) for name, (_type, data) in rendered.images.items()}
+        return Content("structured", rendered=rendered, images=images)
+    if refusal.endswith("[DMP-REPONSE-AUTRE-PATIENT]"):  # identity vigilance: the body is not shown
+        return Content("refused", refusal=refusal)
+    content = _read_body(body, media_type)
+    return Content(content.kind, content.data, content.text, content.image, rendered, None, refusal)
+
+
+def _read_body(body: Path, media_type: str) -> Content:
     kind = media_kind(media_type)
     if kind == "application/pdf":
         return Content("pdf", data=body.read_bytes())
@@ -145,6 +177,46 @@ def _read_image(path: Path) -> QImage | None:
         top += frame.height() + 8
     painter.end()
     return sheet
+
+
+IMAGE_RESOURCE = QtGui.QTextDocument.ResourceType.ImageResource.value
+
+
+class CdaBrowser(QTextBrowser):
+    """A QTextBrowser for the renderer's HTML: no link is followed and no resource is loaded but the
+    document's own inline images, registered by name (``cda-media:N``)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.setReadOnly(True)
+        self._images: dict[str, QImage] = {}
+
+    def show_rendered(self, rendered: Rendered, images: dict[str, QImage] | None) -> None:
+        self._images = dict(images or {})
+        self.document().clear()
+        for name, image in self._images.items():
+            self.document().addResource(
+                QtGui.QTextDocument.ResourceType.ImageResource.value, QUrl(name), image
+            )
+        self.setHtml(rendered.html)
+
+    def loadResource(self, kind: int, name: QUrl | str) -> Any:
+        image = self._images.get(name.toString() if isinstance(name, QUrl) else name)
+        if int(kind) == IMAGE_RESOURCE and image is not None:
+            return image
+        return None  # nothing external, ever: no file, no network, no style sheet
+
+
+def export_pdf(document: Any, target: Path) -> None:
+    """Write a rendered document (a QTextDocument) to ``target`` as an A4 PDF."""
+    writer = QtGui.QPdfWriter(str(target))
+    writer.setPageSize(QtGui.QPageSize(QtGui.QPageSize.PageSizeId.A4))
+    writer.setResolution(300)
+    writer.setTitle("Document du DMP")
+    writer.setCreator("Client DMP")
+    document.print_(writer)
 
 
 def suggested_name(info: DocumentInfo, media_type: str) -> str:
@@ -195,11 +267,12 @@ class DocumentViewer(QWidget):
         self.image_area = QScrollArea()
         self.image_area.setWidget(self.image)
         self.image_area.setWidgetResizable(True)
+        self.rendered = CdaBrowser()
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.pages = QStackedWidget()
-        for page in (self.message, self.pdf_view, self.text, self.image_area):
+        for page in (self.message, self.pdf_view, self.text, self.image_area, self.rendered):
             self.pages.addWidget(page)
 
         side = QGroupBox("En-tête du document")
@@ -213,8 +286,13 @@ class DocumentViewer(QWidget):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.summary.addRow(f"{name} :", label)
             self.fields[name] = label
+        self.cda_header = CdaBrowser()  # a level-1 document's CDA header, rendered
+        self.cda_header.setMinimumHeight(160)
+        self.summary.addRow(self.cda_header)
 
         self.print_button = QPushButton("&Imprimer…")
+        self.pdf_button = QPushButton("Exporter en P&DF…")
+        self.pdf_button.setToolTip("Enregistrer le document affiché (en-tête et sections) en PDF")
         self.save_button = QPushButton("Enregistrer une &copie…")
         self.with_cda = QCheckBox("avec le CDA (XML)")
         self.with_cda.setToolTip("Enregistrer aussi le document CDA tel que stocké dans le DMP")
@@ -246,7 +324,8 @@ class DocumentViewer(QWidget):
         bar = QWidget()
         buttons = FlowLayout(bar)
         for widget in (
-            self.print_button, self.save_button, self.with_cda, self.zoom_out_button, self.zoom_in_button,
+            self.print_button, self.pdf_button, self.save_button, self.with_cda, self.zoom_out_button,
+            self.zoom_in_button,
             self.fit_button, self.previous_page_button, self.page_label, self.next_page_button,
             self.header_button,
         ):  # fmt: skip
@@ -278,6 +357,7 @@ class DocumentViewer(QWidget):
         self._pixmap: QPixmap | None = None
         self._zoom_factor = 1.0  # images: on top of the fit to the width
         self.print_button.clicked.connect(self._print)
+        self.pdf_button.clicked.connect(self._export_pdf)
         self.save_button.clicked.connect(self._save)
         self.pdf.statusChanged.connect(self._pdf_status)
         self.clear()
@@ -292,7 +372,7 @@ class DocumentViewer(QWidget):
         self.save_button.setEnabled(True)
         generation = self._generation
         run_in_background(
-            lambda: read_content(retrieved.body, retrieved.media_type),
+            lambda: read_content(retrieved.body, retrieved.media_type, retrieved.cda, info.patient_cx),
             lambda content: self._loaded(generation, content),
             lambda _error: self._failed(generation),
         )
@@ -304,11 +384,14 @@ class DocumentViewer(QWidget):
         self._buffer = None
         self.text.clear()
         self.image.clear()
+        self.rendered.clear()
+        self.cda_header.clear()
         for label in self.fields.values():
             label.clear()
         self.status.clear()
         self._show_message("Aucun document ouvert.")
         self.print_button.setEnabled(False)
+        self.pdf_button.setEnabled(False)
         self.save_button.setEnabled(False)
         self._pixmap, self._zoom_factor = None, 1.0
         self.pdf_view.setZoomMode(QPdfView.ZoomMode.FitToWidth)
@@ -328,6 +411,19 @@ class DocumentViewer(QWidget):
         if generation != self._generation or self._retrieved is None:
             return
         self._content = content
+        if content.rendered is not None and content.kind != "structured":
+            self.cda_header.show_rendered(content.rendered, None)
+        elif content.refusal and content.kind != "refused":
+            self.cda_header.setPlainText(content.refusal)
+        if content.kind == "structured" and content.rendered is not None:
+            self.rendered.show_rendered(content.rendered, content.images)
+            self.pages.setCurrentWidget(self.rendered)
+            self.print_button.setEnabled(True)
+            self.pdf_button.setEnabled(True)
+            note = " (contenu tronqué : document trop volumineux)" if content.rendered.truncated else ""
+            self.status.setText("Document structuré (CDA)" + note)
+            self.shown.emit()
+            return
         if content.kind == "pdf":
             self._buffer = QBuffer()  # no parent: dropped with the next document
             self._buffer.setData(QByteArray(content.data))
@@ -338,6 +434,7 @@ class DocumentViewer(QWidget):
             self.text.setPlainText(content.text)
             self.pages.setCurrentWidget(self.text)
             self.print_button.setEnabled(True)
+            self.pdf_button.setEnabled(True)
         elif content.kind == "image" and content.image is not None:
             self._pixmap = QPixmap.fromImage(content.image)
             self.pages.setCurrentWidget(self.image_area)
@@ -345,6 +442,8 @@ class DocumentViewer(QWidget):
             self.print_button.setEnabled(True)
         elif content.kind == "image":
             self._show_message("Cette image est illisible ou son format n'est pas reconnu.")
+        elif content.kind == "refused":
+            self._show_message(f"Ce document ne peut pas être affiché.\n{content.refusal}")
         else:
             kind = media_kind(self._retrieved.media_type) or "inconnu"
             self._show_message(
@@ -455,6 +554,9 @@ class DocumentViewer(QWidget):
         if content.kind == "text":
             self.text.document().print_(printer)
             return
+        if content.kind == "structured":
+            self.rendered.document().print_(printer)
+            return
         painter = QPainter()
         if not painter.begin(printer):
             self.status.setText("Impression impossible : imprimante indisponible.")
@@ -475,6 +577,42 @@ class DocumentViewer(QWidget):
                     _draw_fitted(painter, _on_white(self.pdf.render(page, size)))
         finally:
             painter.end()
+
+    def _shown_document(self) -> Any:
+        """The QTextDocument shown (a rendered CDA or a text body), None otherwise."""
+        kind = self._content.kind if self._content is not None else ""
+        if kind == "structured":
+            return self.rendered.document()
+        return self.text.document() if kind == "text" else None
+
+    def _export_pdf(self) -> None:
+        if self._shown_document() is None or self._info is None:
+            return
+        name = suggested_name(self._info, "application/pdf")
+        chosen, _filter = QFileDialog.getSaveFileName(
+            self, "Exporter le document en PDF", str(Path.home() / name), "PDF (*.pdf)"
+        )
+        if chosen:
+            self.export_pdf_to(Path(chosen))
+
+    def export_pdf_to(self, target: Path) -> None:
+        """Export the shown rendered or text document to ``target`` (PDF, A4). Painted on the GUI
+        thread: QTextDocument belongs to it."""
+        document = self._shown_document()
+        if document is None:
+            return
+        try:
+            export_pdf(document, target)
+        except OSError:
+            self.status.setText(
+                "Export impossible : vérifiez le dossier choisi, l'espace disque et vos droits."
+            )
+            return
+        if not target.is_file() or target.stat().st_size == 0:
+            self.status.setText("Export impossible : le fichier PDF n'a pas pu être écrit.")
+            return
+        self.status.setText(f"PDF enregistré : {target.name}")
+        self.saved.emit([target])
 
     def _save(self) -> None:
         retrieved, info = self._retrieved, self._info

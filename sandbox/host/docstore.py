@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from sandbox.host import structured
 from sandbox.host.xds import (
     CONFIDENTIALITY_DMP,
     CONFIDENTIALITY_HL7,
@@ -478,8 +479,30 @@ def hl7_date(iso: str) -> str:
 
 
 def seeded_cda(row: dict[str, Any] | sqlite3.Row, family: str, given: str, sex: str, birth: str) -> bytes:
-    """The deterministic level-1 CDA (text/plain body) of a seeded document."""
+    """The deterministic CDA of a seeded document: level 1 (text/plain body), or for the VSM, vaccination
+    note and biology families a structured ANS example with this patient's identity (structured.py)."""
     title = str(row["title"])
+    index = int(row["seed_index"] or 0)
+    structured_values = {
+        "unique_id": str(row["unique_id"]),
+        "set_id": str(row["set_id"]),
+        "version": "2" if index >= 0 and index % 25 == 24 else "1",
+        "created": f"{row['creation_time']}+0000",
+        "title": title,
+        "type_code": str(row["type_code"]),
+        "type_scheme": str(row["type_scheme"]),
+        "type_display": str(row["type_display"]),
+        "oid": str(row["patient_oid"]),
+        "matricule": str(row["matricule"]),
+        "family": family,
+        "first_names": given,
+        "first_name": given.split(" ")[0] if given else "",
+        "sex": sex,
+        "birth": hl7_date(birth),
+    }
+    structured_cda = structured.document(str(row["type_code"]), structured_values)
+    if structured_cda is not None:
+        return structured_cda
     body = f"{title}\nDocument fictif du bac à sable DMP, créé le {row['creation_time']}.\n"
     author_id = row["author_id"] or "SANDBOX"
     values = {

@@ -1,8 +1,9 @@
 """The rights matrix for document transactions (dmp-interface.md §3.1, §8; FI-526), host side.
 
 Actors: a PS with a CPS/CPF (direct mode, a G15 profession in the VIHF), a CPE (direct mode, no PS
-profession: secretaries), and a structure certificate (indirect mode). Refusals are XDS errors
-with the DMP's code ``DMPAccessDeniedByRightsService``.
+profession: secretaries), and a structure certificate (indirect mode). In AIR (indirect mode
+reinforced, air.py) the actor is the professional named by the structure-signed VIHF: a PS.
+Refusals are XDS errors with the DMP's code ``DMPAccessDeniedByRightsService``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ class Actor:
 
 
 def actor_of(caller: Caller, store: Store, matricule: str) -> Actor:
-    if caller.mode != "DIRECTE":
+    if caller.mode == "INDIRECTE_RENFORCEE" and caller.professions:
+        kind = "PS"  # AIR: a professional of the directory, authenticated by the structure (air.py)
+    elif caller.mode != "DIRECTE":
         kind = "STRUCTURE"
     elif caller.professions:
         kind = "PS"

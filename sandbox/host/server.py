@@ -25,7 +25,7 @@ from typing import IO
 from cryptography import x509
 from lxml import etree
 
-from sandbox.host import lies, mtom, routes, safexml
+from sandbox.host import air, lies, mtom, routes, safexml
 from sandbox.host.faults import SOAP, WSA, HostFault, fault_envelope
 from sandbox.host.reply import Reply
 from sandbox.host.store import Store
@@ -66,6 +66,7 @@ class HostConfig:
     profile: str = "current"
     record_dir: Path | None = None
     faults: Faults = field(default_factory=Faults)
+    air: air.AirRules = field(default_factory=air.AirRules)  # AIR and plain indirect rules (air.py)
 
 
 def server_context(pki_dir: Path) -> ssl.SSLContext:
@@ -88,6 +89,7 @@ class DmpHost(ThreadingHTTPServer):
         self.config = config
         self.context = server_context(config.pki_dir)
         self.trust = Trust(config.pki_dir)
+        self.replay = air.ReplayCache()  # AIR VIHFs already used
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(config.data_dir / "dmp.sqlite")
         self.store.profile = config.profile  # read by the administrative transactions
@@ -218,7 +220,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             handler = routes.SERVICES[service].get(action)
             if handler is None:
                 raise HostFault("DMPInvalidRequest", f"Action inconnue pour le service {service} : {action}")
-            caller = check_vihf(header, self._client_certificate(), self.server.trust)
+            tls_cert = self._client_certificate()
+            caller = check_vihf(header, tls_cert, self.server.trust)
             exchange.signer = _vihf_signer(header)
             exchange.trust = self.server.trust
             payload_parent = envelope.find(f"{{{SOAP}}}Body")
@@ -229,6 +232,10 @@ class RequestHandler(BaseHTTPRequestHandler):
             )
             if payload is None:
                 raise HostFault("DMPInvalidRequest", "Corps SOAP vide.")
+            rules = self.server.config.air
+            air.check(
+                rules, self.server.replay, header, caller, service, action, payload, tls_cert, exchange.signer
+            )
             reply = handler(payload, caller, self.server.store)
         except HostFault as fault:
             exchange.outgoing.clear()

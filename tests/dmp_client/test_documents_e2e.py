@@ -12,6 +12,7 @@ from lxml import etree
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.cda import extract_body
 from app.dmp_client.core.ebrim import Status
+from app.dmp_client.core.errors import SoapFault
 from app.dmp_client.core.iti18 import FindDocuments
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.core.mtom import read_mtom
@@ -72,18 +73,24 @@ def report(
     return NewDocument(pdf, "application/pdf", "11488-4", text, traits, **changes)  # type: ignore[arg-type]
 
 
-def test_send_find_retrieve_compare_in_indirect_mode(
-    structure_client: DmpClient, host: DmpHost, tmp_path: Path
+def test_send_in_indirect_mode_then_consult_with_a_card(
+    structure_client: DmpClient, card_like_client: DmpClient, host: DmpHost, tmp_path: Path
 ) -> None:
+    """Indirect mode feeds and finds the reference of what it sent; the DMP refuses it the
+    metadata and the document (dmp-interface.md §3.1); a card consults them."""
     ins, traits = patient("P03")
     document = report(tmp_path, traits, "Compte rendu de consultation")
     sent = structure_client.send(ins, document)
-    found = structure_client.document_by_unique_id(ins, sent.unique_id)
+    assert structure_client.document_reference(ins, sent.unique_id) == sent.entry_id
+    with pytest.raises(SoapFault) as caught:  # indirect mode may not search metadata (FI-526)
+        structure_client.document_by_unique_id(ins, sent.unique_id)
+    assert caught.value.subcode == "DMPAccessDeniedByRightsService"
+    found = card_like_client.document_by_unique_id(ins, sent.unique_id)
     assert found.status == Status.APPROVED and found.title == "Compte rendu de consultation"
     assert found.size == sent.size and found.repository_id
-    with pytest.raises(RegistryFailure) as caught:  # indirect mode may not consult (FI-526)
+    with pytest.raises(SoapFault) as refused:  # nor retrieve (FI-526)
         structure_client.retrieve(ins, found, io.BytesIO())
-    assert "DMPAccessDenied" in caught.value.code or "Rights" in caught.value.code
+    assert refused.value.subcode == "DMPAccessDeniedByRightsService"
     assert validate_recordings(host) >= 6
 
 

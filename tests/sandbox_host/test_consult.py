@@ -135,15 +135,30 @@ def test_consultation_rights(connect: Connect, host: DmpHost) -> None:
     ).errors() == ["XDSPatientIdDoesNotMatch"]
 
 
-def test_structure_finds_only_its_own_documents_and_cannot_retrieve(connect: Connect) -> None:
+def test_structure_finds_only_its_own_documents_references_and_cannot_retrieve(
+    connect: Connect, host: DmpHost
+) -> None:
+    """Plain indirect mode: "find the reference of a document" only (ObjectRef answers, the
+    structure's own documents), no metadata search, no retrieval (dmp-interface.md §3.1)."""
     client = connect("structure")
-    found = entries(query(client, k.find_documents()))
+    refs = client.post("registry", RSQ, k.find_documents("ObjectRef"))
+    found = [r.get("id") for r in refs.payload.iter(f"{{{k.RIM}}}ObjectRef")]
     assert found
-    for entry in found:
-        authors = [s for s in entry.iter(f"{{{k.RIM}}}Slot") if s.get("name") == "authorInstitution"]
-        assert "1990000017" in authors[0].findtext(f".//{{{k.RIM}}}Value")
-    answer = client.post("repository", RETRIEVE, k.retrieve(unique_id(found[0])))
-    assert answer.errors() == ["DMPAccessDeniedByRightsService"]
+    authors = {
+        row["author_structure"]
+        for row in host.store.connect().execute(
+            f"SELECT author_structure FROM xds_document WHERE entry_uuid IN ({','.join('?' * len(found))})",
+            found,
+        )
+    }
+    assert authors == {"1990000017"}
+    metadata = client.post("registry", RSQ, k.find_documents())
+    assert metadata.fault() == "DMPAccessDeniedByRightsService" and metadata.status == 500
+    unique = host.store.connect().execute(
+        "SELECT unique_id FROM xds_document WHERE entry_uuid = ?", (found[0],)
+    )
+    answer = client.post("repository", RETRIEVE, k.retrieve(unique.fetchone()[0]))
+    assert answer.fault() == "DMPAccessDeniedByRightsService"
 
 
 def test_get_documents_and_related_queries(connect: Connect) -> None:

@@ -25,13 +25,16 @@ def update(client: k.HostClient, payload: etree._Element) -> k.Answer:
     return answer
 
 
-def own_document(client: k.HostClient, host: DmpHost, **spec: object) -> tuple[k.DocSpec, etree._Element]:
+def own_document(
+    client: k.HostClient, host: DmpHost, return_type: str = "LeafClass", **spec: object
+) -> tuple[k.DocSpec, etree._Element]:
+    """Send a document, then find it back (its metadata, or only its reference: ObjectRef)."""
     document = k.DocSpec(**spec)  # type: ignore[arg-type]
     assert send(client, feed_for(client, document)).payload.get("status") == k.SUCCESS
-    found = client.post(
-        "registry", RSQ, k.stored_query(k.GET_DOCUMENTS, XDSDocumentEntryUniqueId=f"'{document.unique_id}'")
-    )
-    entry = found.payload.find(f".//{{{k.RIM}}}ExtrinsicObject")
+    query = k.stored_query(k.GET_DOCUMENTS, return_type, XDSDocumentEntryUniqueId=f"'{document.unique_id}'")
+    found = client.post("registry", RSQ, query)
+    kind = "ExtrinsicObject" if return_type == "LeafClass" else "ObjectRef"
+    entry = found.payload.find(f".//{{{k.RIM}}}{kind}")
     assert entry is not None, found.errors()
     return document, entry
 
@@ -136,7 +139,8 @@ def test_status_rights(connect: Connect, host: DmpHost) -> None:
     assert update(structure, k.update_status(ident, k.APPROVED, k.DELETED)).errors() == [
         "DMPAccessDeniedByRightsService"
     ]
-    _mine, mine_entry = own_document(structure, host, facility="SA01", practice="ETABLISSEMENT")
+    # Indirect mode finds the reference of its own document (ObjectRef), then deletes it.
+    _mine, mine_entry = own_document(structure, host, "ObjectRef", facility="SA01", practice="ETABLISSEMENT")
     refs = structure.post("registry", RSQ, k.find_documents("ObjectRef"))
     assert mine_entry.get("id") in [r.get("id") for r in refs.payload.iter(f"{{{k.RIM}}}ObjectRef")]
     assert (

@@ -92,6 +92,13 @@ class Answer:
     def errors(self) -> list[str]:
         return [e.get("errorCode", "") for e in self.envelope.iter(f"{{{RS}}}RegistryError")]
 
+    def fault(self) -> str | None:
+        """The SOAP 1.2 fault's DMP subcode (``dmp:`` prefix removed), None for an answer."""
+        value = self.envelope.find(
+            f"{{{SOAP}}}Body/{{{SOAP}}}Fault/{{{SOAP}}}Code/{{{SOAP}}}Subcode/{{{SOAP}}}Value"
+        )
+        return None if value is None else (value.text or "").strip().split(":")[-1]
+
     def contexts(self) -> list[str]:
         return [e.get("codeContext", "") for e in self.envelope.iter(f"{{{RS}}}RegistryError")]
 
