@@ -11,7 +11,7 @@ import argparse
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from app.cli.dmp import ins_of
 from app.config.settings import Settings
@@ -21,6 +21,9 @@ from app.services.identity import DocumentType, IdentityLifecycle
 from app.services.training import sandbox_patient
 from app.store.identities import IdentityEvent
 from app.store.local_store import LocalStore
+
+if TYPE_CHECKING:
+    from app.services.qualification import StrictTraits
 
 # --document: short names for the RNIV's documents of high trust (app.services.identity.DocumentType)
 DOCUMENTS = {
@@ -142,11 +145,8 @@ def _ins_label(matricule: str, oid: str) -> str:
     return f"{ins.matricule.grouped()} — OID {oid} ({ins.oid.label})"
 
 
-def print_strict(strict: object, out: TextIO) -> None:
+def print_strict(strict: StrictTraits, out: TextIO) -> None:
     """The strict traits (INSi's when INSi answered), the INS and its history, the used names."""
-    from app.services.qualification import StrictTraits
-
-    assert isinstance(strict, StrictTraits)
     source = "téléservice INSi" if strict.from_insi else "saisis ou reçus, non confirmés par INSi"
     print(f"Traits stricts ({source}) :", file=out)
     rows = (

@@ -356,12 +356,14 @@ def _card_date(card: str, today: dt.date) -> str:
 
 
 def vitale_beneficiary(card: VitaleRead, chosen: Beneficiary) -> insi.VitaleBeneficiary:
-    """SANDBOX ONLY: the stand-in of the Vitale assertion for the chosen beneficiary."""
+    """SANDBOX ONLY: the stand-in of the Vitale assertion for the chosen beneficiary: the holder's
+    and the beneficiary's own NIR, the birth date and the rank. The name on the card is not sent as
+    ``NomNaissance`` (optional): it may be the used name (a married name) and turn the search into
+    a 01 [UNSURE]."""
     return insi.VitaleBeneficiary(
         card.read_at,
         chosen.rank,
         _card_date(chosen.birth_date, card.read_at.date()),
-        birth_name=chosen.surname or None,
         holder=card.holder,
         own=chosen.own_nir,
     )
