@@ -136,6 +136,20 @@ def hot_folder(window: MainWindow, patient: Patient) -> Path:
     return folder
 
 
+def recovered_identity(window: MainWindow, patient: Patient) -> None:
+    """The patient's INSi answer recorded (the sandbox's stand-in for the teleservice), no identity
+    document checked yet: récupérée, what the patient panel and « Qualifier l'identité » then show."""
+    import datetime as dt
+
+    from app.services.identity import IdentityLifecycle, InsiAnswer
+
+    assert window.workspace.store is not None and patient.traits is not None
+    answer = InsiAnswer(patient.ins, patient.traits, "BAC-A-SABLE-INSI", dt.datetime.now(dt.UTC))
+    IdentityLifecycle(window.workspace.store.db).record_insi(
+        patient.ins, patient.traits, answer, "screenshots"
+    )
+
+
 def locked_config() -> Any:
     """The settings as a hospital's IT would lock them (a machine policy)."""
     import tempfile
@@ -161,7 +175,8 @@ def main() -> None:
     window.show()
     window._show_connection(window.workspace.connection)
     p01 = sandbox_patient("P01")
-    assert p01 is not None
+    assert p01 is not None and p01.traits is not None and window.workspace.store is not None
+    qualify_demo_identity(window.workspace.store.db, p01.ins, p01.traits, by="screenshots")
     send_pdf(window, p01)
     window.patient_panel.select(p01)
     wait(lambda: window.overview is not None and window.pending == 0 and window.documents.visible_documents())
@@ -211,6 +226,20 @@ def main() -> None:
     wait(lambda: True)
     shot(window, "dossier-de-depot")
     window.workspace.hot_folder.stop()
+    window.tabs.setCurrentIndex(0)
+    p04 = sandbox_patient("P04")
+    assert p04 is not None
+    recovered_identity(window, p04)
+    window.patient_panel.select(p04)
+    wait(lambda: window.overview is not None and window.pending == 0 and window.patient_panel.identity)
+    shot(window, "identite")
+    identity = window.patient_panel.open_qualification()
+    assert identity is not None
+    wait(lambda: identity.state is not None)
+    identity.confirm.setChecked(True)
+    wait(lambda: True)
+    shot(identity, "qualifier-identite")
+    identity.close()
     p07 = sandbox_patient("P07")
     assert p07 is not None
     window.tabs.setCurrentIndex(0)
