@@ -211,7 +211,7 @@ def main() -> None:
     window.batch.check_rows()
     wait(lambda: "Vérification faite" in window.batch.message.text())
     shot(window, "secretariat")
-    picker = PatientPicker(window.batch.known, window)
+    picker = PatientPicker(window.batch.known, window, window.batch.known_statuses)
     picker.search.setText("dur")
     picker.show()
     wait(lambda: True)

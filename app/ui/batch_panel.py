@@ -19,6 +19,7 @@ from app.dmp_client.core.hl7v3 import DmpState
 from app.dmp_client.core.valuesets import value_sets
 from app.errors import USER_FACING_ERRORS, IdentityNotQualified
 from app.ins import IdentityTraits, Ins, InsError
+from app.services.identity import IdentityStatus
 from app.services.patients import KnownPatient, PatientDirectory, find_ins, search
 from app.services.training import sandbox_patients
 from app.services.workspace import IdentityState, Patient, Workspace
@@ -182,6 +183,18 @@ def known_patients(
     entries = store.queue.entries() if store is not None else []
     sandbox = sandbox_patients() if workspace.settings.is_sandbox else []
     return directory.known(entries, sandbox, extra=opened)
+
+
+def known_statuses(workspace: Workspace, known: list[KnownPatient]) -> dict[str, IdentityStatus]:
+    """The identity status here of each known patient (off the GUI thread; none without a base)."""
+    statuses: dict[str, IdentityStatus] = {}
+    for k in known:
+        ins, traits = k.patient.ins, k.patient.traits
+        try:
+            statuses[ins.matricule.value] = workspace.identity(ins, traits).status
+        except USER_FACING_ERRORS:
+            break  # no local base: nothing is said rather than a guess
+    return statuses
 
 
 def names_in(name: str) -> set[str]:
@@ -358,10 +371,18 @@ def check_on_host(
 
 class PatientPicker(qt.QDialog):
     """Choose a row's patient among the known ones: a search field (name, birth date, INS; accents
-    and case ignored) over the list, each patient with its provenance and INS status."""
+    and case ignored) over the list, each patient with its provenance and its identity status on this
+    workstation (``statuses``, the lifecycle's, read off the GUI thread; never the status a source
+    claims)."""
 
-    def __init__(self, known: list[KnownPatient], parent: qt.QWidget | None = None) -> None:
+    def __init__(
+        self,
+        known: list[KnownPatient],
+        parent: qt.QWidget | None = None,
+        statuses: dict[str, IdentityStatus] | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.statuses = statuses or {}
         self.setWindowTitle("Choisir le patient du document")
         self.known = known
         self.search = qt.QLineEdit(placeholderText="nom, prénom, date de naissance (JJ/MM/AAAA) ou INS…")
@@ -385,9 +406,9 @@ class PatientPicker(qt.QDialog):
         found = search(self.known, self.search.text())
         for known in found:
             p = known.patient
-            item = qt.QListWidgetItem(
-                f"{patient_text(p.ins, p.traits)}\n   {known.provenance} · {known.ins_status}"
-            )
+            status = self.statuses.get(p.ins.matricule.value)
+            said = f"identité {status.value} sur ce poste" if status else "statut de l'identité non lu"
+            item = qt.QListWidgetItem(f"{patient_text(p.ins, p.traits)}\n   {known.provenance} · {said}")
             item.setData(qt.Qt.ItemDataRole.UserRole, p)
             self.list.addItem(item)
         if found:
@@ -412,6 +433,7 @@ class BatchPanel(qt.QWidget):
         self.directory = directory or PatientDirectory()
         self.rows: list[Row] = []
         self.known: list[KnownPatient] = []  # the patients rows can be matched to (known_patients)
+        self.known_statuses: dict[str, IdentityStatus] = {}  # INS matricule -> identity status here
         self._polling = False
         self._job: Cancel | None = None
         self._guard = Guard(self)
@@ -476,8 +498,8 @@ class BatchPanel(qt.QWidget):
 
         opened, directory, workspace = self.patients(), self.directory, self.workspace
 
-        def added(result: tuple[list[Found], list[KnownPatient]]) -> None:
-            found, self.known = result
+        def added(result: tuple[list[Found], list[KnownPatient], dict[str, IdentityStatus]]) -> None:
+            found, self.known, self.known_statuses = result
             present = {r.found.path for r in self.rows}
             for item in found:
                 if item.path not in present:
@@ -486,7 +508,11 @@ class BatchPanel(qt.QWidget):
             self.refresh_identities()
 
         failed = self._guard(lambda e: self.message.say("Dossier ou fichier illisible. [DMP-FICHIER]", True))
-        work = lambda: (scan(paths), known_patients(directory, opened, workspace))  # noqa: E731
+
+        def work() -> tuple[list[Found], list[KnownPatient], dict[str, IdentityStatus]]:
+            known = known_patients(directory, opened, workspace)
+            return scan(paths), known, known_statuses(workspace, known)
+
         run_in_background(work, self._guard(added), failed)
 
     def _add_row(self, row: Row) -> None:
@@ -522,7 +548,7 @@ class BatchPanel(qt.QWidget):
 
     def pick_patient(self, row: Row) -> None:
         """The picker over every known patient; the chosen one becomes the row's patient."""
-        picker = PatientPicker(self.known, self)
+        picker = PatientPicker(self.known, self, self.known_statuses)
         if row.patient is not None:
             picker.search.setText(row.patient.ins.matricule.value)
         if picker.exec() == qt.QDialog.DialogCode.Accepted and (patient := picker.chosen()) is not None:
