@@ -17,7 +17,7 @@ from app.config.layers import KEYS, SANDBOX_AUTHOR, SANDBOX_HOST_URL, Config, In
 from app.config.layers import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
 from app.dmp_client.bounds import DEFAULT_MAX_RESPONSE_BYTES
 from app.dmp_client.core.context import Software
-from app.dmp_client.insi_client import InsiSettings
+from app.dmp_client.insi_settings import InsiSettings
 from app.dmp_client.options import StructureCredentials as StructureCredentials
 from app.dmp_client.structure_keys import is_encrypted
 from app.dmp_client.transport import Timeouts

@@ -27,6 +27,7 @@ from app.store.sender import CredentialsUnavailable
 
 if TYPE_CHECKING:  # the card stack (pkcs11) is imported at first use
     from app.card.cps import PinPrompt
+    from app.card.session import CardSession
 
 JournalFailure = Callable[[Exception], None]
 
@@ -196,6 +197,17 @@ class DmpSession:
             if self._client is None:
                 raise NotConnected()
             return self._client
+
+    @property
+    def card(self) -> CardSession | None:
+        """The open card session of a card login (INSi goes over the same card), else None."""
+        with self.lock:
+            card = self._card
+        if card is None:
+            return None
+        from app.card.session import CardSession as Card  # deferred: the card stack
+
+        return card if isinstance(card, Card) else None
 
     @property
     def connected(self) -> bool:

@@ -200,3 +200,22 @@ class InsiOtherPerson(InsiMalformedResponse):
         "L'identité renvoyée par INSi ne correspond pas au bénéficiaire choisi sur la carte Vitale "
         "(date de naissance différente) : elle a été écartée."
     )
+
+
+class StructuredHandoffInvalid(DmpClientError):
+    """The EHR's hand-off for a structured document (VSM, vaccination note) is unreadable or
+    incomplete: nothing is built or sent (the message names the field)."""
+
+    code = "DMP-DONNEES-STRUCTUREES"
+    user_message = "Les données transmises par le logiciel métier pour le document structuré sont invalides."
+
+
+class StructuredHandoffOtherPatient(StructuredHandoffInvalid):
+    """The hand-off names a patient other than the one the document is sent for (identity
+    vigilance): nothing is built or sent."""
+
+    code = "DMP-DONNEES-AUTRE-PATIENT"
+    user_message = (
+        "Les données du logiciel métier concernent un autre patient que celui choisi : "
+        "aucun document n'a été préparé ni envoyé (vigilance sur l'identité)."
+    )
