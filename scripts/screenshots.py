@@ -136,18 +136,18 @@ def hot_folder(window: MainWindow, patient: Patient) -> Path:
     return folder
 
 
-def recovered_identity(window: MainWindow, patient: Patient) -> None:
-    """The patient's INSi answer recorded (the sandbox's stand-in for the teleservice), no identity
-    document checked yet: récupérée, what the patient panel and « Qualifier l'identité » then show."""
-    import datetime as dt
+def with_insi(session: SandboxSession, workspace: Any) -> Any:
+    """The sandbox INSi host in-process beside the DMP host, the workspace pointed at it."""
+    import dataclasses
 
-    from app.services.identity import IdentityLifecycle, InsiAnswer
+    from app.dmp_client.insi_client import InsiSettings
+    from sandbox.insi.server import InsiConfig, InsiHost, serve_in_thread
 
-    assert window.workspace.store is not None and patient.traits is not None
-    answer = InsiAnswer(patient.ins, patient.traits, "BAC-A-SABLE-INSI", dt.datetime.now(dt.UTC))
-    IdentityLifecycle(window.workspace.store.db).record_insi(
-        patient.ins, patient.traits, answer, "screenshots"
-    )
+    host = InsiHost(("127.0.0.1", 0), InsiConfig(session.folder / "pki"))
+    serve_in_thread(host)
+    insi = InsiSettings(f"https://localhost:{host.server_address[1]}/lps", "BAC-A-SABLE", 10.0)
+    workspace.settings = dataclasses.replace(workspace.settings, insi=insi)
+    return host
 
 
 def locked_config() -> Any:
@@ -168,7 +168,9 @@ def locked_config() -> Any:
 def main() -> None:
     app = create_application()
     session = SandboxSession()
-    window = MainWindow(session.gp_workspace(), monitor_cards=False)
+    workspace = session.gp_workspace()
+    insi_host = with_insi(session, workspace)
+    window = MainWindow(workspace, monitor_cards=False)
     screen = app.primaryScreen().availableGeometry()
     if screen.width() > 1366 or screen.height() > 768:  # offscreen or a large screen: a laptop's size
         window.resize(1366, 768)
@@ -229,17 +231,20 @@ def main() -> None:
     window.tabs.setCurrentIndex(0)
     p04 = sandbox_patient("P04")
     assert p04 is not None
-    recovered_identity(window, p04)
-    window.patient_panel.select(p04)
+    window.patient_panel.select(p04)  # never qualified on this workstation: provisoire
     wait(lambda: window.overview is not None and window.pending == 0 and window.patient_panel.identity)
-    shot(window, "identite")
     identity = window.patient_panel.open_qualification()
     assert identity is not None
     wait(lambda: identity.state is not None)
+    identity.verify_button.click()  # the sandbox INSi host verifies the INS: récupérée
+    wait(lambda: not identity._insi_busy and identity.state is not None and identity.state.stored is not None)
+    wait(lambda: window.patient_panel.status.text().endswith("récupérée"))
     identity.confirm.setChecked(True)
     wait(lambda: True)
     shot(identity, "qualifier-identite")
     identity.close()
+    wait(lambda: True)
+    shot(window, "identite")
     p07 = sandbox_patient("P07")
     assert p07 is not None
     window.tabs.setCurrentIndex(0)
@@ -257,6 +262,7 @@ def main() -> None:
     shot(settings, "reglages")
     settings.close()
     window.close()
+    insi_host.shutdown()
     session.close()
     app.quit()
 

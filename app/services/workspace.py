@@ -30,7 +30,7 @@ from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.documents import HistoryBatch
 from app.errors import ActionUnavailable, InputFileError, LocalStoreUnavailable, UsageError
-from app.ins import IdentityTraits, Ins
+from app.ins import IdentityTraits, Ins, InsError
 from app.services.session import (
     AttachedLogin,
     CardLogin,
@@ -67,6 +67,7 @@ class Patient:
     insc: str | None = None
     used_name: str | None = None  # nom utilisé (Vitale card, EHR), shown beside the strict traits
     used_first_name: str | None = None
+    vitale_rank: int | None = None  # the beneficiary's rank on the Vitale card it was read from
 
     def __repr__(self) -> str:
         return f"Patient(source={self.source!r})"
@@ -82,6 +83,7 @@ class IdentityState:
     stored: StoredIdentity | None
     events: tuple[IdentityEvent, ...]
     differs: tuple[str, ...] = ()
+    history: tuple[Ins, ...] = ()  # INSHISTO of the last INSi answer (earlier INS of the person)
 
     @property
     def qualified(self) -> bool:
@@ -309,13 +311,13 @@ class Workspace:
         given are the recorded ones (other traits: provisoire, the proofs were about the others)."""
         life = self._lifecycle()
         stored = life.get(ins)
-        events = tuple(life.history(ins)) if stored is not None else ()
         if stored is None:
-            return IdentityState(IdentityStatus.PROVISOIRE, None, events)
+            return IdentityState(IdentityStatus.PROVISOIRE, None, ())
+        events = tuple(life.history(ins))
         differs = tuple(str(t) for t in stored.traits.differences(traits)) if traits is not None else ()
         if traits is None or differs:
             return IdentityState(IdentityStatus.PROVISOIRE, stored, events, differs or ("traits",))
-        return IdentityState(stored.status, stored, events)
+        return IdentityState(stored.status, stored, events, (), _ins_history(stored))
 
     def check_identity_document(
         self, ins: Ins, traits: IdentityTraits, document: DocumentType, checked_by: str
@@ -361,6 +363,19 @@ class Workspace:
         self.hot_folder.stop()
         self.disconnect()
         self._folder.cleanup()
+
+
+def _ins_history(stored: StoredIdentity) -> tuple[Ins, ...]:
+    """The INSHISTO kept with the INSi proof (``historique``: [matricule, OID] pairs, identity.py);
+    an entry that no longer parses is not shown (the base keeps it)."""
+    entries = (stored.insi or {}).get("historique")
+    found = []
+    for entry in entries if isinstance(entries, list) else []:
+        try:
+            found.append(Ins.parse(str(entry[0]), str(entry[1])))
+        except (IndexError, TypeError, KeyError, InsError):
+            continue
+    return tuple(found)
 
 
 def private_file_stem(unique_id: str) -> str:

@@ -712,6 +712,8 @@ class BatchPanel(qt.QWidget):
         dialog = IdentityDialog(self.workspace, patient, self)
         dialog.setAttribute(qt.Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.changed.connect(self._guard(lambda state: self._qualified(ins, state)))
+        if row.source != "sidecar":  # INSi's identity becomes the row's patient (a sidecar's stays)
+            dialog.replaced.connect(self._guard(lambda new: self.set_patient(row, new)))
         dialog.open()
         return dialog
 

@@ -1,13 +1,17 @@
 """The patient identity on screen (issue 17): the status badge (colour *and* text), what is left to do
 when the identity is not qualifiée, the strict traits, and the « Qualifier l'identité » dialog (the
-identity document checked, by whom; the INSi calls). Everything is read and changed through the
-workspace (``app.services.workspace``: the lifecycle of ``app.services.identity``) off the GUI thread;
-the status shown is the lifecycle's, never the one a source claims."""
+INSi calls: verification of the INS held, search by traits with the 01/02 guidance, search with the
+Vitale card for the chosen beneficiary; the identity document checked, by whom). Everything is read
+and changed through the workspace (``app.services.workspace``: the lifecycle of
+``app.services.identity`` and the flows of ``app.services.qualification``) off the GUI thread; the
+status shown is the lifecycle's, never the one a source claims."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from app.ins import IdentityTraits, Ins
 from app.services.identity import DocumentType, IdentityStatus
@@ -16,6 +20,9 @@ from app.ui import qt
 from app.ui.dialogs import OID_LABELS
 from app.ui.errors import describe
 from app.ui.tasks import run_in_background
+
+if TYPE_CHECKING:
+    from app.services.qualification import InsiOutcome, StrictTraits
 
 # The badge: a symbol, the status word and a colour; the text alone says it all (never colour alone).
 BADGES = {
@@ -111,20 +118,44 @@ def event_lines(state: IdentityState) -> list[str]:
 
 
 def ins_history_lines(state: IdentityState) -> list[str]:
-    """The INS history INSi returned (INSHISTO: earlier INS of the person, kept with their dates)."""
+    """The INS history INSi returned (INSHISTO: earlier INS of the person), kept with the INSi proof."""
     insi = state.stored.insi if state.stored is not None and not state.differs else None
     if not insi:
         return ["INSi non interrogé"]
-    entries = insi.get("historique")
-    if not isinstance(entries, list) or not entries:
+    if not state.history:
         return ["aucun INS antérieur (INSi)"]
-    lines = []
-    for entry in entries:
-        if isinstance(entry, dict):
-            dates = " – ".join(str(entry[k]) for k in ("debut", "fin") if entry.get(k))
-            said = f"{entry.get('matricule', '?')} ({entry.get('oid', '?')})"
-            lines.append(f"{said}, {dates}" if dates else said)
-    return lines
+    return [f"{ins.matricule.grouped()} (ancien INS)" for ins in state.history]
+
+
+def lunar_french(date: str) -> str:
+    """INSi's DateLunaire AAAA-MM-JJ as JJ/MM/AAAA (00 kept)."""
+    return f"{date[8:10]}/{date[5:7]}/{date[0:4]}" if len(date) == 10 else date
+
+
+def insi_rows(strict: StrictTraits, patient: Patient) -> list[tuple[str, str]]:
+    """The strict traits as INSi returned them (verbatim), the used name beside."""
+    used_name = f"   · nom utilisé : {patient.used_name}" if patient.used_name else ""
+    used_first = f"   · prénom utilisé : {patient.used_first_name}" if patient.used_first_name else ""
+    ins = Ins.parse(strict.matricule, strict.oid)
+    return [
+        ("Nom de naissance", strict.birth_name + used_name),
+        ("1er prénom de naissance", strict.first_name + used_first),
+        ("Prénoms de naissance", strict.first_names),
+        ("Sexe", strict.sex),
+        ("Date de naissance", lunar_french(strict.birth_date)),
+        ("Lieu de naissance (INSEE)", strict.birth_place or "non renseigné"),
+        ("Matricule INS", ins.matricule.grouped()),
+        ("OID", oid_text(ins)),
+    ]
+
+
+def outcome_text(outcome: InsiOutcome) -> str:
+    """What INSi said, what was recorded, and what to do next (01/02: the prescribed next step)."""
+    lines = [outcome.message]
+    lines += outcome.warnings
+    if outcome.next_step and outcome.next_step not in outcome.message:
+        lines.append(f"Étape suivante : {outcome.next_step}")
+    return "\n".join(lines)
 
 
 def oid_text(ins: Ins) -> str:
@@ -166,6 +197,7 @@ class IdentityDialog(qt.QDialog):
     qualifiée; the badge follows (``changed``)."""
 
     changed = qt.Signal(object)  # IdentityState, after each change
+    replaced = qt.Signal(object)  # Patient: INSi gave another INS or other traits, which make the identity
 
     def __init__(self, workspace: Workspace, patient: Patient, parent: qt.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -197,6 +229,32 @@ class IdentityDialog(qt.QDialog):
             self.trait_labels[name] = label
             form.addRow(name, label)
         layout.addWidget(traits)
+
+        insi = qt.QGroupBox("Téléservice INSi")
+        insi_layout = qt.QVBoxLayout(insi)
+        buttons_row = qt.QHBoxLayout()
+        self.verify_button = qt.QPushButton("&Vérifier l'INS auprès d'INSi")
+        self.verify_button.setToolTip("L'INS et les traits connus, vérifiés par le téléservice INSi")
+        self.search_button = qt.QPushButton("Rechercher par les &traits")
+        self.search_button.setToolTip(
+            "Saisie manuelle : recherche par nom, premier prénom, sexe et date de naissance ; si INSi "
+            "trouve plusieurs identités (02), les autres prénoms puis le lieu de naissance sont ajoutés"
+        )
+        self.vitale_button = qt.QPushButton("Avec la carte V&itale")
+        rank = patient.vitale_rank
+        self.vitale_button.setToolTip(
+            f"Lire la carte Vitale et interroger INSi pour le bénéficiaire de rang {rank}"
+            if rank is not None
+            else "Patient non lu sur une carte Vitale : vérifiez l'INS ou recherchez par les traits"
+        )
+        for widget in (self.verify_button, self.search_button, self.vitale_button):
+            buttons_row.addWidget(widget)
+        insi_layout.addLayout(buttons_row)
+        self.insi_result = qt.QLabel("INSi non interrogé depuis cette fenêtre.")
+        self.insi_result.setObjectName("resultat-insi")
+        self.insi_result.setWordWrap(True)
+        insi_layout.addWidget(self.insi_result)
+        layout.addWidget(insi)
 
         document = qt.QGroupBox("Pièce d'identité vérifiée")
         doc_form = qt.QFormLayout(document)
@@ -241,8 +299,12 @@ class IdentityDialog(qt.QDialog):
         self.confirm.toggled.connect(self._enable)
         self.checked_by.textChanged.connect(self._enable)
         self.confirm_button.clicked.connect(self.check_document)
+        self.verify_button.clicked.connect(lambda: self.call_insi("verify"))
+        self.search_button.clicked.connect(lambda: self.call_insi("search"))
+        self.vitale_button.clicked.connect(lambda: self.call_insi("vitale"))
         self.resize(620, 640)
         self._alive = True
+        self._insi_busy = False
         self.destroyed.connect(self._gone)
         self.refresh()
 
@@ -251,9 +313,16 @@ class IdentityDialog(qt.QDialog):
 
     # -- reading --------------------------------------------------------------------------------
 
-    def refresh(self) -> None:
+    def refresh(self, announce: bool = False) -> None:
+        """Read the identity again; ``announce``: tell ``changed`` once read (after an INSi call)."""
         style_badge(self.badge, None)
-        read_identity(self.workspace, self.patient, self._guard(self.show_state), self._guard(self._failed))
+
+        def read(state: IdentityState) -> None:
+            self.show_state(state)
+            if announce:
+                self.changed.emit(state)
+
+        read_identity(self.workspace, self.patient, self._guard(read), self._guard(self._failed))
 
     def _guard(self, fn: Callable[..., None]) -> Callable[..., None]:
         return lambda *args: fn(*args) if self._alive else None
@@ -265,7 +334,7 @@ class IdentityDialog(qt.QDialog):
         self.todo.setVisible(not state.qualified)
         insi = state.stored.insi if state.stored is not None and not state.differs else None
         self.traits_source.setText(
-            f"Traits confirmés par la réponse INSi {insi.get('reponse', '')} du {insi.get('le', '')[:10]}."
+            f"Traits confirmés par le téléservice INSi (réponse « {insi.get('reponse', '')} »)."
             if insi
             else "Traits de la source du patient, non confirmés par le téléservice INSi sur ce poste."
         )
@@ -293,6 +362,11 @@ class IdentityDialog(qt.QDialog):
             and bool(self.checked_by.text().strip())
         )
         self.confirm_button.setEnabled(ready)
+        has_traits = self.patient.traits is not None and self._insi_busy is False
+        self.verify_button.setEnabled(has_traits)
+        self.search_button.setEnabled(has_traits)
+        sandbox = self.workspace.settings.is_sandbox  # a real Vitale card is read by the EHR
+        self.vitale_button.setEnabled(has_traits and sandbox and self.patient.vitale_rank is not None)
 
     # -- changing -------------------------------------------------------------------------------
 
@@ -322,3 +396,50 @@ class IdentityDialog(qt.QDialog):
             self._guard(done),
             self._guard(failed),
         )
+
+    def call_insi(self, how: str) -> None:
+        """One INSi flow off the GUI thread: ``verify`` (the INS held), ``search`` (by traits, 01/02
+        steps), ``vitale`` (the Vitale card, for this beneficiary). The answer is recorded by the
+        flow; the badge, the strict traits and the patient follow."""
+        patient, workspace, traits = self.patient, self.workspace, self.patient.traits
+        if traits is None:
+            return
+        from app.services import identity_desk as desk  # the INSi stack: loaded at the first call
+
+        work = {
+            "verify": lambda: desk.insi_verify(workspace, patient),
+            "search": lambda: desk.insi_search(workspace, traits),
+            "vitale": lambda: desk.insi_vitale(workspace, patient.vitale_rank),
+        }[how]
+        self._insi_busy = True
+        self._enable()
+        self.insi_result.setStyleSheet("")
+        self.insi_result.setText("Interrogation du téléservice INSi…")
+
+        def done(outcome: InsiOutcome) -> None:
+            self._insi_busy = False
+            found = outcome.ins is not None and outcome.stored is not None
+            self.insi_result.setText(outcome_text(outcome))
+            self.insi_result.setStyleSheet("" if found else "color: #a40000")
+            if outcome.strict is not None and found:
+                for name, value in insi_rows(outcome.strict, patient):
+                    self.trait_labels[name].setText(value)
+            stored = outcome.stored
+            if found and stored is not None and outcome.ins is not None:
+                differs = patient.traits is None or bool(stored.traits.differences(patient.traits))
+                if outcome.ins != patient.ins or differs:  # INSi's identity is the one used from now on
+                    self.patient = dataclasses.replace(
+                        patient, ins=outcome.ins, traits=stored.traits, ins_status=outcome.status.value,
+                        source=f"{patient.source} → INSi",
+                    )  # fmt: skip
+                    self.replaced.emit(self.patient)
+            self.refresh(announce=True)
+
+        def failed(error: BaseException) -> None:
+            self._insi_busy = False
+            code, message = describe(error)
+            self.insi_result.setText(f"{message} [{code}]")
+            self.insi_result.setStyleSheet("color: #a40000")
+            self._enable()
+
+        run_in_background(work, self._guard(done), self._guard(failed))

@@ -96,7 +96,8 @@ def patients_from_beneficiaries(beneficiaries: list[Beneficiary]) -> list[Patien
         role = "assuré" if nir else "ayant droit"
         patients.append(
             Patient(match.ins, match.traits, "récupérée", f"carte Vitale (rang {beneficiary.rank}, {role})",
-                    insc.value if insc else None, beneficiary.surname or None, beneficiary.first_name or None)
+                    insc.value if insc else None, beneficiary.surname or None, beneficiary.first_name or None,
+                    beneficiary.rank)
         )  # fmt: skip
     return patients
 
@@ -302,13 +303,22 @@ class PatientPanel(QGroupBox):
         self.todo.setText(f"{said}Envoi au DMP refusé tant que l'identité n'est pas qualifiée.")
         self.todo.setVisible(True)
 
+    def _replace(self, old: Patient, new: Patient) -> None:
+        """INSi gave the identity (another INS, or its traits): it replaces the one shown, which is
+        not kept on screen (identity vigilance); the DMP is then read for the INSi identity."""
+        if not self._alive:
+            return
+        others = [c for c in self.candidates if c is not old and c.ins != new.ins]
+        self.set_candidates([new, *others], 0)
+
     def open_qualification(self) -> IdentityDialog | None:
         """« Qualifier l'identité » for the shown patient; the badge follows each change."""
         patient = self.patient
         if patient is None or self.workspace is None:
             return None
         dialog = IdentityDialog(self.workspace, patient, self)
-        dialog.changed.connect(lambda state: self._identity_read(patient, state))
+        dialog.changed.connect(lambda state: self._identity_read(dialog.patient, state))  # still shown?
+        dialog.replaced.connect(lambda new: self._replace(patient, new))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
