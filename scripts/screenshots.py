@@ -136,6 +136,20 @@ def hot_folder(window: MainWindow, patient: Patient) -> Path:
     return folder
 
 
+def with_insi(session: SandboxSession, workspace: Any) -> Any:
+    """The sandbox INSi host in-process beside the DMP host, the workspace pointed at it."""
+    import dataclasses
+
+    from app.dmp_client.insi_client import InsiSettings
+    from sandbox.insi.server import InsiConfig, InsiHost, serve_in_thread
+
+    host = InsiHost(("127.0.0.1", 0), InsiConfig(session.folder / "pki"))
+    serve_in_thread(host)
+    insi = InsiSettings(f"https://localhost:{host.server_address[1]}/lps", "BAC-A-SABLE", 10.0)
+    workspace.settings = dataclasses.replace(workspace.settings, insi=insi)
+    return host
+
+
 def locked_config() -> Any:
     """The settings as a hospital's IT would lock them (a machine policy)."""
     import tempfile
@@ -154,14 +168,17 @@ def locked_config() -> Any:
 def main() -> None:
     app = create_application()
     session = SandboxSession()
-    window = MainWindow(session.gp_workspace(), monitor_cards=False)
+    workspace = session.gp_workspace()
+    insi_host = with_insi(session, workspace)
+    window = MainWindow(workspace, monitor_cards=False)
     screen = app.primaryScreen().availableGeometry()
     if screen.width() > 1366 or screen.height() > 768:  # offscreen or a large screen: a laptop's size
         window.resize(1366, 768)
     window.show()
     window._show_connection(window.workspace.connection)
     p01 = sandbox_patient("P01")
-    assert p01 is not None
+    assert p01 is not None and p01.traits is not None and window.workspace.store is not None
+    qualify_demo_identity(window.workspace.store.db, p01.ins, p01.traits, by="screenshots")
     send_pdf(window, p01)
     window.patient_panel.select(p01)
     wait(lambda: window.overview is not None and window.pending == 0 and window.documents.visible_documents())
@@ -205,7 +222,7 @@ def main() -> None:
     window.batch.check_rows()
     wait(lambda: "Vérification faite" in window.batch.message.text())
     shot(window, "secretariat")
-    picker = PatientPicker(window.batch.known, window)
+    picker = PatientPicker(window.batch.known, window, window.batch.known_statuses)
     picker.search.setText("dur")
     picker.show()
     wait(lambda: True)
@@ -220,6 +237,23 @@ def main() -> None:
     wait(lambda: True)
     shot(window, "dossier-de-depot")
     window.workspace.hot_folder.stop()
+    window.tabs.setCurrentIndex(0)
+    p04 = sandbox_patient("P04")
+    assert p04 is not None
+    window.patient_panel.select(p04)  # never qualified on this workstation: provisoire
+    wait(lambda: window.overview is not None and window.pending == 0 and window.patient_panel.identity)
+    identity = window.patient_panel.open_qualification()
+    assert identity is not None
+    wait(lambda: identity.state is not None)
+    identity.verify_button.click()  # the sandbox INSi host verifies the INS: récupérée
+    wait(lambda: not identity._insi_busy and identity.state is not None and identity.state.stored is not None)
+    wait(lambda: window.patient_panel.status.text().endswith("récupérée"))
+    identity.confirm.setChecked(True)
+    wait(lambda: True)
+    shot(identity, "qualifier-identite")
+    identity.close()
+    wait(lambda: True)
+    shot(window, "identite")
     p07 = sandbox_patient("P07")
     assert p07 is not None
     window.tabs.setCurrentIndex(0)
@@ -237,6 +271,7 @@ def main() -> None:
     shot(settings, "reglages")
     settings.close()
     window.close()
+    insi_host.shutdown()
     session.close()
     app.quit()
 

@@ -30,8 +30,8 @@ from app.dmp_client.core.hl7v3 import DmpStatus
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.documents import HistoryBatch
-from app.errors import ActionUnavailable, InputFileError, LocalStoreUnavailable
-from app.ins import IdentityTraits, Ins
+from app.errors import ActionUnavailable, InputFileError, LocalStoreUnavailable, UsageError
+from app.ins import IdentityTraits, Ins, InsError
 from app.services.session import (
     AttachedLogin,
     CardLogin,
@@ -41,7 +41,7 @@ from app.services.session import (
 )
 from app.services.session import Connection as Connection  # re-exported (the GUI imports it here)
 from app.services.session import NotConnected as NotConnected
-from app.store.identities import not_qualified
+from app.store.identities import IdentityEvent, IdentityStatus, StoredIdentity, not_qualified
 from app.store.local_store import LocalStore
 from app.store.queue import Entry
 from app.store.request import SendMode, UploadRequest
@@ -49,6 +49,7 @@ from app.store.sender import DrainReport
 
 if TYPE_CHECKING:  # the card stack (pkcs11) and the hot folder (watchdog) are imported at first use
     from app.card.cps import PinPrompt
+    from app.services.identity import DocumentType, IdentityLifecycle
     from app.store.hotfolder import ErrorNote, HotFolder
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,35 @@ class Patient:
 
     ins: Ins
     traits: IdentityTraits | None
-    ins_status: str  # qualifiée, validée, récupérée, provisoire
+    ins_status: str  # as claimed by the source (EHR, sandbox): shown nowhere as the status (identity())
     source: str
     insc: str | None = None
+    used_name: str | None = None  # nom utilisé (Vitale card, EHR), shown beside the strict traits
+    used_first_name: str | None = None
+    vitale_rank: int | None = None  # the beneficiary's rank on the Vitale card it was read from
 
     def __repr__(self) -> str:
         return f"Patient(source={self.source!r})"
+
+
+@dataclass(frozen=True)
+class IdentityState:
+    """A patient identity as the lifecycle holds it on this workstation (app.services.identity), never
+    the status a source claims. ``differs``: the traits (names, never values) in which the patient's
+    traits differ from the recorded identity's, whose proofs then do not apply (status provisoire)."""
+
+    status: IdentityStatus
+    stored: StoredIdentity | None
+    events: tuple[IdentityEvent, ...]
+    differs: tuple[str, ...] = ()
+    history: tuple[Ins, ...] = ()  # INSHISTO of the last INSi answer (earlier INS of the person)
+
+    @property
+    def qualified(self) -> bool:
+        return self.status is IdentityStatus.QUALIFIEE
+
+    def __repr__(self) -> str:
+        return f"IdentityState(status={self.status.value!r})"
 
 
 @dataclass(frozen=True)
@@ -280,6 +304,46 @@ class Workspace:
             raise LocalStoreUnavailable("La base locale n'est pas disponible : statut de l'identité inconnu.")
         self.store.identities.require_qualified(ins, traits)
 
+    # -- the identity (issue 17): read and changed through the lifecycle, off the GUI thread -----
+
+    def _lifecycle(self) -> IdentityLifecycle:
+        from app.services.identity import IdentityLifecycle
+
+        if self.store is None:
+            raise LocalStoreUnavailable("La base locale n'est pas disponible : statut de l'identité inconnu.")
+        return IdentityLifecycle(self.store.db)
+
+    def identity(self, ins: Ins, traits: IdentityTraits | None) -> IdentityState:
+        """The identity's status here (never recorded: provisoire), its history, and whether the traits
+        given are the recorded ones (other traits: provisoire, the proofs were about the others)."""
+        life = self._lifecycle()
+        stored = life.get(ins)
+        if stored is None:
+            return IdentityState(IdentityStatus.PROVISOIRE, None, ())
+        events = tuple(life.history(ins))
+        differs = tuple(str(t) for t in stored.traits.differences(traits)) if traits is not None else ()
+        if traits is None or differs:
+            return IdentityState(IdentityStatus.PROVISOIRE, stored, events, differs or ("traits",))
+        return IdentityState(stored.status, stored, events, (), _ins_history(stored))
+
+    def check_identity_document(
+        self, ins: Ins, traits: IdentityTraits, document: DocumentType, checked_by: str
+    ) -> IdentityState:
+        """An identity document checked by ``checked_by`` (provisoire → validée, récupérée → qualifiée)."""
+        from app.services.identity import DocumentCheck
+
+        if not checked_by.strip():
+            raise UsageError("Indiquez qui a vérifié la pièce d'identité.")
+        check = DocumentCheck(document, checked_by.strip(), dt.datetime.now(dt.UTC))
+        self._lifecycle().check_document(ins, traits, check)
+        return self.identity(ins, traits)
+
+    def checker(self) -> str:
+        """Who checks an identity document by default: the professional connected with the card (with
+        the structure's certificate nobody is named: the person who saw the document types a name)."""
+        c = self.connection
+        return c.display_name if c is not None and c.mode is AuthMode.DIRECT else ""
+
     def _may_consult(self, patient: Patient) -> None:
         """[UNSURE] DMP_IDENTITE_CONSULTATION_QUALIFIEE = 1: the DMP is read only for a qualifiée
         identity (off by default: the sources found forbid feeding only; docs/identity.md)."""
@@ -306,6 +370,19 @@ class Workspace:
         self.hot_folder.stop()
         self.disconnect()
         self._folder.cleanup()
+
+
+def _ins_history(stored: StoredIdentity) -> tuple[Ins, ...]:
+    """The INSHISTO kept with the INSi proof (``historique``: [matricule, OID] pairs, identity.py);
+    an entry that no longer parses is not shown (the base keeps it)."""
+    entries = (stored.insi or {}).get("historique")
+    found = []
+    for entry in entries if isinstance(entries, list) else []:
+        try:
+            found.append(Ins.parse(str(entry[0]), str(entry[1])))
+        except (IndexError, TypeError, KeyError, InsError):
+            continue
+    return tuple(found)
 
 
 def private_file_stem(unique_id: str) -> str:

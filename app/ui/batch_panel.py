@@ -1,9 +1,12 @@
 """The secretariat's batch upload: reports matched to a patient and an author (``.dmp.json`` sidecar,
 else a known INS matricule in the file name, else a choice in the row), checked row by row (the queue's
-checks, the sidecar's rules), then only checked rows queued and drained off the GUI thread."""
+checks, the sidecar's rules, the identity qualifiée), then only checked rows queued and drained off the GUI
+thread. Each row shows its patient's identity status (the lifecycle's, read off the GUI thread) and, when
+it is not qualifiée, the way to qualify it (« Qualifier… », the identity dialog)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -15,15 +18,17 @@ from app.dmp_client.core.context import AuthMode
 from app.dmp_client.core.hl7v3 import DmpState
 from app.dmp_client.core.valuesets import value_sets
 from app.errors import USER_FACING_ERRORS, IdentityNotQualified
-from app.ins import IdentityTraits
+from app.ins import IdentityTraits, Ins, InsError
+from app.services.identity import IdentityStatus
 from app.services.patients import KnownPatient, PatientDirectory, find_ins, search
 from app.services.training import sandbox_patients
-from app.services.workspace import Patient, Workspace
+from app.services.workspace import IdentityState, Patient, Workspace
 from app.store.hotfolder import IGNORED_NAMES, IGNORED_SUFFIXES, SIDECAR
 from app.store.queue import STATE_LABELS, Entry, State
 from app.store.request import IncompleteRequest, UploadRequest
 from app.store.sidecar import MAX_SIDECAR, Problem, check_sidecar, problem
 from app.ui import qt
+from app.ui.identity_dialog import BADGES, IdentityDialog, badge_text
 from app.ui.queue_panel import (
     FINAL,
     Guard,
@@ -45,9 +50,12 @@ from app.ui.tasks import Cancel, run_in_background
 from app.ui.texts import count
 from app.ui.upload_panel import TypeCombo
 
-COLUMNS = ("Fichier", "Patient", "Identifié par", "Type", "Titre", "Vérification", "État", "Auteur", "Taille")
-FILE, PATIENT, SOURCE, TYPE, TITLE, CHECK, STATE, AUTHOR, SIZE = range(len(COLUMNS))
-WIDTHS = {FILE: 170, PATIENT: 280, TYPE: 190, TITLE: 170, CHECK: 240, STATE: 130, AUTHOR: 230}
+COLUMNS = (
+    "Fichier", "Patient", "Identifié par", "Type", "Titre", "Vérification", "État", "Auteur", "Taille",
+    "Identité",
+)  # fmt: skip
+FILE, PATIENT, SOURCE, TYPE, TITLE, CHECK, STATE, AUTHOR, SIZE, IDENTITY = range(len(COLUMNS))
+WIDTHS = {FILE: 170, PATIENT: 280, TYPE: 190, TITLE: 170, CHECK: 240, STATE: 130, AUTHOR: 230, IDENTITY: 150}
 SOURCES = {"sidecar": "fichier d'accompagnement", "name": "INS dans le nom", "manual": "choix manuel"}
 KEPT = (
     "Envoi interrompu : les documents déjà en file d'envoi ({}) y restent et partiront au prochain envoi "
@@ -66,6 +74,7 @@ ROW_STATES = {
 # An INS matricule (NIR-shaped: sex, year, month, department incl. 2A/2B, commune, order, key) in a
 # file name, not part of a longer number.
 INS_IN_NAME = re.compile(r"(?<![0-9])[1-8][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{8}(?![0-9])")
+QUALIFY_HINT = " → « Qualifier… » (colonne « Identité »), puis « Vérifier »."
 NEXT_STEP = "corrigez le document puis relancez-le depuis l'onglet « File d'envoi »"
 OTHER_INS = (
     "DEPOT-INS-DIFFERENT",
@@ -99,6 +108,47 @@ class Row:
     problems: list[Problem] = field(default_factory=list)
     entry: Entry | None = None
     editors: dict[int, Any] = field(default_factory=dict)  # column -> the row's editor (GUI side)
+    identity: IdentityState | None = None  # the identity status of the row's patient, as last read
+
+
+Identity = tuple[Ins, IdentityTraits]
+
+
+def sidecar_identity(sidecar: bytes | None) -> Identity | None:
+    """The sidecar's INS and traits, read tolerantly (a bad sidecar is refused by the check)."""
+    try:
+        data = json.loads(sidecar) if sidecar is not None else None
+        if not isinstance(data, dict):
+            return None
+        ins = Ins.parse(str(data["ins"]).strip(), str(data.get("oid", "")).strip())
+        traits = IdentityTraits.parse(
+            str(data["nom"]), str(data["prenoms"]), str(data["sexe"]), str(data["naissance"]),
+            str(data["lieu"]) if data.get("lieu") else None,
+        )  # fmt: skip
+    except (ValueError, KeyError, TypeError, InsError):
+        return None
+    return ins, traits
+
+
+def row_identity(row: Row) -> Identity | None:
+    """Whose identity the row would feed: its sidecar's, else its patient's (with traits)."""
+    if row.source == "sidecar":
+        return sidecar_identity(row.found.sidecar)
+    if row.patient is not None and row.patient.traits is not None:
+        return row.patient.ins, row.patient.traits
+    return None
+
+
+def identities(workspace: Workspace, targets: list[tuple[Row, Identity | None]]) -> list[tuple[Row, Any]]:
+    """Each row's identity state (off the GUI thread): an IdentityState, None (no identity yet), or
+    the error that kept it from being read."""
+    found: list[tuple[Row, Any]] = []
+    for row, target in targets:
+        try:
+            found.append((row, workspace.identity(*target) if target is not None else None))
+        except USER_FACING_ERRORS as error:
+            found.append((row, error))
+    return found
 
 
 Checked = tuple[UploadRequest | None, list[Problem]]
@@ -133,6 +183,18 @@ def known_patients(
     entries = store.queue.entries() if store is not None else []
     sandbox = sandbox_patients() if workspace.settings.is_sandbox else []
     return directory.known(entries, sandbox, extra=opened)
+
+
+def known_statuses(workspace: Workspace, known: list[KnownPatient]) -> dict[str, IdentityStatus]:
+    """The identity status here of each known patient (off the GUI thread; none without a base)."""
+    statuses: dict[str, IdentityStatus] = {}
+    for k in known:
+        ins, traits = k.patient.ins, k.patient.traits
+        try:
+            statuses[ins.matricule.value] = workspace.identity(ins, traits).status
+        except USER_FACING_ERRORS:
+            break  # no local base: nothing is said rather than a guess
+    return statuses
 
 
 def names_in(name: str) -> set[str]:
@@ -309,10 +371,18 @@ def check_on_host(
 
 class PatientPicker(qt.QDialog):
     """Choose a row's patient among the known ones: a search field (name, birth date, INS; accents
-    and case ignored) over the list, each patient with its provenance and INS status."""
+    and case ignored) over the list, each patient with its provenance and its identity status on this
+    workstation (``statuses``, the lifecycle's, read off the GUI thread; never the status a source
+    claims)."""
 
-    def __init__(self, known: list[KnownPatient], parent: qt.QWidget | None = None) -> None:
+    def __init__(
+        self,
+        known: list[KnownPatient],
+        parent: qt.QWidget | None = None,
+        statuses: dict[str, IdentityStatus] | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.statuses = statuses or {}
         self.setWindowTitle("Choisir le patient du document")
         self.known = known
         self.search = qt.QLineEdit(placeholderText="nom, prénom, date de naissance (JJ/MM/AAAA) ou INS…")
@@ -336,9 +406,9 @@ class PatientPicker(qt.QDialog):
         found = search(self.known, self.search.text())
         for known in found:
             p = known.patient
-            item = qt.QListWidgetItem(
-                f"{patient_text(p.ins, p.traits)}\n   {known.provenance} · {known.ins_status}"
-            )
+            status = self.statuses.get(p.ins.matricule.value)
+            said = f"identité {status.value} sur ce poste" if status else "statut de l'identité non lu"
+            item = qt.QListWidgetItem(f"{patient_text(p.ins, p.traits)}\n   {known.provenance} · {said}")
             item.setData(qt.Qt.ItemDataRole.UserRole, p)
             self.list.addItem(item)
         if found:
@@ -363,6 +433,7 @@ class BatchPanel(qt.QWidget):
         self.directory = directory or PatientDirectory()
         self.rows: list[Row] = []
         self.known: list[KnownPatient] = []  # the patients rows can be matched to (known_patients)
+        self.known_statuses: dict[str, IdentityStatus] = {}  # INS matricule -> identity status here
         self._polling = False
         self._job: Cancel | None = None
         self._guard = Guard(self)
@@ -373,8 +444,8 @@ class BatchPanel(qt.QWidget):
         self.table.setWordWrap(True)  # a row's problems are read in full in the row
         self.table.setSelectionMode(qt.QAbstractItemView.SelectionMode.ExtendedSelection)
         header = self.table.horizontalHeader()  # problems seen in the row, not scrolled away
-        for column in (CHECK, STATE):
-            header.moveSection(header.visualIndex(column), header.visualIndex(FILE) + 1 + (column == STATE))
+        for offset, column in enumerate((CHECK, STATE, IDENTITY), 1):
+            header.moveSection(header.visualIndex(column), header.visualIndex(FILE) + offset)
         self.message, self.progress = Notice(), busy_bar()
         self.cancel_button = button("Annuler", self.cancel)
         self.cancel_button.setVisible(False)
@@ -427,16 +498,21 @@ class BatchPanel(qt.QWidget):
 
         opened, directory, workspace = self.patients(), self.directory, self.workspace
 
-        def added(result: tuple[list[Found], list[KnownPatient]]) -> None:
-            found, self.known = result
+        def added(result: tuple[list[Found], list[KnownPatient], dict[str, IdentityStatus]]) -> None:
+            found, self.known, self.known_statuses = result
             present = {r.found.path for r in self.rows}
             for item in found:
                 if item.path not in present:
                     self._add_row(match(item, self.known))
             self._summarize()
+            self.refresh_identities()
 
         failed = self._guard(lambda e: self.message.say("Dossier ou fichier illisible. [DMP-FICHIER]", True))
-        work = lambda: (scan(paths), known_patients(directory, opened, workspace))  # noqa: E731
+
+        def work() -> tuple[list[Found], list[KnownPatient], dict[str, IdentityStatus]]:
+            known = known_patients(directory, opened, workspace)
+            return scan(paths), known, known_statuses(workspace, known)
+
         run_in_background(work, self._guard(added), failed)
 
     def _add_row(self, row: Row) -> None:
@@ -444,7 +520,8 @@ class BatchPanel(qt.QWidget):
         n = len(self.rows) - 1
         self.table.setRowCount(n + 1)
         for column, text in ((FILE, row.found.path.name), (SIZE, format_size(row.found.size)),
-                             (SOURCE, SOURCES[row.source]), (CHECK, "à vérifier"), (STATE, "—")):  # fmt: skip
+                             (SOURCE, SOURCES[row.source]), (CHECK, "à vérifier"), (STATE, "—"),
+                             (IDENTITY, "—")):  # fmt: skip
             self._cell(n, column, text)
         if row.source == "sidecar":
             for column in (PATIENT, AUTHOR, TYPE, TITLE):
@@ -471,7 +548,7 @@ class BatchPanel(qt.QWidget):
 
     def pick_patient(self, row: Row) -> None:
         """The picker over every known patient; the chosen one becomes the row's patient."""
-        picker = PatientPicker(self.known, self)
+        picker = PatientPicker(self.known, self, self.known_statuses)
         if row.patient is not None:
             picker.search.setText(row.patient.ins.matricule.value)
         if picker.exec() == qt.QDialog.DialogCode.Accepted and (patient := picker.chosen()) is not None:
@@ -484,6 +561,7 @@ class BatchPanel(qt.QWidget):
         self._cell(self.rows.index(row), SOURCE, SOURCES["manual"])
         self._show_patient(row)
         self._invalidate(row)
+        self.refresh_identities([row])
 
     def resolve(self, row: Row) -> None:
         """The secretary confirms the row's patient despite the other INS its file names: asked with
@@ -554,7 +632,9 @@ class BatchPanel(qt.QWidget):
             return self.message.say(error_text(error), True)
         todo = [(row, self._typed(row)) for row in self.rows if row.entry is None]
 
-        def checked(results: list[HostChecked]) -> None:
+        def checked(outcome: tuple[list[HostChecked], list[tuple[Row, Any]]]) -> None:
+            results, states = outcome
+            self._show_identities(states)
             for row, (request, problems), notes in results:
                 if row in self.rows and row.entry is None:
                     row.request, row.problems, row.notes = request, problems, notes
@@ -567,8 +647,84 @@ class BatchPanel(qt.QWidget):
 
         failed = self._guard(lambda e: self.message.say(f"Vérification impossible : {error_text(e)}", True))
         known = self.known
-        work = lambda: check_on_host(self.workspace, [(r, check(r, t, sender, known)) for r, t in todo])  # noqa: E731
+        workspace = self.workspace
+        targets = [(r, row_identity(r)) for r, _ in todo]
+
+        def work() -> tuple[list[HostChecked], list[tuple[Row, Any]]]:
+            states = identities(workspace, targets)  # the status shown beside what « Vérifier » says
+            return check_on_host(workspace, [(r, check(r, t, sender, known)) for r, t in todo]), states
+
         run_in_background(work, self._guard(checked), failed)
+
+    # -- the rows' identities -------------------------------------------------------------------
+
+    def refresh_identities(self, rows: list[Row] | None = None) -> None:
+        """The identity status of the rows (all by default) read again off the GUI thread."""
+        targets = [(r, row_identity(r)) for r in (self.rows if rows is None else rows) if r in self.rows]
+        workspace = self.workspace
+        if targets:
+            run_in_background(lambda: identities(workspace, targets), self._guard(self._show_identities))
+
+    def _show_identities(self, states: list[tuple[Row, Any]]) -> None:
+        for row, state in states:
+            if row not in self.rows:
+                continue
+            n = self.rows.index(row)
+            row.identity = state if isinstance(state, IdentityState) else None
+            if self.table.cellWidget(n, IDENTITY) is not None:
+                self.table.removeCellWidget(n, IDENTITY)
+            if state is None:
+                self._cell(n, IDENTITY, "— (patient à choisir)")
+                continue
+            if not isinstance(state, IdentityState):
+                self._cell(n, IDENTITY, f"statut illisible : {error_text(state)}", True)
+                continue
+            target = row_identity(row)
+            self._cell(n, IDENTITY, "")
+            cell = qt.QWidget()
+            label = qt.QLabel(badge_text(state.status))
+            label.setStyleSheet(f"color: {BADGES[state.status][2]}; font-weight: bold")
+            label.setAccessibleName(f"Statut de l'identité : {state.status.value}")
+            parts: list[Any] = [label]
+            if not state.qualified and target is not None:
+                qualify = button("Qualifier…", functools.partial(self.qualify_row, row))
+                qualify.setToolTip(
+                    "Qualifier l'identité (téléservice INSi, pièce d'identité vérifiée) : sans identité "
+                    "qualifiée, le document n'est pas envoyé"
+                )
+                parts.append(qualify)
+            layout = vbox(*parts)
+            layout.addStretch(1)  # the status at the top of a tall row, the button under it
+            layout.setContentsMargins(4, 2, 4, 2)
+            layout.setSpacing(2)
+            cell.setLayout(layout)
+            self.table.setCellWidget(n, IDENTITY, cell)
+            self.table.resizeRowToContents(n)
+
+    def qualify_row(self, row: Row) -> IdentityDialog | None:
+        """« Qualifier l'identité » for the row's patient; once changed, the rows of that INS show the
+        new status and are to be checked again (« Vérifier »)."""
+        target = row_identity(row)
+        if target is None or row not in self.rows:
+            return None
+        ins, traits = target
+        patient = row.patient if row.source != "sidecar" and row.patient else Patient(ins, traits, "", "")
+        dialog = IdentityDialog(self.workspace, patient, self)
+        dialog.setAttribute(qt.Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.changed.connect(self._guard(lambda state: self._qualified(ins, state)))
+        if row.source != "sidecar":  # INSi's identity becomes the row's patient (a sidecar's stays)
+            dialog.replaced.connect(self._guard(lambda new: self.set_patient(row, new)))
+        dialog.open()
+        return dialog
+
+    def _qualified(self, ins: Ins, state: IdentityState) -> None:
+        same = [r for r in self.rows if (t := row_identity(r)) is not None and t[0] == ins]
+        for row in same:
+            if row.entry is None and any(code == IdentityNotQualified.code for code, _ in row.problems):
+                self._invalidate(row)  # blocked for its identity: « Vérifier » again
+        self.refresh_identities(same)
+        if state.qualified:
+            self.message.say("Identité qualifiée : « Vérifier » de nouveau les lignes de ce patient.")
 
     @staticmethod
     def _typed(row: Row) -> tuple[str, str, str]:
@@ -589,7 +745,8 @@ class BatchPanel(qt.QWidget):
         n, request = self.rows.index(row), row.request
         self._show_resolve(row, n)
         if request is None:
-            lines = [f"{message} [{code}]" for code, message in row.problems]
+            lines = [f"{message} [{code}]{QUALIFY_HINT if code == IdentityNotQualified.code else ''}"
+                     for code, message in row.problems]  # fmt: skip
             head = f"{count(len(lines), 'problème')} :"
             text = (
                 "\n".join([head, *lines])
@@ -655,6 +812,7 @@ class BatchPanel(qt.QWidget):
             for row, error in refused:
                 row.request, row.problems = None, [(error.code, error.user_message)]
                 self._show_check(row)
+            self.refresh_identities([row for row, _ in refused])
             for row, entry in done:
                 row.entry = entry
             self._show_entries([entry for _, entry in done])

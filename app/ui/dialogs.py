@@ -263,7 +263,6 @@ OID_LABELS = {
     InsOid.NIR_TEST: "INS-NIR de test",
     InsOid.NIR_DEMO: "INS-NIR de démonstration",
 }
-INS_STATUSES = ("qualifiée", "validée", "récupérée", "provisoire")
 
 
 class ManualPatientDialog(QDialog):
@@ -287,9 +286,12 @@ class ManualPatientDialog(QDialog):
         self.birth_date.setPlaceholderText("JJ/MM/AAAA")
         self.birth_place = QLineEdit()
         self.birth_place.setPlaceholderText("code INSEE, 5 caractères")
-        self.status = QComboBox()
-        self.status.addItems(list(INS_STATUSES))
-        self.status.setCurrentText("provisoire")  # a typed identity is provisional (identity vigilance)
+        self.used_name, self.used_first_name = QLineEdit(), QLineEdit()
+        self.used_name.setPlaceholderText("si différent du nom de naissance")
+        # A typed identity is provisoire: its status is the lifecycle's (INSi, identity document), never
+        # chosen here (identity vigilance; « Qualifier l'identité » in the patient panel).
+        self.status = QLabel("provisoire — à qualifier : téléservice INSi et pièce d'identité vérifiée")
+        self.status.setWordWrap(True)
         rows: list[tuple[str, QWidget]] = [
             ("Matricule INS", self.matricule),
             ("Autorité (OID)", self.oid),
@@ -298,7 +300,9 @@ class ManualPatientDialog(QDialog):
             ("Sexe", self.sex),
             ("Date de naissance", self.birth_date),
             ("Lieu de naissance", self.birth_place),
-            ("Statut de l'INS", self.status),
+            ("Nom utilisé", self.used_name),
+            ("Prénom utilisé", self.used_first_name),
+            ("Statut de l'identité", self.status),
         ]
         for label, widget in rows:
             form.addRow(label, widget)
@@ -328,5 +332,6 @@ class ManualPatientDialog(QDialog):
         except InsError as error:
             self.problem.setText(f"{error.user_message} [{error.code}]")
             return
-        self.patient = Patient(ins, traits, self.status.currentText(), "saisie manuelle")
+        used = self.used_name.text().strip() or None, self.used_first_name.text().strip() or None
+        self.patient = Patient(ins, traits, "provisoire", "saisie manuelle", None, *used)
         self.accept()

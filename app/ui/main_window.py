@@ -99,7 +99,7 @@ class MainWindow(DmpActions):
         self.setWindowTitle("Client DMP")
         self._fit_to_screen()
         self._toolbar()
-        self.patient_panel = PatientPanel(sandbox=self.settings.is_sandbox)
+        self.patient_panel = PatientPanel(sandbox=self.settings.is_sandbox, workspace=workspace)
         if legacy_profile is None:  # DMP_PROFIL_HOTE through every layer (docs/configuration.md)
             legacy_profile = self.settings.host_profile == "legacy"
         self.dmp_panel = DmpPanel(legacy_profile=legacy_profile)

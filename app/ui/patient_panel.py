@@ -1,6 +1,8 @@
 """The patient panel: where the identity comes from (the EHR's context, the Vitale card, manual
 entry, the sandbox's fictitious patients), and what the DMP exchanges will use: the INS with its
-status, the traits, and the legacy INS-C where it applies."""
+status as the identity lifecycle holds it on this workstation (a badge, with what is left to do), the
+strict traits with the used name beside, the INS history, and the legacy INS-C where it applies (an
+identifier of old records, never the identity)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,18 @@ from app.card.patient_sources import Beneficiary, EhrContextSource
 from app.errors import DmpClientError
 from app.ins import IdentityTraits, InsError
 from app.services.training import sandbox_insi, sandbox_patients, vitale_card
-from app.services.workspace import Patient
-from app.ui.dialogs import OID_LABELS, ManualPatientDialog
-from app.ui.errors import show_error
+from app.services.workspace import IdentityState, Patient, Workspace
+from app.ui.dialogs import ManualPatientDialog
+from app.ui.errors import describe, show_error
+from app.ui.identity_dialog import (
+    IdentityDialog,
+    guidance,
+    ins_history_lines,
+    make_badge,
+    read_identity,
+    strict_rows,
+    style_badge,
+)
 from app.ui.qt import (
     QComboBox,
     QFormLayout,
@@ -22,6 +33,7 @@ from app.ui.qt import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    Qt,
     QVBoxLayout,
     QWidget,
     Signal,
@@ -59,6 +71,8 @@ def _patient(beneficiary: Beneficiary, entry: dict[str, object], source: str) ->
         str(entry.get("statut_ins", "récupérée")),
         source,
         insc.value if insc else None,
+        beneficiary.surname or None,
+        beneficiary.first_name or None,
     )
 
 
@@ -82,19 +96,39 @@ def patients_from_beneficiaries(beneficiaries: list[Beneficiary]) -> list[Patien
         role = "assuré" if nir else "ayant droit"
         patients.append(
             Patient(match.ins, match.traits, "récupérée", f"carte Vitale (rang {beneficiary.rank}, {role})",
-                    insc.value if insc else None)
+                    insc.value if insc else None, beneficiary.surname or None, beneficiary.first_name or None,
+                    beneficiary.rank)
         )  # fmt: skip
     return patients
 
 
+TRAIT_ROWS = (
+    "Nom de naissance", "1er prénom de naissance", "Prénoms de naissance", "Sexe", "Date de naissance",
+    "Lieu de naissance (INSEE)", "Matricule INS", "OID",
+)  # fmt: skip
+INSC_LABEL = "INS-C (identifiant historique)"
+LABEL_WIDTH = 112
+INSC_TIP = (
+    "Identifiant historique calculé depuis la carte Vitale, pour les anciens dossiers qui le portent : "
+    "ce n'est pas l'identité du patient et il n'est jamais envoyé comme telle."
+)
+
+
 class PatientPanel(QGroupBox):
     patient_changed = Signal(object)  # Patient | None
+    identity_changed = Signal(object)  # IdentityState of the shown patient, once read or changed
 
-    def __init__(self, parent: QWidget | None = None, *, sandbox: bool = False) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, sandbox: bool = False, workspace: Workspace | None = None
+    ) -> None:
         super().__init__("Patient", parent)
         self.sandbox = sandbox
+        self.workspace = workspace
         self.patient: Patient | None = None
+        self.identity: IdentityState | None = None
         self.candidates: list[Patient] = []
+        self._alive = True
+        self.destroyed.connect(self._gone)
         layout = QVBoxLayout(self)
         sources = QHBoxLayout()
         self.vitale = QPushButton("Carte &Vitale")
@@ -109,20 +143,50 @@ class PatientPanel(QGroupBox):
         self.choice = QComboBox()
         self.choice.setAccessibleName("Patient")
         layout.addWidget(self.choice)
+        badge_row = QHBoxLayout()
+        self.status = make_badge()  # the lifecycle's status, never the source's claim
+        badge_row.addWidget(self.status)
+        badge_row.addStretch(1)
+        layout.addLayout(badge_row)
+        todo_row = QHBoxLayout()
+        self.todo = QLabel()
+        self.todo.setObjectName("a-faire")
+        self.todo.setWordWrap(True)
+        self.todo.setStyleSheet("color: #a40000")
+        self.todo.setVisible(False)
+        self.qualify = QPushButton("&Qualifier l'identité…")
+        self.qualify.setToolTip("Téléservice INSi, pièce d'identité vérifiée : qualifier l'identité")
+        self.qualify.setEnabled(False)
+        todo_row.addWidget(self.todo, 1)
+        todo_row.addWidget(self.qualify)
+        layout.addLayout(todo_row)
         form = QFormLayout()
-        self.name, self.birth, self.ins, self.status, self.insc, self.origin = (QLabel() for _ in range(6))
-        for label, widget in (
-            ("Nom", self.name), ("Naissance", self.birth), ("INS", self.ins), ("Statut INS", self.status),
-            ("INS-C", self.insc), ("Source", self.origin),
-        ):  # fmt: skip
+        form.setVerticalSpacing(1)
+        self.traits: dict[str, QLabel] = {}
+        self.history, self.insc = QLabel(), QLabel()
+        rows = [*((label, QLabel()) for label in TRAIT_ROWS), ("Historique INS", self.history)]
+        for label, widget in [*rows, (INSC_LABEL, self.insc)]:
+            if label in TRAIT_ROWS:
+                self.traits[label] = widget
             widget.setWordWrap(True)
-            form.addRow(label, widget)
+            widget.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            name = QLabel(label)
+            name.setWordWrap(True)  # long names on two lines: the values keep the width
+            name.setFixedWidth(LABEL_WIDTH)
+            form.addRow(name, widget)
+        self.insc.setToolTip(INSC_TIP)
+        self.ins = self.traits["Matricule INS"]
+        self.origin = self.choice  # where the patient comes from: said in the choice itself
         layout.addLayout(form)
         self.vitale.clicked.connect(self.read_vitale)
         self.manual.clicked.connect(self.enter_manually)
+        self.qualify.clicked.connect(self.open_qualification)
         self.choice.currentIndexChanged.connect(self._chosen)
         if sandbox:
             self.set_candidates(sandbox_patients())
+
+    def _gone(self, *_: object) -> None:
+        self._alive = False
 
     def set_candidates(self, patients: list[Patient], select: int = -1) -> None:
         self.candidates = patients
@@ -189,22 +253,72 @@ class PatientPanel(QGroupBox):
         self.patient_changed.emit(self.patient)
 
     def _show(self, patient: Patient | None) -> None:
+        self.identity = None
+        self.todo.setVisible(False)
+        self.qualify.setEnabled(False)
         if patient is None:
-            for widget in (self.name, self.birth, self.ins, self.status, self.insc, self.origin):
+            for widget in (*self.traits.values(), self.history, self.insc):
                 widget.setText("")
+            self.status.setText("")
+            self.status.setStyleSheet("")
             return
-        traits = patient.traits
-        self.name.setText(
-            f"{traits.birth_name} {' '.join(traits.first_names)} ({traits.sex})" if traits else "?"
-        )
-        self.birth.setText(
-            f"{traits.birth_date.to_french()}, lieu {traits.birth_place or '?'}"
-            if traits
-            else "traits à compléter"
-        )
-        self.ins.setText(
-            f"{patient.ins.matricule.grouped()} — {OID_LABELS.get(patient.ins.oid, patient.ins.oid)}"
-        )
-        self.status.setText(patient.ins_status)
+        for label, value in strict_rows(patient):
+            self.traits[label].setText(value)
+        self.history.setText("")
         self.insc.setText(patient.insc or "sans objet")
-        self.origin.setText(patient.source)
+        self.refresh_identity()
+
+    def refresh_identity(self) -> None:
+        """The shown patient's identity read again (off the GUI thread) from the lifecycle."""
+        patient = self.patient
+        if patient is None:
+            return
+        style_badge(self.status, None)
+        if self.workspace is None:
+            return self._identity_failed(patient, None)
+        read_identity(
+            self.workspace,
+            patient,
+            lambda state: self._identity_read(patient, state),
+            lambda error: self._identity_failed(patient, error),
+        )
+
+    def _identity_read(self, patient: Patient, state: IdentityState) -> None:
+        if not self._alive or patient is not self.patient:
+            return  # another patient was chosen meanwhile: nothing of this one is shown
+        self.identity = state
+        style_badge(self.status, state.status)
+        self.todo.setText(guidance(state, short=True))
+        self.todo.setVisible(not state.qualified)
+        self.history.setText("\n".join(ins_history_lines(state)))
+        self.qualify.setEnabled(patient.traits is not None)
+        self.identity_changed.emit(state)
+
+    def _identity_failed(self, patient: Patient, error: BaseException | None) -> None:
+        if not self._alive or patient is not self.patient:
+            return
+        self.status.setText("Statut de l'identité inconnu")
+        self.status.setStyleSheet("padding: 2px 8px; border: 1px solid #a40000; color: #a40000")
+        said = f"{describe(error)[1]} " if error is not None else ""
+        self.todo.setText(f"{said}Envoi au DMP refusé tant que l'identité n'est pas qualifiée.")
+        self.todo.setVisible(True)
+
+    def _replace(self, old: Patient, new: Patient) -> None:
+        """INSi gave the identity (another INS, or its traits): it replaces the one shown, which is
+        not kept on screen (identity vigilance); the DMP is then read for the INSi identity."""
+        if not self._alive:
+            return
+        others = [c for c in self.candidates if c is not old and c.ins != new.ins]
+        self.set_candidates([new, *others], 0)
+
+    def open_qualification(self) -> IdentityDialog | None:
+        """« Qualifier l'identité » for the shown patient; the badge follows each change."""
+        patient = self.patient
+        if patient is None or self.workspace is None:
+            return None
+        dialog = IdentityDialog(self.workspace, patient, self)
+        dialog.changed.connect(lambda state: self._identity_read(dialog.patient, state))  # still shown?
+        dialog.replaced.connect(lambda new: self._replace(patient, new))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog

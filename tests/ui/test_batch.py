@@ -367,11 +367,11 @@ def test_a_row_can_be_matched_to_a_patient_not_opened_on_the_left(
     qtbot.waitUntil(lambda: len(panel.rows) == 4, timeout=WAIT)
     assert row(panel, "cr-285127505612353-cardio.pdf")[1].patient == sandbox_patient("P04")
     assert text(panel, "cr-285127505612353-cardio.pdf", SOURCE) == "INS dans le nom"
-    picker = PatientPicker(panel.known, panel)
+    picker = PatientPicker(panel.known, panel, panel.known_statuses)
     qtbot.addWidget(picker)
     offered = {picker.list.item(i).data(Qt.ItemDataRole.UserRole).ins for i in range(picker.list.count())}
     assert {sandbox_patient(f"P0{n}").ins for n in range(1, 8)} <= offered
-    assert "bac à sable · qualifiée" in picker.list.item(0).text()  # provenance and INS status
+    assert "bac à sable · identité qualifiée sur ce poste" in picker.list.item(0).text()  # the lifecycle's
     picker.search.setText("2851 2750")  # part of an INS, as grouped on paper
     assert picker.list.count() == 1 and "285127505612353" in picker.list.item(0).text()
     picker.search.setText("01/08/1950")

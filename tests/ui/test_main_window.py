@@ -28,10 +28,10 @@ def test_status_bar_and_patient_panel(qtbot: QtBot, window: MainWindow) -> None:
     assert "CLAIRE MEDECIN-GENERALISTE" in window.who_label.text()
     assert "bac à sable" in window.host_label.text()
     open_patient(qtbot, window, "P01")
-    assert "207 05 85 756 270 97" in window.patient_panel.ins.text() or "INS-NIR de test" in (
-        window.patient_panel.ins.text()
-    )
-    assert window.patient_panel.status.text() == "qualifiée"
+    assert window.patient_panel.ins.text() == "2 07 05 85 756 270 97"
+    assert "INS-NIR de test" in window.patient_panel.traits["OID"].text()
+    qtbot.waitUntil(lambda: window.patient_panel.identity is not None, timeout=60_000)
+    assert window.patient_panel.status.text() == "✔ Identité qualifiée"  # the lifecycle, not the claim
     assert (
         "DMP actif" in window.dmp_panel.state.text() and "médecin traitant" in window.dmp_panel.state.text()
     )

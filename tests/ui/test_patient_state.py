@@ -72,7 +72,16 @@ def test_emergency_access_ends_with_its_patient(qtbot: QtBot, window: MainWindow
 def test_manual_entry_starts_provisional(qtbot: QtBot) -> None:
     dialog = ManualPatientDialog(sandbox=True)
     qtbot.addWidget(dialog)
-    assert dialog.status.currentText() == "provisoire"
+    assert dialog.status.text().startswith("provisoire")  # not chosen: the lifecycle's, INSi and a document
+    dialog.matricule.setText("150081505104018")
+    dialog.birth_name.setText("BERNARD")
+    dialog.first_names.setText("JEAN")
+    dialog.sex.setCurrentText("M")
+    dialog.birth_date.setText("01/08/1950")
+    dialog.used_name.setText("MARTIN")
+    dialog._check()
+    assert dialog.patient is not None and dialog.patient.ins_status == "provisoire"
+    assert (dialog.patient.used_name, dialog.patient.used_first_name) == ("MARTIN", None)
 
 
 def test_every_beneficiary_of_the_vitale_card_is_offered_children_included(qtbot: QtBot) -> None:
