@@ -19,9 +19,8 @@ import hashlib
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Concatenate, ParamSpec, TypeVar
@@ -323,25 +322,38 @@ class DocumentTransactions(ClientBase):
                     return
                 yield batch, result
             return
+        # Every slot refilled as soon as its answer is in (not when the oldest one is): ``width``
+        # requests in flight all the time, answers yielded in order, at most ``2 * width`` answers
+        # held (done but waiting for an older one).
         with ThreadPoolExecutor(width, thread_name_prefix="dmp-iti18") as pool:
-            flight: deque[tuple[list[str], Future[QueryResult]]] = deque()
-            following = iter(batches)
+            pending: dict[int, Future[QueryResult]] = {}
+            sent = 0
             try:
-                while True:
-                    while len(flight) < width and not stopped():
-                        upcoming: list[str] | None = next(following, None)
-                        if upcoming is None:
+                for index, batch in enumerate(batches):
+                    while True:
+                        running = [f for f in pending.values() if not f.done()]
+                        while (
+                            sent < len(batches)
+                            and len(running) < width
+                            and len(pending) < 2 * width
+                            and not stopped()
+                        ):
+                            future = pool.submit(fetch, batches[sent])
+                            pending[sent] = future
+                            running.append(future)
+                            sent += 1
+                        head = pending.get(index)
+                        if head is None or stopped():
+                            return
+                        if head.done():
                             break
-                        flight.append((upcoming, pool.submit(fetch, upcoming)))
-                    if not flight or stopped():
-                        return
-                    batch, future = flight.popleft()
-                    result = future.result()
+                        wait(running, return_when=FIRST_COMPLETED)
+                    result = pending.pop(index).result()
                     if stopped():
                         return
                     yield batch, result
             finally:  # stopped, failed or abandoned: nothing more is sent
-                for _batch, future in flight:
+                for future in pending.values():
                     future.cancel()
 
     @journaled("TD3.1")
