@@ -308,6 +308,12 @@ def association(row: sqlite3.Row) -> etree._Element:
 # -- the queries -------------------------------------------------------------------------------------
 
 
+# Lookups by id go through the id's own index ("+matricule": SQLite would otherwise pick the patient
+# index and scan the patient's whole record, ~2 ms for P01 per batch of 20); the rows come in the
+# order the patient index gave them before.
+_BY_PATIENT_ORDER = "ORDER BY latest, status, rowid"
+
+
 class Context:
     def __init__(self, actor: rights.Actor, store: Store, matricule: str) -> None:
         self.actor = actor
@@ -328,12 +334,14 @@ class Context:
         if uuids:
             marks = ",".join("?" * len(uuids))
             return self.documents(
-                f"SELECT * FROM xds_document WHERE matricule = ? AND entry_uuid IN ({marks})",
+                f"SELECT * FROM xds_document WHERE +matricule = ? AND entry_uuid IN ({marks}) "
+                f"{_BY_PATIENT_ORDER}",
                 [self.matricule, *uuids],
             )
         marks = ",".join("?" * len(unique_ids))
         return self.documents(
-            f"SELECT * FROM xds_document WHERE matricule = ? AND latest = 1 AND unique_id IN ({marks})",
+            f"SELECT * FROM xds_document WHERE +matricule = ? AND +latest = 1 AND unique_id IN ({marks}) "
+            f"{_BY_PATIENT_ORDER}",
             [self.matricule, *unique_ids],
         )
 
@@ -535,7 +543,8 @@ def _get_submission_set_and_contents(params: Params, context: Context) -> Result
         marks = ",".join("?" * len(targets))
         docs = (
             context.documents(
-                f"SELECT * FROM xds_document WHERE matricule = ? AND entry_uuid IN ({marks})",
+                f"SELECT * FROM xds_document WHERE +matricule = ? AND entry_uuid IN ({marks}) "
+                f"{_BY_PATIENT_ORDER}",
                 [context.matricule, *targets],
             )
             if targets
