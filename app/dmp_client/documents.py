@@ -44,7 +44,7 @@ from app.dmp_client.core.soap import uncertain_outcome
 from app.dmp_client.core.valuesets import value_sets
 from app.dmp_client.errors import AuthorUnknown, DmpClosed, DocumentUnknown, NoDmp, NotAuthorized
 from app.dmp_client.errors import DmpNotUsable as DmpNotUsable
-from app.dmp_client.exchange import ClientBase, journaled
+from app.dmp_client.exchange import ClientBase, SendCancelled, WireSlots, _wire, journaled
 from app.dmp_client.spool import spool
 from app.ins import IdentityTraits, Ins
 
@@ -298,21 +298,26 @@ class DocumentTransactions(ClientBase):
         the patient and its own batch (identity vigilance). Once ``stop`` is set no further batch
         is sent and nothing more is yielded (the batches in flight are waited for, then dropped)."""
         batches = [entry_ids[i : i + BATCH] for i in range(0, len(entry_ids), BATCH)]
+        width = max(1, self.transport.concurrency)
+        slots = WireSlots(width, stop)
 
         def fetch(batch: list[str]) -> QueryResult:
-            result = self.query(
-                ins,
-                StoredQuery.GET_DOCUMENTS_AND_ASSOCIATIONS,
-                iti18.by_uuid_or_unique_id("$XDSDocumentEntry", batch, []),
-                ReturnType.LEAF_CLASS,
-            )
+            _wire.slots = slots
+            try:
+                result = self.query(
+                    ins,
+                    StoredQuery.GET_DOCUMENTS_AND_ASSOCIATIONS,
+                    iti18.by_uuid_or_unique_id("$XDSDocumentEntry", batch, []),
+                    ReturnType.LEAF_CLASS,
+                )
+            finally:
+                _wire.slots = None
             check_entries(ins, result.documents, entry_ids=batch)  # this batch's entries only
             return result
 
         def stopped() -> bool:
             return stop is not None and stop.is_set()
 
-        width = max(1, self.transport.concurrency)
         if width == 1 or len(batches) <= 1:
             for batch in batches:
                 if stopped():
@@ -322,10 +327,11 @@ class DocumentTransactions(ClientBase):
                     return
                 yield batch, result
             return
-        # Every slot refilled as soon as its answer is in (not when the oldest one is): ``width``
-        # requests in flight all the time, answers yielded in order, at most ``2 * width`` answers
-        # held (done but waiting for an older one).
-        with ThreadPoolExecutor(width, thread_name_prefix="dmp-iti18") as pool:
+        # ``width`` requests on the wire all the time (WireSlots), each slot taken again as soon as
+        # its answer is in: twice as many threads, so that building and signing the next request and
+        # reading an answer's XML happen while other requests are on the wire. Answers are yielded
+        # in order; at most ``3 * width`` are held (done, waiting for an older one).
+        with ThreadPoolExecutor(2 * width, thread_name_prefix="dmp-iti18") as pool:
             pending: dict[int, Future[QueryResult]] = {}
             sent = 0
             try:
@@ -334,8 +340,8 @@ class DocumentTransactions(ClientBase):
                         running = [f for f in pending.values() if not f.done()]
                         while (
                             sent < len(batches)
-                            and len(running) < width
-                            and len(pending) < 2 * width
+                            and len(running) < 2 * width
+                            and len(pending) < 3 * width
                             and not stopped()
                         ):
                             future = pool.submit(fetch, batches[sent])
@@ -348,7 +354,10 @@ class DocumentTransactions(ClientBase):
                         if head.done():
                             break
                         wait(running, return_when=FIRST_COMPLETED)
-                    result = pending.pop(index).result()
+                    try:
+                        result = pending.pop(index).result()
+                    except SendCancelled:  # stopped while it waited for a slot: never sent
+                        return
                     if stopped():
                         return
                     yield batch, result
