@@ -327,6 +327,7 @@ def report(rows: list[tuple[int, dict[str, dict[str, Any]]]], modes: list[str], 
         "ratio to the floor (50 ms / measured)",
         lambda r: f"{r['time'] / nominal(r):.2f} / {r['time'] / measured(r):.2f}",
     )
+    line("first listing of the child (cold: connections, host's cache)", lambda r: f"{r['first']:.2f} s")
     line("client CPU per request", lambda r: f"{r['cpu'] / r['requests'] * 1000:.1f} ms")
     line("host CPU per request", lambda r: f"{r['host_cpu'] / r['requests'] * 1000:.1f} ms")
     if "software" in modes and "card" in modes:
