@@ -21,6 +21,7 @@ import base64
 import builtins
 import contextlib
 import http.client
+import io
 import ipaddress
 import select
 import socket
@@ -45,6 +46,7 @@ from app.dmp_client.card_records import use_native_records
 from app.dmp_client.errors import ClientConfigError, HostUnreachable, Timeout, TlsError
 
 _READ_CHUNK = 256 * 1024
+_READ_BUFFER = 16 * 1024  # one TLS record's plaintext at most: http.client's readline buffer
 _WRITE_PIECE = 64 * 1024  # four TLS records of 16 KiB per write
 
 DigestSigner = Callable[[bytes], bytes]
@@ -262,6 +264,15 @@ class _VerifyingTLSConnection(TLSConnection):  # type: ignore[misc]
         use_native_records(self)  # AES-GCM by OpenSSL, not tlslite's pure Python (card_records.py)
         self._verify_chain = verify
         self.refusal: TlsError | None = None
+
+    def makefile(self, mode: str = "r", bufsize: int = -1) -> Any:
+        """Reading through a buffer, as ``ssl.SSLSocket.makefile`` does: tlslite-ng hands out an
+        unbuffered ``SocketIO`` for reading, so http.client's ``readline`` of the status line and
+        headers cost one tlslite read per byte (~170 per answer); writing as tlslite has it."""
+        file = super().makefile(mode, bufsize)
+        if "w" not in mode and not isinstance(file, io.BufferedIOBase):
+            return io.BufferedReader(file, _READ_BUFFER if bufsize <= 0 else bufsize)
+        return file
 
     def _clientGetKeyFromChain(self, certificate: Any, settings: Any, tack_ext: Any = None) -> Iterator[Any]:
         try:

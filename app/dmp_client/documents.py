@@ -19,9 +19,8 @@ import hashlib
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Concatenate, ParamSpec, TypeVar
@@ -48,7 +47,7 @@ from app.dmp_client.core.structured.handoff import MAX_BYTES as MAX_HANDOFF_BYTE
 from app.dmp_client.core.valuesets import value_sets
 from app.dmp_client.errors import AuthorUnknown, DmpClosed, DocumentUnknown, NoDmp, NotAuthorized
 from app.dmp_client.errors import DmpNotUsable as DmpNotUsable
-from app.dmp_client.exchange import ClientBase, journaled
+from app.dmp_client.exchange import ClientBase, SendCancelled, WireSlots, _wire, journaled
 from app.dmp_client.spool import spool
 from app.ins import IdentityTraits, Ins
 
@@ -306,21 +305,26 @@ class DocumentTransactions(ClientBase):
         the patient and its own batch (identity vigilance). Once ``stop`` is set no further batch
         is sent and nothing more is yielded (the batches in flight are waited for, then dropped)."""
         batches = [entry_ids[i : i + BATCH] for i in range(0, len(entry_ids), BATCH)]
+        width = max(1, self.transport.concurrency)
+        slots = WireSlots(width, stop)
 
         def fetch(batch: list[str]) -> QueryResult:
-            result = self.query(
-                ins,
-                StoredQuery.GET_DOCUMENTS_AND_ASSOCIATIONS,
-                iti18.by_uuid_or_unique_id("$XDSDocumentEntry", batch, []),
-                ReturnType.LEAF_CLASS,
-            )
+            _wire.slots = slots
+            try:
+                result = self.query(
+                    ins,
+                    StoredQuery.GET_DOCUMENTS_AND_ASSOCIATIONS,
+                    iti18.by_uuid_or_unique_id("$XDSDocumentEntry", batch, []),
+                    ReturnType.LEAF_CLASS,
+                )
+            finally:
+                _wire.slots = None
             check_entries(ins, result.documents, entry_ids=batch)  # this batch's entries only
             return result
 
         def stopped() -> bool:
             return stop is not None and stop.is_set()
 
-        width = max(1, self.transport.concurrency)
         if width == 1 or len(batches) <= 1:
             for batch in batches:
                 if stopped():
@@ -330,25 +334,42 @@ class DocumentTransactions(ClientBase):
                     return
                 yield batch, result
             return
-        with ThreadPoolExecutor(width, thread_name_prefix="dmp-iti18") as pool:
-            flight: deque[tuple[list[str], Future[QueryResult]]] = deque()
-            following = iter(batches)
+        # ``width`` requests on the wire all the time (WireSlots), each slot taken again as soon as
+        # its answer is in: twice as many threads, so that building and signing the next request and
+        # reading an answer's XML happen while other requests are on the wire. Answers are yielded
+        # in order; at most ``3 * width`` are held (done, waiting for an older one).
+        with ThreadPoolExecutor(2 * width, thread_name_prefix="dmp-iti18") as pool:
+            pending: dict[int, Future[QueryResult]] = {}
+            sent = 0
             try:
-                while True:
-                    while len(flight) < width and not stopped():
-                        upcoming: list[str] | None = next(following, None)
-                        if upcoming is None:
+                for index, batch in enumerate(batches):
+                    while True:
+                        running = [f for f in pending.values() if not f.done()]
+                        while (
+                            sent < len(batches)
+                            and len(running) < 2 * width
+                            and len(pending) < 3 * width
+                            and not stopped()
+                        ):
+                            future = pool.submit(fetch, batches[sent])
+                            pending[sent] = future
+                            running.append(future)
+                            sent += 1
+                        head = pending.get(index)
+                        if head is None or stopped():
+                            return
+                        if head.done():
                             break
-                        flight.append((upcoming, pool.submit(fetch, upcoming)))
-                    if not flight or stopped():
+                        wait(running, return_when=FIRST_COMPLETED)
+                    try:
+                        result = pending.pop(index).result()
+                    except SendCancelled:  # stopped while it waited for a slot: never sent
                         return
-                    batch, future = flight.popleft()
-                    result = future.result()
                     if stopped():
                         return
                     yield batch, result
             finally:  # stopped, failed or abandoned: nothing more is sent
-                for _batch, future in flight:
+                for future in pending.values():
                     future.cancel()
 
     @journaled("TD3.1")

@@ -3,12 +3,13 @@ exchange (VIHF, envelope, transport, response checks) and TD0.2 / TD1.3a / TD0.3
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -114,6 +115,31 @@ def _patient_of(args: tuple[object, ...], kwargs: dict[str, object]) -> Ins | No
     return ins if isinstance(ins, Ins) else None
 
 
+class SendCancelled(Exception):
+    """A request of a stopped listing that was still waiting for a wire slot: never sent."""
+
+
+class WireSlots:
+    """At most ``width`` requests on the wire at once, shared by the threads of one listing
+    (``DocumentTransactions.iter_batches``): each thread builds and signs its request before taking
+    a slot and reads the answer's XML after giving it back, so a slot is busy only while its
+    request is on the wire. Once ``stop`` is set a request still waiting for a slot is not sent."""
+
+    def __init__(self, width: int, stop: threading.Event | None = None) -> None:
+        self._free = threading.Semaphore(width)
+        self._stop = stop
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        with self._free:
+            if self._stop is not None and self._stop.is_set():
+                raise SendCancelled()
+            yield
+
+
+_wire = threading.local()  # ``slots``: the WireSlots of the listing this thread works for, if any
+
+
 # The sandbox's repository (the real host returns its own in every DocumentEntry).
 DEFAULT_REPOSITORY_ID = "1.2.250.1.213.4.1.1.1.2"
 DEFAULT_CONTENT_TYPE = Concept("04", "1.2.250.1.213.2.2", "Hospitalisation de jour")  # [UNSURE] JDV_J59
@@ -198,7 +224,9 @@ class ClientBase:
     ) -> tuple[SoapResponse, RawResponse]:
         """Like :meth:`_exchange`, keeping the MTOM attachments (the caller closes their files)."""
         request = self._envelope(action, payload, patient, service)
-        raw = self.transport.post(service, request, timeout, idempotent=idempotent)
+        slots: WireSlots | None = getattr(_wire, "slots", None)
+        with slots.held() if slots is not None else contextlib.nullcontext():
+            raw = self.transport.post(service, request, timeout, idempotent=idempotent)
         expected_actions = (expected,) if isinstance(expected, str) else expected
         try:
             return self._read(raw, expected_actions, request.message_id), raw

@@ -125,18 +125,7 @@ def card_client(
             raise SituationUnknown(f"La carte n'a pas de situation d'exercice n° {number}.")
         signer = CardSigner(card)
         endpoint = _endpoint(settings)
-        roots = [
-            cert
-            for path in settings.trust_files
-            for cert in x509.load_pem_x509_certificates(path.read_bytes())
-        ]
-        tls = CardTlsTransport(
-            signer.authentication_certificate,
-            card.authenticate,
-            roots,
-            settings.timeouts.query,
-            proxy=settings.proxy,  # DMP_PROXY: a CONNECT tunnel, the card's TLS end to end
-        )
+        tls = card_tls_transport(settings, card, signer.authentication_certificate)
         author = author_of(
             who.national_id,
             who.given_name,
@@ -196,3 +185,28 @@ def insi_structure_tls(settings: Settings) -> tuple[ssl.SSLContext, str]:
     endpoint = Endpoint("insi", settings.trust_files, settings.proxy)
     tls = structure_keys.tls_context(endpoint, creds.auth_cert, creds.auth_key, creds.key_password)
     return tls, creds.structure_id
+
+
+def card_tls_transport(
+    settings: Settings,
+    card: CardSession,
+    certificate: x509.Certificate | None = None,
+    timeout: float | None = None,
+) -> CardTlsTransport:
+    """The card TLS transport of a logged-in card session, for any of the card's mutual-TLS
+    services (the DMP in :func:`card_client`, INSi through ``InsiClient.open``): the card's
+    authentication key and ``certificate`` (read from the card when not given), the configured
+    IGC-Santé roots, DMP_PROXY (a CONNECT tunnel, the card's TLS end to end); ``timeout`` per read
+    (the DMP query time-out by default)."""
+    if certificate is None:
+        certificate = card.call(card.token.authentication_certificate)
+    roots = [
+        cert for path in settings.trust_files for cert in x509.load_pem_x509_certificates(path.read_bytes())
+    ]
+    return CardTlsTransport(
+        certificate,
+        card.authenticate,
+        roots,
+        settings.timeouts.query if timeout is None else timeout,
+        proxy=settings.proxy,
+    )

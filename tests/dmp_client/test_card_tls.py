@@ -266,3 +266,24 @@ def test_proxy_urls() -> None:
     assert parse_proxy("proxy.example:3128") == Proxy("proxy.example", 3128)
     assert parse_proxy("http://proxy.example") == Proxy("proxy.example", 80)
     assert parse_proxy("http://a:b@p:8080") == Proxy("p", 8080, "Basic " + base64.b64encode(b"a:b").decode())
+
+
+def test_answers_are_read_through_a_buffer_not_byte_by_byte(
+    card_client: DmpClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tlslite-ng's own makefile() reads unbuffered: http.client's readline of the status line and
+    headers then made one tlslite read per byte (~170 per answer). The card connection buffers its
+    reads as ``ssl.SSLSocket.makefile`` does."""
+    from tlslite.tlsrecordlayer import TLSRecordLayer
+
+    assert card_client.status(INS).authorized is True  # the connection is open and pooled
+    reads = []
+    recv_into = TLSRecordLayer.recv_into
+
+    def counted(self: TLSRecordLayer, buffer: bytearray) -> int | None:
+        reads.append(len(buffer))
+        return recv_into(self, buffer)
+
+    monkeypatch.setattr(TLSRecordLayer, "recv_into", counted)
+    assert card_client.status(INS).authorized is True
+    assert 0 < len(reads) <= 8, reads
