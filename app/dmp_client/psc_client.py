@@ -32,6 +32,7 @@ from joserfc.jwk import KeySet
 
 from app.dmp_client.core import psc
 from app.dmp_client.core.errors import PscError, PscExpired, PscInvalidToken
+from app.dmp_client.core.psc_params import CLIENT_AUTH_MODES, Channel
 from app.dmp_client.errors import (
     PscCancelled,
     PscNotConfigured,
@@ -39,38 +40,12 @@ from app.dmp_client.errors import (
     PscSessionExpired,
     PscUnreachable,
 )
+from app.dmp_client.options import PscSettings
 
 log = logging.getLogger(__name__)
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"  # OpenID Connect Discovery 1.0 §4
-CLIENT_AUTH_MODES = ("mtls", "secret")  # DMP_PSC_AUTH_CLIENT
 TICK = 1.0  # the waiting caller is told the time left about every second
-
-
-@dataclass(frozen=True)
-class PscSettings:
-    """The PSC part of the settings (app/config/settings.py; docs/configuration.md)."""
-
-    url: str | None = None  # DMP_PSC_URL: the issuer (discovery under it)
-    client_id: str | None = None  # DMP_PSC_CLIENT_ID
-    client_auth: str = "mtls"  # DMP_PSC_AUTH_CLIENT: mtls (structure certificate) or secret (keyring)
-    channel: psc.Channel = psc.Channel.MOBILE  # DMP_PSC_CANAL
-    acr_values: str = psc.DEFAULT_ACR  # DMP_PSC_ACR
-    scope: str = psc.DEFAULT_SCOPE  # DMP_PSC_PORTEE
-    timeout: float = 30.0  # DMP_PSC_DELAI_S: one HTTP exchange [UNSURE]
-    trust_files: tuple[Path, ...] = ()  # DMP_PSC_TRUST_FILES; empty: the system's roots
-    leeway: int = 30  # DMP_PSC_TOLERANCE_HORLOGE_S [UNSURE]
-    require_auth_req_id: bool = False  # DMP_PSC_EXIGER_AUTH_REQ_ID [UNSURE] (CIBA §10.1.1)
-    refresh_margin: float = 30.0  # DMP_PSC_MARGE_RAFRAICHISSEMENT_S: refresh when less is left
-
-    def check(self) -> tuple[str, str]:
-        if not self.url or not self.client_id:
-            raise PscNotConfigured()
-        if not self.url.startswith("https://"):
-            raise PscNotConfigured(
-                "L'adresse de Pro Santé Connect (DMP_PSC_URL) doit commencer par https://."
-            )
-        return self.url.rstrip("/"), self.client_id
 
 
 @dataclass(frozen=True)
@@ -79,7 +54,7 @@ class PendingLogin:
 
     request: psc.AuthRequest
     binding_message: str
-    channel: psc.Channel
+    channel: Channel
     deadline: float  # epoch seconds (expires_in after the acknowledgement)
 
 
@@ -200,7 +175,7 @@ class PscClient:
     # -- CIBA login ----------------------------------------------------------------------------------
 
     def start(
-        self, rpps: str, *, channel: psc.Channel | None = None, binding_message: str | None = None
+        self, rpps: str, *, channel: Channel | None = None, binding_message: str | None = None
     ) -> PendingLogin:
         """Send the backchannel authentication request: the professional's phone (or card) asks to
         approve a login showing ``binding_message`` (two random digits unless given)."""
@@ -257,7 +232,7 @@ class PscClient:
         on_pending: Callable[[PendingLogin], None] | None = None,
         cancel: threading.Event | None = None,
         on_wait: Callable[[float], None] | None = None,
-        channel: psc.Channel | None = None,
+        channel: Channel | None = None,
     ) -> psc.PscSession:
         """:meth:`start`, tell ``on_pending`` (show the code), then :meth:`wait`."""
         pending = self.start(rpps, channel=channel)

@@ -32,7 +32,8 @@ from app.dmp_client.errors import (
     PscSessionExpired,
     PscUnreachable,
 )
-from app.dmp_client.psc_client import PscClient, PscSettings
+from app.dmp_client.options import PscSettings
+from app.dmp_client.psc_client import PscClient
 from tests.psc.fake_psc import CLIENT_ID, ISSUER, RPPS, SECRET, FakeClock, FakePsc
 
 

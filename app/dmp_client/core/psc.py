@@ -48,14 +48,13 @@ from app.dmp_client.core.errors import (
     PscRequestRefused,
     PscUnknownProfessional,
 )
+from app.dmp_client.core.psc_params import DEFAULT_ACR, DEFAULT_SCOPE, Channel
 
 GRANT_CIBA = "urn:openid:params:grant-type:ciba"  # CIBA Core §10.1
 GRANT_REFRESH = "refresh_token"  # RFC 6749 §6
 AUTH_REQ_ID_CLAIM = "urn:openid:params:jwt:claim:auth_req_id"  # CIBA Core §10.1.1
 DEFAULT_INTERVAL = 5.0  # CIBA Core §7.3: "If no value is provided, clients MUST use 5"
 SLOW_DOWN_STEP = 5.0  # CIBA Core §11 slow_down: "increase the interval ... by at least 5 seconds"
-DEFAULT_SCOPE = "openid all"  # psc-edc-proxy-esante PSCSessionService
-DEFAULT_ACR = "eidas1"  # psc-edc-proxy-esante PSCSessionService
 MAX_ANSWER_BYTES = 1024 * 1024  # [UNSURE] bound on any PSC answer (discovery, JWKS, tokens, userinfo)
 MAX_EXERCISES = 64  # bound on the userinfo's exercises and activities read
 SIGNING_ALGORITHMS = (
@@ -71,13 +70,6 @@ SIGNING_ALGORITHMS = (
 
 _RPPS = re.compile(r"8\d{11}")
 _BINDING = re.compile(r"\d{2}")
-
-
-class Channel(StrEnum):
-    """The e-CPS authentication device (psc-edc-proxy-esante's ``channel``)."""
-
-    CARD = "CARD"
-    MOBILE = "MOBILE"
 
 
 def check_rpps(text: str) -> str:
