@@ -23,13 +23,13 @@ RPPS = "899900012342"
 
 
 def userinfo_for(sub: str, *, exercises: int = 1) -> dict[str, Any]:
+    places = [
+        ("1990000017", "SA01", "CH DU BAC A SABLE"),
+        ("499900012342001", "SA07", "CABINET DU DR CARDIOLOGUE"),
+    ]
     activities = [
-        {
-            "ancienIdentifiantDeLaStructure": f"1990000{17 + i}",
-            "codeSecteurDactivite": "SA01" if i == 0 else "SA07",
-            "raisonSocialeSite": f"CH DU BAC A SABLE {i + 1}",
-        }
-        for i in range(exercises)
+        {"ancienIdentifiantDeLaStructure": sid, "codeSecteurDactivite": sector, "raisonSocialeSite": name}
+        for sid, sector, name in places[:exercises]
     ]
     return {
         "sub": sub,

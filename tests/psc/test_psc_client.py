@@ -97,7 +97,7 @@ def test_approved_login_gives_a_validated_session_and_identity() -> None:
     assert who.national_id == RPPS and who.display_name == "PAUL CARDIOLOGUE"
     situation = who.situation(None)
     assert (situation.profession_code, situation.specialty_code) == ("10", "SM04")
-    assert (situation.structure_id, situation.sector) == ("199000017", "SA01")
+    assert (situation.structure_id, situation.sector) == ("1990000017", "SA01")
 
 
 def test_poll_honours_interval_and_slow_down() -> None:
