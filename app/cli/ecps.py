@@ -15,7 +15,7 @@ from app.config.layers import InvalidValue
 from app.config.settings import Settings
 from app.dmp_client.core.psc_params import Channel
 from app.dmp_client.errors import PscCancelled, PscSessionExpired
-from app.errors import UsageError
+from app.errors import DmpClientError, UsageError
 from app.services import ecps
 
 if TYPE_CHECKING:
@@ -140,9 +140,20 @@ def run_login(
             raise InvalidValue("Situation d'exercice non choisie : connexion non conservée.")
         session.identity.situation(args.situation)  # PSC-EXERCICE-ABSENT now, not at the first use
         ecps.SessionFile(settings.store.folder).save(session, args.situation)
+        _remember(settings, session.identity.national_id, err)
         _describe(session, args.situation, psc.clock(), out)
     print("Consultez avec « --mode ecps » (authentification indirecte renforcée, AIR).", file=out)
     return 0
+
+
+def _remember(settings: Settings, rpps: str, err: TextIO) -> None:
+    """The RPPS id kept as the workstation user's DMP_PSC_RPPS (offered next time)."""
+    if rpps == settings.psc_rpps:
+        return
+    try:
+        settings.config.save_user({"DMP_PSC_RPPS": rpps})
+    except (DmpClientError, OSError) as error:  # locked by the machine policy, unwritable file
+        print(f"(identifiant RPPS non mémorisé : {getattr(error, 'code', type(error).__name__)})", file=err)
 
 
 def run_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

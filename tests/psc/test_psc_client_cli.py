@@ -41,6 +41,7 @@ def env(
 ) -> FakePsc:
     for name, value in sandbox_env(host, pki_dir, tmp_path / "store").items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the user settings file
     monkeypatch.setenv("DMP_PSC_URL", ISSUER)
     monkeypatch.setenv("DMP_PSC_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("DMP_PSC_AUTH_CLIENT", "secret")
@@ -85,6 +86,8 @@ def test_login_status_air_consultation_and_logout(env: FakePsc) -> None:
     assert status == 0 and "fermée" in out and env.logged_out
     status, out, _ = run("ecps", "statut")
     assert status == 1 and "Aucune session" in out
+    status, out, err = run("ecps", "connexion")  # the RPPS id was remembered (DMP_PSC_RPPS)
+    assert status == 0, err
 
 
 def test_ctrl_c_cancels_the_wait(env: FakePsc, monkeypatch: pytest.MonkeyPatch) -> None:
