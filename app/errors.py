@@ -126,3 +126,20 @@ class IdentityNotQualified(DmpClientError):
         "téléservice INSi et vérifiez une pièce d'identité du patient (carte d'identité, passeport, "
         "titre de séjour ; livret de famille ou acte de naissance pour un mineur)."
     )
+
+
+class IdentityUnknownHere(DmpClientError):
+    """A document check for an identity never recorded on this workstation, without its traits."""
+
+    code = "IDENTITE-INCONNUE"
+    user_message = (
+        "Cette identité n'est pas connue sur ce poste : recherchez-la d'abord par le téléservice INSi "
+        "(« dmp insi rechercher » ou « dmp insi verifier »), ou donnez ses traits d'identité."
+    )
+
+
+class VitaleBeneficiaryUnknown(DmpClientError):
+    """The beneficiary chosen is not on the Vitale card read (or its data cannot be used)."""
+
+    code = "VITALE-BENEFICIAIRE"
+    user_message = "Bénéficiaire de la carte Vitale introuvable : choisissez un rang porté par la carte."

@@ -39,6 +39,7 @@ def test_installed_console_script_prints_only_the_insc() -> None:
             "500801",
             "--nir",
             "150081505104018",
+            "--valeur-seule",
         ],
         capture_output=True,
         text=True,
@@ -55,7 +56,7 @@ def test_version() -> None:
 def test_insc_nir_without_key_and_slashed_date() -> None:
     assert run("ins", "insc", "--prenom", "Jean", "--naissance", "01/08/1950", "--nir", "1500815051040") == (
         0,
-        "1541187387477485562488\n",
+        "INS-C (identifiant historique, jamais utilisé pour alimenter) : 1541187387477485562488\n",
         "",
     )
 
@@ -162,7 +163,8 @@ def test_demo_identifies_every_sandbox_patient(monkeypatch: pytest.MonkeyPatch) 
     assert status == 0
     assert "7/7 identité(s) vérifiée(s)." in out
     assert "150081505104018^^^&1.2.250.1.213.1.4.10&ISO^NH" in out
-    assert "INS-C (Vitale, rang 1) : 1541187387477485562488" in out
+    legacy = "INS-C (identifiant historique, jamais utilisé pour alimenter"
+    assert f"{legacy} ; Vitale, rang 1) : 1541187387477485562488" in out
     assert "non calculable (rang 2" in out
     assert "ATTENTION" not in out
     assert "banc de cartes non monté" in out

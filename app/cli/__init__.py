@@ -13,7 +13,9 @@ from app.cli import diagnostic
 from app.cli import dmp as cli_dmp
 from app.cli import documents as cli_documents
 from app.cli import ecps as cli_ecps
+from app.cli import identity as cli_identity
 from app.cli import ins as cli_ins
+from app.cli import insi as cli_insi
 from app.cli import store as cli_store
 from app.cli import structure as cli_structure
 from app.errors import USER_FACING_ERRORS
@@ -30,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dmp {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
     cli_ins.add_parsers(commands)
+    cli_insi.add_parsers(commands)
+    cli_identity.add_parsers(commands)
     cli_card.add_parsers(commands)
     cli_dmp.add_parsers(commands)
     cli_dmp.add_admin_parsers(commands)

@@ -13,6 +13,7 @@ from app.card.cps import PinPrompt, PinStatus
 from app.card.patient_sources import EhrContextSource, IdentitySource
 from app.card.pcsc import list_readers
 from app.card.session import CardSession
+from app.cli.ins import INSC_LABEL
 from app.config.settings import Settings
 from app.services import training
 
@@ -112,7 +113,7 @@ def run_vitale(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"  rang {b.rank} : {b.surname} {b.first_name}, né(e) (carte) {b.birth_date}, NIR {nir}", file=out
         )
         insc = b.insc()
-        print(f"    INS-C : {insc.value if insc else b.insc_unavailable}", file=out)
+        print(f"    {INSC_LABEL} : {insc.value if insc else b.insc_unavailable}", file=out)
         if b.ins:
             print(f"    INS : {b.ins.oid.label} {b.ins.matricule.grouped()}", file=out)
     return 0

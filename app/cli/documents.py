@@ -18,6 +18,8 @@ from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.core.registry import RegistryErrorItem
+from app.dmp_client.core.structured.documents import KINDS, check_patient, parse_handoff
+from app.dmp_client.core.structured.model import VaccinationHandoff
 from app.dmp_client.core.valuesets import Concept, value_sets
 from app.dmp_client.documents import NewDocument
 from app.errors import InputFileError, UsageError
@@ -68,11 +70,24 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     get.add_argument("--sortie", type=Path, required=True, help="fichier où écrire le document (CDA)")
     get.set_defaults(handler=run_get)
 
-    send = subparsers.add_parser("send", help="TD2.1 : déposer un document (CDA de niveau 1)")
+    send = subparsers.add_parser(
+        "send", help="TD2.1 : déposer un document (CDA de niveau 1, ou VSM / note de vaccination structurés)"
+    )
     common_options(send, ins_required=False)
-    send.add_argument("fichier", type=Path, help="PDF, texte, RTF, JPEG ou TIFF")
-    send.add_argument("--type", dest="type_code", required=True, help="typeCode (ex. 11488-4)")
-    send.add_argument("--titre", required=True, help="titre du document")
+    send.add_argument("fichier", type=Path, nargs="?", help="PDF, texte, RTF, JPEG ou TIFF")
+    send.add_argument("--type", dest="type_code", help="typeCode (ex. 11488-4 ; obligatoire pour un fichier)")
+    send.add_argument("--titre", help="titre du document (obligatoire pour un fichier)")
+    structured = send.add_mutually_exclusive_group()
+    structured.add_argument(
+        "--vsm",
+        type=Path,
+        help="synthèse médicale (VSM) structurée, depuis les données JSON du logiciel métier",
+    )
+    structured.add_argument(
+        "--vaccination",
+        type=Path,
+        help="notes de vaccination structurées (une par vaccination), depuis le JSON",
+    )
     send.add_argument("--masque-ps", action="store_true", help="masquer aux autres professionnels")
     send.add_argument("--invisible-patient", action="store_true", help="invisible au patient (annonce)")
     send.add_argument(
@@ -231,6 +246,10 @@ def _traits(args: argparse.Namespace, settings: Settings) -> tuple[Ins, Identity
 
 def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = Settings.load()
+    if args.vsm or args.vaccination:
+        return _send_structured(args, settings, out, err)
+    if args.fichier is None or not args.type_code or not args.titre:
+        raise UsageError("Indiquez le fichier, --type et --titre (ou --vsm / --vaccination et leur JSON).")
     ins, traits = _traits(args, settings)
     media = MEDIA.get(args.fichier.suffix.lower()) or mimetypes.guess_type(args.fichier.name)[0] or ""
     visibility = {
@@ -264,6 +283,63 @@ def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _send_structured(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    """``--vsm`` / ``--vaccination``: the structured documents built from the EHR's hand-off (issue 19;
+    docs/structured-documents.md), sent like every document (directly, or ``--en-file``)."""
+    kind, path = ("VSM", args.vsm) if args.vsm else ("VAC-NOTE", args.vaccination)
+    if args.fichier is not None:
+        raise UsageError("--vsm / --vaccination remplacent le fichier : n'indiquez pas les deux.")
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise InputFileError(f"Le fichier ne peut pas être lu : {path}") from None
+    parsed = parse_handoff(kind, data)
+    if args.patient or args.ins:
+        ins, traits = _traits(args, settings)
+        check_patient(parsed.patient, ins, traits)  # the hand-off names no other patient
+    elif parsed.patient is not None:
+        ins, traits = parsed.patient.ins, parsed.patient.traits
+    else:
+        raise UsageError(
+            "Les données ne nomment pas le patient : indiquez --patient ou --ins et les traits INS."
+        )
+    count = len(parsed.vaccinations) if isinstance(parsed, VaccinationHandoff) else 1
+    if args.replace and count != 1:
+        raise UsageError("--replace remplace un seul document : une seule vaccination à la fois.")
+    volet = KINDS[kind]
+    documents = [
+        NewDocument(
+            path,
+            "text/xml",
+            volet.type_code,
+            volet.title,
+            traits,
+            facility_type=args.etablissement,
+            practice_setting=args.cadre,
+            author=parsed.author,
+            structured=kind,
+            item=item,
+        )
+        for item in range(count)
+    ]
+    if args.en_file:
+        for document in documents:  # the queue checks the identity's status
+            _enqueue(args, settings, ins, document, out, source=path)
+        return 0
+    with LocalStore.open(settings.store) as store:  # only a qualifiée identity feeds (issue 17)
+        store.identities.require_qualified(ins, traits)
+    with open_client(args, settings, err) as client:
+        replaced = client.document_by_unique_id(ins, args.replace) if args.replace else None
+        for document in documents:
+            sent = client.send(ins, document, replaces=replaced)
+            print(
+                f"{volet.title} déposée (version {sent.version}, {sent.size} octets) : {sent.unique_id}",
+                file=out,
+            )
+            _say_warnings(sent.warnings, err)
+    return 0
+
+
 def _say_warnings(warnings: Iterable[RegistryErrorItem], err: TextIO) -> None:
     """Warning-severity RegistryErrors of a success: said, not a failure."""
     for warning in warnings:
@@ -280,7 +356,12 @@ def _card_holder(settings: Settings) -> str:
 
 
 def _enqueue(
-    args: argparse.Namespace, settings: Settings, ins: Ins, document: NewDocument, out: TextIO
+    args: argparse.Namespace,
+    settings: Settings,
+    ins: Ins,
+    document: NewDocument,
+    out: TextIO,
+    source: Path | None = None,
 ) -> int:
     mode = SendMode.STRUCTURE if auth_mode(args, settings) == "structure" else SendMode.CARD
     professional = None
@@ -288,12 +369,13 @@ def _enqueue(
         # The entry is bound to this professional: only their card may sign and send it.
         professional = args.professionnel or _card_holder(settings)
     request = UploadRequest.from_document(document, ins, mode, professional, args.replace)
+    source = source or args.fichier
     try:
-        handle = args.fichier.open("rb")
+        handle = source.open("rb")
     except OSError:
-        raise InputFileError(f"Le fichier ne peut pas être lu : {args.fichier}") from None
+        raise InputFileError(f"Le fichier ne peut pas être lu : {source}") from None
     with handle, LocalStore.open(settings.store) as store:
-        entry = store.queue.enqueue(request, handle, source_name=args.fichier.name)
+        entry = store.queue.enqueue(request, handle, source_name=source.name)
     print(f"Document confié à la file d'envoi : entrée #{entry.id} (uniqueId {entry.unique_id})", file=out)
     return 0
 

@@ -14,6 +14,9 @@ from app.ins import InsError, Nir, card_birth_date, compute_insc
 EXIT_OK = 0
 EXIT_INVALID = 1
 
+# Issue 17 item 5: the INS-C stays computable, shown as the legacy identifier it is.
+INSC_LABEL = "INS-C (identifiant historique, jamais utilisé pour alimenter)"
+
 _SEX_LABELS = {"1": "masculin", "2": "féminin"}
 
 
@@ -27,8 +30,12 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
     insc = commands.add_parser(
         "insc",
-        help="calculer l'INS-C (22 chiffres)",
-        description="Calcule l'INS-C d'un bénéficiaire à partir de son propre NIR, ou d'un fichier CSV.",
+        help="calculer l'INS-C (22 chiffres), identifiant historique jamais utilisé pour alimenter",
+        description=(
+            "Calcule l'INS-C d'un bénéficiaire à partir de son propre NIR, ou d'un fichier CSV. L'INS-C "
+            "est l'identifiant historique des dossiers qui le portent encore : il n'est jamais utilisé "
+            "pour alimenter le DMP (seul l'INS qualifié par le téléservice INSi l'est)."
+        ),
     )
     insc.add_argument("--prenom", help="prénom tel que lu sur la carte Vitale")
     insc.add_argument(
@@ -40,6 +47,9 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     insc.add_argument(
         "--sortie", metavar="FICHIER", help="écrire les résultats dans ce fichier (défaut : sortie standard)"
+    )
+    insc.add_argument(
+        "--valeur-seule", action="store_true", help="n'écrire que les 22 chiffres (scripts), sans le libellé"
     )
     insc.set_defaults(handler=run_insc)
 
@@ -70,8 +80,8 @@ def run_nir(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def run_insc(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     single = (args.prenom, args.naissance, args.nir)
     if args.csv is not None:
-        if any(v is not None for v in single):
-            raise UsageError("--csv ne se combine pas avec --prenom, --naissance ou --nir.")
+        if any(v is not None for v in single) or args.valeur_seule:
+            raise UsageError("--csv ne se combine pas avec --prenom, --naissance, --nir ou --valeur-seule.")
         return _run_csv(args.csv, args.sortie, out, err)
     if any(v is None for v in single):
         raise UsageError("Indiquez --prenom, --naissance et --nir (ou --csv FICHIER).")
@@ -80,7 +90,7 @@ def run_insc(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except InsError as error:
         print(f"ERREUR: {error}", file=err)
         return EXIT_INVALID
-    print(insc.value, file=out)
+    print(insc.value if args.valeur_seule else f"{INSC_LABEL} : {insc.value}", file=out)
     return EXIT_OK
 
 
@@ -93,7 +103,8 @@ def _run_csv(source: str, destination: str | None, out: TextIO, err: TextIO) -> 
         for line in process(reader, tally):
             write(line + "\n")
     print(
-        f"{tally.lines} ligne(s) : {tally.computed} INS-C calculé(s), {tally.errors} erreur(s).",
+        f"{tally.lines} ligne(s) : {tally.computed} INS-C calculé(s), {tally.errors} erreur(s). "
+        "(INS-C : identifiant historique, jamais utilisé pour alimenter.)",
         file=err,
     )
     return EXIT_OK if tally.errors == 0 else EXIT_INVALID

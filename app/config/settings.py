@@ -18,8 +18,7 @@ from app.config.layers import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
 from app.dmp_client.bounds import DEFAULT_MAX_RESPONSE_BYTES
 from app.dmp_client.core.context import AirAuthn, Software
 from app.dmp_client.core.psc_params import CLIENT_AUTH_MODES, Channel
-from app.dmp_client.core.rights import AIR_DEFAULT
-from app.dmp_client.insi_client import InsiSettings
+from app.dmp_client.insi_settings import InsiSettings
 from app.dmp_client.options import PscSettings
 from app.dmp_client.options import StructureCredentials as StructureCredentials
 from app.dmp_client.structure_keys import is_encrypted
@@ -51,7 +50,7 @@ class Settings:
     consultation_needs_qualified: bool = False  # [UNSURE] DMP_IDENTITE_CONSULTATION_QUALIFIEE
     psc: PscSettings = field(default_factory=PscSettings)  # DMP_PSC_* (e-CPS, docs/authentication.md)
     air: AirAuthn = field(default_factory=AirAuthn)  # DMP_AIR_AUTHN_*, DMP_AIR_VIHF_VALIDITE_S [UNSURE]
-    air_transactions: tuple[str, ...] = AIR_DEFAULT  # DMP_AIR_TRANSACTIONS [UNSURE]
+    air_transactions: tuple[str, ...] = ("TD0.2", "TD1.3a", "TD3.1", "TD3.2")  # DMP_AIR_TRANSACTIONS [UNSURE]
     psc_rpps: str | None = None  # DMP_PSC_RPPS: the workstation user's RPPS id, remembered
 
     # Where each value came from: the settings dialog shows the locked ones as locked.

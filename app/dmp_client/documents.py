@@ -42,6 +42,9 @@ from app.dmp_client.core.metadata import SubmissionSet, Visibility, entry_for_do
 from app.dmp_client.core.mtom import Part, build_mtom
 from app.dmp_client.core.registry import RegistryErrorItem, parse_registry_response
 from app.dmp_client.core.soap import uncertain_outcome
+from app.dmp_client.core.structured.build import write_structured
+from app.dmp_client.core.structured.documents import BuiltDocument, build_from_handoff
+from app.dmp_client.core.structured.handoff import MAX_BYTES as MAX_HANDOFF_BYTES
 from app.dmp_client.core.valuesets import value_sets
 from app.dmp_client.errors import AuthorUnknown, DmpClosed, DocumentUnknown, NoDmp, NotAuthorized
 from app.dmp_client.errors import DmpNotUsable as DmpNotUsable
@@ -88,6 +91,10 @@ class NewDocument:
     set_id: str | None = None
     created: dt.datetime | None = None
     content: BinaryIO | None = None  # read instead of ``path`` (the queue's decrypted copy)
+    # A structured document (issue 19): "VSM" or "VAC-NOTE"; the file is then the EHR's hand-off
+    # JSON (docs/structured-documents.md), ``item`` which vaccination of it this note records.
+    structured: str | None = None
+    item: int = 0
 
 
 @dataclass(frozen=True)
@@ -498,7 +505,8 @@ class DocumentTransactions(ClientBase):
         if replaces is not None:
             set_id, version, previous_id = self._previous_version(ins, replaces)
         now = document.created or _now()
-        header = DocumentHeader(
+        structured = self._structured(ins, document, set_id, version, previous_id, now, author)
+        header = structured.header if structured else DocumentHeader(
             document_id=document.document_id or new_oid(),
             set_id=set_id,
             version=version,
@@ -516,9 +524,11 @@ class DocumentTransactions(ClientBase):
             facility_type=sets.lookup(sets.facility_types, document.facility_type, "JDV_J02"),
             media_type=document.media_type,
             replaces=previous_id,
-        )
+        )  # fmt: skip
         with spool("dmp-cda-") as cda:
-            if document.content is not None:
+            if structured is not None:
+                written = write_structured(structured.element, cda)
+            elif document.content is not None:
                 document.content.seek(0)
                 written = write_cda(header, document.content, cda)
             else:
@@ -529,6 +539,7 @@ class DocumentTransactions(ClientBase):
                 written,
                 visibility=document.visibility,
                 replaces_entry=replaces.entry_id if replaces else None,
+                format_code=structured.volet.format_code if structured else None,
             )
             from app.dmp_client.core.xades import SignedDocument, sign_submission  # deferred: signxml
 
@@ -569,6 +580,42 @@ class DocumentTransactions(ClientBase):
             for part in raw.parts.values():  # a multipart answer's spool files
                 part.file.close()
         return Sent(entry.unique_id, entry.entry_id, set_id, version, written.size, warnings)
+
+    @staticmethod
+    def _structured(
+        ins: Ins,
+        document: NewDocument,
+        set_id: str,
+        version: int,
+        previous_id: str | None,
+        now: dt.datetime,
+        author: Author,
+    ) -> BuiltDocument | None:
+        """A structured document built from its hand-off (None for a level-1 one)."""
+        if document.structured is None:
+            return None
+        if document.content is not None:
+            document.content.seek(0)
+            data = document.content.read(MAX_HANDOFF_BYTES + 1)
+        else:
+            with document.path.open("rb") as handle:
+                data = handle.read(MAX_HANDOFF_BYTES + 1)
+        sets = value_sets()
+        return build_from_handoff(
+            document.structured,
+            data,
+            item=document.item,
+            ins=ins,
+            traits=document.traits,
+            document_id=document.document_id or new_oid(),
+            set_id=set_id,
+            version=version,
+            created=now,
+            replaces=previous_id,
+            practice_setting=sets.lookup(sets.practice_settings, document.practice_setting, "JDV_J04"),
+            facility_type=sets.lookup(sets.facility_types, document.facility_type, "JDV_J02"),
+            author=author,
+        )
 
     def _previous_version(self, ins: Ins, replaced: DocumentInfo) -> tuple[str, int, str]:
         """setId, next version number and id of the CDA being replaced, read from the stored CDA."""

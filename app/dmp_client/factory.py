@@ -195,3 +195,39 @@ def card_client(
     except BaseException:
         card.close()
         raise
+
+
+# -- INSi over the same credentials (app/services/qualification.py) -----------------------------------
+
+
+def _roots(settings: Settings) -> list[x509.Certificate]:
+    if not settings.trust_files:
+        raise TlsError("Aucune autorité de confiance configurée pour vérifier le téléservice INSi.")
+    return [
+        cert for path in settings.trust_files for cert in x509.load_pem_x509_certificates(path.read_bytes())
+    ]
+
+
+def insi_card_transport(settings: Settings, card: CardSession) -> CardTlsTransport:
+    """The card TLS transport for INSi over an open (logged-in) card session: the same card and
+    authentication key as the DMP's, a transport of its own (closing it leaves the DMP's open)."""
+    signer = CardSigner(card)
+    return CardTlsTransport(
+        signer.authentication_certificate,
+        card.authenticate,
+        _roots(settings),
+        settings.timeouts.query,
+        proxy=settings.proxy,
+    )
+
+
+def insi_structure_tls(settings: Settings) -> tuple[ssl.SSLContext, str]:
+    """The structure's ORG AUTH_CLI TLS context for INSi, and the structure's identifier (Emetteur)."""
+    creds = settings.structure
+    if creds is None:
+        raise ClientConfigError("Aucun certificat de structure n'est configuré.")
+    if not settings.trust_files:
+        raise TlsError("Aucune autorité de confiance configurée pour vérifier le téléservice INSi.")
+    endpoint = Endpoint("insi", settings.trust_files, settings.proxy)
+    tls = structure_keys.tls_context(endpoint, creds.auth_cert, creds.auth_key, creds.key_password)
+    return tls, creds.structure_id

@@ -19,10 +19,8 @@ import os
 import ssl
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 from lxml import etree
@@ -43,37 +41,13 @@ from app.dmp_client.errors import (
     TlsError,
     TransportError,
 )
+from app.dmp_client.insi_settings import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # re-exported
+from app.dmp_client.insi_settings import InsiSettings as InsiSettings
+from app.dmp_client.insi_settings import split_url as split_url
 from app.dmp_client.transport import Endpoint, Timeouts, Transport
 from app.ins import IdentityTraits, Ins
 
-DEFAULT_TIMEOUT = 60.0  # [UNSURE] DmpConnect's public INSi wrapper
 INSTANCE_FILE = "insi-instance"  # beside the local store: the installation's ContexteLPS/LPS/Instance
-
-
-@dataclass(frozen=True)
-class InsiSettings:
-    """The INSi part of the settings (app/config/settings.py)."""
-
-    url: str | None = None  # DMP_INSI_URL
-    idam: str | None = None  # DMP_INSI_IDAM
-    timeout: float = DEFAULT_TIMEOUT  # DMP_INSI_DELAI_S
-
-    def check(self) -> tuple[str, str]:
-        """(base URL, service path) for the transport; INSI-NON-CONFIGURE when unusable."""
-        if not self.url or not self.idam:
-            raise InsiNotConfigured()
-        return split_url(self.url)
-
-
-def split_url(url: str) -> tuple[str, str]:
-    """``https://host[:port]/a/b`` → (``https://host[:port]/a``, ``b``): the transport POSTs to
-    ``base/service``."""
-    parts = urlsplit(url.strip())
-    path = parts.path.rstrip("/")
-    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment or not path:
-        raise InsiNotConfigured()
-    base, _, service = path.rpartition("/")
-    return f"{parts.scheme}://{parts.netloc}{base}", service
 
 
 def installation_instance(folder: Path) -> str:

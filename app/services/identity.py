@@ -57,6 +57,7 @@ class InsiAnswer:
     traits: IdentityTraits = dataclasses.field(repr=False)
     answer_id: str
     at: dt.datetime
+    history: tuple[Ins, ...] = dataclasses.field(default=(), repr=False)  # INSHISTO, kept with the proof
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,9 @@ class IdentityLifecycle:
             IdentityStatus.PROVISOIRE: IdentityStatus.RECUPEREE,
             IdentityStatus.VALIDEE: IdentityStatus.QUALIFIEE,
         }.get(current.status, current.status)
-        proof = {"reponse": answer.answer_id, "le": _as_json(answer.at)}
+        proof: dict[str, Any] = {"reponse": answer.answer_id, "le": _as_json(answer.at)}
+        if answer.history:  # INSHISTO kept (issue 17), inside the encrypted base only
+            proof["historique"] = [[h.matricule.value, h.oid.value] for h in answer.history]
         return self._put(current, status, by, how, None, insi=proof)
 
     def check_document(self, ins: Ins, traits: IdentityTraits, check: DocumentCheck) -> StoredIdentity:

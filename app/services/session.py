@@ -27,6 +27,7 @@ from app.store.sender import CredentialsUnavailable
 
 if TYPE_CHECKING:  # the card stack (pkcs11) and the JOSE stack are imported at first use
     from app.card.cps import PinPrompt
+    from app.card.session import CardSession
     from app.dmp_client.core.psc import PscSession
     from app.dmp_client.psc_client import PscClient
 
@@ -270,6 +271,17 @@ class DmpSession:
             if self._client is None:
                 raise NotConnected()
             return self._client
+
+    @property
+    def card(self) -> CardSession | None:
+        """The open card session of a card login (INSi goes over the same card), else None."""
+        with self.lock:
+            card = self._card
+        if card is None:
+            return None
+        from app.card.session import CardSession as Card  # deferred: the card stack
+
+        return card if isinstance(card, Card) else None
 
     @property
     def connected(self) -> bool:

@@ -52,11 +52,13 @@ class UploadRequest:
     document_id: str = ""
     set_id: str = ""
     created: dt.datetime | None = None
+    structured: str | None = None  # "VSM" or "VAC-NOTE": the bytes are the EHR's hand-off JSON
+    item: int = 0  # which vaccination of the hand-off (one note each)
 
     def check(self) -> None:
         """Refuse now, at the desk, what the document builder would refuse at sending time."""
         problems = []
-        if self.media_type not in MEDIA_TYPES:
+        if self.structured is None and self.media_type not in MEDIA_TYPES:
             problems.append(
                 f"format non admis ({self.media_type or 'inconnu'} : PDF, texte, RTF, JPEG, TIFF)"
             )
@@ -124,6 +126,8 @@ class UploadRequest:
             "document_id": self.document_id,
             "set_id": self.set_id,
             "created": _iso(self.created),
+            "structured": self.structured,
+            "item": self.item,
         }
         return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
@@ -149,6 +153,8 @@ class UploadRequest:
             data["document_id"],
             data["set_id"],
             _datetime(data["created"]),
+            data.get("structured"),  # absent from requests queued before issue 19
+            int(data.get("item", 0)),
         )
 
 

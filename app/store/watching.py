@@ -11,10 +11,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
+if TYPE_CHECKING:  # watchdog is imported when a hot folder starts, not with the window
+    from watchdog.events import FileSystemEvent
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ def watch_folder(
 
 def _watch(folder: str, hint: threading.Event) -> Any:
     """A watchdog observer that sets ``hint`` on changes in the folder, or None (polling only)."""
+    from watchdog.events import FileSystemEventHandler
 
     class Hint(FileSystemEventHandler):
         def on_any_event(self, event: FileSystemEvent) -> None:
@@ -63,7 +64,7 @@ def _watch(folder: str, hint: threading.Event) -> Any:
                 hint.set()
 
     try:
-        observer = Observer()
+        observer = new_observer()
         observer.daemon = True
         observer.schedule(Hint(), folder, recursive=False)
         observer.start()
@@ -71,3 +72,11 @@ def _watch(folder: str, hint: threading.Event) -> Any:
     except Exception as error:  # e.g. a network share, or no inotify watch left
         log.warning("hot folder: no file system watcher (%s); polling only", type(error).__name__)
         return None
+
+
+def new_observer() -> Any:
+    """watchdog's observer for the platform, imported here: watchdog loads with the first hot folder
+    that starts, not with the window (tests/architecture/test_startup_imports.py)."""
+    from watchdog.observers import Observer
+
+    return Observer()

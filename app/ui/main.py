@@ -25,7 +25,11 @@ def load_services_before_qt() -> None:
     it, looking for ``from __feature__ import`` (``shibokensupport.feature._mod_uses_pyside``, by
     ``inspect.getsource``): for the ~350 modules of the service stack, ~40 ms of a source install's
     start-up (bench/bench_startup.py). Imported first, they are not read; the frozen build has no
-    sources to read."""
+    sources to read.
+
+    httpx's command-line tool (``httpx._main``: click, rich, pygments, ~30 ms) is left out, as the
+    frozen build leaves it out (installer/dmp.spec): httpx imports it in a ``try`` and does without."""
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     import app.config.settings
     import app.services.workspace  # noqa: F401
 

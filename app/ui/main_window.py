@@ -6,10 +6,9 @@ card, network and disk operation runs off the GUI thread; errors are shown in Fr
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from app.card.pcsc import CardEvent, ReaderMonitor
 from app.config.settings import Settings
 from app.dmp_client.core.context import Purpose
 from app.dmp_client.core.errors import OtherPatientAnswer
@@ -38,6 +37,7 @@ from app.ui.qt import (
     QSplitter,
     Qt,
     QTabWidget,
+    QTimer,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -49,6 +49,9 @@ from app.ui.tasks import Cancel, run_in_background
 from app.ui.upload_panel import UploadPanel
 from app.ui.viewer import DocumentViewer
 from app.ui.window_actions import DmpActions
+
+if TYPE_CHECKING:  # pyscard is imported when the reader monitor starts, behind the shown window
+    from app.card.pcsc import ReaderMonitor
 
 DEFAULT_SIZE = QSize(1360, 820)  # on a large screen; within the available geometry on a small one
 MINIMUM_BODY = QSize(900, 420)
@@ -142,8 +145,8 @@ class MainWindow(DmpActions):
         self.card_events = _CardEvents()
         self.card_events.changed.connect(self._card_event)
         self.monitor: ReaderMonitor | None = None
-        if monitor_cards:
-            self._start_monitor()
+        if monitor_cards:  # once the window is shown (PC/SC's first poll is not the window's)
+            QTimer.singleShot(0, self, self._start_monitor)
         self._show_connection(None)
         self._check_for_update()
 
@@ -339,6 +342,8 @@ class MainWindow(DmpActions):
         super().keyPressEvent(event)
 
     def _start_monitor(self) -> None:
+        from app.card.pcsc import ReaderMonitor
+
         try:
             self.monitor = ReaderMonitor(
                 lambda reader, event, atr: self.card_events.changed.emit(reader, event)
@@ -351,6 +356,8 @@ class MainWindow(DmpActions):
             self.monitor = None
 
     def _card_event(self, reader: str, event: str) -> None:
+        from app.card.pcsc import CardEvent
+
         self.card_label.setText(f"Carte {event} ({reader})")
         connection = self.workspace.connection
         if event == CardEvent.REMOVED and connection is not None and connection.card_reader == reader:

@@ -3,7 +3,11 @@
 It first identifies every sandbox patient as the client does before any DMP exchange (the INS
 checked and formatted for XDS/VIHF (CX) and CDA (HL7v3), the INS traits checked against what the
 matricule encodes). With the card rig up (``make run``), it then lists the virtual readers, the
-CPS holder and the Vitale beneficiaries (with the legacy INS-C where computable), runs TD0.2 and
+CPS holder and the Vitale beneficiaries (with the legacy INS-C where computable: labelled as the
+historical identifier, never the one that feeds). Before any DMP exchange, when the sandbox INSi host
+is configured (the rig exports DMP_INSI_URL and DMP_INSI_IDAM), the INSi step (:func:`insi_step`)
+qualifies P03 and P01 (INSi, then an identity document check SIMULATED and labelled as such), shows a
+refusal and a 02, and searches each Vitale beneficiary with the card. It then runs TD0.2 and
 TD0.3 with the GP's card and TD0.2 with the structure's certificate, the GP's main job on P03
 (send, find, retrieve and compare, mask, replace, archive) and the secretariat's job through the
 durable queue. It needs the sandbox: it reads the sandbox's fictitious patients.
@@ -17,6 +21,7 @@ import datetime as dt
 import io
 import os
 import tempfile
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -32,13 +37,25 @@ from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.documents import NewDocument
 from app.dmp_client.factory import card_client, structure_client
 from app.errors import USER_FACING_ERRORS, DemoCheckFailed, DmpClientError
-from app.ins import IdentityTraits, Ins, InsError, compute_insc
+from app.ins import BirthDate, IdentityTraits, Ins, InsError, Sex, compute_insc
+from app.services.identity import DocumentType, IdentityLifecycle, IdentityStatus
+from app.services.qualification import (
+    InsiOutcome,
+    Outcome,
+    Qualification,
+    check_document,
+    open_insi,
+    read_vitale,
+)
 from sandbox.patients import SandboxPatient, load_patients
 from sandbox.training.patients import sandbox_patient
 from sandbox.training.vitale import SandboxVitaleCard
 
 if TYPE_CHECKING:
     from app.store.database import Database
+
+# Issue 17 item 5: the INS-C is shown as the legacy identifier it is, never the identity that feeds.
+INSC_LEGACY = "INS-C (identifiant historique, jamais utilisé pour alimenter"
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,12 +66,107 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     status = _patients(out)
-    if os.environ.get(pkcs11_module.ENV_VARIABLE):
+    rig = bool(os.environ.get(pkcs11_module.ENV_VARIABLE))
+    if rig:
         _cards(out)
+    settings = Settings.load()
+    if settings.is_sandbox and settings.insi.url and settings.insi.idam:  # the rig exports both
+        status = max(status, insi_step(settings, out, vitale=rig))
+    if rig:
         status = max(status, _exchanges(out, args.trace))
     else:
         print("\n(banc de cartes non monté : « make run » le monte avant la démonstration)", file=out)
     return status
+
+
+DEMO_CHECKER = "démonstration (pièce simulée)"
+
+
+def _simulated_check(life: IdentityLifecycle, ins: Ins, out: TextIO) -> str:
+    """DEMONSTRATION ONLY: a document check recorded without any real document, so that the demo's
+    patients can be fed; a real user checks the patient's identity document (dmp identite valider)."""
+    view = check_document(life, ins, DocumentType.CNI, DEMO_CHECKER)
+    print(
+        "     [DÉMONSTRATION] vérification de pièce d'identité SIMULÉE (aucune pièce réelle contrôlée) "
+        f"→ {view.status.value}",
+        file=out,
+    )
+    return view.status.value
+
+
+def insi_step(settings: Settings, out: TextIO, *, vitale: bool = False) -> int:
+    """Before any DMP exchange: the sandbox INSi host (real mutual TLS, the structure's certificate)
+    gives the demo patients their INS, the identity document check is simulated, and only then the
+    DMP is fed. P03 (the main job) is a manual entry searched by traits; P01 (the secretariat's
+    queue) an EHR hand-off verified; P07 a hand-off refused (her traits changed in the referential);
+    homonyms give 02; with the rig, each beneficiary of the virtual Vitale card is searched with it."""
+    from app.store.local_store import LocalStore
+
+    print("\nTéléservice INSi du bac à sable (TLS mutuel, certificat de la structure)", file=out)
+    failures = 0
+    try:
+        with LocalStore.open(settings.store) as store, closing(open_insi(settings)) as client:
+            life = IdentityLifecycle(store.db)
+            flows = Qualification(life, client, "demonstration")
+            p03 = _traits("P03")
+            typed = IdentityTraits(p03.birth_name, (p03.first_name,), p03.sex, p03.birth_date)
+            found = flows.from_traits(typed)
+            print(f"  P03 saisie manuelle → INSi par traits : {_said(found)}", file=out)
+            if found.ins != _ins("P03"):
+                failures += 1
+            else:
+                failures += _simulated_check(life, found.ins, out) != "qualifiée"
+            handed = flows.from_handoff(_ins("P01"), _traits("P01"), IdentityStatus.QUALIFIEE)
+            print(
+                f"  P01 INS reçu du logiciel métier (annoncé qualifiée) → INSi : {_said(handed)}",
+                file=out,
+            )
+            for warning in handed.warnings:
+                print(f"     ATTENTION : {warning}", file=out)
+            if handed.ins != _ins("P01"):
+                failures += 1
+            else:
+                failures += _simulated_check(life, handed.ins, out) != "qualifiée"
+            changed = flows.from_handoff(_ins("P07"), _traits("P07"), IdentityStatus.QUALIFIEE)
+            print(f"  P07 INS reçu, traits modifiés dans le référentiel → {_said(changed)}", file=out)
+            failures += changed.outcome is not Outcome.REFUSED
+            martin = IdentityTraits("MARTIN", ("LOUIS",), Sex.MALE, BirthDate.parse("1972-02-29"))
+            several = flows.from_traits(martin)
+            print(f"  homonymes MARTIN LOUIS → {several.outcome.value} : {several.next_step}", file=out)
+            failures += several.outcome is not Outcome.SEVERAL
+            if vitale:
+                failures += _vitale_step(settings, flows, out)
+    except USER_FACING_ERRORS as error:
+        print(f"  ERREUR: {error}", file=out)
+        return 1
+    if failures:
+        print(f"  ÉCHEC : {failures} résultat(s) INSi inattendu(s).", file=out)
+        return 1
+    print("  INSi : identités de P01 et P03 qualifiées avant tout échange avec le DMP.", file=out)
+    return 0
+
+
+def _vitale_step(settings: Settings, flows: Qualification, out: TextIO) -> int:
+    """Each beneficiary of the virtual Vitale card: the INSi search with the card (sandbox only)."""
+    card = read_vitale(settings)
+    failures = 0
+    for beneficiary in card.beneficiaries:
+        outcome = flows.from_vitale(card, beneficiary.rank)
+        print(f"  Vitale rang {beneficiary.rank} → INSi avec la carte Vitale : {_said(outcome)}", file=out)
+        failures += outcome.ins is None
+    return failures
+
+
+def _said(outcome: InsiOutcome) -> str:
+    if outcome.ins is None:
+        return f"{outcome.outcome.value} ({outcome.message})"
+    return f"{outcome.outcome.value}, INS {outcome.ins.matricule.grouped()}, statut {outcome.status.value}"
+
+
+def _traits(pid: str) -> IdentityTraits:
+    patient = sandbox_patient(pid)
+    assert patient is not None and patient.traits is not None
+    return patient.traits
 
 
 def _cards(out: TextIO) -> None:
@@ -75,7 +187,8 @@ def _cards(out: TextIO) -> None:
         for b in SandboxVitaleCard().beneficiaries():
             insc = b.insc()
             print(
-                f"  Vitale rang {b.rank} : {b.first_name}, INS-C {insc.value if insc else 'non calculable'}",
+                f"  Vitale rang {b.rank} : {b.first_name}, {INSC_LEGACY}) "
+                f"{insc.value if insc else 'non calculable'}",
                 file=out,
             )
     except USER_FACING_ERRORS as error:
@@ -199,10 +312,15 @@ def _queue_job(settings: Settings, out: TextIO) -> int:
     traits = patient.traits
     try:
         with LocalStore.open(settings.store) as store:
-            status = qualify_demo_identity(store.db, _ins("P01"), traits)
-            print(
-                f"  0. identité de P01 : INSi (bac à sable) et pièce d'identité vérifiée → {status}", file=out
-            )
+            life = IdentityLifecycle(store.db)
+            if life.status(_ins("P01")) is IdentityStatus.QUALIFIEE:  # by the INSi step above
+                print("  0. identité de P01 : qualifiée (étape INSi ci-dessus)", file=out)
+            else:  # the job run alone (tests): the sandbox's stand-in for INSi, a simulated document
+                status = qualify_demo_identity(store.db, _ins("P01"), traits)
+                print(
+                    f"  0. identité de P01 : INSi (bac à sable) et pièce d'identité vérifiée → {status}",
+                    file=out,
+                )
             ids = []
             for number in (1, 2, 3):
                 request = UploadRequest(
@@ -337,10 +455,10 @@ def _show(patient: SandboxPatient, out: TextIO) -> None:
     vitale = patient.vitale
     if vitale.nir_own:
         insc = compute_insc(vitale.first_name, vitale.birth_date, vitale.nir_own)
-        print(f"     INS-C (Vitale, rang {vitale.rank}) : {insc.value}", file=out)
+        print(f"     {INSC_LEGACY} ; Vitale, rang {vitale.rank}) : {insc.value}", file=out)
     else:
         print(
-            f"     INS-C : non calculable (rang {vitale.rank} : le NIR propre du bénéficiaire "
+            f"     {INSC_LEGACY}) : non calculable (rang {vitale.rank} : le NIR propre du bénéficiaire "
             "n'est pas sur la carte)",
             file=out,
         )

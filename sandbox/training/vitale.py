@@ -61,6 +61,27 @@ class SandboxVitaleCard:
             out.append(self._record(data))
         return out
 
+    def holder(self) -> Nir | None:
+        """The card holder's NIR (the "ouvrant droit", tag 0x92 of the application header read by
+        READ BINARY, sandbox/vicc.py): the INSi search with the card names a beneficiary without his
+        own NIR (a child) through it. None when the header does not carry it."""
+        reader = self._find_reader()
+        select = bytes([0x00, 0xA4, 0x04, 0x00, len(SANDBOX_VITALE_AID)]) + SANDBOX_VITALE_AID
+        answers = transmit(reader, [select, bytes([0x00, 0xB0, 0x00, 0x00, 0x00])])
+        return self._holder(answers)
+
+    @staticmethod
+    def _holder(answers: list[tuple[bytes, int]]) -> Nir | None:
+        if any(status != SW_OK for _, status in answers[:2]) or len(answers) < 2:
+            raise VitaleError("Lecture de l'en-tête de la carte Vitale virtuelle impossible.")
+        value = parse_tlv(answers[1][0]).get(0x92)
+        if value is None:
+            return None
+        try:
+            return Nir.parse(value.decode("ascii"))
+        except (InsError, UnicodeDecodeError):
+            raise VitaleError("Carte Vitale : numéro de l'assuré (ouvrant droit) invalide.") from None
+
     @staticmethod
     def _record(data: bytes) -> Beneficiary:
         fields = parse_tlv(data)

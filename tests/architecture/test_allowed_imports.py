@@ -90,3 +90,12 @@ def test_the_protocol_core_allow_list_fails_on_a_forbidden_import(imported: str)
 def test_the_identity_core_allow_list_fails_on_anything_but_the_standard_library(imported: str) -> None:
     graph = _synthetic(("app.ins.nir", imported))
     assert identity_core_violations(graph) == {("app.ins.nir", imported)}
+
+
+def test_the_structured_document_builder_is_held_to_the_protocol_core_allow_list(
+    graph: grimp.ImportGraph,
+) -> None:
+    """app.dmp_client.core.structured (issue 19) is part of the protocol core: same allow-list."""
+    package = "app.dmp_client.core.structured"
+    assert package in graph.find_descendants(PROTOCOL_CORE)
+    assert {(a, b) for a, b in protocol_core_violations(graph) if a.startswith(package)} == set()

@@ -141,7 +141,7 @@ def test_vitale_read_gives_beneficiaries_and_insc(rig: Rig) -> None:
     done = dmp("vitale", "read")
     assert done.returncode == 0, done.stderr
     assert "2 bénéficiaire(s)" in done.stdout
-    assert "rang 1 : PETIT ELODIE" in done.stdout and "INS-C : 0032968080398025420195" in done.stdout
+    assert "rang 1 : PETIT ELODIE" in done.stdout and "alimenter) : 0032968080398025420195" in done.stdout
     assert "rang 2 : PETIT LUCAS" in done.stdout and "pas d'INS-C" in done.stdout
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lxml.isoschematron
+import pytest
 from lxml import etree
 from saxonche import PySaxonProcessor
 
@@ -93,3 +94,9 @@ class StructurationMinimale:
             )
             for node in svrl.iter(f"{{{SVRL}}}failed-assert")
         ]
+
+
+@pytest.fixture(scope="session")
+def structuration_minimale(tmp_path_factory: pytest.TempPathFactory) -> StructurationMinimale:
+    """Compiled once per test run, shared by the level-1 and the structured documents' tests."""
+    return StructurationMinimale(tmp_path_factory.mktemp("schematron"))

@@ -33,8 +33,8 @@ H = "urn:hl7-org:v3"
 
 
 @pytest.fixture(scope="session")
-def schematron(tmp_path_factory: pytest.TempPathFactory) -> StructurationMinimale:
-    return StructurationMinimale(tmp_path_factory.mktemp("schematron"))
+def schematron(structuration_minimale: StructurationMinimale) -> StructurationMinimale:
+    return structuration_minimale
 
 
 @pytest.fixture(scope="session")

@@ -71,7 +71,8 @@ def test_login_status_air_consultation_and_logout(env: FakePsc) -> None:
     assert status == 0, err
     code = next(f for p, f in env.requests if p.endswith("/ciba"))["binding_message"][0]
     assert f"({code})" in out and "application e-CPS du téléphone" in out
-    assert out.count("#") > 20  # the code printed large
+    assert cli_ecps.big_code(code) in out  # the code printed large (5 lines of blocks)
+    assert len(cli_ecps.big_code(code).splitlines()) == 5
     assert "restantes" in err  # the wait with the time left
     assert "PAUL CARDIOLOGUE" in out and "CH DU BAC A SABLE" in out
 

@@ -717,7 +717,7 @@ def test_run_keeps_polling_when_the_watcher_cannot_start(
         def schedule(self, *args: Any, **kwargs: Any) -> None:
             raise OSError("inotify watch limit reached")
 
-    monkeypatch.setattr(watching_module, "Observer", Broken)
+    monkeypatch.setattr(watching_module, "new_observer", Broken)
     folder = hot(inbox, queue)
     reports: list[Any] = []
     stop = threading.Event()

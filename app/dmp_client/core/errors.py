@@ -202,6 +202,25 @@ class InsiOtherPerson(InsiMalformedResponse):
     )
 
 
+class StructuredHandoffInvalid(DmpClientError):
+    """The EHR's hand-off for a structured document (VSM, vaccination note) is unreadable or
+    incomplete: nothing is built or sent (the message names the field)."""
+
+    code = "DMP-DONNEES-STRUCTUREES"
+    user_message = "Les données transmises par le logiciel métier pour le document structuré sont invalides."
+
+
+class StructuredHandoffOtherPatient(StructuredHandoffInvalid):
+    """The hand-off names a patient other than the one the document is sent for (identity
+    vigilance): nothing is built or sent."""
+
+    code = "DMP-DONNEES-AUTRE-PATIENT"
+    user_message = (
+        "Les données du logiciel métier concernent un autre patient que celui choisi : "
+        "aucun document n'a été préparé ni envoyé (vigilance sur l'identité)."
+    )
+
+
 class PscError(DmpClientError):
     """Pro Santé Connect (e-CPS, OpenID Connect CIBA): the root of the provider's refusals and of
     answers that cannot be trusted (app/dmp_client/core/psc.py, docs/authentication.md)."""

@@ -80,7 +80,10 @@ def entry_for_document(
     *,
     visibility: frozenset[Visibility] = frozenset(),
     replaces_entry: str | None = None,
+    format_code: Concept | None = None,
 ) -> DocumentEntry:
+    """``format_code`` is given for a structured document (its volet's, JDV_J10); a level-1 one's
+    derives from the wrapped file's media type."""
     sets = value_sets()
     return DocumentEntry(
         entry_id=ebrim.new_id(),
@@ -89,7 +92,7 @@ def entry_for_document(
         title=header.title,
         class_code=sets.class_code(header.type_code),
         type_code=header.type_code,
-        format_code=sets.format_code(header.media_type),
+        format_code=format_code or sets.format_code(header.media_type),
         facility_type=header.facility_type,
         practice_setting=header.practice_setting,
         confidentiality=confidentiality_codes(visibility),

@@ -1,0 +1,751 @@
+"""The VSM 2023.01 and VAC-NOTE 2023.01 CDA documents (structured body, coded entries).
+
+Built with lxml elements only. The shapes follow the ANS examples (``resources/spec/cda-examples/
+structured/``) and are checked in the tests by the CDA XSD, the volet schematron and both CI-SIS
+content-model schematrons. The header is the level-1 builder's :class:`~app.dmp_client.core.cda.
+DocumentHeader` (same fields, same XDS mapping); only the templates, the code, the service event
+and the body differ. Entry and section ids derive from the document id, so that a document built
+twice from the same input (the upload queue's retries) has the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from lxml import etree
+
+from app.dmp_client.core.cda import (
+    PS_ID_ROOT,
+    STRUCTURE_ID_ROOT,
+    Author,
+    DocumentHeader,
+    Organization,
+    Person,
+    WrittenCda,
+    hl7_time,
+)
+from app.dmp_client.core.errors import LocalProtocolError
+from app.dmp_client.core.ns import HL7V3, XSI
+from app.dmp_client.core.structured import model as m
+from app.dmp_client.core.structured.handoff import value_set
+from app.dmp_client.core.valuesets import Concept, value_sets
+from app.ins import IdentityTraits, Ins
+
+XSI_TYPE = f"{{{XSI}}}type"
+FORMAT_SCHEME = "1.2.250.1.213.1.1.4.2.282"  # TRE_A06 (JDV_J10)
+STRUCTURED_MEDIA_TYPE = "text/xml"
+
+
+@dataclass(frozen=True)
+class Volet:
+    """What distinguishes a volet's header: templates, document code, service event, formatCode."""
+
+    name: str
+    templates: tuple[tuple[str, str | None], ...]
+    type_code: str  # JDV_J07
+    title: str
+    service_event: Concept
+    format_code: Concept
+
+
+_COMMON = (("2.16.840.1.113883.2.8.2.1", None), ("1.2.250.1.213.1.1.1.1", None))
+VSM = Volet(
+    "VSM",
+    # 1.2.250.1.213.1.1.1.13: "Conformité au VSM" (Entete_VSM_2023.sch). [UNSURE] no extension: the
+    # only example (VSM 1.4) writes extension="201310"; the 2023.01 rule checks the root only.
+    (*_COMMON, ("1.2.250.1.213.1.1.1.13", None)),
+    "SYNTH",
+    "Synthèse médicale",
+    # Entete_VSM_2023.sch's second rule (shadowed upstream, so checked by our own tests)
+    Concept("34117-2", m.LOINC, "Historique et clinique"),
+    Concept("urn:asip:ci-sis:vsm:2012", FORMAT_SCHEME, "Synthèse médicale"),
+)
+VAC_NOTE = Volet(
+    "VAC-NOTE",
+    (*_COMMON, ("1.3.6.1.4.1.19376.1.5.3.1.1.18.1.2", None), ("1.2.250.1.213.1.1.1.46", "2023.01")),
+    "87273-9",
+    "Note de vaccination",
+    Concept("87273-9", m.LOINC, "Note de vaccination"),
+    Concept("urn:asip:ci-sis:vac-note:2021", FORMAT_SCHEME, "Note de vaccination"),
+)
+
+
+def structured_header(
+    volet: Volet,
+    *,
+    document_id: str,
+    set_id: str,
+    version: int,
+    created: dt.datetime,
+    patient: Ins,
+    traits: IdentityTraits,
+    author: Author,
+    custodian: Organization,
+    practice_setting: Concept,
+    facility_type: Concept,
+    service_start: dt.datetime | None = None,
+    replaces: str | None = None,
+    title: str | None = None,
+) -> DocumentHeader:
+    """The level-1 header record for a structured document of this volet."""
+    return DocumentHeader(
+        document_id=document_id,
+        set_id=set_id,
+        version=version,
+        type_code=value_sets().type_code(volet.type_code),
+        title=title or volet.title,
+        created=created,
+        service_start=service_start or created,
+        service_stop=None,
+        patient=patient,
+        traits=traits,
+        author=author,
+        legal_authenticator=author.person,
+        custodian=custodian,
+        practice_setting=practice_setting,
+        facility_type=facility_type,
+        media_type=STRUCTURED_MEDIA_TYPE,
+        replaces=replaces,
+    )
+
+
+# -- element helpers ---------------------------------------------------------------------------
+
+
+def _el(parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
+    node = etree.SubElement(parent, f"{{{HL7V3}}}{tag}", attrib=attributes)
+    if text is not None:
+        node.text = text
+    return node
+
+
+def _ii(parent: etree._Element, tag: str, value: str) -> etree._Element:
+    root, _, extension = value.partition("^")
+    return _el(parent, tag, root=root, extension=extension) if extension else _el(parent, tag, root=root)
+
+
+def _code(parent: etree._Element, tag: str, code: m.Code | Concept, **extra: str) -> etree._Element:
+    if isinstance(code, Concept):
+        code = m.Code(code.code, code.code_system, code.display_name)
+    attributes = {"code": code.code}
+    if code.display:
+        attributes["displayName"] = code.display
+    attributes["codeSystem"] = code.system
+    if code.system_name:
+        attributes["codeSystemName"] = code.system_name
+    return _el(parent, tag, **attributes, **extra)
+
+
+def _templates(parent: etree._Element, *roots: str) -> None:
+    for root in roots:
+        _el(parent, "templateId", root=root)
+
+
+def _day(day: dt.date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+def _when(parent: etree._Element, tag: str, day: dt.date | None) -> etree._Element:
+    return _el(parent, tag, value=_day(day)) if day else _el(parent, tag, nullFlavor="UNK")
+
+
+def _reference(parent: etree._Element, tag: str, anchor: str) -> etree._Element:
+    node = _el(parent, tag)
+    _el(node, "reference", value=f"#{anchor}")
+    return node
+
+
+def _name(parent: etree._Element, person: Person) -> None:
+    name = _el(parent, "name")
+    _el(name, "given", person.given)
+    _el(name, "family", person.family)
+
+
+class _Ids:
+    """Section and entry ids (UUIDs) derived from the document id: same input, same bytes."""
+
+    def __init__(self, document_id: str) -> None:
+        self._base = document_id
+        self._count = 0
+
+    def __call__(self) -> str:
+        self._count += 1
+        return str(uuid.uuid5(uuid.NAMESPACE_OID, f"{self._base}/{self._count}")).upper()
+
+
+# -- header ------------------------------------------------------------------------------------
+
+
+def _header(volet: Volet, h: DocumentHeader) -> etree._Element:
+    if h.version < 1 or (h.version > 1) != (h.replaces is not None):
+        raise LocalProtocolError("Une nouvelle version (> 1) remplace exactement un document, et seule elle.")
+    if h.traits.birth_place is None:
+        raise LocalProtocolError(
+            "Le lieu de naissance (code INSEE) est un trait INS obligatoire dans le document."
+        )
+    doc = etree.Element(f"{{{HL7V3}}}ClinicalDocument", nsmap={None: HL7V3, "xsi": XSI})
+    _el(doc, "realmCode", code="FR")
+    _el(doc, "typeId", root="2.16.840.1.113883.1.3", extension="POCD_HD000040")
+    for root, extension in volet.templates:
+        if extension:
+            _el(doc, "templateId", root=root, extension=extension)
+        else:
+            _el(doc, "templateId", root=root)
+    _ii(doc, "id", h.document_id)
+    _code(doc, "code", h.type_code)
+    _el(doc, "title", h.title)
+    _el(doc, "effectiveTime", value=hl7_time(h.created))
+    _el(doc, "confidentialityCode", code="N", displayName="Normal", codeSystem="2.16.840.1.113883.5.25")
+    _el(doc, "languageCode", code="fr-FR")
+    _ii(doc, "setId", h.set_id)
+    _el(doc, "versionNumber", value=str(h.version))
+    _record_target(doc, h)
+    _author(doc, h.author, h.created)
+    custodian = _el(_el(_el(doc, "custodian"), "assignedCustodian"), "representedCustodianOrganization")
+    _el(custodian, "id", root=STRUCTURE_ID_ROOT, extension=h.custodian.id_nat_struct)
+    _el(custodian, "name", h.custodian.name)
+    legal = _el(doc, "legalAuthenticator")
+    _el(legal, "time", value=hl7_time(h.created))
+    _el(legal, "signatureCode", code="S")
+    entity = _el(legal, "assignedEntity")
+    _el(entity, "id", root=PS_ID_ROOT, extension=h.legal_authenticator.national_id)
+    _name(_el(entity, "assignedPerson"), h.legal_authenticator)
+    event = _el(_el(doc, "documentationOf"), "serviceEvent")
+    _code(event, "code", volet.service_event)
+    _el(_el(event, "effectiveTime"), "low", value=hl7_time(h.service_start))
+    performer = _el(_el(event, "performer", typeCode="PRF"), "assignedEntity")
+    _assigned(performer, h.author, h.practice_setting)
+    if h.replaces:
+        parent = _el(_el(doc, "relatedDocument", typeCode="RPLC"), "parentDocument")
+        _ii(parent, "id", h.replaces)
+    encounter = _el(_el(doc, "componentOf"), "encompassingEncounter")
+    _el(_el(encounter, "effectiveTime"), "low", value=hl7_time(h.service_start))
+    facility = _el(_el(encounter, "location"), "healthCareFacility")
+    _code(facility, "code", h.facility_type)
+    return doc
+
+
+def _record_target(doc: etree._Element, h: DocumentHeader) -> None:
+    role = _el(_el(doc, "recordTarget"), "patientRole")
+    _el(role, "id", **h.patient.to_hl7v3_attributes())
+    patient = _el(role, "patient", classCode="PSN")
+    name = _el(patient, "name")
+    _el(name, "family", h.traits.birth_name, qualifier="BR")
+    _el(name, "given", " ".join(h.traits.first_names))
+    _el(name, "given", h.traits.first_name, qualifier="BR")
+    _el(patient, "administrativeGenderCode", code=h.traits.sex.value, codeSystem="2.16.840.1.113883.5.1")
+    _el(patient, "birthTime", value=h.traits.birth_date.to_hl7())
+    place = _el(_el(patient, "birthplace"), "place")
+    _el(_el(place, "addr"), "county", h.traits.birth_place or "")
+
+
+def _author(parent: etree._Element, author: Author, time: dt.datetime, **attributes: str) -> None:
+    node = _el(parent, "author", **attributes)
+    _el(node, "time", value=hl7_time(time))
+    assigned = _el(node, "assignedAuthor")
+    _el(assigned, "id", root=PS_ID_ROOT, extension=author.person.national_id)
+    _code(assigned, "code", author.specialty)
+    _name(_el(assigned, "assignedPerson"), author.person)
+    organization = _el(assigned, "representedOrganization")
+    _el(organization, "id", root=STRUCTURE_ID_ROOT, extension=author.organization.id_nat_struct)
+    _el(organization, "name", author.organization.name)
+
+
+def _assigned(entity: etree._Element, author: Author, practice_setting: Concept | None) -> None:
+    _el(entity, "id", root=PS_ID_ROOT, extension=author.person.national_id)
+    _code(entity, "code", author.specialty)
+    _name(_el(entity, "assignedPerson"), author.person)
+    organization = _el(entity, "representedOrganization")
+    _el(organization, "id", root=STRUCTURE_ID_ROOT, extension=author.organization.id_nat_struct)
+    _el(organization, "name", author.organization.name)
+    if practice_setting is not None:
+        _code(
+            organization, "standardIndustryClassCode", practice_setting, codeSystemName="practiceSettingCode"
+        )
+
+
+# -- narrative ---------------------------------------------------------------------------------
+
+
+def _section(
+    parent: etree._Element, ids: _Ids, templates: tuple[str, ...], code: Concept, title: str
+) -> etree._Element:
+    section = _el(_el(parent, "component"), "section")
+    _templates(section, *templates)
+    _el(section, "id", root=ids())
+    _code(section, "code", code)
+    _el(section, "title", title)
+    return section
+
+
+Cell = str | tuple[str, str]  # plain text, or (anchor ID, text) referenced by an entry
+
+
+def _table(section: etree._Element, heads: tuple[str, ...], rows: list[list[Cell]]) -> None:
+    table = _el(_el(section, "text"), "table", border="1")
+    row = _el(_el(table, "thead"), "tr")
+    for head in heads:
+        _el(row, "th", head)
+    body = _el(table, "tbody")
+    for cells in rows:
+        row = _el(body, "tr")
+        for cell in cells:
+            td = _el(row, "td")
+            if isinstance(cell, tuple):
+                _el(td, "content", cell[1], ID=cell[0])
+            else:
+                td.text = cell
+    return None
+
+
+def _paragraph(section: etree._Element, text: str) -> None:
+    _el(_el(section, "text"), "paragraph", text)
+
+
+def _french(day: dt.date | None) -> str:
+    return day.strftime("%d/%m/%Y") if day else "-"
+
+
+# -- VSM ---------------------------------------------------------------------------------------
+
+_PROBLEMS_ACTIVE = (
+    "2.16.840.1.113883.10.20.1.11",
+    "1.3.6.1.4.1.19376.1.5.3.1.3.6",
+    "1.2.250.1.213.1.1.2.132",
+)
+_PROBLEMS_PAST = ("1.3.6.1.4.1.19376.1.5.3.1.3.8", "1.2.250.1.213.1.1.2.134")
+_ALLERGIES = ("2.16.840.1.113883.10.20.1.2", "1.3.6.1.4.1.19376.1.5.3.1.3.13", "1.2.250.1.213.1.1.2.137")
+_DIAGNOSIS = m.Code("282291009", m.SNOMED, "interprétation diagnostique")
+_DRUG_ALLERGY = m.Code("416098002", m.SNOMED, "allergie médicamenteuse")
+_OTHER_ALLERGY = m.Code("419199007", m.SNOMED, "allergie à une substance")
+
+
+def build_vsm(header: DocumentHeader, summary: m.SummaryHandoff) -> etree._Element:
+    """The VSM 2023.01 document: the three required sections, coded entries where the EHR coded."""
+    doc = _header(VSM, header)
+    body = _el(_el(doc, "component"), "structuredBody")
+    ids = _Ids(header.document_id)
+    top = _section(
+        body,
+        ids,
+        ("1.2.250.1.213.1.1.2.29",),
+        Concept("46612-8", m.LOINC, "Conclusions de synthèse"),
+        "Pathologies, antécédents, allergies et facteurs de risque",
+    )
+    history = _section(
+        top,
+        ids,
+        ("1.2.250.1.213.1.1.2.30",),
+        Concept("34117-2", m.LOINC, "Historique et physique"),
+        "Pathologies en cours, antécédents et allergies",
+    )
+    if summary.pathologies or summary.antecedents or summary.allergies:
+        if summary.pathologies:
+            _conditions(history, ids, summary.pathologies, active=True)
+        if summary.antecedents:
+            _conditions(history, ids, summary.antecedents, active=False)
+        if summary.allergies:
+            _allergies(history, ids, summary.allergies)
+    else:
+        _paragraph(history, "Aucune pathologie, aucun antécédent ni aucune allergie connus.")
+    risks = _section(
+        top,
+        ids,
+        ("1.2.250.1.213.1.1.2.31",),
+        Concept(
+            "57207-3",
+            m.LOINC,
+            "Facteurs de risque présents ou passés affectant l'état de santé et/ou une circonstance",
+        ),
+        "Facteurs de risque",
+    )
+    if summary.risk_factors:
+        items = _el(_el(risks, "text"), "list")
+        for factor in summary.risk_factors:
+            _el(items, "item", factor)
+    else:
+        _paragraph(risks, "Aucun facteur de risque connu.")
+    results = _section(
+        body,
+        ids,
+        ("1.3.6.1.4.1.19376.1.5.3.1.3.27", "1.2.250.1.213.1.1.2.150"),
+        Concept("30954-2", m.LOINC, "Résultats d'examens"),
+        "Résultats",
+    )
+    if summary.results:
+        _table(
+            results,
+            ("Date", "Examen", "Résultat"),
+            [[_french(r.date), r.label, r.value] for r in summary.results],
+        )
+    else:
+        _paragraph(results, "Aucun résultat à signaler.")
+    plan = _section(
+        body,
+        ids,
+        ("1.2.250.1.213.1.1.2.32",),
+        Concept("18776-5", m.LOINC, "Plan de traitement"),
+        "Traitement au long cours",
+    )
+    if summary.treatments:
+        _treatments(plan, ids, summary.treatments)
+    else:
+        _paragraph(plan, "Aucun traitement au long cours.")
+    return doc
+
+
+def _conditions(
+    parent: etree._Element, ids: _Ids, conditions: tuple[m.Condition, ...], *, active: bool
+) -> None:
+    if active:
+        section = _section(
+            parent,
+            ids,
+            _PROBLEMS_ACTIVE,
+            Concept("11450-4", m.LOINC, "Liste des problèmes actifs"),
+            "Pathologies en cours",
+        )
+        prefix = "pathologie"
+    else:
+        section = _section(
+            parent,
+            ids,
+            _PROBLEMS_PAST,
+            Concept("11348-0", m.LOINC, "Antécédents médicaux"),
+            "Antécédents médicaux",
+        )
+        prefix = "antecedent"
+    rows: list[list[Cell]] = []
+    for index, condition in enumerate(conditions, 1):
+        anchor = f"{prefix}-{index}"
+        rows.append(
+            [
+                _french(condition.start),
+                *([] if active else [_french(condition.end)]),
+                (anchor, condition.label),
+                condition.code.code if condition.code else "non codé",
+            ]
+        )
+    heads = ("Début", "Pathologie", "CIM-10") if active else ("Début", "Fin", "Antécédent", "CIM-10")
+    _table(section, heads, rows)
+    for index, condition in enumerate(conditions, 1):
+        anchor = f"{prefix}-{index}"
+        ended = not active or condition.end is not None
+        act = _concern(
+            section,
+            ids,
+            ("1.3.6.1.4.1.19376.1.5.3.1.4.5.2", "1.2.250.1.213.1.1.3.39"),
+            ended,
+            condition.start,
+            condition.end,
+        )
+        observation = _el(
+            _el(act, "entryRelationship", typeCode="SUBJ", inversionInd="false"),
+            "observation",
+            classCode="OBS",
+            moodCode="EVN",
+            negationInd="false",
+        )
+        _templates(
+            observation,
+            "2.16.840.1.113883.10.20.1.28",
+            "1.3.6.1.4.1.19376.1.5.3.1.4.5",
+            "1.2.250.1.213.1.1.3.37",
+        )
+        _el(observation, "id", root=ids())
+        _code(observation, "code", _DIAGNOSIS)
+        _reference(observation, "text", anchor)
+        _el(observation, "statusCode", code="completed")
+        times = _el(observation, "effectiveTime")
+        _when(times, "low", condition.start)
+        if condition.end is not None:
+            _when(times, "high", condition.end)
+        if condition.code is not None:
+            value = _code(observation, "value", condition.code, **{XSI_TYPE: "CD"})
+        else:
+            value = _el(observation, "value", **{XSI_TYPE: "CD", "nullFlavor": "OTH"})
+        _reference(value, "originalText", anchor)
+
+
+def _concern(
+    section: etree._Element,
+    ids: _Ids,
+    templates: tuple[str, ...],
+    ended: bool,
+    start: dt.date | None,
+    end: dt.date | None,
+) -> etree._Element:
+    act = _el(_el(section, "entry"), "act", classCode="ACT", moodCode="EVN")
+    _templates(act, "2.16.840.1.113883.10.20.1.27", "1.3.6.1.4.1.19376.1.5.3.1.4.5.1", *templates)
+    _el(act, "id", root=ids())
+    _el(act, "code", nullFlavor="NA")
+    _el(act, "statusCode", code="completed" if ended else "active")
+    times = _el(act, "effectiveTime")
+    _when(times, "low", start)
+    if ended:
+        _when(times, "high", end)
+    return act
+
+
+def _allergies(parent: etree._Element, ids: _Ids, allergies: tuple[m.Allergy, ...]) -> None:
+    section = _section(
+        parent,
+        ids,
+        _ALLERGIES,
+        Concept("48765-2", m.LOINC, "Allergies et hypersensibilités"),
+        "Allergies et hypersensibilités",
+    )
+    statuses = value_set("JDV_HL7_allergyintolerance_clinical_CISIS.xml")
+    rows: list[list[Cell]] = []
+    for index, allergy in enumerate(allergies, 1):
+        kind = _DRUG_ALLERGY if allergy.agent is not None else _OTHER_ALLERGY
+        rows.append(
+            [
+                _french(allergy.start),
+                (f"allergie-{index}-type", kind.display),
+                (f"allergie-{index}-agent", allergy.agent_label),
+                (f"allergie-{index}-reaction", allergy.reaction or "non précisée"),
+                (f"allergie-{index}-statut", statuses[allergy.status].display),
+            ]
+        )
+    _table(section, ("Date", "Type", "Agent", "Réaction", "Statut"), rows)
+    for index, allergy in enumerate(allergies, 1):
+        kind = _DRUG_ALLERGY if allergy.agent is not None else _OTHER_ALLERGY
+        act = _concern(
+            section,
+            ids,
+            ("1.3.6.1.4.1.19376.1.5.3.1.4.5.3", "1.2.250.1.213.1.1.3.40"),
+            allergy.status == "resolved",
+            allergy.start,
+            None,
+        )
+        observation = _el(
+            _el(act, "entryRelationship", typeCode="SUBJ", inversionInd="false"),
+            "observation",
+            classCode="OBS",
+            moodCode="EVN",
+            negationInd="false",
+        )
+        _templates(
+            observation,
+            "2.16.840.1.113883.10.20.1.18",
+            "2.16.840.1.113883.10.20.1.28",
+            "1.3.6.1.4.1.19376.1.5.3.1.4.5",
+            "1.3.6.1.4.1.19376.1.5.3.1.4.6",
+            "1.2.250.1.213.1.1.3.41",
+        )
+        _el(observation, "id", root=ids())
+        _code(observation, "code", kind)
+        _reference(observation, "text", f"allergie-{index}-type")
+        _el(observation, "statusCode", code="completed")
+        _when(_el(observation, "effectiveTime", **{XSI_TYPE: "IVL_TS"}), "low", allergy.start)
+        value = _el(observation, "value", **{XSI_TYPE: "CD", "nullFlavor": "OTH"})
+        _reference(value, "originalText", f"allergie-{index}-reaction")
+        entity = _el(
+            _el(_el(observation, "participant", typeCode="CSM"), "participantRole", classCode="MANU"),
+            "playingEntity",
+            classCode="MMAT",
+        )
+        agent = (
+            _code(entity, "code", allergy.agent) if allergy.agent else _el(entity, "code", nullFlavor="OTH")
+        )
+        _reference(agent, "originalText", f"allergie-{index}-agent")
+        _el(entity, "name", allergy.agent_label)
+        status = _el(
+            _el(observation, "entryRelationship", typeCode="REFR", inversionInd="false"),
+            "observation",
+            classCode="OBS",
+            moodCode="EVN",
+            negationInd="false",
+        )
+        _templates(
+            status,
+            "2.16.840.1.113883.10.20.1.50",
+            "2.16.840.1.113883.10.20.1.57",
+            "1.3.6.1.4.1.19376.1.5.3.1.4.1.1",
+            "1.2.250.1.213.1.1.3.30",
+        )
+        _code(status, "code", m.Code("33999-4", m.LOINC, "Statut"))
+        _reference(status, "text", f"allergie-{index}-statut")
+        _el(status, "statusCode", code="completed")
+        _code(status, "value", statuses[allergy.status], **{XSI_TYPE: "CE"})
+
+
+def _treatments(plan: etree._Element, ids: _Ids, treatments: tuple[m.Treatment, ...]) -> None:
+    section = _section(
+        plan,
+        ids,
+        ("2.16.840.1.113883.10.20.1.8", "1.3.6.1.4.1.19376.1.5.3.1.3.19", "1.2.250.1.213.1.1.2.143"),
+        Concept("10160-0", m.LOINC, "Traitements"),
+        "Traitements",
+    )
+    rows: list[list[Cell]] = []
+    for index, t in enumerate(treatments, 1):
+        rows.append(
+            [
+                _french(t.start),
+                _french(t.end),
+                (f"traitement-{index}", t.medicine_label),
+                t.dosage or "-",
+                t.route.display if t.route else "-",
+            ]
+        )
+    _table(section, ("Début", "Fin", "Médicament", "Posologie", "Voie"), rows)
+    for index, t in enumerate(treatments, 1):
+        anchor = f"traitement-{index}"
+        given = _el(
+            _el(section, "entry", typeCode="DRIV"),
+            "substanceAdministration",
+            classCode="SBADM",
+            moodCode="EVN",
+        )
+        _templates(
+            given,
+            "2.16.840.1.113883.10.20.1.24",
+            "1.3.6.1.4.1.19376.1.5.3.1.4.7",
+            "1.2.250.1.213.1.1.3.42",
+            "1.3.6.1.4.1.19376.1.5.3.1.4.7.1",
+        )
+        _el(given, "id", root=ids())
+        _el(
+            given,
+            "code",
+            code="DRUG",
+            displayName="Médicament",
+            codeSystem=m.HL7_ACT_CODE,
+            codeSystemName="HL7:ActCode",
+        )
+        _reference(given, "text", anchor)
+        _el(given, "statusCode", code="completed")
+        times = _el(given, "effectiveTime", **{XSI_TYPE: "IVL_TS"})
+        _when(times, "low", t.start)
+        _when(times, "high", t.end)
+        if t.route is not None:
+            _code(given, "routeCode", t.route)
+        product = _el(_el(given, "consumable"), "manufacturedProduct")
+        _templates(
+            product,
+            "2.16.840.1.113883.10.20.1.53",
+            "1.3.6.1.4.1.19376.1.5.3.1.4.7.2",
+            "1.2.250.1.213.1.1.3.43",
+        )
+        material = _el(product, "manufacturedMaterial")
+        # E_produitDeSante_fr: the product's ``code`` is CIS or has no codeSystem; an ATC class or
+        # a UCD is then a translation of a code with nullFlavor OTH (HL7 CD).
+        medicine = t.medicine
+        if medicine is not None and medicine.system == m.CIS:
+            _reference(_code(material, "code", medicine), "originalText", anchor)
+        else:
+            code = _el(material, "code", nullFlavor="OTH")
+            _reference(code, "originalText", anchor)
+            if medicine is not None:
+                _code(code, "translation", medicine)
+        _el(material, "name", t.medicine_label)
+
+
+# -- VAC-NOTE ----------------------------------------------------------------------------------
+
+
+def build_vaccination_note(header: DocumentHeader, vaccination: m.Vaccination) -> etree._Element:
+    """The VAC-NOTE 2023.01 document for one vaccination act (the volet allows exactly one)."""
+    doc = _header(VAC_NOTE, header)
+    body = _el(_el(doc, "component"), "structuredBody")
+    ids = _Ids(header.document_id)
+    section = _section(
+        body,
+        ids,
+        ("2.16.840.1.113883.10.20.1.6", "1.3.6.1.4.1.19376.1.5.3.1.3.23", "1.2.250.1.213.1.1.2.147"),
+        Concept("11369-6", m.LOINC, "Historique des vaccinations"),
+        "Note de vaccination",
+    )
+    v = vaccination
+    row: list[Cell] = [
+        _french(v.date),
+        ("vaccin", v.vaccine_cis.display),
+        v.lot,
+        str(v.rank) if v.rank is not None else "-",
+        v.route.display if v.route else "-",
+        v.site.display if v.site else "-",
+        ("commentaire", v.comment) if v.comment else "-",
+        f"{header.author.person.given} {header.author.person.family}",
+    ]
+    _table(
+        section,
+        (
+            "Date",
+            "Vaccin",
+            "Lot n°",
+            "Rang",
+            "Voie d'administration",
+            "Région d'administration",
+            "Commentaire",
+            "Vaccinateur",
+        ),
+        [row],
+    )
+    given = _el(
+        _el(section, "entry"),
+        "substanceAdministration",
+        classCode="SBADM",
+        moodCode="EVN",
+        negationInd="false",
+    )
+    _templates(
+        given, "2.16.840.1.113883.10.20.1.24", "1.3.6.1.4.1.19376.1.5.3.1.4.12", "1.2.250.1.213.1.1.3.45"
+    )
+    _el(given, "id", root=ids())
+    _code(given, "code", v.kind, codeSystemName="ActSubstanceAdministrationImmunizationCode")
+    _reference(given, "text", "vaccin")
+    _el(given, "statusCode", code="completed")
+    _el(given, "effectiveTime", value=_day(v.date))
+    if v.route is not None:
+        _code(given, "routeCode", v.route)
+    if v.site is not None:
+        _code(given, "approachSiteCode", v.site)
+    product = _el(_el(given, "consumable", typeCode="CSM"), "manufacturedProduct")
+    _templates(
+        product, "2.16.840.1.113883.10.20.1.53", "1.3.6.1.4.1.19376.1.5.3.1.4.7.2", "1.2.250.1.213.1.1.3.43"
+    )
+    material = _el(product, "manufacturedMaterial")
+    code = _code(material, "code", v.vaccine_cis)
+    _reference(code, "originalText", "vaccin")
+    _code(code, "translation", v.vaccine_atc)
+    _el(material, "name", v.vaccine_atc.display or v.vaccine_cis.display)
+    _el(material, "lotNumberText", v.lot)
+    performer = _el(_el(given, "performer", typeCode="PRF"), "assignedEntity")
+    _assigned(performer, header.author, None)
+    _author(given, header.author, header.created, typeCode="AUT", contextControlCode="OP")
+    if v.rank is not None:
+        rank = _el(
+            _el(given, "entryRelationship", typeCode="SUBJ"), "observation", classCode="OBS", moodCode="EVN"
+        )
+        _templates(rank, "2.16.840.1.113883.10.20.1.46", "1.2.250.1.213.1.1.3.82")
+        _code(rank, "code", m.Code("30973-2", m.LOINC, "Rang de la vaccination"))
+        _el(rank, "statusCode", code="completed")
+        _el(rank, "value", value=str(v.rank), **{XSI_TYPE: "INT"})
+    if v.comment:
+        comment = _el(
+            _el(given, "entryRelationship", typeCode="SUBJ"), "act", classCode="ACT", moodCode="EVN"
+        )
+        _templates(
+            comment, "2.16.840.1.113883.10.20.1.40", "1.3.6.1.4.1.19376.1.5.3.1.4.2", "1.2.250.1.213.1.1.3.32"
+        )
+        _code(comment, "code", m.Code("48767-8", m.LOINC, "Commentaire"))
+        text = _reference(comment, "text", "commentaire")
+        text[0].tail = v.comment
+        _el(comment, "statusCode", code="completed")
+    return doc
+
+
+# -- value sets and output ---------------------------------------------------------------------
+
+
+def write_structured(document: etree._Element, out: BinaryIO) -> WrittenCda:
+    """Serialize a built document (UTF-8, with declaration) to ``out``: size, SHA-1, SHA-256."""
+    data = etree.tostring(document, xml_declaration=True, encoding="UTF-8")
+    out.write(data)
+    return WrittenCda(len(data), hashlib.sha1(data).hexdigest(), hashlib.sha256(data).digest())
