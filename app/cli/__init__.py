@@ -12,6 +12,7 @@ from app.cli import card as cli_card
 from app.cli import diagnostic
 from app.cli import dmp as cli_dmp
 from app.cli import documents as cli_documents
+from app.cli import ecps as cli_ecps
 from app.cli import identity as cli_identity
 from app.cli import ins as cli_ins
 from app.cli import insi as cli_insi
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_documents.add_parsers(commands)
     cli_store.add_parsers(commands)
     cli_structure.add_parsers(commands)
+    cli_ecps.add_parsers(commands)
     training.add_demo_parser(commands)
     diagnostic.add_parser(commands)
     updates = commands.add_parser("mise-a-jour", help="dire si l'éditeur annonce une version plus récente")

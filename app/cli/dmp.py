@@ -24,7 +24,7 @@ from app.store.local_store import LocalStore
 _PURPOSES = {"normal": Purpose.NORMAL, "bris_de_glace": Purpose.BREAK_GLASS, "centre_15": Purpose.CENTRE_15}
 
 
-AUTH_MODES = ("carte", "structure")
+AUTH_MODES = ("carte", "structure", "ecps")  # ecps: AIR with the session of `dmp ecps connexion`
 
 
 def auth_mode(args: argparse.Namespace, settings: Settings) -> str:
@@ -119,6 +119,10 @@ def login_of(args: argparse.Namespace, settings: Settings, err: TextIO) -> Login
     """The command's way of connecting: ``--mode`` (or DMP_MODE_AUTH), ``--situation``, ``--pin-stdin``."""
     if auth_mode(args, settings) == "structure":
         return StructureLogin()
+    if auth_mode(args, settings) == "ecps":
+        from app.services.ecps import stored_login  # deferred: the JOSE and HTTP stacks
+
+        return stored_login(settings)
     return CardLogin(pin_prompt(args, err), args.situation)
 
 

@@ -57,6 +57,8 @@ class Key:
     default: str | None = None  # None: no value, or one computed by the code (docs/configuration.md)
 
 
+_AIR_CLASS = "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"  # [UNSURE] app.dmp_client.core.context
+
 _TABLE = (
     # Sandbox mode only: outside it these two have no default (app.config.settings, the factory's check).
     Key("DMP_HOST_URL", "Adresse des services du DMP", Kind.TEXT),
@@ -126,6 +128,39 @@ _TABLE = (
     # [UNSURE] the indirect-mode VIHF's local user (NameID) and its display name (subject-id).
     Key("DMP_STRUCTURE_UTILISATEUR_ID", "Identifiant local de l'utilisateur (mode structure)", Kind.TEXT),
     Key("DMP_STRUCTURE_UTILISATEUR_NOM", "Nom de l'utilisateur (mode structure, « PRÉNOM NOM »)", Kind.TEXT),
+    # Pro Santé Connect (e-CPS, CIBA) and AIR: docs/authentication.md
+    Key("DMP_PSC_URL", "Adresse de Pro Santé Connect (émetteur OpenID)", Kind.TEXT),
+    Key("DMP_PSC_CLIENT_ID", "Identifiant client du logiciel auprès de Pro Santé Connect", Kind.TEXT),
+    Key(
+        "DMP_PSC_AUTH_CLIENT", "Authentification du logiciel auprès de PSC (mtls, secret)", Kind.TEXT, "mtls"
+    ),
+    Key("DMP_PSC_CANAL", "Canal e-CPS (MOBILE, CARD)", Kind.TEXT, "MOBILE"),
+    Key("DMP_PSC_ACR", "Niveau d'authentification demandé à PSC (acr_values)", Kind.TEXT, "eidas1"),
+    Key("DMP_PSC_PORTEE", "Portée demandée à PSC (scope)", Kind.TEXT, "openid all"),
+    Key("DMP_PSC_DELAI_S", "Délai des requêtes à Pro Santé Connect (secondes)", Kind.NUMBER, "30"),
+    Key("DMP_PSC_TRUST_FILES", "Autorités de confiance pour Pro Santé Connect", Kind.PATHS),
+    Key(
+        "DMP_PSC_TOLERANCE_HORLOGE_S",
+        "Écart d'horloge toléré sur les jetons PSC (secondes)",
+        Kind.NUMBER,
+        "30",
+    ),
+    Key("DMP_PSC_EXIGER_AUTH_REQ_ID", "Exiger l'identifiant de demande CIBA dans le jeton", Kind.FLAG, "0"),
+    Key("DMP_PSC_RPPS", "Identifiant RPPS du professionnel (e-CPS, mémorisé)", Kind.TEXT),
+    Key("DMP_AIR_AUTHN_CLASSE", "AIR : AuthnContextClassRef du VIHF", Kind.TEXT, _AIR_CLASS),
+    Key("DMP_AIR_AUTHN_DECL", "AIR : AuthnContextDecl du VIHF (vide : aucun)", Kind.TEXT, "APP_BROWSER_AUTH"),
+    Key(
+        "DMP_AIR_VIHF_VALIDITE_S",
+        "AIR : validité d'un VIHF (secondes, 0 : sans Conditions)",
+        Kind.NUMBER,
+        "30",
+    ),
+    Key(
+        "DMP_AIR_TRANSACTIONS",
+        "AIR : transactions permises (séparées par des virgules)",
+        Kind.TEXT,
+        "TD0.2,TD1.3a,TD3.1,TD3.2",
+    ),
     Key(
         "DMP_TYPES_RESERVES",
         "Types de documents réservés (classe ou type = professions autorisées ; …)",

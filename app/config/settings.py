@@ -16,8 +16,10 @@ from app.config.layers import DEFAULT_SENDER_OID as DEFAULT_SENDER_OID
 from app.config.layers import KEYS, SANDBOX_AUTHOR, SANDBOX_HOST_URL, Config, InvalidValue
 from app.config.layers import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
 from app.dmp_client.bounds import DEFAULT_MAX_RESPONSE_BYTES
-from app.dmp_client.core.context import Software
+from app.dmp_client.core.context import AirAuthn, Software
+from app.dmp_client.core.psc_params import CLIENT_AUTH_MODES, Channel
 from app.dmp_client.insi_settings import InsiSettings
+from app.dmp_client.options import PscSettings
 from app.dmp_client.options import StructureCredentials as StructureCredentials
 from app.dmp_client.structure_keys import is_encrypted
 from app.dmp_client.transport import Timeouts
@@ -46,6 +48,10 @@ class Settings:
     feeding_needs_authorization: bool = False  # [UNSURE] DMP_DEPOT_AUTORISATION_REQUISE
     insi: InsiSettings = field(default_factory=InsiSettings)  # DMP_INSI_URL, DMP_INSI_IDAM, DMP_INSI_DELAI_S
     consultation_needs_qualified: bool = False  # [UNSURE] DMP_IDENTITE_CONSULTATION_QUALIFIEE
+    psc: PscSettings = field(default_factory=PscSettings)  # DMP_PSC_* (e-CPS, docs/authentication.md)
+    air: AirAuthn = field(default_factory=AirAuthn)  # DMP_AIR_AUTHN_*, DMP_AIR_VIHF_VALIDITE_S [UNSURE]
+    air_transactions: tuple[str, ...] = ("TD0.2", "TD1.3a", "TD3.1", "TD3.2")  # DMP_AIR_TRANSACTIONS [UNSURE]
+    psc_rpps: str | None = None  # DMP_PSC_RPPS: the workstation user's RPPS id, remembered
 
     # Where each value came from: the settings dialog shows the locked ones as locked.
     config: Config = field(default_factory=Config.load, compare=False, repr=False)
@@ -112,12 +118,47 @@ class Settings:
             ),
             consultation_needs_qualified=config.require("DMP_IDENTITE_CONSULTATION_QUALIFIEE") == "1",
             store=StoreSettings.from_env(config),
+            psc=_psc_settings(config, trust_files),
+            air=AirAuthn(
+                config.require("DMP_AIR_AUTHN_CLASSE"),
+                config.get("DMP_AIR_AUTHN_DECL") or None,
+                float(config.require("DMP_AIR_VIHF_VALIDITE_S")),
+            ),
+            air_transactions=tuple(
+                t.strip() for t in config.require("DMP_AIR_TRANSACTIONS").split(",") if t.strip()
+            ),
+            psc_rpps=config.get("DMP_PSC_RPPS") or None,
             config=config,
         )
 
 
 AUTH_MODES = ("carte", "structure")  # DMP_MODE_AUTH: the CLI's --mode default, the GUI's first connection
 HOST_PROFILES = ("current", "legacy")  # DMP_PROFIL_HOTE: the host's rules (the GUI offers what fits)
+
+
+def _psc_settings(config: Config, dmp_trust: tuple[Path, ...]) -> PscSettings:
+    """DMP_PSC_*. The trusted roots: DMP_PSC_TRUST_FILES; in sandbox mode the rig's bundle (its
+    provider's certificate comes from the test PKI); elsewhere the system's roots."""
+    trust = config.get("DMP_PSC_TRUST_FILES")
+    rig = config.get("DMP_SANDBOX_DIR") or None
+    channel = config.require("DMP_PSC_CANAL").strip().upper()
+    if channel not in {c.value for c in Channel}:
+        raise InvalidValue(f"Réglage DMP_PSC_CANAL : « {channel[:20]} » n'est ni « MOBILE » ni « CARD ».")
+    auth = config.require("DMP_PSC_AUTH_CLIENT").strip().lower()
+    if auth not in CLIENT_AUTH_MODES:
+        raise InvalidValue(f"Réglage DMP_PSC_AUTH_CLIENT : « {auth[:20]} » n'est ni « mtls » ni « secret ».")
+    return PscSettings(
+        url=config.get("DMP_PSC_URL") or None,
+        client_id=config.get("DMP_PSC_CLIENT_ID") or None,
+        client_auth=auth,
+        channel=Channel(channel),
+        acr_values=config.require("DMP_PSC_ACR"),
+        scope=config.require("DMP_PSC_PORTEE"),
+        timeout=float(config.require("DMP_PSC_DELAI_S")),
+        trust_files=tuple(Path(p) for p in trust.split(os.pathsep)) if trust else (dmp_trust if rig else ()),
+        leeway=int(float(config.require("DMP_PSC_TOLERANCE_HORLOGE_S"))),
+        require_auth_req_id=config.require("DMP_PSC_EXIGER_AUTH_REQ_ID") == "1",
+    )
 
 
 def _choice(config: Config, name: str, allowed: tuple[str, ...]) -> str:

@@ -10,6 +10,8 @@ from app.dmp_client.core.context import (
     Actor,
     Code,
 )
+from app.dmp_client.core.psc import PscIdentity
+from app.dmp_client.core.psc import Situation as PscSituation
 
 
 def actor_from_card(who: Professional, situation: Situation) -> Actor:
@@ -29,3 +31,14 @@ def structure_actor(
 ) -> Actor:
     """Indirect mode: the structure vouches for its locally authenticated user."""
     return Actor(user_id, display_name, roles, structure_id, sector)
+
+
+def actor_from_psc(identity: PscIdentity, situation: PscSituation) -> Actor:
+    """AIR: the professional from the Pro Santé Connect userinfo (DRIMbox BaseRequest.java's
+    mapping): SubjectNameID → NameID, ``prenomDexercice nomDexercice`` → subject-id, profession
+    (TRE_G15) and savoir-faire (TRE_R01) → roles, the activity's structure and sector."""
+    roles = [Code(situation.profession_code, PROFESSION_CODE_SYSTEM)]
+    if situation.specialty_code:
+        roles.append(Code(situation.specialty_code, SPECIALTY_CODE_SYSTEM))
+    name = f"{situation.given_name} {situation.family_name}".strip().upper() or identity.display_name
+    return Actor(identity.national_id, name, tuple(roles), situation.structure_id, situation.sector)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Concatenate, ParamSpec, TypeVar
 
-from app.dmp_client.core import ebrim, iti18, iti41, iti43, iti57
+from app.dmp_client.core import ebrim, iti18, iti41, iti43, iti57, rights
 from app.dmp_client.core.cda import Author, DocumentHeader, new_oid, read_identity, write_cda
 from app.dmp_client.core.context import AuthMode, Purpose
 from app.dmp_client.core.ebrim import Status
@@ -251,6 +251,7 @@ class DocumentTransactions(ClientBase):
     ) -> QueryResult:
         """One ITI-18 stored query (retried once if the connection fails: queries are idempotent).
         Every DocumentEntry of a LeafClass answer is checked against ``ins`` (which it then needs)."""
+        rights.check_query(self.session.mode, query)  # plain indirect: references only
         if ins is None and return_type is ReturnType.LEAF_CLASS:
             raise LocalProtocolError("Requête de métadonnées sans patient : réponse invérifiable.")
         response = self._exchange(

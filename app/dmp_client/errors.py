@@ -157,3 +157,44 @@ class InsiTlsError(TransportError):
 
     code = "INSI-TLS"
     user_message = "Connexion sécurisée au téléservice INSi refusée (certificat du serveur ou du poste)."
+
+
+class PscUnreachable(TransportError):
+    """Pro Santé Connect cannot be reached (connection refused or cut, TLS failure, time-out, HTTP 5xx)."""
+
+    code = "PSC-INJOIGNABLE"
+    user_message = "Pro Santé Connect est injoignable : vérifiez la connexion et réessayez."
+
+
+class PscNotConfigured(ClientConfigError):
+    """No Pro Santé Connect address or client id is configured (DMP_PSC_URL, DMP_PSC_CLIENT_ID)."""
+
+    code = "PSC-NON-CONFIGURE"
+    user_message = (
+        "Pro Santé Connect n'est pas configuré : renseignez son adresse (DMP_PSC_URL) et l'identifiant "
+        "client du logiciel (DMP_PSC_CLIENT_ID)."
+    )
+
+
+class PscSecretMissing(ClientConfigError):
+    """Client authentication by secret (DMP_PSC_AUTH_CLIENT = secret) and no secret in the keyring."""
+
+    code = "PSC-SECRET-ABSENT"
+    user_message = (
+        "Le secret client Pro Santé Connect n'est pas dans le trousseau du système : enregistrez-le avec "
+        "« dmp ecps secret »."
+    )
+
+
+class PscCancelled(DmpClientError):
+    """The user cancelled the wait for the e-CPS approval (Annuler, Ctrl-C)."""
+
+    code = "PSC-ANNULE"
+    user_message = "Connexion e-CPS annulée."
+
+
+class PscSessionExpired(DmpClientError):
+    """The e-CPS session ended (tokens expired and could not be refreshed, or logged out)."""
+
+    code = "PSC-SESSION-EXPIREE"
+    user_message = "La session e-CPS a expiré : reconnectez-vous avec e-CPS."

@@ -16,8 +16,9 @@ from typing import Concatenate, ParamSpec, Protocol, TypeVar
 from cryptography.hazmat.primitives import hashes
 from lxml import etree
 
+from app.dmp_client.core import rights
 from app.dmp_client.core.cda import Author
-from app.dmp_client.core.context import AccessContext, Actor, AuthMode, Purpose, Software
+from app.dmp_client.core.context import AccessContext, Actor, AirAuthn, AuthMode, Purpose, Software
 from app.dmp_client.core.habilitations import (
     ACTION_SET_AUTHORIZATION,
     ACTION_SET_AUTHORIZATION_RESPONSE,
@@ -50,6 +51,8 @@ class Session:
     sender_oid: str
     purpose: Purpose = Purpose.NORMAL
     author: Author | None = None  # who documents sent in this session are by
+    air: AirAuthn | None = None  # AIR sessions: the VIHF's authentication context and validity
+    air_transactions: tuple[str, ...] = rights.AIR_DEFAULT  # DMP_AIR_TRANSACTIONS [UNSURE]
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ def journaled(
     def wrap(method: Callable[Concatenate[C, P], R]) -> Callable[Concatenate[C, P], R]:
         @functools.wraps(method)
         def run(self: C, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            # rights before sending (app/dmp_client/core/rights.py): refused, nothing is sent
+            rights.check_transaction(self.session.mode, transaction, self.session.air_transactions)
             if self.journal is None:
                 return method(self, *args, **kwargs)
             patient = _patient_of(args, kwargs)
@@ -167,6 +172,8 @@ class ClientBase:
         self.vihf_reuse_seconds = 0.0
         self._vihf_cache: dict[tuple[bytes, AccessContext], tuple[float, etree._Element]] = {}
         self._vihf_lock = threading.Lock()
+        # Called before every exchange (AIR: the e-CPS session refreshed or PSC-SESSION-EXPIREE).
+        self.before_exchange: Callable[[], None] | None = None
 
     def _journal_event(self, transaction: str, patient: Ins | None, result: str, duration: float) -> None:
         if self.journal is None:
@@ -191,7 +198,7 @@ class ClientBase:
 
     def _context(self, patient: Ins | None) -> AccessContext:
         s = self.session
-        return AccessContext(s.actor, s.mode, s.purpose, patient, s.software)
+        return AccessContext(s.actor, s.mode, s.purpose, patient, s.software, s.air)
 
     def _exchange(
         self,
@@ -241,6 +248,8 @@ class ClientBase:
         """The signed envelope, its ``wsa:To`` the service's endpoint URL (WS-Addressing 1.0 Core §3.1)."""
         from app.dmp_client.core.vihf import build_signed_vihf  # deferred: signxml only at the first exchange
 
+        if self.before_exchange is not None:
+            self.before_exchange()
         vihf = self._vihf(build_signed_vihf, patient)
         to = f"{self.transport.endpoint.base_url.rstrip('/')}/{service}"
         return build_envelope(action, payload, vihf, to=to)
@@ -256,7 +265,7 @@ class ClientBase:
         card's situation), mode, purpose (mode d'accès), patient (resource-id INS) and software;
         any change builds a new one (identity vigilance: never another patient's or mode's VIHF)."""
         context = self._context(patient)
-        if self.vihf_reuse_seconds <= 0:
+        if self.vihf_reuse_seconds <= 0 or context.mode is AuthMode.INDIRECT_REINFORCED:  # AIR: never reused
             return build(context, self.signer)
         key = (self.signer.certificate.fingerprint(hashes.SHA256()), context)
         now = time.monotonic()

@@ -18,7 +18,7 @@ from app.dmp_client.actors import actor_from_card, structure_actor
 from app.dmp_client.card_tls import CardTlsTransport
 from app.dmp_client.client import DmpClient, Session
 from app.dmp_client.core.cda import Author, Organization, Person
-from app.dmp_client.core.context import NON_PS_ROLE_CODE_SYSTEM, AuthMode, Code, Purpose
+from app.dmp_client.core.context import NON_PS_ROLE_CODE_SYSTEM, Actor, AirAuthn, AuthMode, Code, Purpose
 from app.dmp_client.core.signing import SoftwareKeySigner
 from app.dmp_client.core.valuesets import value_sets
 from app.dmp_client.errors import ClientConfigError, TlsError
@@ -85,8 +85,8 @@ def _configured_author(text: str | None, structure_id: str, structure_name: str)
     return parse_author(text, structure_id, structure_name, what="DMP_STRUCTURE_AUTEUR")
 
 
-def structure_client(settings: Settings, purpose: Purpose = Purpose.NORMAL) -> DmpClient:
-    """Indirect mode: TLS with ORG AUTH_CLI, VIHF signed with ORG SIGN."""
+def _structure_keys(settings: Settings) -> tuple[Endpoint, ssl.SSLContext, SoftwareKeySigner]:
+    """The DMP endpoint, the TLS context with ORG AUTH_CLI and the ORG SIGN signer (indirect, AIR)."""
     creds = settings.structure
     if creds is None:
         raise ClientConfigError("Aucun certificat de structure n'est configuré.")
@@ -97,10 +97,45 @@ def structure_client(settings: Settings, purpose: Purpose = Purpose.NORMAL) -> D
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ClientConfigError("La clé de signature de la structure n'est pas RSA.")
     signer = SoftwareKeySigner(key, structure_keys.load_certificate(creds.sign_cert, creds.key_password))
+    return endpoint, tls, signer
+
+
+def structure_client(settings: Settings, purpose: Purpose = Purpose.NORMAL) -> DmpClient:
+    """Indirect mode: TLS with ORG AUTH_CLI, VIHF signed with ORG SIGN."""
+    endpoint, tls, signer = _structure_keys(settings)
+    creds = settings.structure
+    assert creds is not None
     roles = (Code("SECRETARIAT_MEDICAL", NON_PS_ROLE_CODE_SYSTEM),)
     actor = structure_actor(creds.user_id, creds.user_name, creds.structure_id, creds.sector, roles)
     author = _configured_author(creds.author, creds.structure_id, creds.structure_name)
     session = Session(actor, AuthMode.INDIRECT, settings.software, settings.sender_oid, purpose, author)
+    transport = Transport(endpoint, tls, settings.timeouts, settings.max_response_bytes)
+    transport.trace_dir = settings.trace_dir
+    return DmpClient(transport, signer, session)
+
+
+def air_client(
+    settings: Settings,
+    actor: Actor,
+    air: AirAuthn,
+    air_transactions: tuple[str, ...],
+    purpose: Purpose = Purpose.NORMAL,
+) -> DmpClient:
+    """AIR (authentification indirecte renforcée): the professional logged in with e-CPS (``actor``
+    from the Pro Santé Connect userinfo and the exercise chosen), mutual TLS with the structure's
+    ORG AUTH_CLI certificate, a fresh VIHF per request signed by the structure's ORG SIGN key with
+    ``Authentification_mode=INDIRECTE_RENFORCEE`` (docs/authentication.md). Consultation only."""
+    endpoint, tls, signer = _structure_keys(settings)
+    session = Session(
+        actor,
+        AuthMode.INDIRECT_REINFORCED,
+        settings.software,
+        settings.sender_oid,
+        purpose,
+        None,  # AIR does not feed: no author
+        air,
+        air_transactions,
+    )
     transport = Transport(endpoint, tls, settings.timeouts, settings.max_response_bytes)
     transport.trace_dir = settings.trace_dir
     return DmpClient(transport, signer, session)

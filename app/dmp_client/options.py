@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Protocol
 
 from app.dmp_client.core.context import Software
+from app.dmp_client.core.psc_params import DEFAULT_ACR, DEFAULT_SCOPE, Channel
+from app.dmp_client.errors import PscNotConfigured
 from app.dmp_client.transport import Timeouts
 
 
@@ -32,6 +34,32 @@ class StructureCredentials:
     structure_name: str = ""
     # Default author of documents sent by the structure: "IdNat|Prénom|NOM|G15_10/SM04"
     author: str | None = None
+
+
+@dataclass(frozen=True)
+class PscSettings:
+    """The PSC part of the settings (app/config/settings.py; docs/configuration.md)."""
+
+    url: str | None = None  # DMP_PSC_URL: the issuer (discovery under it)
+    client_id: str | None = None  # DMP_PSC_CLIENT_ID
+    client_auth: str = "mtls"  # DMP_PSC_AUTH_CLIENT: mtls (structure certificate) or secret (keyring)
+    channel: Channel = Channel.MOBILE  # DMP_PSC_CANAL
+    acr_values: str = DEFAULT_ACR  # DMP_PSC_ACR
+    scope: str = DEFAULT_SCOPE  # DMP_PSC_PORTEE
+    timeout: float = 30.0  # DMP_PSC_DELAI_S: one HTTP exchange [UNSURE]
+    trust_files: tuple[Path, ...] = ()  # DMP_PSC_TRUST_FILES; empty: the system's roots
+    leeway: int = 30  # DMP_PSC_TOLERANCE_HORLOGE_S [UNSURE]
+    require_auth_req_id: bool = False  # DMP_PSC_EXIGER_AUTH_REQ_ID [UNSURE] (CIBA §10.1.1)
+    refresh_margin: float = 30.0  # DMP_PSC_MARGE_RAFRAICHISSEMENT_S: refresh when less is left
+
+    def check(self) -> tuple[str, str]:
+        if not self.url or not self.client_id:
+            raise PscNotConfigured()
+        if not self.url.startswith("https://"):
+            raise PscNotConfigured(
+                "L'adresse de Pro Santé Connect (DMP_PSC_URL) doit commencer par https://."
+            )
+        return self.url.rstrip("/"), self.client_id
 
 
 class ClientSettings(Protocol):

@@ -1,5 +1,5 @@
-"""One session service for every way of connecting (card, structure; next: e-CPS / Pro Santé
-Connect...): connect, the DmpClient with its journal and journal-failure handler, purpose change,
+"""One session service for every way of connecting (card, structure, e-CPS / Pro Santé Connect
+in AIR): connect, the DmpClient with its journal and journal-failure handler, purpose change,
 the upload queue's credentials and disconnect with the purge the settings ask for.
 
 The command line (``app.cli``), the store's sender and the GUI's workspace all go through it. A new
@@ -25,9 +25,11 @@ from app.store.local_store import LocalStore
 from app.store.request import SendMode
 from app.store.sender import CredentialsUnavailable
 
-if TYPE_CHECKING:  # the card stack (pkcs11) is imported at first use
+if TYPE_CHECKING:  # the card stack (pkcs11) and the JOSE stack are imported at first use
     from app.card.cps import PinPrompt
     from app.card.session import CardSession
+    from app.dmp_client.core.psc import PscSession
+    from app.dmp_client.psc_client import PscClient
 
 JournalFailure = Callable[[Exception], None]
 
@@ -135,6 +137,78 @@ class StructureLogin:
             "certificat de la structure",
         )
         return Opened(client, connection)
+
+
+class EcpsHolder:
+    """The e-CPS session behind an AIR connection: refreshed before it expires (before each DMP
+    exchange; PSC-SESSION-EXPIREE when it cannot be: log in again), told to ``on_refresh`` (the
+    command line keeps it in the keyring), ended at disconnection when ``logout``."""
+
+    def __init__(
+        self,
+        psc: PscClient,
+        session: PscSession,
+        *,
+        logout: bool,
+        on_refresh: Callable[[PscSession], None] | None = None,
+    ) -> None:
+        self.psc, self.session, self.logout = psc, session, logout
+        self.on_refresh = on_refresh
+        self.lock = threading.Lock()
+
+    def ensure(self) -> None:
+        with self.lock:
+            fresh = self.psc.fresh(self.session)
+            if fresh is not self.session:
+                self.session = fresh
+                if self.on_refresh is not None:
+                    self.on_refresh(fresh)
+
+    def close(self) -> None:
+        try:
+            if self.logout:
+                self.psc.logout(self.session)
+        finally:
+            self.psc.close()
+
+
+@dataclass(frozen=True)
+class EcpsLogin:
+    """AIR (authentification indirecte renforcée): a professional logged in with e-CPS through Pro
+    Santé Connect (``session``, from :meth:`PscClient.login`: the caller shows the code and the
+    wait), the exercise chosen in its userinfo (1-based; ``None``: the only one), the structure's
+    certificates from the settings (ORG TLS, ORG SIGN VIHF). Consultation only: an AIR session
+    never sends queued documents (``send_mode`` is nominal). ``logout``: end the PSC session at
+    disconnection (the GUI; the command line keeps it for the next command)."""
+
+    psc: PscClient
+    session: PscSession
+    situation: int | None = None
+    logout: bool = True
+    on_refresh: Callable[[PscSession], None] | None = None
+    send_mode: SendMode = SendMode.STRUCTURE
+
+    def open(self, settings: Settings, purpose: Purpose) -> Opened:
+        from app.dmp_client import factory  # deferred: see CardLogin
+        from app.dmp_client.actors import actor_from_psc
+
+        identity = self.session.identity
+        chosen = identity.situation(self.situation)
+        actor = actor_from_psc(identity, chosen)
+        holder = EcpsHolder(self.psc, self.session, logout=self.logout, on_refresh=self.on_refresh)
+        holder.ensure()  # an expired session is refused now, not at the first request
+        client = factory.air_client(settings, actor, settings.air, settings.air_transactions, purpose)
+        client.before_exchange = holder.ensure
+        place = chosen.structure_name or chosen.structure_id
+        connection = Connection(
+            AuthMode.INDIRECT_REINFORCED,
+            purpose,
+            actor.national_id,
+            actor.display_name,
+            place,
+            f"e-CPS (AIR) — {chosen.label}",
+        )
+        return Opened(client, connection, holder)
 
 
 @dataclass(frozen=True)
@@ -280,6 +354,12 @@ class SessionCredentials:
         with self.session.lock:
             if not self.session.connected:
                 raise CredentialsUnavailable()
+            connection = self.session.connection
+            if connection is not None and connection.mode is AuthMode.INDIRECT_REINFORCED:
+                raise CredentialsUnavailable(
+                    "Une session e-CPS (AIR) ne permet que la consultation : les documents en file "
+                    "partiront avec la carte CPS ou le certificat de la structure."
+                )
             if mode is not self.session.send_mode:
                 raise CredentialsUnavailable(
                     "Ce document doit être envoyé avec la carte du professionnel qui l'a confié."

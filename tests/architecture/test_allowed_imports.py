@@ -11,7 +11,7 @@ from tests.architecture.graph import disallowed_imports, project_graph
 # The protocol core: the standard library, the XML and crypto libraries, the identity core and the
 # error hierarchy's root. Nothing else of the client (no transport, card, store, settings, config).
 PROTOCOL_CORE = "app.dmp_client.core"
-PROTOCOL_CORE_ALLOWED = ("lxml", "cryptography", "signxml", "app.ins", "app.errors")
+PROTOCOL_CORE_ALLOWED = ("lxml", "cryptography", "signxml", "joserfc", "app.ins", "app.errors")
 # Standard-library modules that are I/O the protocol core has no use for (it builds and parses
 # messages; the edges send them).
 PROTOCOL_CORE_DENIED_STDLIB = ("socket", "ssl", "http", "subprocess", "sqlite3", "threading", "asyncio")

@@ -12,7 +12,7 @@ from lxml import etree
 from app.dmp_client.client import DmpClient
 from app.dmp_client.core.cda import extract_body
 from app.dmp_client.core.ebrim import Status
-from app.dmp_client.core.errors import SoapFault
+from app.dmp_client.core.errors import ConsultationNeedsStrongAuth, SoapFault
 from app.dmp_client.core.iti18 import FindDocuments
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.core.mtom import read_mtom
@@ -88,10 +88,13 @@ def test_send_in_indirect_mode_then_consult_with_a_card(
     found = card_like_client.document_by_unique_id(ins, sent.unique_id)
     assert found.status == Status.APPROVED and found.title == "Compte rendu de consultation"
     assert found.size == sent.size and found.repository_id
-    with pytest.raises(SoapFault) as refused:  # nor retrieve (FI-526)
+    sent_before = validate_recordings(host)
+    # indirect mode may not consult (FI-526, dmp-interface.md §3.1): refused before sending
+    with pytest.raises(ConsultationNeedsStrongAuth, match="e-CPS"):
         structure_client.retrieve(ins, found, io.BytesIO())
-    assert refused.value.subcode == "DMPAccessDeniedByRightsService"
-    assert validate_recordings(host) >= 6
+    with pytest.raises(ConsultationNeedsStrongAuth):
+        structure_client.find_documents(ins)
+    assert validate_recordings(host) == sent_before >= 4  # nothing more reached the host
 
 
 def test_full_job_in_direct_mode(card_like_client: DmpClient, host: DmpHost, tmp_path: Path) -> None:

@@ -65,6 +65,20 @@ class Software:
     instance_id: str | None = None
 
 
+AIR_AUTHN_CLASS = "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"  # [UNSURE] DMP_AIR_AUTHN_CLASSE
+AIR_AUTHN_DECL = "APP_BROWSER_AUTH"  # [UNSURE] DMP_AIR_AUTHN_DECL (DRIMbox VIHF.java, the CNAM kit)
+
+
+@dataclass(frozen=True)
+class AirAuthn:
+    """AIR (INDIRECTE_RENFORCEE): the primary authentication the VIHF declares
+    (``AuthnContextClassRef`` / ``AuthnContextDecl``) and its validity (EX_AIR: 30 s, one request)."""
+
+    class_ref: str = AIR_AUTHN_CLASS
+    decl: str | None = AIR_AUTHN_DECL
+    validity_seconds: float = 30.0  # DMP_AIR_VIHF_VALIDITE_S: SAML Conditions; 0 = none [UNSURE]
+
+
 @dataclass(frozen=True)
 class AccessContext:
     actor: Actor
@@ -72,3 +86,4 @@ class AccessContext:
     purpose: Purpose
     patient: Ins | None
     software: Software
+    air: AirAuthn | None = None  # AIR sessions only

@@ -227,3 +227,110 @@ class CdaNotRenderable(ProtocolError):
 
     code = "DMP-CDA-NON-AFFICHABLE"
     user_message = "Le document CDA ne peut pas être affiché (illisible, trop volumineux ou trop imbriqué)."
+
+
+class PscError(DmpClientError):
+    """Pro Santé Connect (e-CPS, OpenID Connect CIBA): the root of the provider's refusals and of
+    answers that cannot be trusted (app/dmp_client/core/psc.py, docs/authentication.md)."""
+
+    code = "PSC-ERREUR"
+    user_message = "La connexion e-CPS (Pro Santé Connect) a échoué."
+
+
+class PscRefused(PscError):
+    """CIBA ``access_denied``: the professional refused the request on the phone (or the card)."""
+
+    code = "PSC-REFUS"
+    user_message = "Connexion e-CPS refusée par le professionnel sur son téléphone (ou sa carte)."
+
+
+class PscExpired(PscError):
+    """CIBA ``expired_token``, or ``expires_in`` elapsed: nobody approved the request in time."""
+
+    code = "PSC-EXPIRE"
+    user_message = "La demande de connexion e-CPS a expiré sans être validée : recommencez."
+
+
+class PscUnknownProfessional(PscError):
+    """CIBA ``unknown_user_id``: Pro Santé Connect knows no e-CPS for this RPPS identifier."""
+
+    code = "PSC-PRO-INCONNU"
+    user_message = (
+        "Professionnel inconnu de Pro Santé Connect (identifiant RPPS) ou sans e-CPS active : "
+        "vérifiez l'identifiant."
+    )
+
+
+class PscInvalidToken(PscError):
+    """An ID token or userinfo that fails validation (signature against the JWKS, issuer, audience,
+    expiry, CIBA request id): nothing of it is used."""
+
+    code = "PSC-JETON-INVALIDE"
+    user_message = (
+        "Le jeton de Pro Santé Connect a été refusé (signature, émetteur, destinataire ou validité) : "
+        "connexion interrompue."
+    )
+
+
+class PscMalformedResponse(PscError):
+    """Pro Santé Connect answered something that is not the JSON the protocol describes."""
+
+    code = "PSC-REPONSE-ILLISIBLE"
+    user_message = "La réponse de Pro Santé Connect est illisible ou incomplète."
+
+
+class PscRequestRefused(PscError):
+    """Any other OAuth/CIBA error (``invalid_request``, ``invalid_scope``, ``invalid_binding_message``…)."""
+
+    code = "PSC-DEMANDE-REFUSEE"
+    user_message = "Pro Santé Connect a refusé la demande de connexion."
+
+
+class PscClientRefused(PscError):
+    """``invalid_client`` / ``unauthorized_client``: the software's own authentication (client id,
+    structure certificate or client secret) was refused."""
+
+    code = "PSC-CLIENT-REFUSE"
+    user_message = (
+        "Pro Santé Connect refuse l'authentification du logiciel (identifiant client, certificat de la "
+        "structure ou secret) : vérifiez les réglages DMP_PSC_*."
+    )
+
+
+class PscBadRpps(PscError):
+    """The professional's identifier is not an RPPS national id (``8`` followed by 11 digits)."""
+
+    code = "PSC-RPPS-INVALIDE"
+    user_message = "L'identifiant du professionnel doit être son n° RPPS national : « 8 » et 11 chiffres."
+
+
+class PscNoSituation(PscError):
+    """The userinfo names no exercise with a structure, or not the one asked for: no AIR VIHF."""
+
+    code = "PSC-EXERCICE-ABSENT"
+    user_message = (
+        "Pro Santé Connect ne donne aucune situation d'exercice (structure, secteur) utilisable pour "
+        "ce professionnel."
+    )
+
+
+class ConsultationNeedsStrongAuth(DmpClientError):
+    """dmp-interface.md §3.1: with the structure's certificate alone (plain indirect mode) the DMP
+    refuses consultation (TD3.1 beyond "find a reference", TD3.2): refused before sending."""
+
+    code = "DMP-CONSULTATION-MODE-STRUCTURE"
+    user_message = (
+        "La consultation du DMP est impossible avec le seul certificat de la structure : connectez-vous "
+        "avec la carte CPS ou avec e-CPS (authentification indirecte renforcée, AIR)."
+    )
+
+
+class AirTransactionRefused(DmpClientError):
+    """An AIR (e-CPS) session is for consultation only (the "Consultation" profile): anything else
+    is refused before sending (the allowed list is the setting DMP_AIR_TRANSACTIONS)."""
+
+    code = "DMP-AIR-HORS-CONSULTATION"
+    user_message = (
+        "Une session e-CPS (AIR) ne permet que la consultation du DMP : pour alimenter ou gérer le DMP, "
+        "connectez-vous avec la carte CPS ou le certificat de la structure."
+    )

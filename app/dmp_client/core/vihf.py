@@ -17,7 +17,7 @@ from signxml import methods
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.signer import XMLSigner
 
-from app.dmp_client.core.context import PURPOSE_CODE_SYSTEM, AccessContext, AuthMode
+from app.dmp_client.core.context import PURPOSE_CODE_SYSTEM, AccessContext, AirAuthn, AuthMode
 from app.dmp_client.core.errors import LocalProtocolError
 from app.dmp_client.core.ns import DS, EXC_C14N, HL7V3, NSMAP_ASSERTION, SAML2, XSI, q
 from app.dmp_client.core.signing import Signer, SignxmlKey
@@ -57,7 +57,7 @@ def build_assertion(
     context: AccessContext, issuer_dn: str, *, now: dt.datetime | None = None, assertion_id: str | None = None
 ) -> etree._Element:
     """The unsigned assertion, with a signature placeholder after the Issuer."""
-    if context.mode is AuthMode.DIRECT and len(context.actor.roles) == 0:
+    if context.mode is not AuthMode.INDIRECT and len(context.actor.roles) == 0:
         raise LocalProtocolError("VIHF sans rôle : la profession du professionnel est obligatoire.")
     now = now or dt.datetime.now(dt.UTC)
     assertion = etree.Element(
@@ -72,9 +72,18 @@ def build_assertion(
     etree.SubElement(assertion, q(DS, "Signature"), Id="placeholder", nsmap={"ds": DS})
     subject = etree.SubElement(assertion, q(SAML2, "Subject"))
     etree.SubElement(subject, q(SAML2, "NameID")).text = context.actor.national_id
+    air = (context.air or AirAuthn()) if context.mode is AuthMode.INDIRECT_REINFORCED else None
+    if air is not None and air.validity_seconds > 0:  # AIR: one VIHF, 30 s (EX_AIR) [UNSURE: as Conditions]
+        until = now + dt.timedelta(seconds=air.validity_seconds)
+        etree.SubElement(
+            assertion, q(SAML2, "Conditions"), NotBefore=_instant(now), NotOnOrAfter=_instant(until)
+        )
     authn = etree.SubElement(assertion, q(SAML2, "AuthnStatement"), AuthnInstant=_instant(now))
     authn_context = etree.SubElement(authn, q(SAML2, "AuthnContext"))
-    etree.SubElement(authn_context, q(SAML2, "AuthnContextClassRef")).text = AUTHN_CONTEXT
+    class_ref = air.class_ref if air is not None else AUTHN_CONTEXT
+    etree.SubElement(authn_context, q(SAML2, "AuthnContextClassRef")).text = class_ref
+    if air is not None and air.decl:  # DRIMbox VIHF.java: "Only in AIR mode", APP_BROWSER_AUTH
+        etree.SubElement(authn_context, q(SAML2, "AuthnContextDecl")).text = air.decl
     _attributes(etree.SubElement(assertion, q(SAML2, "AttributeStatement")), context)
     return assertion
 
