@@ -16,17 +16,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from app.card.identity import Professional, SituationChooser
 from app.config.settings import Settings
-from app.dmp_client.client import DmpClient
 from app.dmp_client.core.context import AuthMode, Purpose
 from app.errors import DmpClientError
 from app.store.local_store import LocalStore
 from app.store.request import SendMode
 from app.store.sender import CredentialsUnavailable
 
-if TYPE_CHECKING:  # the card stack (pkcs11) is imported at first use
+if TYPE_CHECKING:  # the card stack (pkcs11) and the client (httpx, the signature): at first use
     from app.card.cps import PinPrompt
+    from app.card.identity import Professional, SituationChooser
+    from app.dmp_client.client import DmpClient
 
 JournalFailure = Callable[[Exception], None]
 
