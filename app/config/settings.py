@@ -15,14 +15,13 @@ from app import __version__
 from app.config.layers import DEFAULT_SENDER_OID as DEFAULT_SENDER_OID
 from app.config.layers import KEYS, SANDBOX_AUTHOR, SANDBOX_HOST_URL, Config, InvalidValue
 from app.config.layers import SANDBOX_HOMOLOGATION as SANDBOX_HOMOLOGATION
-from app.dmp_client.bounds import DEFAULT_MAX_RESPONSE_BYTES
 from app.dmp_client.core.context import AirAuthn, Software
 from app.dmp_client.core.psc_params import CLIENT_AUTH_MODES, Channel
 from app.dmp_client.insi_settings import InsiSettings
+from app.dmp_client.key_files import is_encrypted
+from app.dmp_client.limits import DEFAULT_MAX_RESPONSE_BYTES, Timeouts
 from app.dmp_client.options import PscSettings
 from app.dmp_client.options import StructureCredentials as StructureCredentials
-from app.dmp_client.structure_keys import is_encrypted
-from app.dmp_client.transport import Timeouts
 from app.store.errors import KeyringUnavailable
 from app.store.keys import SecretStore
 from app.store.local_store import StoreSettings

@@ -23,12 +23,8 @@ import httpcore
 
 from app.dmp_client.errors import ResponseTooLarge
 
-# [UNSURE] No public source gives the largest document the DMP accepts (docs/dmp-interface.md is
-# silent; xds-landscape.md §6: "No official DMP maximum size was found in public sources"). The
-# default allows an inline document up to the 64 MiB envelope cap (core/xml.py MAX_XML_BYTES) or
-# an MTOM attachment of the same size, plus 16 MiB of envelope, headers and TLS framing.
-# Configurable: DMP_TAILLE_MAX_REPONSE_MO.
-DEFAULT_MAX_RESPONSE_BYTES = 80 * 1024 * 1024
+# the [UNSURE] default cap, configurable by DMP_TAILLE_MAX_REPONSE_MO (defined apart from httpcore)
+from app.dmp_client.limits import DEFAULT_MAX_RESPONSE_BYTES as DEFAULT_MAX_RESPONSE_BYTES
 
 
 class ExchangeBudget:

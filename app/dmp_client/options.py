@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.dmp_client.core.context import Software
 from app.dmp_client.core.psc_params import DEFAULT_ACR, DEFAULT_SCOPE, Channel
 from app.dmp_client.errors import PscNotConfigured
-from app.dmp_client.transport import Timeouts
+
+if TYPE_CHECKING:
+    from app.dmp_client.limits import Timeouts
 
 
 @dataclass(frozen=True)

@@ -28,21 +28,9 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from app.dmp_client.errors import ClientConfigError, StructureKeyPasswordMissing, StructureKeyPasswordWrong
+from app.dmp_client.key_files import is_encrypted as is_encrypted  # re-exported
+from app.dmp_client.key_files import is_pem as is_pem
 from app.dmp_client.transport import Endpoint, client_context
-
-
-def is_pem(data: bytes) -> bool:
-    return b"-----BEGIN" in data[:4096]
-
-
-def is_encrypted(path: Path) -> bool:
-    """Whether ``path`` needs a password: an encrypted PEM key, or any PKCS#12 bundle (even one with an
-    empty password is read with the keyring's). An unreadable file is not: loading it will say why."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return False
-    return b"ENCRYPTED" in data if is_pem(data) else bool(data)
 
 
 def _read(path: Path) -> bytes:

@@ -38,24 +38,11 @@ from app.dmp_client.errors import (
     TraceFileError,
     TransportError,
 )
+from app.dmp_client.limits import Timeouts as Timeouts  # re-exported (defined apart from httpx)
 from app.dmp_client.net_errors import connect_failure
 from app.dmp_client.spool import spool
 
 SOAP_STATUSES = (200, 202, 400, 500)  # a SOAP fault may come with any of these
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Seconds per kind of transaction (defaults near the DMP's own: find 600, send 200, retrieve 90).
-
-    Each is the deadline of the whole exchange (connection, handshake, request, headers, body, a
-    retry), not of one read; ``connect`` also bounds the connection and handshake within it."""
-
-    query: float = 60.0
-    find: float = 600.0
-    send: float = 200.0
-    retrieve: float = 90.0
-    connect: float = 15.0
 
 
 @dataclass(frozen=True)

@@ -16,18 +16,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from app.card.identity import Professional, SituationChooser
 from app.config.settings import Settings
-from app.dmp_client.client import DmpClient
 from app.dmp_client.core.context import AuthMode, Purpose
 from app.errors import DmpClientError
 from app.store.local_store import LocalStore
 from app.store.request import SendMode
 from app.store.sender import CredentialsUnavailable
 
-if TYPE_CHECKING:  # the card stack (pkcs11) and the JOSE stack are imported at first use
+if TYPE_CHECKING:  # the card stack (pkcs11), the client (httpx, the signature), JOSE: at first use
     from app.card.cps import PinPrompt
+    from app.card.identity import Professional, SituationChooser
     from app.card.session import CardSession
+    from app.dmp_client.client import DmpClient
     from app.dmp_client.core.psc import PscSession
     from app.dmp_client.psc_client import PscClient
 

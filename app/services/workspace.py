@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.card.identity import SituationChooser
 from app.config.settings import Settings
-from app.dmp_client.client import DmpClient
 from app.dmp_client.core.actions import Action, document_actions
 from app.dmp_client.core.admin import OPPOSITION_BREAK_GLASS, OPPOSITION_CENTRE_15
 from app.dmp_client.core.cda import extract_body, read_identity
@@ -29,7 +27,6 @@ from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.hl7v3 import DmpStatus
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
-from app.dmp_client.documents import HistoryBatch
 from app.errors import ActionUnavailable, InputFileError, LocalStoreUnavailable, UsageError
 from app.ins import IdentityTraits, Ins, InsError
 from app.services.session import (
@@ -47,8 +44,12 @@ from app.store.queue import Entry
 from app.store.request import SendMode, UploadRequest
 from app.store.sender import DrainReport
 
-if TYPE_CHECKING:  # the card stack (pkcs11) and the hot folder (watchdog) are imported at first use
+if TYPE_CHECKING:  # the card stack (pkcs11), the hot folder (watchdog) and the client (httpx, the
+    # signature) are imported at first use
     from app.card.cps import PinPrompt
+    from app.card.identity import SituationChooser
+    from app.dmp_client.client import DmpClient
+    from app.dmp_client.documents import HistoryBatch
     from app.services.identity import DocumentType, IdentityLifecycle
     from app.store.hotfolder import ErrorNote, HotFolder
 

@@ -10,12 +10,14 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from app.dmp_client.exchange import JournalEvent
 from app.ins import Ins
 from app.store.database import Database
 from app.store.pseudonym import pseudonym
+
+if TYPE_CHECKING:  # the client's exchanges (httpx, the signature) load with the first connection
+    from app.dmp_client.exchange import JournalEvent
 
 FIELDS = (
     "horodatage",

@@ -4,18 +4,21 @@ attempt (identity pinned at enqueue time), turned to and from JSON."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from app.dmp_client.core.cda import MEDIA_TYPES, Author, Organization, Person, new_oid
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.core.valuesets import Concept, value_sets
-from app.dmp_client.documents import NewDocument
 from app.errors import DmpClientError
 from app.ins import IdentityTraits, Ins
+
+if TYPE_CHECKING:  # the client's facade (httpx, the signature) loads with the first send
+    from app.dmp_client.documents import NewDocument
 
 
 class IncompleteRequest(DmpClientError):
@@ -85,7 +88,9 @@ class UploadRequest:
 
     def new_document(self, content: BinaryIO) -> NewDocument:
         """The facade's document, its bytes read from ``content`` (the queue's decrypted copy)."""
-        shared = {name: getattr(self, name) for name in _SHARED}
+        from app.dmp_client.documents import NewDocument
+
+        shared = {name: getattr(self, name) for name in _shared()}
         return NewDocument(Path("file-d-envoi"), content=content, **shared)
 
     @classmethod
@@ -97,7 +102,7 @@ class UploadRequest:
         professional: str | None = None,
         replaces: str | None = None,
     ) -> UploadRequest:
-        shared = {name: getattr(document, name) for name in _SHARED}
+        shared = {name: getattr(document, name) for name in _shared()}
         return cls(ins=ins, mode=mode, professional=professional, replaces=replaces, **shared)
 
     def to_json(self) -> str:
@@ -158,8 +163,12 @@ class UploadRequest:
         )
 
 
-# What a queued request and the facade's document both describe, under the same names.
-_SHARED = tuple(f.name for f in fields(NewDocument) if f.name not in ("path", "content"))
+@functools.cache
+def _shared() -> tuple[str, ...]:
+    """What a queued request and the facade's document both describe, under the same names."""
+    from app.dmp_client.documents import NewDocument
+
+    return tuple(f.name for f in fields(NewDocument) if f.name not in ("path", "content"))
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -24,13 +24,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol, cast
+from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
 
 from app.card.errors import CardError, PinCancelled, PinFormat, PinIncorrect, PinLocked
-from app.dmp_client.client import DmpClient
 from app.dmp_client.core.errors import RemoteError
 from app.dmp_client.errors import HostUnreachable, HttpError, Timeout
-from app.dmp_client.spool import EncryptedSpool
 from app.errors import DmpClientError, IdentityNotQualified, traceback_frames
 from app.ins import InsError
 from app.store.errors import DiskFull, StoreError
@@ -38,6 +36,9 @@ from app.store.identities import IdentityRegistry
 from app.store.lock import ProcessLock
 from app.store.queue import Entry, UploadQueue
 from app.store.request import SendMode
+
+if TYPE_CHECKING:  # the client (httpx, the signature) loads with the first connection or drain
+    from app.dmp_client.client import DmpClient
 
 log = logging.getLogger(__name__)
 
@@ -323,6 +324,8 @@ class EncryptedContent:
     def __init__(self, queue: UploadQueue, entry_id: int) -> None:
         self.queue = queue
         self.entry_id = entry_id
+        from app.dmp_client.spool import EncryptedSpool  # cryptography, with the first drain
+
         self.spool = EncryptedSpool()
 
     def __enter__(self) -> BinaryIO:

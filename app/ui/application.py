@@ -4,6 +4,7 @@ main window wired to the workspace."""
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from app.config.settings import Settings
@@ -77,14 +78,20 @@ def forward_or_serve(message: dict[str, Any], name: str | None = None) -> Instan
     return server
 
 
-def open_main_window(host_profile: str | None = None, settings: Settings | None = None) -> Any:
-    """The main window; ``host_profile`` (``--profil-hote``) overrides the layered DMP_PROFIL_HOTE."""
+def open_main_window(
+    host_profile: str | None = None, settings: Settings | None = None, *, monitor_cards: bool = True
+) -> Any:
+    """The main window; ``host_profile`` (``--profil-hote``) overrides the layered DMP_PROFIL_HOTE.
+
+    The encrypted base opens on its own thread while the main window's modules load (its key comes
+    from the system keyring: D-Bus round trips on Linux), and is open before the window is built."""
+    settings = settings or Settings.load()
+    opening = _StoreOpening(settings)
     from app.ui.main_window import MainWindow
 
-    settings = settings or Settings.load()
     store = None
     try:
-        store = LocalStore.open(settings.store)
+        store = opening.result()
     except StoreError as error:
         QMessageBox.warning(
             None,
@@ -93,5 +100,31 @@ def open_main_window(host_profile: str | None = None, settings: Settings | None 
             f"local sont désactivés. [{error.code}]",
         )
     profile = host_profile or settings.host_profile
-    window = MainWindow(Workspace(settings, store), legacy_profile=profile == "legacy")
+    window = MainWindow(
+        Workspace(settings, store), legacy_profile=profile == "legacy", monitor_cards=monitor_cards
+    )
     return window
+
+
+class _StoreOpening:
+    """``LocalStore.open`` on a thread of its own; :meth:`result` waits for it on the GUI thread and
+    raises what it raised there (a :class:`StoreError` is shown, anything else is a bug)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._store: LocalStore | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._open, name="ouverture-base", daemon=True)
+        self._thread.start()
+
+    def _open(self) -> None:
+        try:
+            self._store = LocalStore.open(self._settings.store)
+        except BaseException as error:  # handed over to the GUI thread
+            self._error = error
+
+    def result(self) -> LocalStore | None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._store

@@ -13,7 +13,6 @@ from app.config.settings import Settings
 from app.dmp_client.core.context import Purpose
 from app.dmp_client.core.errors import OtherPatientAnswer
 from app.dmp_client.core.iti18 import DocumentInfo
-from app.dmp_client.documents import HistoryBatch
 from app.errors import USER_FACING_ERRORS
 from app.services.training import sandbox_patient
 from app.services.workspace import Connection, DmpOverview, Patient, Workspace
@@ -52,6 +51,7 @@ from app.ui.window_actions import DmpActions
 
 if TYPE_CHECKING:  # pyscard is imported when the reader monitor starts, behind the shown window
     from app.card.pcsc import ReaderMonitor
+    from app.dmp_client.documents import HistoryBatch
 
 DEFAULT_SIZE = QSize(1360, 820)  # on a large screen; within the available geometry on a small one
 MINIMUM_BODY = QSize(900, 420)

@@ -5,8 +5,10 @@ application and the main window) and builds the main window on an empty workspac
 only a connection, a send, a card, a hot folder or an INSi search need must not be loaded yet. Each
 has its own first use: the card session (app.card.cps: pkcs11), the card TLS transport (tlslite,
 app.dmp_client.card_tls / card_records), the VIHF's signature (signxml), the reader monitor started
-behind the shown window (pyscard), a hot folder's watcher (watchdog), the INSi client; httpx's
-command-line tool (click, rich, pygments) is never needed.
+behind the shown window (pyscard), a hot folder's watcher (watchdog), the INSi client, and the
+client's exchanges (httpx, cryptography: the first connection, send or drain); httpx's command-line
+tool (click, rich, pygments) is never needed. The encrypted base is not opened here (its keyring is
+the test's own business): it is the one stack the first window does load.
 """
 
 from __future__ import annotations
@@ -37,6 +39,18 @@ DEFERRED = (
     "app.dmp_client.factory",
     "app.dmp_client.insi_client",
     "app.dmp_client.core.insi",
+    "httpx",  # the client's exchanges: HTTP, TLS contexts, the VIHF, the encrypted spool
+    "httpcore",
+    "h11",
+    "cryptography",
+    "app.dmp_client.transport",
+    "app.dmp_client.bounds",
+    "app.dmp_client.exchange",
+    "app.dmp_client.client",
+    "app.dmp_client.documents",
+    "app.dmp_client.structure_keys",
+    "app.dmp_client.spool",
+    "app.dmp_client.core.signing",
 )
 
 PROBE = """
@@ -53,7 +67,7 @@ app = create_application()
 window = MainWindow(Workspace(Settings.load(), None), monitor_cards=False)
 window.show()
 app.processEvents()
-print(json.dumps(sorted(sys.modules)))
+print(json.dumps(sorted(name for name, module in sys.modules.items() if module is not None)))
 sys.stdout.flush()
 os._exit(0)
 """
@@ -66,7 +80,7 @@ def _first_window_modules(tmp_path: Path) -> set[str]:
         "QT_QPA_PLATFORM": "offscreen",
         "DMP_STORE_DIR": str(tmp_path / "store"),
     }
-    env.pop("DMP_MAJ_URL", None)
+    env.pop("DMP_MAJ_URL", None)  # the update check's first request would load httpx
     done = subprocess.run(
         [sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=120, check=True,
         cwd=tmp_path,

@@ -66,10 +66,12 @@ def test_quoteattr_escapes_as_the_standard_library() -> None:
 
 def test_the_service_stack_is_imported_before_qt() -> None:
     # PySide6's import hook reads the source of every module imported after it (app/ui/main.py,
-    # load_services_before_qt): dmp-gui loads the service stack first, so Qt comes after it.
+    # load_services_before_qt): dmp-gui loads the service stack first, so Qt comes after it. The
+    # client's exchanges (httpx) are not part of it: they load with the first connection.
     code = (
         "import sys; from app.ui.main import load_services_before_qt; load_services_before_qt(); "
-        "print('PySide6' in sys.modules, 'httpx' in sys.modules, 'app.services.workspace' in sys.modules)"
+        "print('PySide6' in sys.modules, 'app.store.local_store' in sys.modules, "
+        "'app.services.workspace' in sys.modules, 'httpx' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False", "True", "True"]
+    assert done.stdout.split() == ["False", "True", "True", "False"]
