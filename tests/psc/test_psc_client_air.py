@@ -5,7 +5,6 @@ with the in-process sandbox host (the provider is the fake one: tests/psc/fake_p
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from lxml import etree
 from app.dmp_client.actors import actor_from_psc
 from app.dmp_client.core import rights
 from app.dmp_client.core.context import AccessContext, AirAuthn, AuthMode
-from app.dmp_client.core.errors import AirTransactionRefused, ConsultationNeedsStrongAuth
+from app.dmp_client.core.errors import AirTransactionRefused, ConsultationNeedsStrongAuth, SoapFault
 from app.dmp_client.core.iti18 import StoredQuery
 from app.dmp_client.core.ns import SAML2
 from app.dmp_client.core.vihf import build_assertion, build_signed_vihf
@@ -210,10 +209,14 @@ def test_plain_indirect_session_refuses_consultation_but_feeds(
         session.connect(StructureLogin())
         ins, traits = patient("P03")
         sent = session.client.send(ins, report(tmp_path, traits))  # feeding keeps working
-        found = session.client.document_by_unique_id(ins, sent.unique_id)  # a reference lookup
+        # a reference lookup (ObjectRef) is what plain indirect mode may do (dmp-interface.md §3.1)
+        assert session.client.document_reference(ins, sent.unique_id) == sent.entry_id
+        # [UNSURE] the client lets a metadata lookup by uniqueId through (replacing and deleting need
+        # it); the sandbox host reads §3.1 more strictly and refuses it (docs/sandbox-psc.md)
+        with pytest.raises(SoapFault) as refused:
+            session.client.document_by_unique_id(ins, sent.unique_id)
+        assert refused.value.subcode == "DMPAccessDeniedByRightsService"
         before = validate_recordings(host)
         with pytest.raises(ConsultationNeedsStrongAuth):
             session.client.find_documents(ins)
-        with pytest.raises(ConsultationNeedsStrongAuth):
-            session.client.retrieve(ins, found, io.BytesIO())
         assert validate_recordings(host) == before  # refused before sending

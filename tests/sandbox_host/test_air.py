@@ -8,6 +8,7 @@ AUTH_CLI TLS, structure signature), dmp-interface.md §3.1 and §4.3; refusals w
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -18,6 +19,7 @@ from app.dmp_client.core.context import (
     SPECIALTY_CODE_SYSTEM,
     AccessContext,
     Actor,
+    AirAuthn,
     AuthMode,
     Code,
     Purpose,
@@ -181,4 +183,7 @@ def test_the_rules_are_a_host_option(connect: Connect, host: DmpHost) -> None:
     host.config.air = AirRules(indirect_reference_object_ref_only=False, validity=60)
     assert structure.post("registry", RSQ, k.find_documents()).fault() is None
     air = Air(structure, structure.who, air_actor())  # type: ignore[attr-defined]
+    # the client's own SAML Conditions (30 s by default) would expire first: none here, so that the
+    # host's validity alone is what lets a 45 s old VIHF through
+    air.context = dataclasses.replace(air.context, air=AirAuthn(validity_seconds=0))
     assert air.post("registry", RSQ, k.find_documents(), air.vihf(age=45)).fault() is None
