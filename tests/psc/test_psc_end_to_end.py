@@ -1,0 +1,109 @@
+"""The real PscClient against the real sandbox PSC provider over TLS (mutual TLS with the test PKI's
+structure certificate): CIBA login approved by the automatic phone, refused, expired, cancelled; the ID
+token checked against the provider's JWKS; the provider's injected token faults refused by the client
+with PSC-JETON-INVALIDE; refresh; logout. Neither side was written from the other: these tests are
+where they meet (CIBA Core 1.0 poll mode, ansforge/psc-edc-proxy-esante)."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.dmp_client.core.errors import PscExpired, PscInvalidToken, PscRefused
+from app.dmp_client.errors import PscCancelled, PscSessionExpired
+from app.dmp_client.options import PscSettings
+from app.dmp_client.psc_client import PscClient
+from sandbox import cards
+from sandbox.psc import professionals
+from sandbox.psc.server import DEFAULT_CLIENT_ID, PscConfig, PscFaults, PscProvider, serve_in_thread
+
+GP = cards.card("generaliste")
+
+
+@pytest.fixture
+def provider(pki_dir: Path, tmp_path: Path) -> Iterator[PscProvider]:
+    faults = PscFaults(interval=0, phone="approve", phone_delay=0.2)
+    server = PscProvider(("127.0.0.1", 0), PscConfig(pki_dir / "pki", tmp_path / "psc", faults))
+    serve_in_thread(server)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def client(provider: PscProvider) -> Iterator[PscClient]:
+    pki = provider.config.pki_dir
+    context = ssl.create_default_context(cafile=str(pki / "trust-bundle.pem"))
+    context.load_cert_chain(pki / "structure-auth.pem", pki / "structure-auth.key")
+    settings = PscSettings(url=provider.issuer, client_id=DEFAULT_CLIENT_ID, client_auth="mtls", timeout=10)
+    with PscClient(settings, tls=context) as psc_client:
+        yield psc_client
+
+
+def test_login_approved_by_the_phone_validates_the_id_token_against_the_jwks(
+    client: PscClient, provider: PscProvider
+) -> None:
+    shown: list[str] = []
+    session = client.login(GP.national_id, on_pending=lambda p: shown.append(p.binding_message))
+    assert len(shown) == 1 and len(shown[0]) == 2 and shown[0].isdigit()
+    assert session.identity.subject == professionals.subject(GP.national_id)
+    assert session.tokens.refresh_token
+    # The key the ID token names is in the provider's JWKS, fetched by the client.
+    assert len(list(client.keys().keys)) >= 1
+    assert client.check(session) is not None
+
+
+def test_login_refused_on_the_phone(client: PscClient, provider: PscProvider) -> None:
+    provider.config.faults.phone = "refuse"
+    with pytest.raises(PscRefused) as caught:
+        client.login(GP.national_id)
+    assert caught.value.code == "PSC-REFUS"
+
+
+def test_login_expired_when_nobody_answers(client: PscClient, provider: PscProvider) -> None:
+    provider.config.faults.phone = "manual"
+    provider.config.faults.expires_in = 1
+    provider.config.faults.interval = 1
+    with pytest.raises(PscExpired) as caught:
+        client.login(GP.national_id)
+    assert caught.value.code == "PSC-EXPIRE"
+
+
+def test_login_cancelled_by_the_user(client: PscClient, provider: PscProvider) -> None:
+    provider.config.faults.phone = "manual"
+    provider.config.faults.interval = 1
+    cancel = threading.Event()
+    with pytest.raises(PscCancelled) as caught:
+        client.login(GP.national_id, on_pending=lambda _: cancel.set(), cancel=cancel)
+    assert caught.value.code == "PSC-ANNULE"
+
+
+@pytest.mark.parametrize("fault", ["wrong_key", "wrong_issuer", "wrong_audience", "expired_tokens"])
+def test_injected_token_faults_are_refused(client: PscClient, provider: PscProvider, fault: str) -> None:
+    setattr(provider.config.faults, fault, True)
+    with pytest.raises(PscInvalidToken) as caught:
+        client.login(GP.national_id)
+    assert caught.value.code == "PSC-JETON-INVALIDE"
+
+
+def test_refresh_gives_new_tokens_and_the_old_refresh_token_is_spent(
+    client: PscClient, provider: PscProvider
+) -> None:
+    session = client.login(GP.national_id)
+    renewed = client.refresh(session)
+    assert renewed.tokens.access_token != session.tokens.access_token
+    assert renewed.identity.subject == session.identity.subject
+    with pytest.raises(PscSessionExpired):  # the provider rotates refresh tokens
+        client.refresh(session)
+    assert client.refresh(renewed).identity.subject == session.identity.subject
+
+
+def test_logout_ends_the_provider_session(client: PscClient, provider: PscProvider) -> None:
+    session = client.login(GP.national_id)
+    assert client.logout(session) is True
+    with pytest.raises(PscSessionExpired):  # its refresh token is gone with it
+        client.refresh(session)
