@@ -6,20 +6,29 @@ where they meet (CIBA Core 1.0 poll mode, ansforge/psc-edc-proxy-esante)."""
 
 from __future__ import annotations
 
+import io
 import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from lxml import etree
 
+from app.dmp_client.core.context import AuthMode
 from app.dmp_client.core.errors import PscExpired, PscInvalidToken, PscRefused
+from app.dmp_client.core.ns import SAML2
 from app.dmp_client.errors import PscCancelled, PscSessionExpired
 from app.dmp_client.options import PscSettings
 from app.dmp_client.psc_client import PscClient
+from app.services.session import DmpSession, EcpsLogin, StructureLogin
 from sandbox import cards
+from sandbox.host.server import DmpHost
 from sandbox.psc import professionals
 from sandbox.psc.server import DEFAULT_CLIENT_ID, PscConfig, PscFaults, PscProvider, serve_in_thread
+from tests.dmp_client.test_documents_e2e import patient, report
+from tests.host_fixture import settings_for
 
 GP = cards.card("generaliste")
 
@@ -107,3 +116,52 @@ def test_logout_ends_the_provider_session(client: PscClient, provider: PscProvid
     assert client.logout(session) is True
     with pytest.raises(PscSessionExpired):  # its refresh token is gone with it
         client.refresh(session)
+
+
+# -- AIR: the e-CPS session against the in-process sandbox DMP host ---------------------------------
+
+
+def test_air_find_and_get_with_the_real_provider_then_a_replayed_vihf_is_refused(
+    client: PscClient, host: DmpHost, pki_dir: Path, tmp_path: Path
+) -> None:
+    ins, traits = patient("P01")  # the GP is its médecin traitant
+    with DmpSession(settings_for(host, pki_dir)) as feeder:
+        feeder.connect(StructureLogin())
+        sent = feeder.client.send(ins, report(tmp_path, traits))  # feeding is not AIR's
+    login = client.login(GP.national_id)
+    with DmpSession(settings_for(host, pki_dir)) as session:
+        session.connect(EcpsLogin(client, login, situation=2))  # the hospital (the structure)
+        c = session.connection
+        assert c is not None and c.mode is AuthMode.INDIRECT_REINFORCED and c.actor_id == GP.national_id
+        found = session.client.find_documents(ins)
+        entry = next(e for e in found if e.unique_id == sent.unique_id)
+        body = io.BytesIO()
+        session.client.retrieve(ins, entry, body)
+        assert body.getvalue()
+    record = host.config.record_dir
+    assert record is not None
+    queries: list[bytes] = []
+    ids: list[str | None] = []
+    for path in sorted(record.glob("*-requete.xml")):
+        data = path.read_bytes()
+        for assertion in etree.fromstring(data).iter(f"{{{SAML2}}}Assertion"):
+            mode = assertion.find(f".//{{{SAML2}}}Attribute[@Name='Authentification_mode']")
+            if mode is not None and mode.findtext(f"{{{SAML2}}}AttributeValue") == "INDIRECTE_RENFORCEE":
+                ids.append(assertion.get("ID"))
+                if b"RegistryStoredQuery" in data:
+                    queries.append(data)
+    assert len(ids) >= 2 and len(set(ids)) == len(ids)  # a fresh VIHF per request, every one AIR
+    # The same request replayed as it went on the wire (its VIHF signed by the structure, ORG TLS):
+    # the host serves an AIR VIHF once.
+    pki = pki_dir / "pki"
+    tls = ssl.create_default_context(cafile=str(pki / "trust-bundle.pem"))
+    tls.load_cert_chain(pki / "structure-auth.pem", pki / "structure-auth.key")
+    action = "urn:ihe:iti:2007:RegistryStoredQuery"
+    with httpx.Client(verify=tls, timeout=30) as raw:
+        again = raw.post(
+            f"https://localhost:{host.server_address[1]}/si-dmp-server/v2/services/registry",
+            content=queries[0],
+            headers={"Content-Type": f'application/soap+xml; charset=UTF-8; action="{action}"'},
+        )
+    assert again.status_code == 500
+    assert "DMPVihfInvalid" in again.text and "déjà servi" in again.text
