@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,13 @@ import pytest
 from lxml import etree
 
 from app.dmp_client.core.context import AuthMode
-from app.dmp_client.core.errors import PscExpired, PscInvalidToken, PscRefused
+from app.dmp_client.core.errors import (
+    PscClientRefused,
+    PscExpired,
+    PscInvalidToken,
+    PscRefused,
+    PscUnknownProfessional,
+)
 from app.dmp_client.core.ns import SAML2
 from app.dmp_client.errors import PscCancelled, PscSessionExpired
 from app.dmp_client.options import PscSettings
@@ -26,7 +33,14 @@ from app.services.session import DmpSession, EcpsLogin, StructureLogin
 from sandbox import cards
 from sandbox.host.server import DmpHost
 from sandbox.psc import professionals
-from sandbox.psc.server import DEFAULT_CLIENT_ID, PscConfig, PscFaults, PscProvider, serve_in_thread
+from sandbox.psc.server import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    PscConfig,
+    PscFaults,
+    PscProvider,
+    serve_in_thread,
+)
 from tests.dmp_client.test_documents_e2e import patient, report
 from tests.host_fixture import settings_for
 
@@ -116,6 +130,51 @@ def test_logout_ends_the_provider_session(client: PscClient, provider: PscProvid
     assert client.logout(session) is True
     with pytest.raises(PscSessionExpired):  # its refresh token is gone with it
         client.refresh(session)
+
+
+def test_client_secret_basic_login(provider: PscProvider) -> None:
+    pki = provider.config.pki_dir
+    settings = PscSettings(
+        url=provider.issuer,
+        client_id=DEFAULT_CLIENT_ID,
+        client_auth="secret",
+        trust_files=(pki / "trust-bundle.pem",),
+        timeout=10,
+    )
+    with PscClient(settings, secret=DEFAULT_CLIENT_SECRET) as by_secret:
+        session = by_secret.login(GP.national_id)
+        assert session.identity.subject == professionals.subject(GP.national_id)
+    with PscClient(settings, secret="not-the-secret") as wrong, pytest.raises(PscClientRefused):
+        wrong.login(GP.national_id)
+
+
+def test_unknown_professional(client: PscClient) -> None:
+    with pytest.raises(PscUnknownProfessional):
+        client.login("800000000000")
+
+
+def test_slow_down_adds_five_seconds_then_the_login_succeeds(
+    client: PscClient, provider: PscProvider
+) -> None:
+    provider.config.faults.slow_down_polls = 1
+    started = time.monotonic()
+    session = client.login(GP.national_id)
+    assert time.monotonic() - started >= 5  # CIBA §11: the interval grows by 5 s
+    assert session.identity.national_id == GP.national_id
+
+
+def test_the_sandbox_id_token_carries_no_auth_req_id_claim(provider: PscProvider) -> None:
+    """CIBA Core 1.0 §10.3.1 asks for ``urn:openid:params:jwt:claim:auth_req_id`` in push mode only;
+    PSC polls, so the client's DMP_PSC_EXIGER_AUTH_REQ_ID stays off by default [UNSURE]: on, it
+    refuses the sandbox's (poll-mode) tokens."""
+    pki = provider.config.pki_dir
+    context = ssl.create_default_context(cafile=str(pki / "trust-bundle.pem"))
+    context.load_cert_chain(pki / "structure-auth.pem", pki / "structure-auth.key")
+    settings = PscSettings(
+        url=provider.issuer, client_id=DEFAULT_CLIENT_ID, timeout=10, require_auth_req_id=True
+    )
+    with PscClient(settings, tls=context) as strict, pytest.raises(PscInvalidToken):
+        strict.login(GP.national_id)
 
 
 # -- AIR: the e-CPS session against the in-process sandbox DMP host ---------------------------------
