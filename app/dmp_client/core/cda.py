@@ -83,7 +83,7 @@ class DocumentHeader:
     replaces: str | None = None  # the CDA id of the version this one replaces
 
 
-def _el(parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
+def element(parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
     node = etree.SubElement(parent, f"{{{HL7V3}}}{tag}", attrib=attributes)
     if text is not None:
         node.text = text
@@ -94,7 +94,9 @@ def _ii(parent: etree._Element, tag: str, value: str) -> etree._Element:
     """An HL7 II from its XDS form ``root^extension`` (ITI TF-3 4.2.3.2.26: a CDA id's uniqueId is
     root^extension): ``root`` and ``extension`` as two attributes, never ``root^ext`` in ``@root``."""
     root, _, extension = value.partition("^")
-    return _el(parent, tag, root=root, extension=extension) if extension else _el(parent, tag, root=root)
+    if extension:
+        return element(parent, tag, root=root, extension=extension)
+    return element(parent, tag, root=root)
 
 
 def _code(
@@ -105,13 +107,13 @@ def _code(
         attributes["displayName"] = concept.display_name
     if system_name:
         attributes["codeSystemName"] = system_name
-    return _el(parent, tag, **attributes)
+    return element(parent, tag, **attributes)
 
 
 def _name(parent: etree._Element, person: Person) -> None:
-    name = _el(parent, "name")
-    _el(name, "given", person.given)
-    _el(name, "family", person.family)
+    name = element(parent, "name")
+    element(name, "given", person.given)
+    element(name, "family", person.family)
 
 
 def _header(h: DocumentHeader) -> etree._Element:
@@ -124,80 +126,81 @@ def _header(h: DocumentHeader) -> etree._Element:
             "Le lieu de naissance (code INSEE) est un trait INS obligatoire dans le document."
         )
     doc = etree.Element(f"{{{HL7V3}}}ClinicalDocument", nsmap={None: HL7V3, "xsi": XSI})
-    _el(doc, "realmCode", code="FR")
-    _el(doc, "typeId", root="2.16.840.1.113883.1.3", extension="POCD_HD000040")
+    element(doc, "realmCode", code="FR")
+    element(doc, "typeId", root="2.16.840.1.113883.1.3", extension="POCD_HD000040")
     for template in ("2.16.840.1.113883.2.8.2.1", "1.2.250.1.213.1.1.1.1", "1.3.6.1.4.1.19376.1.2.20"):
-        _el(doc, "templateId", root=template)
+        element(doc, "templateId", root=template)
     _ii(doc, "id", h.document_id)
     _code(doc, "code", h.type_code, "LOINC" if h.type_code.code_system == LOINC else None)
-    _el(doc, "title", h.title)
-    _el(doc, "effectiveTime", value=hl7_time(h.created))
-    _el(doc, "confidentialityCode", code="N", displayName="Normal", codeSystem="2.16.840.1.113883.5.25")
-    _el(doc, "languageCode", code="fr-FR")
+    element(doc, "title", h.title)
+    element(doc, "effectiveTime", value=hl7_time(h.created))
+    element(doc, "confidentialityCode", code="N", displayName="Normal", codeSystem="2.16.840.1.113883.5.25")
+    element(doc, "languageCode", code="fr-FR")
     _ii(doc, "setId", h.set_id)
-    _el(doc, "versionNumber", value=str(h.version))
-    _record_target(doc, h)
+    element(doc, "versionNumber", value=str(h.version))
+    record_target(doc, h)
     _author(doc, h)
-    custodian = _el(_el(_el(doc, "custodian"), "assignedCustodian"), "representedCustodianOrganization")
-    _el(custodian, "id", root=STRUCTURE_ID_ROOT, extension=h.custodian.id_nat_struct)
-    _el(custodian, "name", h.custodian.name)
-    legal = _el(doc, "legalAuthenticator")
-    _el(legal, "time", value=hl7_time(h.created))
-    _el(legal, "signatureCode", code="S")
-    entity = _el(legal, "assignedEntity")
-    _el(entity, "id", root=PS_ID_ROOT, extension=h.legal_authenticator.national_id)
-    _name(_el(entity, "assignedPerson"), h.legal_authenticator)
+    assigned = element(element(doc, "custodian"), "assignedCustodian")
+    custodian = element(assigned, "representedCustodianOrganization")
+    element(custodian, "id", root=STRUCTURE_ID_ROOT, extension=h.custodian.id_nat_struct)
+    element(custodian, "name", h.custodian.name)
+    legal = element(doc, "legalAuthenticator")
+    element(legal, "time", value=hl7_time(h.created))
+    element(legal, "signatureCode", code="S")
+    entity = element(legal, "assignedEntity")
+    element(entity, "id", root=PS_ID_ROOT, extension=h.legal_authenticator.national_id)
+    _name(element(entity, "assignedPerson"), h.legal_authenticator)
     _documentation_of(doc, h)
     if h.replaces:
-        parent = _el(_el(doc, "relatedDocument", typeCode="RPLC"), "parentDocument")
+        parent = element(element(doc, "relatedDocument", typeCode="RPLC"), "parentDocument")
         _ii(parent, "id", h.replaces)
-    encounter = _el(_el(doc, "componentOf"), "encompassingEncounter")
-    _el(_el(encounter, "effectiveTime"), "low", value=hl7_time(h.service_start))
-    facility = _el(_el(encounter, "location"), "healthCareFacility")
+    encounter = element(element(doc, "componentOf"), "encompassingEncounter")
+    element(element(encounter, "effectiveTime"), "low", value=hl7_time(h.service_start))
+    facility = element(element(encounter, "location"), "healthCareFacility")
     _code(facility, "code", h.facility_type)
-    body = _el(_el(doc, "component"), "nonXMLBody")
-    _el(body, "text", _PLACEHOLDER, mediaType=h.media_type, representation="B64")
+    body = element(element(doc, "component"), "nonXMLBody")
+    element(body, "text", _PLACEHOLDER, mediaType=h.media_type, representation="B64")
     return doc
 
 
-def _record_target(doc: etree._Element, h: DocumentHeader) -> None:
-    role = _el(_el(doc, "recordTarget"), "patientRole")
-    _el(role, "id", **h.patient.to_hl7v3_attributes())
-    patient = _el(role, "patient", classCode="PSN")
-    name = _el(patient, "name")
-    _el(name, "family", h.traits.birth_name, qualifier="BR")
-    _el(name, "given", " ".join(h.traits.first_names))
-    _el(name, "given", h.traits.first_name, qualifier="BR")
-    _el(patient, "administrativeGenderCode", code=h.traits.sex.value, codeSystem="2.16.840.1.113883.5.1")
-    _el(patient, "birthTime", value=h.traits.birth_date.to_hl7())
-    place = _el(_el(patient, "birthplace"), "place")
-    _el(_el(place, "addr"), "county", h.traits.birth_place or "")
+def record_target(doc: etree._Element, h: DocumentHeader) -> None:
+    role = element(element(doc, "recordTarget"), "patientRole")
+    element(role, "id", **h.patient.to_hl7v3_attributes())
+    patient = element(role, "patient", classCode="PSN")
+    name = element(patient, "name")
+    element(name, "family", h.traits.birth_name, qualifier="BR")
+    element(name, "given", " ".join(h.traits.first_names))
+    element(name, "given", h.traits.first_name, qualifier="BR")
+    element(patient, "administrativeGenderCode", code=h.traits.sex.value, codeSystem="2.16.840.1.113883.5.1")
+    element(patient, "birthTime", value=h.traits.birth_date.to_hl7())
+    place = element(element(patient, "birthplace"), "place")
+    element(element(place, "addr"), "county", h.traits.birth_place or "")
 
 
 def _author(doc: etree._Element, h: DocumentHeader) -> None:
-    author = _el(doc, "author")
-    _el(author, "time", value=hl7_time(h.created))
-    assigned = _el(author, "assignedAuthor")
-    _el(assigned, "id", root=PS_ID_ROOT, extension=h.author.person.national_id)
+    author = element(doc, "author")
+    element(author, "time", value=hl7_time(h.created))
+    assigned = element(author, "assignedAuthor")
+    element(assigned, "id", root=PS_ID_ROOT, extension=h.author.person.national_id)
     _code(assigned, "code", h.author.specialty)
-    _name(_el(assigned, "assignedPerson"), h.author.person)
-    organization = _el(assigned, "representedOrganization")
-    _el(organization, "id", root=STRUCTURE_ID_ROOT, extension=h.author.organization.id_nat_struct)
-    _el(organization, "name", h.author.organization.name)
+    _name(element(assigned, "assignedPerson"), h.author.person)
+    organization = element(assigned, "representedOrganization")
+    element(organization, "id", root=STRUCTURE_ID_ROOT, extension=h.author.organization.id_nat_struct)
+    element(organization, "name", h.author.organization.name)
 
 
 def _documentation_of(doc: etree._Element, h: DocumentHeader) -> None:
-    event = _el(_el(doc, "documentationOf"), "serviceEvent")
-    times = _el(event, "effectiveTime")
-    _el(times, "low", value=hl7_time(h.service_start))
+    event = element(element(doc, "documentationOf"), "serviceEvent")
+    times = element(event, "effectiveTime")
+    element(times, "low", value=hl7_time(h.service_start))
     if h.service_stop is not None:
-        _el(times, "high", value=hl7_time(h.service_stop))
-    performer = _el(_el(event, "performer", typeCode="PRF"), "assignedEntity")
-    _el(performer, "id", root=PS_ID_ROOT, extension=h.author.person.national_id)
-    _name(_el(performer, "assignedPerson"), h.author.person)
-    organization = _el(performer, "representedOrganization")
-    _el(organization, "id", root=STRUCTURE_ID_ROOT, extension=h.author.organization.id_nat_struct)
-    _el(organization, "name", h.author.organization.name)
+        element(times, "high", value=hl7_time(h.service_stop))
+    performer = element(element(event, "performer", typeCode="PRF"), "assignedEntity")
+    element(performer, "id", root=PS_ID_ROOT, extension=h.author.person.national_id)
+    _name(element(performer, "assignedPerson"), h.author.person)
+    organization = element(performer, "representedOrganization")
+    element(organization, "id", root=STRUCTURE_ID_ROOT, extension=h.author.organization.id_nat_struct)
+    element(organization, "name", h.author.organization.name)
     _code(organization, "standardIndustryClassCode", h.practice_setting, "practiceSettingCode")
 
 

@@ -27,6 +27,10 @@ from app.dmp_client.core.cda import (
     Person,
     WrittenCda,
     hl7_time,
+    record_target,
+)
+from app.dmp_client.core.cda import (
+    element as _el,
 )
 from app.dmp_client.core.errors import LocalProtocolError
 from app.dmp_client.core.ns import HL7V3, XSI
@@ -125,13 +129,6 @@ def structured_header(
 # -- element helpers ---------------------------------------------------------------------------
 
 
-def _el(parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
-    node = etree.SubElement(parent, f"{{{HL7V3}}}{tag}", attrib=attributes)
-    if text is not None:
-        node.text = text
-    return node
-
-
 def _ii(parent: etree._Element, tag: str, value: str) -> etree._Element:
     root, _, extension = value.partition("^")
     return _el(parent, tag, root=root, extension=extension) if extension else _el(parent, tag, root=root)
@@ -212,7 +209,7 @@ def _header(volet: Volet, h: DocumentHeader) -> etree._Element:
     _el(doc, "languageCode", code="fr-FR")
     _ii(doc, "setId", h.set_id)
     _el(doc, "versionNumber", value=str(h.version))
-    _record_target(doc, h)
+    record_target(doc, h)
     _author(doc, h.author, h.created)
     custodian = _el(_el(_el(doc, "custodian"), "assignedCustodian"), "representedCustodianOrganization")
     _el(custodian, "id", root=STRUCTURE_ID_ROOT, extension=h.custodian.id_nat_struct)
@@ -236,20 +233,6 @@ def _header(volet: Volet, h: DocumentHeader) -> etree._Element:
     facility = _el(_el(encounter, "location"), "healthCareFacility")
     _code(facility, "code", h.facility_type)
     return doc
-
-
-def _record_target(doc: etree._Element, h: DocumentHeader) -> None:
-    role = _el(_el(doc, "recordTarget"), "patientRole")
-    _el(role, "id", **h.patient.to_hl7v3_attributes())
-    patient = _el(role, "patient", classCode="PSN")
-    name = _el(patient, "name")
-    _el(name, "family", h.traits.birth_name, qualifier="BR")
-    _el(name, "given", " ".join(h.traits.first_names))
-    _el(name, "given", h.traits.first_name, qualifier="BR")
-    _el(patient, "administrativeGenderCode", code=h.traits.sex.value, codeSystem="2.16.840.1.113883.5.1")
-    _el(patient, "birthTime", value=h.traits.birth_date.to_hl7())
-    place = _el(_el(patient, "birthplace"), "place")
-    _el(_el(place, "addr"), "county", h.traits.birth_place or "")
 
 
 def _author(parent: etree._Element, author: Author, time: dt.datetime, **attributes: str) -> None:
