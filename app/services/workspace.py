@@ -38,8 +38,9 @@ from app.services.session import (
 )
 from app.services.session import Connection as Connection  # re-exported (the GUI imports it here)
 from app.services.session import NotConnected as NotConnected
+from app.store.errors import StoreError
 from app.store.identities import IdentityEvent, IdentityStatus, StoredIdentity, not_qualified
-from app.store.local_store import LocalStore
+from app.store.local_store import LocalStore, StoreOpening
 from app.store.queue import Entry
 from app.store.request import SendMode, UploadRequest
 from app.store.sender import DrainReport
@@ -113,13 +114,43 @@ class Retrieved:
 
 
 class Workspace:
-    def __init__(self, settings: Settings, store: LocalStore | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: LocalStore | None = None, *, opening: StoreOpening | None = None
+    ) -> None:
+        """``opening``: the base still being opened (dmp-gui, behind its shown window); the first
+        reader of :attr:`store` waits for it (StoreError: no base, said in :attr:`store_error`)."""
         self.settings = settings
-        self.store = store
+        self._store = store
+        self._opening = opening
+        self._opening_lock = threading.Lock()
+        self.store_error: StoreError | None = None
         self.session = DmpSession(settings, store)
         self._lock = self.session.lock  # one lock for the connection (the session service's)
         self._folder = tempfile.TemporaryDirectory(prefix="dmp-gui-")
         self.hot_folder = HotFolderWatch(self)
+
+    @property
+    def store(self) -> LocalStore | None:
+        opening = self._opening
+        if opening is not None:
+            store, error = None, None
+            try:
+                store = opening.result()  # (no lock held while waiting: every reader gets the same)
+            except StoreError as failed:
+                error = failed
+            with self._opening_lock:
+                if self._opening is opening:
+                    self._store = self.session.store = store  # the session's journal too
+                    self.store_error, self._opening = error, None
+        return self._store
+
+    @store.setter
+    def store(self, store: LocalStore | None) -> None:
+        self._store = self.session.store = store
+
+    def _await_store(self) -> None:
+        """Before a connection: its journal goes to the base, which may still be opening."""
+        self.store  # noqa: B018 (the property waits for the opening)
 
     # -- connection -----------------------------------------------------------------------------
 
@@ -138,14 +169,17 @@ class Workspace:
     def connect_card(
         self, prompt: PinPrompt, situation: int | SituationChooser = 1, purpose: Purpose = Purpose.NORMAL
     ) -> Connection:
+        self._await_store()
         return self.session.connect(CardLogin(prompt, situation), purpose)
 
     def connect_structure(self, purpose: Purpose = Purpose.NORMAL) -> Connection:
+        self._await_store()
         return self.session.connect(StructureLogin(), purpose)
 
     def attach(self, client: DmpClient, connection: Connection) -> None:
         """Use a client built elsewhere (tests: software card keys; other authentication modes)."""
         mode = SendMode.CARD if connection.mode is AuthMode.DIRECT else SendMode.STRUCTURE
+        self._await_store()
         self.session.connect(AttachedLogin(Opened(client, connection), mode), connection.purpose)
 
     def with_purpose(self, purpose: Purpose, prompt: PinPrompt) -> Connection:

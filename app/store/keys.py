@@ -11,9 +11,6 @@ import os
 import sys
 from typing import Any
 
-import keyring
-import keyring.errors
-
 from app.store.errors import KeyMalformed, KeyringUnavailable
 
 SERVICE = "fr.dmp-client.base-locale"
@@ -24,8 +21,12 @@ _REFUSED_BACKENDS = ("keyring.backends.fail", "keyring.backends.null", "keyrings
 def platform_backend() -> Any:
     """The platform's keyring, named rather than auto-detected (keyring's detection imports and
     probes every installed backend: ~45 ms of start-up here). ``PYTHON_KEYRING_BACKEND`` (keyring's
-    own setting) still chooses another one; refused backends stay refused (``_backend_is_secure``)."""
+    own setting) still chooses another one; refused backends stay refused (``_backend_is_secure``).
+    keyring itself (~30 ms of imports) loads here, with the first key read: dmp-gui opens the base
+    behind its shown window."""
     if os.environ.get("PYTHON_KEYRING_BACKEND"):
+        import keyring
+
         return keyring.get_keyring()
     if sys.platform == "win32":
         from keyring.backends.Windows import WinVaultKeyring  # the Credential Manager
@@ -64,6 +65,8 @@ class KeyStore:
         return backend
 
     def get(self, name: str) -> bytes | None:
+        import keyring.errors
+
         try:
             text = self.backend.get_password(self.service, name)
         except keyring.errors.KeyringError as error:
@@ -82,6 +85,8 @@ class KeyStore:
 
     def create(self, name: str) -> bytes:
         """A new random key, stored before it is used (a key that cannot be stored is never used)."""
+        import keyring.errors
+
         key = os.urandom(KEY_BYTES)
         try:
             self.backend.set_password(self.service, name, key.hex())
@@ -94,6 +99,8 @@ class KeyStore:
         return key
 
     def delete(self, name: str) -> None:
+        import keyring.errors
+
         try:
             self.backend.delete_password(self.service, name)
         except keyring.errors.PasswordDeleteError:

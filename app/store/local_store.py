@@ -3,6 +3,7 @@ settings that place and limit them."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,3 +76,43 @@ class LocalStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class StoreOpening:
+    """:meth:`LocalStore.open` on a thread of its own, for dmp-gui to open the base behind its shown
+    window (the keyring's imports and D-Bus round trips, SQLCipher: ~50 ms on Linux). :meth:`start`
+    starts it; :meth:`result` waits for it and raises what the opening raised. A reader that comes
+    first starts it itself: at once on the main thread, after ``patience`` seconds on another (a
+    worker asking during the window's construction waits for the window to be shown first)."""
+
+    def __init__(self, settings: StoreSettings, patience: float = 1.0) -> None:
+        self._settings = settings
+        self._patience = patience
+        self._lock = threading.Lock()
+        self._started = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._store: LocalStore | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._open, name="ouverture-base", daemon=True)
+                self._thread.start()
+                self._started.set()
+
+    def _open(self) -> None:
+        try:
+            self._store = LocalStore.open(self._settings)
+        except BaseException as error:  # handed over to the reader
+            self._error = error
+
+    def result(self) -> LocalStore | None:
+        if threading.current_thread() is not threading.main_thread():
+            self._started.wait(self._patience)
+        self.start()
+        assert self._thread is not None
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._store

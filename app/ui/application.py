@@ -4,15 +4,14 @@ main window wired to the workspace."""
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from app.config.settings import Settings
 from app.services.workspace import Workspace
-from app.store.errors import StoreError
-from app.store.local_store import LocalStore
+from app.store.local_store import StoreOpening
 from app.ui.qt import QApplication, QMessageBox, QtCore
 from app.ui.single_instance import InstanceServer, forward
+from app.ui.tasks import run_in_background
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -83,48 +82,31 @@ def open_main_window(
 ) -> Any:
     """The main window; ``host_profile`` (``--profil-hote``) overrides the layered DMP_PROFIL_HOTE.
 
-    The encrypted base opens on its own thread while the main window's modules load (its key comes
-    from the system keyring: D-Bus round trips on Linux), and is open before the window is built."""
-    settings = settings or Settings.load()
-    opening = _StoreOpening(settings)
+    The encrypted base opens behind the shown window, off the GUI thread (its key comes from the
+    system keyring: keyring's imports and D-Bus round trips on Linux, ~50 ms): its opening starts
+    once the event loop runs; whoever reads the base first waits for it (the queue panel's first read
+    does, on a worker). A base that cannot be opened is said in a message over the window."""
     from app.ui.main_window import MainWindow
 
-    store = None
-    try:
-        store = opening.result()
-    except StoreError as error:
-        QMessageBox.warning(
-            None,
-            "Base locale indisponible",
-            f"{error.user_message}\n\nLa consultation reste possible ; la file d'envoi et le journal "
-            f"local sont désactivés. [{error.code}]",
-        )
+    settings = settings or Settings.load()
+    opening = StoreOpening(settings.store)
+    workspace = Workspace(settings, opening=opening)
     profile = host_profile or settings.host_profile
-    window = MainWindow(
-        Workspace(settings, store), legacy_profile=profile == "legacy", monitor_cards=monitor_cards
-    )
+    window = MainWindow(workspace, legacy_profile=profile == "legacy", monitor_cards=monitor_cards)
+
+    def opened(result: object) -> None:
+        if workspace.store is None and workspace.store_error is not None:
+            error = workspace.store_error
+            QMessageBox.warning(
+                window,
+                "Base locale indisponible",
+                f"{error.user_message}\n\nLa consultation reste possible ; la file d'envoi et le journal "
+                f"local sont désactivés. [{error.code}]",
+            )
+
+    def start() -> None:
+        opening.start()
+        run_in_background(lambda: workspace.store, opened, opened)
+
+    QtCore.QTimer.singleShot(0, window, start)
     return window
-
-
-class _StoreOpening:
-    """``LocalStore.open`` on a thread of its own; :meth:`result` waits for it on the GUI thread and
-    raises what it raised there (a :class:`StoreError` is shown, anything else is a bug)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._store: LocalStore | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._open, name="ouverture-base", daemon=True)
-        self._thread.start()
-
-    def _open(self) -> None:
-        try:
-            self._store = LocalStore.open(self._settings.store)
-        except BaseException as error:  # handed over to the GUI thread
-            self._error = error
-
-    def result(self) -> LocalStore | None:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._store

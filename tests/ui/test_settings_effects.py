@@ -11,13 +11,14 @@ import pytest
 
 from app.config.layers import InvalidValue
 from app.config.settings import Settings
+from app.store.local_store import LocalStore
 from app.ui import application
 from app.ui.qt import QToolBar
 from tests.test_config import load
 
 
 def _window(qtbot: Any, monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Any:
-    monkeypatch.setattr(application.LocalStore, "open", lambda _settings: None)  # no base needed here
+    monkeypatch.setattr(LocalStore, "open", lambda _settings: None)  # no base needed here
     from app.ui import main_window
 
     monkeypatch.setattr(main_window.MainWindow, "_start_monitor", lambda self: None)
@@ -66,7 +67,7 @@ def test_a_locked_host_profile_beats_the_environment(
 def test_the_command_line_option_still_overrides_the_profile(
     qtbot: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(application.LocalStore, "open", lambda _settings: None)
+    monkeypatch.setattr(LocalStore, "open", lambda _settings: None)
     from app.ui import main_window
 
     monkeypatch.setattr(main_window.MainWindow, "_start_monitor", lambda self: None)
