@@ -235,6 +235,13 @@ def _header(volet: Volet, h: DocumentHeader) -> etree._Element:
     return doc
 
 
+def _document(volet: Volet, h: DocumentHeader) -> tuple[etree._Element, etree._Element, _Ids]:
+    """The document with ``volet``'s header, its empty structured body, and the ids for its
+    sections and entries."""
+    doc = _header(volet, h)
+    return doc, _el(_el(doc, "component"), "structuredBody"), _Ids(h.document_id)
+
+
 def _author(parent: etree._Element, author: Author, time: dt.datetime, **attributes: str) -> None:
     node = _el(parent, "author", **attributes)
     _el(node, "time", value=hl7_time(time))
@@ -318,9 +325,7 @@ _OTHER_ALLERGY = m.Code("419199007", m.SNOMED, "allergie à une substance")
 
 def build_vsm(header: DocumentHeader, summary: m.SummaryHandoff) -> etree._Element:
     """The VSM 2023.01 document: the three required sections, coded entries where the EHR coded."""
-    doc = _header(VSM, header)
-    body = _el(_el(doc, "component"), "structuredBody")
-    ids = _Ids(header.document_id)
+    doc, body, ids = _document(VSM, header)
     top = _section(
         body,
         ids,
@@ -394,9 +399,7 @@ def build_ips(header: DocumentHeader, summary: m.SummaryHandoff) -> etree._Eleme
     """The IPS-FR 2024.01 document from the same hand-off as the VSM: the sections the volet
     requires at the top level (active problems, procedures, allergies, medication, medical devices),
     the optional ones when the hand-off has their data, the same entries as the VSM's."""
-    doc = _header(IPS_FR, header)
-    body = _el(_el(doc, "component"), "structuredBody")
-    ids = _Ids(header.document_id)
+    doc, body, ids = _document(IPS_FR, header)
     _conditions(body, ids, summary.pathologies, active=True)
     if summary.antecedents:
         _conditions(body, ids, summary.antecedents, active=False)
@@ -504,23 +507,14 @@ def _conditions(
             condition.start,
             condition.end,
         )
-        observation = _el(
-            _el(act, "entryRelationship", typeCode="SUBJ", inversionInd="false"),
-            "observation",
-            classCode="OBS",
-            moodCode="EVN",
-            negationInd="false",
+        observation = _observation(
+            act,
+            "SUBJ",
+            ("2.16.840.1.113883.10.20.1.28", "1.3.6.1.4.1.19376.1.5.3.1.4.5", "1.2.250.1.213.1.1.3.37"),
+            _DIAGNOSIS,
+            anchor,
+            ids,
         )
-        _templates(
-            observation,
-            "2.16.840.1.113883.10.20.1.28",
-            "1.3.6.1.4.1.19376.1.5.3.1.4.5",
-            "1.2.250.1.213.1.1.3.37",
-        )
-        _el(observation, "id", root=ids())
-        _code(observation, "code", _DIAGNOSIS)
-        _reference(observation, "text", anchor)
-        _el(observation, "statusCode", code="completed")
         times = _el(observation, "effectiveTime")
         _when(times, "low", condition.start)
         if condition.end is not None:
@@ -550,6 +544,33 @@ def _concern(
     if ended:
         _when(times, "high", end)
     return act
+
+
+def _observation(
+    parent: etree._Element,
+    relation: str,
+    templates: tuple[str, ...],
+    code: m.Code,
+    anchor: str,
+    ids: _Ids | None = None,
+) -> etree._Element:
+    """An observation entry under ``parent`` (``entryRelationship`` of type ``relation``, an event,
+    not negated): its templates, its id when ``ids`` is given, its code, the reference to its
+    narrative at ``anchor`` and the completed status."""
+    observation = _el(
+        _el(parent, "entryRelationship", typeCode=relation, inversionInd="false"),
+        "observation",
+        classCode="OBS",
+        moodCode="EVN",
+        negationInd="false",
+    )
+    _templates(observation, *templates)
+    if ids is not None:
+        _el(observation, "id", root=ids())
+    _code(observation, "code", code)
+    _reference(observation, "text", anchor)
+    _el(observation, "statusCode", code="completed")
+    return observation
 
 
 def _allergies(parent: etree._Element, ids: _Ids, allergies: tuple[m.Allergy, ...]) -> None:
@@ -587,25 +608,20 @@ def _allergies(parent: etree._Element, ids: _Ids, allergies: tuple[m.Allergy, ..
             allergy.start,
             None,
         )
-        observation = _el(
-            _el(act, "entryRelationship", typeCode="SUBJ", inversionInd="false"),
-            "observation",
-            classCode="OBS",
-            moodCode="EVN",
-            negationInd="false",
+        observation = _observation(
+            act,
+            "SUBJ",
+            (
+                "2.16.840.1.113883.10.20.1.18",
+                "2.16.840.1.113883.10.20.1.28",
+                "1.3.6.1.4.1.19376.1.5.3.1.4.5",
+                "1.3.6.1.4.1.19376.1.5.3.1.4.6",
+                "1.2.250.1.213.1.1.3.41",
+            ),
+            kind,
+            f"allergie-{index}-type",
+            ids,
         )
-        _templates(
-            observation,
-            "2.16.840.1.113883.10.20.1.18",
-            "2.16.840.1.113883.10.20.1.28",
-            "1.3.6.1.4.1.19376.1.5.3.1.4.5",
-            "1.3.6.1.4.1.19376.1.5.3.1.4.6",
-            "1.2.250.1.213.1.1.3.41",
-        )
-        _el(observation, "id", root=ids())
-        _code(observation, "code", kind)
-        _reference(observation, "text", f"allergie-{index}-type")
-        _el(observation, "statusCode", code="completed")
         _when(_el(observation, "effectiveTime", **{XSI_TYPE: "IVL_TS"}), "low", allergy.start)
         value = _el(observation, "value", **{XSI_TYPE: "CD", "nullFlavor": "OTH"})
         _reference(value, "originalText", f"allergie-{index}-reaction")
@@ -619,23 +635,18 @@ def _allergies(parent: etree._Element, ids: _Ids, allergies: tuple[m.Allergy, ..
         )
         _reference(agent, "originalText", f"allergie-{index}-agent")
         _el(entity, "name", allergy.agent_label)
-        status = _el(
-            _el(observation, "entryRelationship", typeCode="REFR", inversionInd="false"),
-            "observation",
-            classCode="OBS",
-            moodCode="EVN",
-            negationInd="false",
+        status = _observation(
+            observation,
+            "REFR",
+            (
+                "2.16.840.1.113883.10.20.1.50",
+                "2.16.840.1.113883.10.20.1.57",
+                "1.3.6.1.4.1.19376.1.5.3.1.4.1.1",
+                "1.2.250.1.213.1.1.3.30",
+            ),
+            m.Code("33999-4", m.LOINC, "Statut"),
+            f"allergie-{index}-statut",
         )
-        _templates(
-            status,
-            "2.16.840.1.113883.10.20.1.50",
-            "2.16.840.1.113883.10.20.1.57",
-            "1.3.6.1.4.1.19376.1.5.3.1.4.1.1",
-            "1.2.250.1.213.1.1.3.30",
-        )
-        _code(status, "code", m.Code("33999-4", m.LOINC, "Statut"))
-        _reference(status, "text", f"allergie-{index}-statut")
-        _el(status, "statusCode", code="completed")
         _code(status, "value", statuses[allergy.status], **{XSI_TYPE: "CE"})
 
 
@@ -719,9 +730,7 @@ def _treatments(plan: etree._Element, ids: _Ids, treatments: tuple[m.Treatment, 
 
 def build_vaccination_note(header: DocumentHeader, vaccination: m.Vaccination) -> etree._Element:
     """The VAC-NOTE 2023.01 document for one vaccination act (the volet allows exactly one)."""
-    doc = _header(VAC_NOTE, header)
-    body = _el(_el(doc, "component"), "structuredBody")
-    ids = _Ids(header.document_id)
+    doc, body, ids = _document(VAC_NOTE, header)
     section = _section(
         body,
         ids,
