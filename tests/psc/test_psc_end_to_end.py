@@ -35,22 +35,20 @@ from sandbox.psc import professionals
 from sandbox.psc.server import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
-    PscConfig,
     PscFaults,
     PscProvider,
 )
 from tests.dmp_client.test_documents_e2e import patient, report
 from tests.host_fixture import settings_for
-from tests.psc.psc_helpers import client_tls, running_provider
+from tests.psc.psc_helpers import client_tls
 
 GP = cards.card("generaliste")
 
 
 @pytest.fixture
-def provider(pki_dir: Path, tmp_path: Path) -> Iterator[PscProvider]:
-    faults = PscFaults(interval=0, phone="approve", phone_delay=0.2)
-    with running_provider(PscConfig(pki_dir / "pki", tmp_path / "psc", faults)) as server:
-        yield server
+def psc_faults() -> PscFaults:
+    """The provider (tests/psc/conftest.py) with the automatic phone approving quickly."""
+    return PscFaults(interval=0, phone="approve", phone_delay=0.2)
 
 
 @pytest.fixture

@@ -24,19 +24,11 @@ from sandbox.psc.server import (
     CIBA_GRANT,
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
-    PscConfig,
-    PscFaults,
     PscProvider,
 )
-from tests.psc.psc_helpers import client_tls, running_provider
+from tests.psc.psc_helpers import client_tls
 
 GP = cards.card("generaliste")
-
-
-@pytest.fixture
-def provider(pki_dir: Path, tmp_path: Path) -> Iterator[PscProvider]:
-    with running_provider(PscConfig(pki_dir / "pki", tmp_path / "psc", PscFaults(interval=0))) as server:
-        yield server
 
 
 @pytest.fixture
