@@ -24,16 +24,20 @@ from app.dmp_client.core.cda import (
     Author,
     DocumentHeader,
     Organization,
-    Person,
     WrittenCda,
+    clinical_document,
+    custodian_and_legal_authenticator,
+    encounter_facility,
     hl7_time,
+    ii,
+    person_name,
     record_target,
+    replaced_document,
 )
 from app.dmp_client.core.cda import (
     element as _el,
 )
-from app.dmp_client.core.errors import LocalProtocolError
-from app.dmp_client.core.ns import HL7V3, XSI
+from app.dmp_client.core.ns import XSI
 from app.dmp_client.core.structured import model as m
 from app.dmp_client.core.structured.handoff import value_set
 from app.dmp_client.core.valuesets import Concept, value_sets
@@ -129,11 +133,6 @@ def structured_header(
 # -- element helpers ---------------------------------------------------------------------------
 
 
-def _ii(parent: etree._Element, tag: str, value: str) -> etree._Element:
-    root, _, extension = value.partition("^")
-    return _el(parent, tag, root=root, extension=extension) if extension else _el(parent, tag, root=root)
-
-
 def _code(parent: etree._Element, tag: str, code: m.Code | Concept, **extra: str) -> etree._Element:
     if isinstance(code, Concept):
         code = m.Code(code.code, code.code_system, code.display_name)
@@ -165,12 +164,6 @@ def _reference(parent: etree._Element, tag: str, anchor: str) -> etree._Element:
     return node
 
 
-def _name(parent: etree._Element, person: Person) -> None:
-    name = _el(parent, "name")
-    _el(name, "given", person.given)
-    _el(name, "family", person.family)
-
-
 class _Ids:
     """Section and entry ids (UUIDs) derived from the document id: same input, same bytes."""
 
@@ -187,51 +180,30 @@ class _Ids:
 
 
 def _header(volet: Volet, h: DocumentHeader) -> etree._Element:
-    if h.version < 1 or (h.version > 1) != (h.replaces is not None):
-        raise LocalProtocolError("Une nouvelle version (> 1) remplace exactement un document, et seule elle.")
-    if h.traits.birth_place is None:
-        raise LocalProtocolError(
-            "Le lieu de naissance (code INSEE) est un trait INS obligatoire dans le document."
-        )
-    doc = etree.Element(f"{{{HL7V3}}}ClinicalDocument", nsmap={None: HL7V3, "xsi": XSI})
-    _el(doc, "realmCode", code="FR")
-    _el(doc, "typeId", root="2.16.840.1.113883.1.3", extension="POCD_HD000040")
+    doc = clinical_document(h)
     for root, extension in volet.templates:
         if extension:
             _el(doc, "templateId", root=root, extension=extension)
         else:
             _el(doc, "templateId", root=root)
-    _ii(doc, "id", h.document_id)
+    ii(doc, "id", h.document_id)
     _code(doc, "code", h.type_code)
     _el(doc, "title", h.title)
     _el(doc, "effectiveTime", value=hl7_time(h.created))
     _el(doc, "confidentialityCode", code="N", displayName="Normal", codeSystem="2.16.840.1.113883.5.25")
     _el(doc, "languageCode", code="fr-FR")
-    _ii(doc, "setId", h.set_id)
+    ii(doc, "setId", h.set_id)
     _el(doc, "versionNumber", value=str(h.version))
     record_target(doc, h)
     _author(doc, h.author, h.created)
-    custodian = _el(_el(_el(doc, "custodian"), "assignedCustodian"), "representedCustodianOrganization")
-    _el(custodian, "id", root=STRUCTURE_ID_ROOT, extension=h.custodian.id_nat_struct)
-    _el(custodian, "name", h.custodian.name)
-    legal = _el(doc, "legalAuthenticator")
-    _el(legal, "time", value=hl7_time(h.created))
-    _el(legal, "signatureCode", code="S")
-    entity = _el(legal, "assignedEntity")
-    _el(entity, "id", root=PS_ID_ROOT, extension=h.legal_authenticator.national_id)
-    _name(_el(entity, "assignedPerson"), h.legal_authenticator)
+    custodian_and_legal_authenticator(doc, h)
     event = _el(_el(doc, "documentationOf"), "serviceEvent")
     _code(event, "code", volet.service_event)
     _el(_el(event, "effectiveTime"), "low", value=hl7_time(h.service_start))
     performer = _el(_el(event, "performer", typeCode="PRF"), "assignedEntity")
     _assigned(performer, h.author, h.practice_setting)
-    if h.replaces:
-        parent = _el(_el(doc, "relatedDocument", typeCode="RPLC"), "parentDocument")
-        _ii(parent, "id", h.replaces)
-    encounter = _el(_el(doc, "componentOf"), "encompassingEncounter")
-    _el(_el(encounter, "effectiveTime"), "low", value=hl7_time(h.service_start))
-    facility = _el(_el(encounter, "location"), "healthCareFacility")
-    _code(facility, "code", h.facility_type)
+    replaced_document(doc, h)
+    _code(encounter_facility(doc, h), "code", h.facility_type)
     return doc
 
 
@@ -248,7 +220,7 @@ def _author(parent: etree._Element, author: Author, time: dt.datetime, **attribu
     assigned = _el(node, "assignedAuthor")
     _el(assigned, "id", root=PS_ID_ROOT, extension=author.person.national_id)
     _code(assigned, "code", author.specialty)
-    _name(_el(assigned, "assignedPerson"), author.person)
+    person_name(_el(assigned, "assignedPerson"), author.person)
     organization = _el(assigned, "representedOrganization")
     _el(organization, "id", root=STRUCTURE_ID_ROOT, extension=author.organization.id_nat_struct)
     _el(organization, "name", author.organization.name)
@@ -257,7 +229,7 @@ def _author(parent: etree._Element, author: Author, time: dt.datetime, **attribu
 def _assigned(entity: etree._Element, author: Author, practice_setting: Concept | None) -> None:
     _el(entity, "id", root=PS_ID_ROOT, extension=author.person.national_id)
     _code(entity, "code", author.specialty)
-    _name(_el(entity, "assignedPerson"), author.person)
+    person_name(_el(entity, "assignedPerson"), author.person)
     organization = _el(entity, "representedOrganization")
     _el(organization, "id", root=STRUCTURE_ID_ROOT, extension=author.organization.id_nat_struct)
     _el(organization, "name", author.organization.name)
