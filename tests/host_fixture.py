@@ -40,6 +40,16 @@ def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def rig_dir(pki_dir: Path, tmp_path: Path) -> Path:
+    """A rig folder of this test (``sandbox.rig``'s state, logs) with the session's test PKI linked
+    in: for the rig's server starters, never the card rig."""
+    folder = tmp_path / "rig"
+    folder.mkdir()
+    (folder / "pki").symlink_to(pki_dir / "pki")
+    return folder
+
+
+@pytest.fixture
 def host(pki_dir: Path, tmp_path: Path) -> Iterator[DmpHost]:
     server = DmpHost(
         ("127.0.0.1", 0), HostConfig(pki_dir / "pki", tmp_path / "host", record_dir=tmp_path / "record")

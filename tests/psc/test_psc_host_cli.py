@@ -23,14 +23,6 @@ from tests.psc.psc_helpers import running_provider
 
 
 @pytest.fixture
-def rig_dir(pki_dir: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "rig"
-    folder.mkdir()
-    (folder / "pki").symlink_to(pki_dir / "pki")
-    return folder
-
-
-@pytest.fixture
 def provider(rig_dir: Path) -> Iterator[PscProvider]:
     with running_provider(PscConfig(rig_dir / "pki", rig_dir / "psc")) as server:
         yield server
