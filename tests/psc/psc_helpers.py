@@ -4,22 +4,15 @@ context a client of it uses."""
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from sandbox.psc.server import PscConfig, PscProvider, serve_in_thread
+from tests.host_fixture import serving
 
 
-@contextmanager
-def running_provider(config: PscConfig) -> Iterator[PscProvider]:
-    server = PscProvider(("127.0.0.1", 0), config)
-    serve_in_thread(server)
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
+def running_provider(config: PscConfig) -> AbstractContextManager[PscProvider]:
+    return serving(PscProvider(("127.0.0.1", 0), config), serve_in_thread)
 
 
 def client_tls(pki: Path, mtls: bool = True) -> ssl.SSLContext:
