@@ -8,8 +8,16 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
+from tests.cli_helpers import cli_host_env  # noqa: F401 (fixture)
 from tests.conformance.schematron import structuration_minimale  # noqa: F401 (fixture)
-from tests.host_fixture import card_keys, direct_client, host, pki_dir, structure_client  # noqa: F401 (fixtures)
+from tests.host_fixture import (  # noqa: F401 (fixtures)
+    card_keys,
+    direct_client,
+    host,
+    pki_dir,
+    rig_dir,
+    structure_client,
+)
 from tests.keyring_fixture import system_keyring  # noqa: F401 (fixtures)
 from tests.rig_fixture import cards_reset, rig  # noqa: F401 (fixtures)
 
