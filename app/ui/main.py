@@ -17,6 +17,8 @@ from typing import Any
 
 from app import __version__
 
+MAX_CONTEXT_BYTES = 4 * 1024 * 1024
+
 
 def load_services_before_qt() -> None:
     """Import the service layer (and with it the protocol, store and card stacks) before Qt.
@@ -48,6 +50,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def message_of(args: argparse.Namespace) -> dict[str, Any]:
     message: dict[str, Any] = {}
     if args.contexte:
+        if args.contexte.stat().st_size > MAX_CONTEXT_BYTES:  # two 1 MB hand-offs and the patients
+            raise ValueError("context file too large")
         message["contexte"] = json.loads(args.contexte.read_text(encoding="utf-8"))
     if args.patient:
         message["patient"] = args.patient

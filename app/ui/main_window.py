@@ -548,6 +548,7 @@ class MainWindow(DmpActions):
         context = message.get("contexte")
         if isinstance(context, dict):
             self.batch.directory.context(self.patient_panel.open_context(context))
+            self.upload.set_context(context)  # its structured documents (VSM, vaccinations), if any
         wanted = message.get("patient")
         if isinstance(wanted, str) and self.settings.is_sandbox and (found := sandbox_patient(wanted)):
             self.patient_panel.select(found)
