@@ -10,6 +10,7 @@ import html
 from app.services.structured_upload import Prepared, StructuredData
 from app.ui import qt
 from app.ui.queue_panel import error_text
+from app.ui.texts import count, word
 from app.ui.viewer import CdaBrowser
 
 ORDER = ("VSM", "VAC-NOTE")
@@ -17,8 +18,7 @@ ORDER = ("VSM", "VAC-NOTE")
 
 def offer_text(source: StructuredData) -> str:
     if source.kind == "VAC-NOTE":
-        plural = "s" if source.count > 1 else ""
-        return f"{source.label} ({source.count} vaccination{plural})…"
+        return f"{source.label} ({count(source.count, 'vaccination')})…"
     return f"{source.label}…"
 
 
@@ -49,7 +49,7 @@ class StructuredOffer(qt.QGroupBox):
                 source = found[kind]
                 button = qt.QPushButton(offer_text(source))
                 button.setObjectName(f"structure-{kind}")
-                button.clicked.connect(lambda _=False, s=source: self.chosen.emit(s))
+                button.clicked.connect(lambda _=False, chosen=source: self.chosen.emit(chosen))
                 self.row.addWidget(button)
                 self.buttons[kind] = button
         self.row.addStretch(1)
@@ -78,20 +78,22 @@ class StructuredPreviewDialog(qt.QDialog):
         super().__init__(parent)
         self.prepared = prepared
         documents = prepared.documents
-        many = len(documents) > 1
+        n = len(documents)
+        many = n > 1
         self.setWindowTitle(f"Aperçu avant envoi — {prepared.source.label}")
         self.setWindowModality(qt.Qt.WindowModality.WindowModal)
         traits = prepared.patient.traits
         who = f"{traits.birth_name} {traits.first_name}" if traits else ""
         what = (
-            f"<b>{len(documents)} notes de vaccination</b> (une par vaccination)"
+            f"<b>{n} notes de vaccination</b> (une par vaccination)"
             if many
             else f"<b>{html.escape(documents[0].request.title)}</b>"
         )
+        as_sent = word(n, "telle qu'elle sera envoyée", "telles qu'elles seront envoyées")
         self.summary = summary = qt.QLabel(
             f"{what} pour le DMP de <b>{html.escape(who)}</b> "
-            f"(INS {html.escape(prepared.patient.ins.matricule.value)}), telle{'s' if many else ''} "
-            f"qu'elle{'s' if many else ''} ser{'ont' if many else 'a'} envoyée{'s' if many else ''} :",
+            f"(INS {html.escape(prepared.patient.ins.matricule.value)}), "
+            f"{as_sent} :",
             wordWrap=True,
         )
         self.choice = qt.QComboBox()

@@ -535,7 +535,7 @@ class UploadPanel(qt.QWidget):
             self.offer.set_error(error)
 
     def preview_structured(self, source: StructuredData) -> None:
-        """Build and render the document(s) off the GUI thread, then the preview: « Envoyer » sends
+        """Build and render its documents off the GUI thread, then the preview: « Envoyer » sends
         exactly them (the same pinned ids, the same bytes), « Annuler » nothing."""
         patient = self.patient_provider()
         if self._job is not None:
