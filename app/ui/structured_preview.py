@@ -115,7 +115,7 @@ class StructuredPreviewDialog(qt.QDialog):
         layout.addWidget(self.choice)
         layout.addWidget(self.browser, 1)
         layout.addWidget(buttons)
-        self.resize(900, 640)
+        self.resize(980, 700)  # within a 1366x768 laptop screen
         self.show_document(0)
         self.cancel_button.setFocus()
 
