@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     try:
         message = message_of(args)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
         print("dmp-gui : fichier de contexte illisible ou mal formé (JSON UTF-8 attendu).", file=sys.stderr)
         return 2
     load_services_before_qt()

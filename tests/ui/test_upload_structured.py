@@ -364,10 +364,42 @@ def test_dmp_gui_refuses_a_context_file_too_large_or_malformed(
     big.write_text(json.dumps({"beneficiaires": [], "x": "a" * gui.MAX_CONTEXT_BYTES}), encoding="utf-8")
     broken = tmp_path / "casse.json"
     broken.write_bytes(b'{"beneficiaires": [')
-    for path in (big, broken):
+    deep = tmp_path / "profond.json"
+    deep.write_bytes(b'{"documents_structures": {"vsm": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}")
+    for path in (big, broken, deep):
         assert gui.main(["--contexte", str(path)]) == 2  # before any window
         assert "fichier de contexte illisible ou mal formé" in capsys.readouterr().err
     good = tmp_path / "bon.json"
     good.write_text(json.dumps(context(vsm=handoff("vsm_full.json"))), encoding="utf-8")
     message = gui.message_of(gui.parse(["--contexte", str(good)]))
     assert list(structured_from_context(message["contexte"])) == ["VSM"]
+
+
+def test_a_forwarded_context_nested_too_deep_is_answered_invalid(qtbot: QtBot, tmp_path: Path) -> None:
+    """A second ``dmp-gui`` forwards its context over the local socket: a hostile one is refused
+    there (« invalid »), and the running instance keeps listening."""
+    import os
+
+    from app.ui.qt import QLocalSocket
+    from app.ui.single_instance import InstanceServer
+
+    server = InstanceServer(f"dmp-test-deep-{os.getpid()}-{tmp_path.name[-12:]}")
+    assert server.listen()
+    received: list[dict[str, Any]] = []
+    server.received.connect(received.append)
+
+    def answer(line: bytes) -> bytes:
+        socket = QLocalSocket()
+        socket.connectToServer(server.name)
+        qtbot.waitUntil(lambda: socket.state() == QLocalSocket.LocalSocketState.ConnectedState, timeout=WAIT)
+        socket.write(line)
+        qtbot.waitUntil(lambda: socket.canReadLine(), timeout=WAIT)
+        said = bytes(socket.readLine().data()).strip()
+        socket.disconnectFromServer()
+        return said
+
+    assert answer(b"[" * 100_000 + b"]" * 100_000 + b"\n") == b"invalid" and received == []
+    assert answer(json.dumps({"contexte": context()}).encode() + b"\n") == b"ok"
+    qtbot.waitUntil(lambda: bool(received), timeout=WAIT)
+    assert received[0]["contexte"][CONTEXT_KEY] == {}
+    server.close()
