@@ -381,6 +381,7 @@ class MainWindow(DmpActions):
         self.documents.set_documents([], lambda _: frozenset())
         self.viewer.clear()
         self.upload.set_replaces(None, "")
+        self.upload.close_preview()  # a structured document's preview was the previous patient's
         connection = self.workspace.connection
         if connection is not None and connection.purpose is not Purpose.NORMAL:
             # Emergency access was granted for the previous patient: it ends with that patient.

@@ -563,6 +563,14 @@ class UploadPanel(qt.QWidget):
             lambda: prepare(self.workspace, patient, source), self._guard(done), self._guard(failed)
         )
 
+    def close_preview(self) -> None:
+        """Another patient is shown: the open preview (the previous patient's document) is closed
+        at once, nothing sent."""
+        dialog, self.structured_dialog = self.structured_dialog, None
+        if dialog is not None and dialog.isVisible():
+            dialog.reject()
+            self.message.say("Le patient a changé : aperçu fermé, rien n'a été envoyé.")
+
     def send_prepared(self, prepared: Prepared) -> None:
         """Queue the previewed documents, then drain as for a file; refused if the patient on screen
         is no longer the one they were built for (identity vigilance)."""

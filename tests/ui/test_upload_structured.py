@@ -344,6 +344,13 @@ def test_the_main_window_offers_the_hand_off_documents_and_lists_what_was_sent(
     )
     window.open_context({"contexte": {"beneficiaires": [beneficiary]}})  # a new hand-off without data
     assert not window.upload.offer.isVisible()
+    window.open_context({"contexte": handed})
+    dialog = previewed(qtbot, window.upload, "VSM")
+    sent = len(window.workspace.store.queue.entries())
+    window.patient_panel.select(sandbox_patient("P01"))  # e.g. forwarded by a second dmp-gui
+    assert not dialog.isVisible() and window.upload.structured_dialog is None  # closed at once
+    assert "Le patient a changé : aperçu fermé, rien n'a été envoyé." in window.upload.message.text()
+    assert len(window.workspace.store.queue.entries()) == sent
 
 
 def test_the_context_keys_are_those_of_the_command_line() -> None:
