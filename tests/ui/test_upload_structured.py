@@ -351,6 +351,7 @@ def test_the_main_window_offers_the_hand_off_documents_and_lists_what_was_sent(
     assert not dialog.isVisible() and window.upload.structured_dialog is None  # closed at once
     assert "Le patient a changé : aperçu fermé, rien n'a été envoyé." in window.upload.message.text()
     assert len(window.workspace.store.queue.entries()) == sent
+    qtbot.waitUntil(lambda: window.overview is not None and window.pending == 0, timeout=WAIT)
 
 
 def test_the_context_keys_are_those_of_the_command_line() -> None:
