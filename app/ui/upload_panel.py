@@ -1,7 +1,9 @@
 """Sending one document to the open patient's DMP: the file (dropped or chosen), its type from the
 value sets grouped by class, title, act dates, visibility, an optional replaced version, and a preview
 of what will be sent. "Envoyer" puts the document in the durable queue, then drains it off the GUI
-thread; "Annuler" stops the waiting and the entry stays in the queue."""
+thread; "Annuler" stops the waiting and the entry stays in the queue. When the EHR's hand-off carries
+a VSM or vaccinations, they are offered above the form (app/ui/structured_preview.py), previewed
+exactly as built, and sent through the same queue."""
 
 from __future__ import annotations
 
