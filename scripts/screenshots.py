@@ -136,6 +136,32 @@ def hot_folder(window: MainWindow, patient: Patient) -> Path:
     return folder
 
 
+def structured_upload(window: MainWindow, patient: Patient) -> None:
+    """The EHR's hand-off carrying a VSM and three vaccinations (issue 19): the upload tab offering
+    them (upload-structures.png), the preview of each before sending (upload-vsm.png,
+    upload-vaccination.png), then « Annuler »: nothing sent."""
+    from tests.ui.test_upload_structured import context, handoff, named, three_vaccinations
+
+    upload = window.upload
+    upload.set_context(
+        context(vsm=named(handoff("vsm_full.json"), patient), vaccination=three_vaccinations(patient))
+    )
+    wait(lambda: True)
+    shot(window, "upload-structures")  # the upload tab offering them
+    for kind, name in (("VSM", "upload-vsm"), ("VAC-NOTE", "upload-vaccination")):
+        upload.structured_dialog = None
+        upload.offer.buttons[kind].click()
+        wait(lambda: upload.structured_dialog is not None)
+        dialog = upload.structured_dialog
+        assert dialog is not None
+        if kind == "VAC-NOTE":  # the second note
+            dialog.choice.setCurrentIndex(1)
+        wait(lambda: True)
+        shot(dialog, name)
+        dialog.cancel_button.click()
+    upload.set_context({})
+
+
 def with_insi(session: SandboxSession, workspace: Any) -> Any:
     """The sandbox INSi host in-process beside the DMP host, the workspace pointed at it."""
     import dataclasses
@@ -204,6 +230,7 @@ def main() -> None:
     window.tabs.setCurrentWidget(window.upload)
     wait(lambda: True)
     shot(window, "depot")
+    structured_upload(window, p01)  # the hand-off's VSM and vaccination notes previewed
     queue_some(window, p01)
     window.tabs.setCurrentWidget(window.queue)
     window.queue.refresh()

@@ -17,6 +17,8 @@ from typing import Any
 
 from app import __version__
 
+MAX_CONTEXT_BYTES = 4 * 1024 * 1024
+
 
 def load_services_before_qt() -> None:
     """Import the service layer (and with it the protocol, store and card stacks) before Qt.
@@ -48,6 +50,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def message_of(args: argparse.Namespace) -> dict[str, Any]:
     message: dict[str, Any] = {}
     if args.contexte:
+        if args.contexte.stat().st_size > MAX_CONTEXT_BYTES:  # two 1 MB hand-offs and the patients
+            raise ValueError("context file too large")
         message["contexte"] = json.loads(args.contexte.read_text(encoding="utf-8"))
     if args.patient:
         message["patient"] = args.patient
@@ -58,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     try:
         message = message_of(args)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
         print("dmp-gui : fichier de contexte illisible ou mal formé (JSON UTF-8 attendu).", file=sys.stderr)
         return 2
     load_services_before_qt()

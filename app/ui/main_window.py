@@ -381,6 +381,7 @@ class MainWindow(DmpActions):
         self.documents.set_documents([], lambda _: frozenset())
         self.viewer.clear()
         self.upload.set_replaces(None, "")
+        self.upload.close_preview()  # a structured document's preview was the previous patient's
         connection = self.workspace.connection
         if connection is not None and connection.purpose is not Purpose.NORMAL:
             # Emergency access was granted for the previous patient: it ends with that patient.
@@ -548,6 +549,7 @@ class MainWindow(DmpActions):
         context = message.get("contexte")
         if isinstance(context, dict):
             self.batch.directory.context(self.patient_panel.open_context(context))
+            self.upload.set_context(context)  # its structured documents (VSM, vaccinations), if any
         wanted = message.get("patient")
         if isinstance(wanted, str) and self.settings.is_sandbox and (found := sandbox_patient(wanted)):
             self.patient_panel.select(found)

@@ -66,7 +66,7 @@ class InstanceServer(QObject):
         line = bytes(socket.readLine().data())
         try:
             message = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
             socket.write(b"invalid\n")
             return
         socket.write(b"ok\n")

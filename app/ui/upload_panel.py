@@ -1,7 +1,9 @@
 """Sending one document to the open patient's DMP: the file (dropped or chosen), its type from the
 value sets grouped by class, title, act dates, visibility, an optional replaced version, and a preview
 of what will be sent. "Envoyer" puts the document in the durable queue, then drains it off the GUI
-thread; "Annuler" stops the waiting and the entry stays in the queue."""
+thread; "Annuler" stops the waiting and the entry stays in the queue. When the EHR's hand-off carries
+a VSM or vaccinations, they are offered above the form (app/ui/structured_preview.py), previewed
+exactly as built, and sent through the same queue."""
 
 from __future__ import annotations
 
@@ -15,9 +17,17 @@ from typing import Any
 
 from app.config.layers import KEYS
 from app.dmp_client.core.context import AuthMode
+from app.dmp_client.core.errors import StructuredHandoffOtherPatient
 from app.dmp_client.core.metadata import Visibility
 from app.dmp_client.core.valuesets import Concept, value_sets
 from app.errors import USER_FACING_ERRORS
+from app.services.structured_upload import (
+    Prepared,
+    StructuredData,
+    enqueue_prepared,
+    prepare,
+    structured_from_context,
+)
 from app.services.workspace import Patient, Workspace
 from app.store.queue import Entry, State
 from app.store.request import IncompleteRequest, UploadRequest
@@ -35,6 +45,7 @@ from app.ui.queue_panel import (
     reason_text,
     vbox,
 )
+from app.ui.structured_preview import StructuredOffer, StructuredPreviewDialog
 from app.ui.tasks import Cancel, run_in_background
 
 FORMATS = "PDF, texte, RTF, JPEG ou TIFF"
@@ -212,6 +223,7 @@ class UploadPanel(qt.QWidget):
         self.file_size = 0
         self.replaces: tuple[str, str] | None = None  # (uniqueId, title)
         self.entry: Entry | None = None
+        self._kept = ""  # the queue numbers an interrupted send leaves queued
         self._job: Cancel | None = None
         self._auto_title = ""
         self._guard = Guard(self)
@@ -264,8 +276,12 @@ class UploadPanel(qt.QWidget):
         self.cancel_button = button("Annuler", self.cancel)
         self.cancel_button.setVisible(False)
         self.send_button = button("&Envoyer", self.send)
+        self.offer = StructuredOffer()  # the EHR hand-off's structured documents (issue 19)
+        self.offer.chosen.connect(self.preview_structured)
+        self.structured_dialog: StructuredPreviewDialog | None = None
         left = vbox(hbox((self.drop_label, 1), self.choose_button), (document, 1))
         vbox(
+            self.offer,
             (hbox((left, 1), (preview_box, 1)), 1),
             hbox((self.message, 1), self.progress, self.cancel_button, self.send_button),
             parent=self,
@@ -478,7 +494,7 @@ class UploadPanel(qt.QWidget):
         self.message.say("Mise en file d'envoi…")
 
         def enqueued(entry: Entry) -> None:
-            self.entry = entry
+            self.entry, self._kept = entry, str(entry.id)
             self.queued.emit(entry)
             self.file, self.file_size = None, 0  # the queue holds the bytes: no second send by mistake
             for box in self.flags.values():  # the form starts afresh for the next document
@@ -506,9 +522,106 @@ class UploadPanel(qt.QWidget):
         token.request()
         self.cancel_button.setEnabled(False)
         if self.entry is not None:
-            self._finish(token, KEPT.format(self.entry.id))
+            self._finish(token, KEPT.format(self._kept or self.entry.id))
         else:
             self.message.say("Annulation : le document termine d'entrer dans la file d'envoi…")
+
+    # -- the structured documents of the EHR's hand-off (issue 19) ------------------------------
+
+    def set_context(self, context: dict[str, object]) -> None:
+        """The EHR's hand-off: the structured documents it carries are offered (a new hand-off
+        replaces the previous one's); refused data is said and never offered."""
+        try:
+            self.offer.set_data(structured_from_context(context))
+        except USER_FACING_ERRORS as error:
+            self.offer.set_error(error)
+
+    def preview_structured(self, source: StructuredData) -> None:
+        """Build and render its documents off the GUI thread, then the preview: « Envoyer » sends
+        exactly them (the same pinned ids, the same bytes), « Annuler » nothing."""
+        patient = self.patient_provider()
+        if self._job is not None:
+            return
+        self.offer.set_enabled(False)
+        self.message.say(f"Préparation de l'aperçu : {source.label}…")
+
+        def done(prepared: Prepared) -> None:
+            self.offer.set_enabled(True)
+            if self.patient_provider() is not patient:  # another patient meanwhile: nothing shown
+                return self.message.say("Le patient a changé : aperçu abandonné, rien n'a été envoyé.", True)
+            self.message.say("")
+            dialog = StructuredPreviewDialog(prepared, self)
+            dialog.setAttribute(qt.Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.accepted.connect(lambda: self.send_prepared(prepared))
+            dialog.rejected.connect(lambda: self.message.say("Envoi annulé : rien n'a été envoyé."))
+            self.structured_dialog = dialog
+            dialog.open()
+
+        def failed(error: BaseException) -> None:
+            self.offer.set_enabled(True)
+            self.message.say(f"{source.label} : {error_text(error)}", error=True)
+
+        run_in_background(
+            lambda: prepare(self.workspace, patient, source), self._guard(done), self._guard(failed)
+        )
+
+    def close_preview(self) -> None:
+        """Another patient is shown: the open preview (the previous patient's document) is closed
+        at once, nothing sent."""
+        dialog, self.structured_dialog = self.structured_dialog, None
+        if dialog is not None and dialog.isVisible():
+            dialog.reject()
+            self.message.say("Le patient a changé : aperçu fermé, rien n'a été envoyé.")
+
+    def send_prepared(self, prepared: Prepared) -> None:
+        """Queue the previewed documents, then drain as for a file; refused if the patient on screen
+        is no longer the one they were built for (identity vigilance)."""
+        self.structured_dialog = None
+        patient, built_for = self.patient_provider(), prepared.patient
+        if patient is None or (patient.ins, patient.traits) != (built_for.ins, built_for.traits):
+            return self.message.say(error_text(StructuredHandoffOtherPatient()), error=True)
+        if self._job is not None:
+            return
+        token = Cancel()
+        self._job, self.entry = token, None
+        self._busy(True)
+        self.message.say("Mise en file d'envoi…")
+
+        def enqueued(entries: list[Entry]) -> None:
+            self.entry, self._kept = entries[-1], ", ".join(str(e.id) for e in entries)
+            for entry in entries:
+                self.queued.emit(entry)
+            if token.requested:
+                return self._finish(token, KEPT.format(self._kept))
+            self.message.say(f"Mis en file d'envoi (n° {self._kept}) : envoi au DMP…")
+            run_in_background(
+                lambda: drain_entries(self.workspace, [e.id for e in entries], token),
+                self._guard(lambda done: self._drained_all(token, done)),
+                self._guard(lambda error: self._failed(token, error, entries[0])),
+            )
+
+        failed = self._guard(lambda error: self._failed(token, error, None))
+        run_in_background(lambda: enqueue_prepared(self.workspace, prepared), self._guard(enqueued), failed)
+
+    def _drained_all(self, token: Cancel, entries: list[Entry]) -> None:
+        if len(entries) == 1:
+            return self._drained(token, entries[0])
+        sent = [e for e in entries if e.state is State.SENT]
+        if sent:
+            self.sent.emit(sent[-1])  # the list is stale
+        numbers = ", ".join(str(e.id) for e in sent)
+        said = [f"{len(sent)} documents sur {len(entries)} envoyés au DMP (n° {numbers})."] if sent else []
+        for entry in entries:
+            if entry.state is State.SENT and entry.reason:
+                said.append(f"Avertissement du DMP (n° {entry.id}) : {entry.reason}")
+            elif entry.state is State.FAILED:
+                said.append(f"Le DMP a refusé le document n° {entry.id} : {reason_text(entry)}")
+            elif entry.state is not State.SENT and not token.requested:
+                later = f"Document n° {entry.id} en file d'envoi, nouvel essai plus tard"
+                said.append(f"{later} : {reason_text(entry)}")
+        if token.requested and len(sent) < len(entries):
+            said.append(KEPT.format(", ".join(str(e.id) for e in entries if e.state is not State.SENT)))
+        self._finish(token, "\n".join(said), any(e.state is State.FAILED for e in entries))
 
     def _drained(self, token: Cancel, entry: Entry) -> None:
         if entry.state is State.SENT:
@@ -539,6 +652,7 @@ class UploadPanel(qt.QWidget):
         self.cancel_button.setEnabled(busy)
         self.send_button.setEnabled(not busy)
         self.choose_button.setEnabled(not busy)
+        self.offer.set_enabled(not busy)
 
     def showEvent(self, event: Any) -> None:
         self.refresh_preview()
