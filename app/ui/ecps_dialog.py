@@ -257,7 +257,11 @@ class EcpsDialog(QDialog):
             return
         self.psc, self.pending = psc, pending
         self.code.setText(pending.binding_message)
-        self.where.setText(f"Validez {WHERE[pending.channel]} ({CHANNELS[pending.channel].lower()}).")
+        self.wait_title.setText(
+            f"Demande envoyée à Pro Santé Connect pour l'identifiant {self.rpps.text().strip()}. "
+            "Vérifiez que ce code s'affiche, puis validez la connexion :"
+        )
+        self.where.setText(f"Validez {WHERE[pending.channel]} (canal {pending.channel.value}).")
         self.progress.setRange(0, max(1, int(pending.deadline - psc.clock())))
         self._tick()
         self.timer.start()
