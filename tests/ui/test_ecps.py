@@ -289,3 +289,19 @@ def test_plain_structure_mode_offers_no_consultation(qtbot: QtBot, structure_wor
     assert not documents.visible_documents()  # no search was sent
     window._show_connection(None)
     assert documents.table.isEnabled() and not documents.notice.isVisible()
+
+
+def test_a_session_that_cannot_be_opened_leaves_no_psc_session_behind(
+    workspace: Workspace, provider: PscProvider
+) -> None:
+    import dataclasses
+
+    from app.errors import DmpClientError
+
+    psc = workspace.open_psc()  # before the structure goes: the client authenticates with it
+    login = psc.login(GP.national_id)
+    workspace.settings = workspace.session.settings = dataclasses.replace(workspace.settings, structure=None)
+    with pytest.raises(DmpClientError):
+        workspace.connect_ecps(psc, login, 2)
+    assert workspace.connection is None
+    assert all(s.ended for s in provider.sessions.values()) and provider.sessions  # logged out
