@@ -244,58 +244,42 @@ def _wait_until_seen(reader: int, timeout: float = 10.0) -> None:
     raise RigError(f"pcscd ne voit pas la carte insérée dans le lecteur virtuel {reader}.")
 
 
-def start_host(rig: Path, port: int) -> None:
-    """Run the sandbox DMP host in the background (stopped by ``down``); wait until it listens."""
+def _start_server(rig: Path, name: str, port: int, arguments: list[str], what: str) -> None:
+    """Run ``dmp-sandbox --dir <rig> <arguments>`` in the background as the rig's server ``name``
+    (its pid and port in the state as ``<name>_pid`` / ``<name>_port``, its output in
+    ``<rig>/<name>.log``), replacing the one the rig ran before; wait until it listens on ``port``.
+    ``what`` names it in the French error message."""
     state = load_state(rig)
-    if state.get("host_pid"):
-        _kill(state["host_pid"])
-    log = open(rig / "host.log", "ab")  # noqa: SIM115 (handed to the child)
-    command = [sys.executable, "-m", "sandbox.cli", "--dir", str(rig), "serve", "--port", str(port)]
+    if state.get(f"{name}_pid"):
+        _kill(state[f"{name}_pid"])
+    log_path = rig / f"{name}.log"
+    log = open(log_path, "ab")  # noqa: SIM115 (handed to the child)
+    command = [sys.executable, "-m", "sandbox.cli", "--dir", str(rig), *arguments]
     process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + 20
     while not _listening(port):
         if process.poll() is not None or time.monotonic() > deadline:
-            raise RigError(f"L'hôte DMP du bac à sable n'a pas démarré (voir {rig / 'host.log'}).")
+            raise RigError(f"{what} n'a pas démarré (voir {log_path}).")
         time.sleep(0.05)
-    state["host_pid"], state["host_port"] = process.pid, port
+    state[f"{name}_pid"], state[f"{name}_port"] = process.pid, port
     _save_state(rig, state)
+
+
+def start_host(rig: Path, port: int) -> None:
+    """Run the sandbox DMP host in the background (stopped by ``down``); wait until it listens."""
+    _start_server(rig, "host", port, ["serve", "--port", str(port)], "L'hôte DMP du bac à sable")
 
 
 def start_insi(rig: Path, port: int) -> None:
     """Run the sandbox INSi host beside the DMP host (stopped by ``down``); wait until it listens."""
-    state = load_state(rig)
-    if state.get("insi_pid"):
-        _kill(state["insi_pid"])
-    log = open(rig / "insi.log", "ab")  # noqa: SIM115 (handed to the child)
-    command = [sys.executable, "-m", "sandbox.cli", "--dir", str(rig), "insi", "serve", "--port", str(port)]
-    process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
-    deadline = time.monotonic() + 20
-    while not _listening(port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RigError(f"L'hôte INSi du bac à sable n'a pas démarré (voir {rig / 'insi.log'}).")
-        time.sleep(0.05)
-    state["insi_pid"], state["insi_port"] = process.pid, port
-    _save_state(rig, state)
+    _start_server(rig, "insi", port, ["insi", "serve", "--port", str(port)], "L'hôte INSi du bac à sable")
 
 
 def start_psc(rig: Path, port: int) -> None:
     """Run the sandbox Pro Santé Connect provider beside the hosts (stopped by ``down``)."""
-    state = load_state(rig)
-    if state.get("psc_pid"):
-        _kill(state["psc_pid"])
-    log = open(rig / "psc.log", "ab")  # noqa: SIM115 (handed to the child)
-    command = [sys.executable, "-m", "sandbox.cli", "--dir", str(rig), "psc", "serve", "--port", str(port)]
-    command += ["--telephone", PSC_PHONE, "--delai-telephone", str(PSC_PHONE_DELAY)]
-    process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
-    deadline = time.monotonic() + 20
-    while not _listening(port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RigError(
-                f"Le fournisseur Pro Santé Connect du bac à sable n'a pas démarré (voir {rig / 'psc.log'})."
-            )
-        time.sleep(0.05)
-    state["psc_pid"], state["psc_port"] = process.pid, port
-    _save_state(rig, state)
+    arguments = ["psc", "serve", "--port", str(port)]
+    arguments += ["--telephone", PSC_PHONE, "--delai-telephone", str(PSC_PHONE_DELAY)]
+    _start_server(rig, "psc", port, arguments, "Le fournisseur Pro Santé Connect du bac à sable")
 
 
 def env_lines(rig: Path) -> list[str]:

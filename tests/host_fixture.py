@@ -7,8 +7,11 @@ a free loopback port with freshly seeded data.
 from __future__ import annotations
 
 import os
+import socketserver
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -31,6 +34,20 @@ from sandbox import cards, pki
 from sandbox import rig as sandbox_rig
 from sandbox.host.server import DmpHost, HostConfig, serve_in_thread
 
+Server = TypeVar("Server", bound=socketserver.BaseServer)
+
+
+@contextmanager
+def serving(server: Server, serve_in_thread: Callable[[Server], object]) -> Iterator[Server]:
+    """``server`` (a sandbox server on a loopback port) served by its module's ``serve_in_thread``,
+    shut down and closed afterwards."""
+    serve_in_thread(server)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
 
 @pytest.fixture(scope="session")
 def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -40,14 +57,20 @@ def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def rig_dir(pki_dir: Path, tmp_path: Path) -> Path:
+    """A rig folder of this test (``sandbox.rig``'s state, logs) with the session's test PKI linked
+    in: for the rig's server starters, never the card rig."""
+    folder = tmp_path / "rig"
+    folder.mkdir()
+    (folder / "pki").symlink_to(pki_dir / "pki")
+    return folder
+
+
+@pytest.fixture
 def host(pki_dir: Path, tmp_path: Path) -> Iterator[DmpHost]:
-    server = DmpHost(
-        ("127.0.0.1", 0), HostConfig(pki_dir / "pki", tmp_path / "host", record_dir=tmp_path / "record")
-    )
-    serve_in_thread(server)
-    yield server
-    server.shutdown()
-    server.server_close()
+    config = HostConfig(pki_dir / "pki", tmp_path / "host", record_dir=tmp_path / "record")
+    with serving(DmpHost(("127.0.0.1", 0), config), serve_in_thread) as server:
+        yield server
 
 
 def sandbox_env(host: DmpHost, pki_dir: Path, store: Path | None = None) -> dict[str, str]:

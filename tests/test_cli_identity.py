@@ -3,39 +3,22 @@ exchange with the DMP) and through the queue (--en-file), with the code and what
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from app.cli import main
 from app.services.identity import IdentityLifecycle, IdentityStatus, InsiAnswer
 from app.services.training import sandbox_patient
 from app.store.local_store import LocalStore, StoreSettings
 from sandbox.host.server import DmpHost
-from tests.host_fixture import sandbox_env
+from tests.cli_helpers import run
 from tests.identity_helpers import NOW, qualify_in_store
-from tests.keyring_fixture import SystemKeyring
 
 
 @pytest.fixture
-def env(
-    system_keyring: SystemKeyring,
-    host: DmpHost,
-    pki_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Path]:
-    for name, value in sandbox_env(host, pki_dir, tmp_path / "store").items():
-        monkeypatch.setenv(name, value)
-    (tmp_path / "cr.txt").write_text("Compte rendu\n", encoding="utf-8")
-    yield tmp_path
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    return main(list(args), out, err), out.getvalue(), err.getvalue()
+def env(cli_host_env: Path) -> Path:
+    (cli_host_env / "cr.txt").write_text("Compte rendu\n", encoding="utf-8")
+    return cli_host_env
 
 
 def host_documents(host: DmpHost) -> int:

@@ -8,15 +8,12 @@ in the journal as a pseudonymised VIGILANCE safety event."""
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from app.cli import main
 from app.config.settings import Settings
 from app.dmp_client.core.context import Purpose
 from app.dmp_client.core.errors import AlteredDocument, OtherPatientAnswer
@@ -25,10 +22,10 @@ from app.ins import Ins
 from app.store.local_store import LocalStore
 from sandbox import cards
 from sandbox.host.server import DmpHost
+from tests.cli_helpers import run
 from tests.dmp_client.test_documents_e2e import patient
-from tests.host_fixture import DirectClient, sandbox_env
+from tests.host_fixture import DirectClient
 from tests.identity_helpers import qualify_in_store
-from tests.keyring_fixture import SystemKeyring
 
 AUTRE = OtherPatientAnswer.code
 ALTERE = AlteredDocument.code
@@ -57,30 +54,16 @@ class _SoftwareCard:
 
 @pytest.fixture
 def env(
-    system_keyring: SystemKeyring,
-    host: DmpHost,
-    pki_dir: Path,
-    direct_client: DirectClient,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Path]:
-    for name, value in sandbox_env(host, pki_dir, tmp_path / "store").items():
-        monkeypatch.setenv(name, value)
-
+    cli_host_env: Path, host: DmpHost, direct_client: DirectClient, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     def card_client(
         _settings: Settings, _prompt: object, _situation: int = 1, purpose: Purpose = Purpose.NORMAL
     ):  # type: ignore[no-untyped-def]
         return direct_client(host, "generaliste", purpose), _SoftwareCard()
 
     monkeypatch.setattr("app.dmp_client.factory.card_client", card_client)
-    qualify_in_store(tmp_path / "store")  # the patients fed: their INSi call made, their ID checked
-    yield tmp_path
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = main(list(args), out, err)
-    return status, out.getvalue(), err.getvalue()
+    qualify_in_store(cli_host_env / "store")  # the patients fed: their INSi call made, their ID checked
+    return cli_host_env
 
 
 def ins_p03() -> Ins:

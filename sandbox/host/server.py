@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import random
 import shutil
 import socket
 import ssl
@@ -18,7 +17,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO
 
@@ -30,6 +28,7 @@ from sandbox.host.faults import SOAP, WSA, HostFault, fault_envelope
 from sandbox.host.reply import Reply
 from sandbox.host.store import Store
 from sandbox.host.vihf import DS, SAML, WSSE, Trust, check_vihf
+from sandbox.https_server import ConnectionFaults, QuietHandler, TlsServer, pki_server_context
 
 BASE_PATH = "/si-dmp-server/v2/services/"
 MAX_BODY = 256 * 1024 * 1024
@@ -41,12 +40,10 @@ _UTF8_PARSER = etree.XMLParser(
 
 
 @dataclass
-class Faults:
-    """Injected faults for tests and benchmarks."""
+class Faults(ConnectionFaults):
+    """Injected faults for tests and benchmarks (latency, error and drop rates, read time-out: see
+    :class:`~sandbox.https_server.ConnectionFaults`)."""
 
-    latency: float = 0.0
-    error_rate: float = 0.0
-    drop_rate: float = 0.0
     # The request is processed (and committed), then the connection is closed without an answer:
     # the ambiguous failure a client must resolve without sending the document twice.
     lost_answer_rate: float = 0.0
@@ -55,8 +52,6 @@ class Faults:
     # connection becoming ready for it, whatever the client's pace (slowloris); each read also has
     # its own time-out. An idle keep-alive connection is closed after the same time.
     request_deadline: float = 120.0
-    read_timeout: float = 30.0
-    rng: random.Random = field(default_factory=lambda: random.Random(0))
 
 
 @dataclass
@@ -70,20 +65,14 @@ class HostConfig:
 
 
 def server_context(pki_dir: Path) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    """Mutual TLS 1.2 only (a client certificate of the test PKI required), ECDHE suites."""
+    context = pki_server_context(pki_dir, ssl.CERT_REQUIRED)
     context.maximum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers("ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305")
-    context.load_cert_chain(pki_dir / "server.pem", pki_dir / "server.key")
-    context.verify_mode = ssl.CERT_REQUIRED
-    context.load_verify_locations(pki_dir / "trust-bundle.pem")
-    context.load_verify_locations(pki_dir / "intermediates.pem")
     return context
 
 
-class DmpHost(ThreadingHTTPServer):
-    daemon_threads = True
-
+class DmpHost(TlsServer):
     def __init__(self, address: tuple[str, int], config: HostConfig) -> None:
         super().__init__(address, RequestHandler)
         self.config = config
@@ -96,29 +85,12 @@ class DmpHost(ThreadingHTTPServer):
         if self.store.patient("207058575627097") is None:
             self.store.seed()
 
-    def finish_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
-        """TLS handshake in the worker thread, so a slow client never blocks the others."""
-        try:
-            # Headers and body go out in two writes: without TCP_NODELAY, Nagle and the client's
-            # delayed ACK add ~40 ms to every answer.
-            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            request.settimeout(self.config.faults.read_timeout)  # a client that never handshakes
-            tls = self.context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
+    def read_timeout(self) -> float:
+        return self.config.faults.read_timeout
 
 
-class RequestHandler(BaseHTTPRequestHandler):
+class RequestHandler(QuietHandler):
     server: DmpHost
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        return  # the journal records every exchange without patient data
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.settimeout(self.server.config.faults.read_timeout)  # per read
 
     def handle_one_request(self) -> None:
         """One request under a watchdog: past the deadline the socket is shut down, which ends any
@@ -128,9 +100,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._watchdog.daemon = True
         self._watchdog.start()
         try:
-            super().handle_one_request()
-        except (TimeoutError, ConnectionError, ssl.SSLError):  # a read's own time-out, a reset
-            self.close_connection = True
+            super().handle_one_request()  # a read's own time-out or a reset closes the connection
         except (OSError, ValueError):
             if not self._cut_off:
                 raise
@@ -294,13 +264,6 @@ class RequestHandler(BaseHTTPRequestHandler):
         else:
             with (folder / f"{stem}-reponse.mime").open("wb") as out:
                 response.write(out)
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def _send_mtom(self, status: int, answer: mtom.MtomAnswer) -> None:
         self.send_response(status)

@@ -14,14 +14,10 @@ docs/sandbox.md (section INSi) with its source or an [UNSURE] mark.
 from __future__ import annotations
 
 import contextlib
-import random
-import socket
-import ssl
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cryptography import x509
@@ -30,6 +26,7 @@ from lxml import etree
 
 from sandbox.host import safexml
 from sandbox.host.server import server_context
+from sandbox.https_server import ConnectionFaults, QuietHandler, TlsServer
 from sandbox.insi import faults, schemas
 from sandbox.insi.faults import SOAP, WSA, InsiFault
 from sandbox.insi.referential import (
@@ -58,14 +55,9 @@ _UTF8_PARSER = etree.XMLParser(encoding="utf-8", resolve_entities=False, no_netw
 
 
 @dataclass
-class InsiFaults:
-    """Injected faults: latency (time-outs), the documented siram_40 fault, dropped connections."""
-
-    latency: float = 0.0
-    error_rate: float = 0.0
-    drop_rate: float = 0.0
-    read_timeout: float = 30.0
-    rng: random.Random = field(default_factory=lambda: random.Random(0))
+class InsiFaults(ConnectionFaults):
+    """Injected faults: latency (time-outs), the documented siram_40 fault (``error_rate``),
+    dropped connections."""
 
 
 @dataclass
@@ -95,9 +87,7 @@ class Exchange:
     outcome: str  # "00" / "01" / "02" or the fault subcode
 
 
-class InsiHost(ThreadingHTTPServer):
-    daemon_threads = True
-
+class InsiHost(TlsServer):
     def __init__(self, address: tuple[str, int], config: InsiConfig) -> None:
         super().__init__(address, InsiHandler)
         self.config = config
@@ -114,14 +104,8 @@ class InsiHost(ThreadingHTTPServer):
         with self._journal_lock:
             self.journal.append(exchange)
 
-    def finish_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
-        try:
-            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            request.settimeout(self.config.faults.read_timeout)
-            tls = self.context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
+    def read_timeout(self) -> float:
+        return self.config.faults.read_timeout
 
 
 def caller_of(host: InsiHost, der: bytes | None) -> str:
@@ -266,22 +250,8 @@ def resultat(found: list[Person], config: InsiConfig) -> tuple[str, etree._Eleme
     return code, root
 
 
-class InsiHandler(BaseHTTPRequestHandler):
+class InsiHandler(QuietHandler):
     server: InsiHost
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.settimeout(self.server.config.faults.read_timeout)
-
-    def handle_one_request(self) -> None:
-        try:
-            super().handle_one_request()
-        except (TimeoutError, ConnectionError, ssl.SSLError):
-            self.close_connection = True
 
     def do_POST(self) -> None:
         injected = self.server.config.faults
@@ -352,13 +322,6 @@ class InsiHandler(BaseHTTPRequestHandler):
                 etree.SubElement(header, f"{{{WSA}}}RelatesTo").text = relates_to
         etree.SubElement(envelope, f"{{{SOAP}}}Body").append(payload)
         return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 def _parse(body: bytes) -> etree._Element:

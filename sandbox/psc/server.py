@@ -38,13 +38,11 @@ import json
 import os
 import re
 import secrets
-import socket
 import ssl
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field, fields
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -54,6 +52,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
+from sandbox.https_server import QuietHandler, TlsServer, pki_server_context
 from sandbox.psc import professionals
 
 REALM = "/auth/realms/esante-wallet"  # the realm path of PSC's discovery document (public mock)
@@ -177,9 +176,7 @@ def _half_hash(token: str) -> str:
     return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
 
 
-class PscProvider(ThreadingHTTPServer):
-    daemon_threads = True
-
+class PscProvider(TlsServer):
     def __init__(self, address: tuple[str, int], config: PscConfig) -> None:
         super().__init__(address, PscHandler)
         self.config = config
@@ -203,15 +200,6 @@ class PscProvider(ThreadingHTTPServer):
     @property
     def issuer(self) -> str:
         return f"https://{self.config.public_host}:{self.server_address[1]}{REALM}"
-
-    def finish_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
-        try:
-            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            request.settimeout(30)
-            tls = self.context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
 
     # -- discovery, keys, tokens ------------------------------------------------------------------
 
@@ -584,27 +572,11 @@ def default_client(pki_dir: Path) -> PscClient:
 def provider_context(pki_dir: Path) -> ssl.SSLContext:
     """TLS 1.2+ with the test PKI's server certificate; a client certificate is optional (mTLS
     client authentication) and checked against the test PKI when sent."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(pki_dir / "server.pem", pki_dir / "server.key")
-    context.verify_mode = ssl.CERT_OPTIONAL
-    context.load_verify_locations(pki_dir / "trust-bundle.pem")
-    context.load_verify_locations(pki_dir / "intermediates.pem")
-    return context
+    return pki_server_context(pki_dir, ssl.CERT_OPTIONAL)
 
 
-class PscHandler(BaseHTTPRequestHandler):
+class PscHandler(QuietHandler):
     server: PscProvider
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        return  # no national ids in logs
-
-    def handle_one_request(self) -> None:
-        try:
-            super().handle_one_request()
-        except (TimeoutError, ConnectionError, ssl.SSLError):
-            self.close_connection = True
 
     def do_GET(self) -> None:
         self._route("GET")

@@ -3,14 +3,13 @@ sandbox certificate) with a local base in a private Secret Service."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from app.cli import main
 from sandbox.insi.server import InsiConfig, InsiHost
+from tests.cli_helpers import set_env
 from tests.keyring_fixture import SystemKeyring
 from tests.services.qualification_helpers import insi_env, running_insi
 
@@ -29,12 +28,6 @@ def cli_env(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Path]:
-    for name, value in insi_env(insi_host, pki_dir, tmp_path / "store").items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, insi_env(insi_host, pki_dir, tmp_path / "store"))
     monkeypatch.setenv("DMP_MODE_AUTH", "structure")
     yield tmp_path
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    return main(list(args), out, err), out.getvalue(), err.getvalue()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.services.training import sandbox_patient
-from tests.cli.conftest import run
 from tests.cli.test_insi_cli import traits_args
+from tests.cli_helpers import run
 
 
 def test_an_identity_unknown_here_is_provisoire(cli_env: Path) -> None:

@@ -15,7 +15,7 @@ from app.services.identity import IdentityLifecycle, IdentityStatus
 from app.services.training import sandbox_patient
 from app.store.local_store import LocalStore, StoreSettings
 from sandbox.insi.server import InsiHost
-from tests.cli.conftest import run
+from tests.cli_helpers import run
 
 
 def traits_args(pid: str, *, first_only: bool = False) -> list[str]:

@@ -12,7 +12,7 @@ from app.services.identity import IdentityLifecycle, IdentityStatus
 from app.services.training import sandbox_patient
 from app.store.local_store import LocalStore, StoreSettings
 from sandbox.training.vitale import SandboxVitaleCard
-from tests.cli.conftest import run
+from tests.cli_helpers import run
 
 
 def test_the_demo_qualifies_through_insi_before_any_dmp_exchange(

@@ -21,7 +21,7 @@ from app.store.database import Database
 from app.store.keys import KeyStore
 from sandbox.insi.server import InsiConfig
 from sandbox.training.demo import demo_pdf
-from tests.cli.conftest import run
+from tests.cli_helpers import run
 from tests.services.qualification_helpers import insi_settings, running_insi
 from tests.store.conftest import MemoryKeyring
 

@@ -18,14 +18,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def rig_dir(pki_dir: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "rig"
-    folder.mkdir()
-    (folder / "pki").symlink_to(pki_dir / "pki")
-    return folder
-
-
 def test_env_lines_export_the_insi_url(rig_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rig.softhsm, "module_path", lambda: "/usr/lib/softhsm/libsofthsm2.so")
     assert f"export DMP_INSI_URL=https://localhost:{rig.INSI_PORT}/lps" in rig.env_lines(rig_dir)

@@ -7,7 +7,6 @@ where they meet (CIBA Core 1.0 poll mode, ansforge/psc-edc-proxy-esante)."""
 from __future__ import annotations
 
 import io
-import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -36,34 +35,26 @@ from sandbox.psc import professionals
 from sandbox.psc.server import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
-    PscConfig,
     PscFaults,
     PscProvider,
-    serve_in_thread,
 )
 from tests.dmp_client.test_documents_e2e import patient, report
 from tests.host_fixture import settings_for
+from tests.psc.psc_helpers import client_tls
 
 GP = cards.card("generaliste")
 
 
 @pytest.fixture
-def provider(pki_dir: Path, tmp_path: Path) -> Iterator[PscProvider]:
-    faults = PscFaults(interval=0, phone="approve", phone_delay=0.2)
-    server = PscProvider(("127.0.0.1", 0), PscConfig(pki_dir / "pki", tmp_path / "psc", faults))
-    serve_in_thread(server)
-    yield server
-    server.shutdown()
-    server.server_close()
+def psc_faults() -> PscFaults:
+    """The provider (tests/psc/conftest.py) with the automatic phone approving quickly."""
+    return PscFaults(interval=0, phone="approve", phone_delay=0.2)
 
 
 @pytest.fixture
 def client(provider: PscProvider) -> Iterator[PscClient]:
-    pki = provider.config.pki_dir
-    context = ssl.create_default_context(cafile=str(pki / "trust-bundle.pem"))
-    context.load_cert_chain(pki / "structure-auth.pem", pki / "structure-auth.key")
     settings = PscSettings(url=provider.issuer, client_id=DEFAULT_CLIENT_ID, client_auth="mtls", timeout=10)
-    with PscClient(settings, tls=context) as psc_client:
+    with PscClient(settings, tls=client_tls(provider.config.pki_dir)) as psc_client:
         yield psc_client
 
 
@@ -167,13 +158,11 @@ def test_the_sandbox_id_token_carries_no_auth_req_id_claim(provider: PscProvider
     """CIBA Core 1.0 §10.3.1 asks for ``urn:openid:params:jwt:claim:auth_req_id`` in push mode only;
     PSC polls, so the client's DMP_PSC_EXIGER_AUTH_REQ_ID stays off by default [UNSURE]: on, it
     refuses the sandbox's (poll-mode) tokens."""
-    pki = provider.config.pki_dir
-    context = ssl.create_default_context(cafile=str(pki / "trust-bundle.pem"))
-    context.load_cert_chain(pki / "structure-auth.pem", pki / "structure-auth.key")
     settings = PscSettings(
         url=provider.issuer, client_id=DEFAULT_CLIENT_ID, timeout=10, require_auth_req_id=True
     )
-    with PscClient(settings, tls=context) as strict, pytest.raises(PscInvalidToken):
+    tls = client_tls(provider.config.pki_dir)
+    with PscClient(settings, tls=tls) as strict, pytest.raises(PscInvalidToken):
         strict.login(GP.national_id)
 
 
@@ -212,9 +201,7 @@ def test_air_find_and_get_with_the_real_provider_then_a_replayed_vihf_is_refused
     assert len(ids) >= 2 and len(set(ids)) == len(ids)  # a fresh VIHF per request, every one AIR
     # The same request replayed as it went on the wire (its VIHF signed by the structure, ORG TLS):
     # the host serves an AIR VIHF once.
-    pki = pki_dir / "pki"
-    tls = ssl.create_default_context(cafile=str(pki / "trust-bundle.pem"))
-    tls.load_cert_chain(pki / "structure-auth.pem", pki / "structure-auth.key")
+    tls = client_tls(pki_dir / "pki")
     action = "urn:ihe:iti:2007:RegistryStoredQuery"
     with httpx.Client(verify=tls, timeout=30) as raw:
         again = raw.post(

@@ -4,7 +4,6 @@ against the JWKS with joserfc, userinfo, refresh, logout, revocation, and the in
 from __future__ import annotations
 
 import hashlib
-import ssl
 import time
 from base64 import urlsafe_b64encode
 from collections.abc import Iterator
@@ -25,42 +24,22 @@ from sandbox.psc.server import (
     CIBA_GRANT,
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
-    PscConfig,
-    PscFaults,
     PscProvider,
-    serve_in_thread,
 )
+from tests.psc.psc_helpers import client_tls
 
 GP = cards.card("generaliste")
 
 
 @pytest.fixture
-def provider(pki_dir: Path, tmp_path: Path) -> Iterator[PscProvider]:
-    server = PscProvider(
-        ("127.0.0.1", 0), PscConfig(pki_dir / "pki", tmp_path / "psc", PscFaults(interval=0))
-    )
-    serve_in_thread(server)
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def _context(pki: Path, mtls: bool) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(pki / "trust-bundle.pem"))
-    if mtls:
-        context.load_cert_chain(pki / "structure-auth.pem", pki / "structure-auth.key")
-    return context
-
-
-@pytest.fixture
 def mtls(provider: PscProvider) -> Iterator[httpx.Client]:
-    with httpx.Client(verify=_context(provider.config.pki_dir, True), timeout=10) as client:
+    with httpx.Client(verify=client_tls(provider.config.pki_dir, True), timeout=10) as client:
         yield client
 
 
 @pytest.fixture
 def plain(provider: PscProvider) -> Iterator[httpx.Client]:
-    with httpx.Client(verify=_context(provider.config.pki_dir, False), timeout=10) as client:
+    with httpx.Client(verify=client_tls(provider.config.pki_dir, False), timeout=10) as client:
         yield client
 
 

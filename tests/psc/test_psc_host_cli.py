@@ -18,25 +18,14 @@ from sandbox.psc.server import (
     REALM,
     PscConfig,
     PscProvider,
-    serve_in_thread,
 )
-
-
-@pytest.fixture
-def rig_dir(pki_dir: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "rig"
-    folder.mkdir()
-    (folder / "pki").symlink_to(pki_dir / "pki")
-    return folder
+from tests.psc.psc_helpers import running_provider
 
 
 @pytest.fixture
 def provider(rig_dir: Path) -> Iterator[PscProvider]:
-    server = PscProvider(("127.0.0.1", 0), PscConfig(rig_dir / "pki", rig_dir / "psc"))
-    serve_in_thread(server)
-    yield server
-    server.shutdown()
-    server.server_close()
+    with running_provider(PscConfig(rig_dir / "pki", rig_dir / "psc")) as server:
+        yield server
 
 
 def _ask(provider: PscProvider, binding: str = "42") -> str:

@@ -3,26 +3,19 @@ with the sandbox PKI; card mode with card-shaped software keys, never the card r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from app.config.layers import Config
 from app.config.settings import Settings
 from sandbox.insi.server import InsiConfig, InsiHost, serve_in_thread
+from tests.host_fixture import serving
 
 IDAM = "BAC-A-SABLE"
 
 
-@contextmanager
-def running_insi(config: InsiConfig) -> Iterator[InsiHost]:
-    host = InsiHost(("127.0.0.1", 0), config)
-    serve_in_thread(host)
-    try:
-        yield host
-    finally:
-        host.shutdown()
-        host.server_close()
+def running_insi(config: InsiConfig) -> AbstractContextManager[InsiHost]:
+    return serving(InsiHost(("127.0.0.1", 0), config), serve_in_thread)
 
 
 def insi_env(host: InsiHost, pki_dir: Path, store: Path, timeout: float = 10.0) -> dict[str, str]:

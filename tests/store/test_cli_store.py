@@ -3,36 +3,24 @@ base's key in the real keyring."""
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from app.cli import main
 from app.services.training import sandbox_patient
 from app.store.local_store import LocalStore, StoreSettings
 from sandbox.host.server import DmpHost
-from tests.host_fixture import sandbox_env
+from tests.cli_helpers import run
 from tests.identity_helpers import qualify
-from tests.keyring_fixture import SystemKeyring
 
 P01 = "207058575627097"
 
 
 @pytest.fixture
-def env(
-    system_keyring: SystemKeyring,
-    host: DmpHost,
-    pki_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Path]:
-    for name, value in sandbox_env(host, pki_dir, tmp_path / "store").items():
-        monkeypatch.setenv(name, value)
+def env(cli_host_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DMP_FILE_DELAI_S", "0.01")
-    yield tmp_path
+    return cli_host_env
 
 
 @pytest.fixture
@@ -44,12 +32,6 @@ def qualified(env: Path) -> Path:
     with LocalStore.open(StoreSettings(env / "store")) as store:
         qualify(store.db, found.ins, found.traits)
     return env
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = main(list(args), out, err)
-    return status, out.getvalue(), err.getvalue()
 
 
 def send_queued(folder: Path, title: str) -> int:

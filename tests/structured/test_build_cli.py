@@ -6,42 +6,27 @@ from __future__ import annotations
 
 import io
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
-from app.cli import main
 from app.dmp_client.documents import NewDocument
 from app.services.training import sandbox_patient
 from app.store.local_store import LocalStore, StoreSettings
 from sandbox.host.server import DmpHost
-from tests.host_fixture import DirectClient, sandbox_env
+from tests.cli_helpers import run
+from tests.host_fixture import DirectClient
 from tests.identity_helpers import qualify_in_store
-from tests.keyring_fixture import SystemKeyring
 from tests.structured.build_helpers import DATA, NS
 from tests.structured.schematron import StructuredChecks
 
 
 @pytest.fixture
-def env(
-    system_keyring: SystemKeyring,
-    host: DmpHost,
-    pki_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Path]:
-    for name, value in sandbox_env(host, pki_dir, tmp_path / "store").items():
-        monkeypatch.setenv(name, value)
+def env(cli_host_env: Path) -> Path:
     for name in ("vsm_full.json", "vsm_minimal.json", "vaccination_child.json"):
-        shutil.copy(DATA / name, tmp_path / name)
-    yield tmp_path
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    return main(list(args), out, err), out.getvalue(), err.getvalue()
+        shutil.copy(DATA / name, cli_host_env / name)
+    return cli_host_env
 
 
 def stored(host: DmpHost, matricule: str) -> list[tuple[str, str, str, str]]:

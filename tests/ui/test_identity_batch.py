@@ -16,7 +16,8 @@ from app.ui.identity_dialog import IdentityDialog
 from app.ui.qt import QLabel, QPushButton
 from sandbox.host.server import DmpHost
 from tests.ui.conftest import sandbox_patient
-from tests.ui.test_batch import PDF, hosted, row, sidecar, text
+from tests.ui.test_batch import PDF, hosted, row, text
+from tests.ui.test_identity_feeding import sidecar_lot
 from tests.ui.test_identity_panel import put_status
 
 WAIT = 20_000
@@ -38,14 +39,8 @@ def test_a_row_blocked_for_its_identity_is_qualified_from_the_row_then_checked_a
     qtbot: QtBot, structure_workspace: Workspace, host: DmpHost, tmp_path: Path
 ) -> None:
     put_status(structure_workspace, sandbox_patient("P01"), IdentityStatus.RECUPEREE)  # the sidecar's
-    folder = tmp_path / "lot"
-    folder.mkdir()
-    (folder / "cr-sortie.pdf").write_bytes(PDF)
-    (folder / "cr-sortie.pdf.dmp.json").write_bytes(sidecar())
-    panel = BatchPanel(structure_workspace, lambda: [sandbox_patient(f"P0{n}") for n in range(1, 8)])
-    qtbot.addWidget(panel)
-    panel.add_paths([folder])
-    qtbot.waitUntil(lambda: len(panel.rows) == 1 and panel.rows[0].identity is not None, timeout=WAIT)
+    panel = sidecar_lot(qtbot, structure_workspace, tmp_path)
+    qtbot.waitUntil(lambda: panel.rows[0].identity is not None, timeout=WAIT)
     said, qualify = identity_cell(panel, "cr-sortie.pdf")
     assert said == "◐ Identité récupérée" and qualify is not None  # shown before « Vérifier »
 

@@ -36,6 +36,25 @@ def demoted(workspace: Workspace, pid: str) -> Patient:
     return patient
 
 
+def sidecar_lot(qtbot: QtBot, workspace: Workspace, tmp_path: Path) -> BatchPanel:
+    """The batch over a folder of one report and its sidecar (naming P01), its row made."""
+    folder = tmp_path / "lot"
+    folder.mkdir()
+    (folder / "cr-sortie.pdf").write_bytes(PDF)
+    (folder / "cr-sortie.pdf.dmp.json").write_bytes(sidecar())
+    panel = BatchPanel(workspace, lambda: [sandbox_patient(f"P0{n}") for n in range(1, 8)])
+    qtbot.addWidget(panel)
+    panel.add_paths([folder])
+    qtbot.waitUntil(lambda: len(panel.rows) == 1, timeout=WAIT)
+    return panel
+
+
+def verified(qtbot: QtBot, panel: BatchPanel) -> None:
+    """« Vérifier », waited for."""
+    panel.check_rows()
+    qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
+
+
 def test_the_upload_panel_refuses_a_non_qualified_identity(
     qtbot: QtBot, gp_workspace: Workspace, host: DmpHost, tmp_path: Path
 ) -> None:
@@ -55,16 +74,8 @@ def test_the_batch_blocks_a_non_qualified_row_before_queueing(
     qtbot: QtBot, structure_workspace: Workspace, host: DmpHost, tmp_path: Path
 ) -> None:
     demoted(structure_workspace, "P01")  # the sidecar's patient
-    folder = tmp_path / "lot"
-    folder.mkdir()
-    (folder / "cr-sortie.pdf").write_bytes(PDF)
-    (folder / "cr-sortie.pdf.dmp.json").write_bytes(sidecar())
-    panel = BatchPanel(structure_workspace, lambda: [sandbox_patient(f"P0{n}") for n in range(1, 8)])
-    qtbot.addWidget(panel)
-    panel.add_paths([folder])
-    qtbot.waitUntil(lambda: len(panel.rows) == 1, timeout=WAIT)
-    panel.check_rows()
-    qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
+    panel = sidecar_lot(qtbot, structure_workspace, tmp_path)
+    verified(qtbot, panel)
     assert "[IDENTITE-NON-QUALIFIEE]" in text(panel, "cr-sortie.pdf", CHECK)
     assert panel.rows[0].request is None
     panel.queue_rows()
@@ -89,16 +100,8 @@ def test_consultation_is_allowed_unless_the_unsure_setting_asks_for_a_qualified_
 def test_a_batch_row_whose_identity_stepped_back_after_verifier_is_blocked_at_queueing(
     qtbot: QtBot, structure_workspace: Workspace, host: DmpHost, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "lot"
-    folder.mkdir()
-    (folder / "cr-sortie.pdf").write_bytes(PDF)
-    (folder / "cr-sortie.pdf.dmp.json").write_bytes(sidecar())
-    panel = BatchPanel(structure_workspace, lambda: [sandbox_patient(f"P0{n}") for n in range(1, 8)])
-    qtbot.addWidget(panel)
-    panel.add_paths([folder])
-    qtbot.waitUntil(lambda: len(panel.rows) == 1, timeout=WAIT)
-    panel.check_rows()
-    qtbot.waitUntil(lambda: "Vérification faite" in panel.message.text(), timeout=WAIT)
+    panel = sidecar_lot(qtbot, structure_workspace, tmp_path)
+    verified(qtbot, panel)
     assert panel.rows[0].request is not None  # qualifiée at « Vérifier »
     demoted(structure_workspace, "P01")
     panel.queue_rows()

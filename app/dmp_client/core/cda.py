@@ -90,7 +90,7 @@ def element(parent: etree._Element, tag: str, text: str | None = None, **attribu
     return node
 
 
-def _ii(parent: etree._Element, tag: str, value: str) -> etree._Element:
+def ii(parent: etree._Element, tag: str, value: str) -> etree._Element:
     """An HL7 II from its XDS form ``root^extension`` (ITI TF-3 4.2.3.2.26: a CDA id's uniqueId is
     root^extension): ``root`` and ``extension`` as two attributes, never ``root^ext`` in ``@root``."""
     root, _, extension = value.partition("^")
@@ -110,7 +110,7 @@ def _code(
     return element(parent, tag, **attributes)
 
 
-def _name(parent: etree._Element, person: Person) -> None:
+def person_name(parent: etree._Element, person: Person) -> None:
     name = element(parent, "name")
     element(name, "given", person.given)
     element(name, "family", person.family)
@@ -119,6 +119,32 @@ def _name(parent: etree._Element, person: Person) -> None:
 def _header(h: DocumentHeader) -> etree._Element:
     if h.media_type not in MEDIA_TYPES:
         raise LocalProtocolError(f"Format non admis dans un CDA de niveau 1 : {h.media_type}.")
+    doc = clinical_document(h)
+    for template in ("2.16.840.1.113883.2.8.2.1", "1.2.250.1.213.1.1.1.1", "1.3.6.1.4.1.19376.1.2.20"):
+        element(doc, "templateId", root=template)
+    ii(doc, "id", h.document_id)
+    _code(doc, "code", h.type_code, "LOINC" if h.type_code.code_system == LOINC else None)
+    element(doc, "title", h.title)
+    element(doc, "effectiveTime", value=hl7_time(h.created))
+    element(doc, "confidentialityCode", code="N", displayName="Normal", codeSystem="2.16.840.1.113883.5.25")
+    element(doc, "languageCode", code="fr-FR")
+    ii(doc, "setId", h.set_id)
+    element(doc, "versionNumber", value=str(h.version))
+    record_target(doc, h)
+    _author(doc, h)
+    custodian_and_legal_authenticator(doc, h)
+    _documentation_of(doc, h)
+    replaced_document(doc, h)
+    _code(encounter_facility(doc, h), "code", h.facility_type)
+    body = element(element(doc, "component"), "nonXMLBody")
+    element(body, "text", _PLACEHOLDER, mediaType=h.media_type, representation="B64")
+    return doc
+
+
+def clinical_document(h: DocumentHeader) -> etree._Element:
+    """The ``ClinicalDocument`` root with its realm and type id, once the header keeps the rules
+    of every CDA here: a version above 1 replaces exactly one document, and only it does; the
+    birth place (INSEE code) is given."""
     if h.version < 1 or (h.version > 1) != (h.replaces is not None):
         raise LocalProtocolError("Une nouvelle version (> 1) remplace exactement un document, et seule elle.")
     if h.traits.birth_place is None:
@@ -128,18 +154,11 @@ def _header(h: DocumentHeader) -> etree._Element:
     doc = etree.Element(f"{{{HL7V3}}}ClinicalDocument", nsmap={None: HL7V3, "xsi": XSI})
     element(doc, "realmCode", code="FR")
     element(doc, "typeId", root="2.16.840.1.113883.1.3", extension="POCD_HD000040")
-    for template in ("2.16.840.1.113883.2.8.2.1", "1.2.250.1.213.1.1.1.1", "1.3.6.1.4.1.19376.1.2.20"):
-        element(doc, "templateId", root=template)
-    _ii(doc, "id", h.document_id)
-    _code(doc, "code", h.type_code, "LOINC" if h.type_code.code_system == LOINC else None)
-    element(doc, "title", h.title)
-    element(doc, "effectiveTime", value=hl7_time(h.created))
-    element(doc, "confidentialityCode", code="N", displayName="Normal", codeSystem="2.16.840.1.113883.5.25")
-    element(doc, "languageCode", code="fr-FR")
-    _ii(doc, "setId", h.set_id)
-    element(doc, "versionNumber", value=str(h.version))
-    record_target(doc, h)
-    _author(doc, h)
+    return doc
+
+
+def custodian_and_legal_authenticator(doc: etree._Element, h: DocumentHeader) -> None:
+    """The custodian structure, then the legal authenticator (signed ``S`` at the creation time)."""
     assigned = element(element(doc, "custodian"), "assignedCustodian")
     custodian = element(assigned, "representedCustodianOrganization")
     element(custodian, "id", root=STRUCTURE_ID_ROOT, extension=h.custodian.id_nat_struct)
@@ -149,18 +168,22 @@ def _header(h: DocumentHeader) -> etree._Element:
     element(legal, "signatureCode", code="S")
     entity = element(legal, "assignedEntity")
     element(entity, "id", root=PS_ID_ROOT, extension=h.legal_authenticator.national_id)
-    _name(element(entity, "assignedPerson"), h.legal_authenticator)
-    _documentation_of(doc, h)
+    person_name(element(entity, "assignedPerson"), h.legal_authenticator)
+
+
+def replaced_document(doc: etree._Element, h: DocumentHeader) -> None:
+    """The ``relatedDocument`` (RPLC) a new version names, if it is one."""
     if h.replaces:
         parent = element(element(doc, "relatedDocument", typeCode="RPLC"), "parentDocument")
-        _ii(parent, "id", h.replaces)
+        ii(parent, "id", h.replaces)
+
+
+def encounter_facility(doc: etree._Element, h: DocumentHeader) -> etree._Element:
+    """The ``componentOf`` encounter (from the service start); returns its ``healthCareFacility``
+    for the caller to code."""
     encounter = element(element(doc, "componentOf"), "encompassingEncounter")
     element(element(encounter, "effectiveTime"), "low", value=hl7_time(h.service_start))
-    facility = element(element(encounter, "location"), "healthCareFacility")
-    _code(facility, "code", h.facility_type)
-    body = element(element(doc, "component"), "nonXMLBody")
-    element(body, "text", _PLACEHOLDER, mediaType=h.media_type, representation="B64")
-    return doc
+    return element(element(encounter, "location"), "healthCareFacility")
 
 
 def record_target(doc: etree._Element, h: DocumentHeader) -> None:
@@ -183,7 +206,7 @@ def _author(doc: etree._Element, h: DocumentHeader) -> None:
     assigned = element(author, "assignedAuthor")
     element(assigned, "id", root=PS_ID_ROOT, extension=h.author.person.national_id)
     _code(assigned, "code", h.author.specialty)
-    _name(element(assigned, "assignedPerson"), h.author.person)
+    person_name(element(assigned, "assignedPerson"), h.author.person)
     organization = element(assigned, "representedOrganization")
     element(organization, "id", root=STRUCTURE_ID_ROOT, extension=h.author.organization.id_nat_struct)
     element(organization, "name", h.author.organization.name)
@@ -197,7 +220,7 @@ def _documentation_of(doc: etree._Element, h: DocumentHeader) -> None:
         element(times, "high", value=hl7_time(h.service_stop))
     performer = element(element(event, "performer", typeCode="PRF"), "assignedEntity")
     element(performer, "id", root=PS_ID_ROOT, extension=h.author.person.national_id)
-    _name(element(performer, "assignedPerson"), h.author.person)
+    person_name(element(performer, "assignedPerson"), h.author.person)
     organization = element(performer, "representedOrganization")
     element(organization, "id", root=STRUCTURE_ID_ROOT, extension=h.author.organization.id_nat_struct)
     element(organization, "name", h.author.organization.name)

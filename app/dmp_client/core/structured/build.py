@@ -24,16 +24,20 @@ from app.dmp_client.core.cda import (
     Author,
     DocumentHeader,
     Organization,
-    Person,
     WrittenCda,
+    clinical_document,
+    custodian_and_legal_authenticator,
+    encounter_facility,
     hl7_time,
+    ii,
+    person_name,
     record_target,
+    replaced_document,
 )
 from app.dmp_client.core.cda import (
     element as _el,
 )
-from app.dmp_client.core.errors import LocalProtocolError
-from app.dmp_client.core.ns import HL7V3, XSI
+from app.dmp_client.core.ns import XSI
 from app.dmp_client.core.structured import model as m
 from app.dmp_client.core.structured.handoff import value_set
 from app.dmp_client.core.valuesets import Concept, value_sets
@@ -129,11 +133,6 @@ def structured_header(
 # -- element helpers ---------------------------------------------------------------------------
 
 
-def _ii(parent: etree._Element, tag: str, value: str) -> etree._Element:
-    root, _, extension = value.partition("^")
-    return _el(parent, tag, root=root, extension=extension) if extension else _el(parent, tag, root=root)
-
-
 def _code(parent: etree._Element, tag: str, code: m.Code | Concept, **extra: str) -> etree._Element:
     if isinstance(code, Concept):
         code = m.Code(code.code, code.code_system, code.display_name)
@@ -165,12 +164,6 @@ def _reference(parent: etree._Element, tag: str, anchor: str) -> etree._Element:
     return node
 
 
-def _name(parent: etree._Element, person: Person) -> None:
-    name = _el(parent, "name")
-    _el(name, "given", person.given)
-    _el(name, "family", person.family)
-
-
 class _Ids:
     """Section and entry ids (UUIDs) derived from the document id: same input, same bytes."""
 
@@ -187,52 +180,38 @@ class _Ids:
 
 
 def _header(volet: Volet, h: DocumentHeader) -> etree._Element:
-    if h.version < 1 or (h.version > 1) != (h.replaces is not None):
-        raise LocalProtocolError("Une nouvelle version (> 1) remplace exactement un document, et seule elle.")
-    if h.traits.birth_place is None:
-        raise LocalProtocolError(
-            "Le lieu de naissance (code INSEE) est un trait INS obligatoire dans le document."
-        )
-    doc = etree.Element(f"{{{HL7V3}}}ClinicalDocument", nsmap={None: HL7V3, "xsi": XSI})
-    _el(doc, "realmCode", code="FR")
-    _el(doc, "typeId", root="2.16.840.1.113883.1.3", extension="POCD_HD000040")
+    doc = clinical_document(h)
     for root, extension in volet.templates:
         if extension:
             _el(doc, "templateId", root=root, extension=extension)
         else:
             _el(doc, "templateId", root=root)
-    _ii(doc, "id", h.document_id)
+    ii(doc, "id", h.document_id)
     _code(doc, "code", h.type_code)
     _el(doc, "title", h.title)
     _el(doc, "effectiveTime", value=hl7_time(h.created))
     _el(doc, "confidentialityCode", code="N", displayName="Normal", codeSystem="2.16.840.1.113883.5.25")
     _el(doc, "languageCode", code="fr-FR")
-    _ii(doc, "setId", h.set_id)
+    ii(doc, "setId", h.set_id)
     _el(doc, "versionNumber", value=str(h.version))
     record_target(doc, h)
     _author(doc, h.author, h.created)
-    custodian = _el(_el(_el(doc, "custodian"), "assignedCustodian"), "representedCustodianOrganization")
-    _el(custodian, "id", root=STRUCTURE_ID_ROOT, extension=h.custodian.id_nat_struct)
-    _el(custodian, "name", h.custodian.name)
-    legal = _el(doc, "legalAuthenticator")
-    _el(legal, "time", value=hl7_time(h.created))
-    _el(legal, "signatureCode", code="S")
-    entity = _el(legal, "assignedEntity")
-    _el(entity, "id", root=PS_ID_ROOT, extension=h.legal_authenticator.national_id)
-    _name(_el(entity, "assignedPerson"), h.legal_authenticator)
+    custodian_and_legal_authenticator(doc, h)
     event = _el(_el(doc, "documentationOf"), "serviceEvent")
     _code(event, "code", volet.service_event)
     _el(_el(event, "effectiveTime"), "low", value=hl7_time(h.service_start))
     performer = _el(_el(event, "performer", typeCode="PRF"), "assignedEntity")
     _assigned(performer, h.author, h.practice_setting)
-    if h.replaces:
-        parent = _el(_el(doc, "relatedDocument", typeCode="RPLC"), "parentDocument")
-        _ii(parent, "id", h.replaces)
-    encounter = _el(_el(doc, "componentOf"), "encompassingEncounter")
-    _el(_el(encounter, "effectiveTime"), "low", value=hl7_time(h.service_start))
-    facility = _el(_el(encounter, "location"), "healthCareFacility")
-    _code(facility, "code", h.facility_type)
+    replaced_document(doc, h)
+    _code(encounter_facility(doc, h), "code", h.facility_type)
     return doc
+
+
+def _document(volet: Volet, h: DocumentHeader) -> tuple[etree._Element, etree._Element, _Ids]:
+    """The document with ``volet``'s header, its empty structured body, and the ids for its
+    sections and entries."""
+    doc = _header(volet, h)
+    return doc, _el(_el(doc, "component"), "structuredBody"), _Ids(h.document_id)
 
 
 def _author(parent: etree._Element, author: Author, time: dt.datetime, **attributes: str) -> None:
@@ -241,7 +220,7 @@ def _author(parent: etree._Element, author: Author, time: dt.datetime, **attribu
     assigned = _el(node, "assignedAuthor")
     _el(assigned, "id", root=PS_ID_ROOT, extension=author.person.national_id)
     _code(assigned, "code", author.specialty)
-    _name(_el(assigned, "assignedPerson"), author.person)
+    person_name(_el(assigned, "assignedPerson"), author.person)
     organization = _el(assigned, "representedOrganization")
     _el(organization, "id", root=STRUCTURE_ID_ROOT, extension=author.organization.id_nat_struct)
     _el(organization, "name", author.organization.name)
@@ -250,7 +229,7 @@ def _author(parent: etree._Element, author: Author, time: dt.datetime, **attribu
 def _assigned(entity: etree._Element, author: Author, practice_setting: Concept | None) -> None:
     _el(entity, "id", root=PS_ID_ROOT, extension=author.person.national_id)
     _code(entity, "code", author.specialty)
-    _name(_el(entity, "assignedPerson"), author.person)
+    person_name(_el(entity, "assignedPerson"), author.person)
     organization = _el(entity, "representedOrganization")
     _el(organization, "id", root=STRUCTURE_ID_ROOT, extension=author.organization.id_nat_struct)
     _el(organization, "name", author.organization.name)
@@ -318,9 +297,7 @@ _OTHER_ALLERGY = m.Code("419199007", m.SNOMED, "allergie à une substance")
 
 def build_vsm(header: DocumentHeader, summary: m.SummaryHandoff) -> etree._Element:
     """The VSM 2023.01 document: the three required sections, coded entries where the EHR coded."""
-    doc = _header(VSM, header)
-    body = _el(_el(doc, "component"), "structuredBody")
-    ids = _Ids(header.document_id)
+    doc, body, ids = _document(VSM, header)
     top = _section(
         body,
         ids,
@@ -394,9 +371,7 @@ def build_ips(header: DocumentHeader, summary: m.SummaryHandoff) -> etree._Eleme
     """The IPS-FR 2024.01 document from the same hand-off as the VSM: the sections the volet
     requires at the top level (active problems, procedures, allergies, medication, medical devices),
     the optional ones when the hand-off has their data, the same entries as the VSM's."""
-    doc = _header(IPS_FR, header)
-    body = _el(_el(doc, "component"), "structuredBody")
-    ids = _Ids(header.document_id)
+    doc, body, ids = _document(IPS_FR, header)
     _conditions(body, ids, summary.pathologies, active=True)
     if summary.antecedents:
         _conditions(body, ids, summary.antecedents, active=False)
@@ -504,23 +479,14 @@ def _conditions(
             condition.start,
             condition.end,
         )
-        observation = _el(
-            _el(act, "entryRelationship", typeCode="SUBJ", inversionInd="false"),
-            "observation",
-            classCode="OBS",
-            moodCode="EVN",
-            negationInd="false",
+        observation = _observation(
+            act,
+            "SUBJ",
+            ("2.16.840.1.113883.10.20.1.28", "1.3.6.1.4.1.19376.1.5.3.1.4.5", "1.2.250.1.213.1.1.3.37"),
+            _DIAGNOSIS,
+            anchor,
+            ids,
         )
-        _templates(
-            observation,
-            "2.16.840.1.113883.10.20.1.28",
-            "1.3.6.1.4.1.19376.1.5.3.1.4.5",
-            "1.2.250.1.213.1.1.3.37",
-        )
-        _el(observation, "id", root=ids())
-        _code(observation, "code", _DIAGNOSIS)
-        _reference(observation, "text", anchor)
-        _el(observation, "statusCode", code="completed")
         times = _el(observation, "effectiveTime")
         _when(times, "low", condition.start)
         if condition.end is not None:
@@ -550,6 +516,33 @@ def _concern(
     if ended:
         _when(times, "high", end)
     return act
+
+
+def _observation(
+    parent: etree._Element,
+    relation: str,
+    templates: tuple[str, ...],
+    code: m.Code,
+    anchor: str,
+    ids: _Ids | None = None,
+) -> etree._Element:
+    """An observation entry under ``parent`` (``entryRelationship`` of type ``relation``, an event,
+    not negated): its templates, its id when ``ids`` is given, its code, the reference to its
+    narrative at ``anchor`` and the completed status."""
+    observation = _el(
+        _el(parent, "entryRelationship", typeCode=relation, inversionInd="false"),
+        "observation",
+        classCode="OBS",
+        moodCode="EVN",
+        negationInd="false",
+    )
+    _templates(observation, *templates)
+    if ids is not None:
+        _el(observation, "id", root=ids())
+    _code(observation, "code", code)
+    _reference(observation, "text", anchor)
+    _el(observation, "statusCode", code="completed")
+    return observation
 
 
 def _allergies(parent: etree._Element, ids: _Ids, allergies: tuple[m.Allergy, ...]) -> None:
@@ -587,25 +580,20 @@ def _allergies(parent: etree._Element, ids: _Ids, allergies: tuple[m.Allergy, ..
             allergy.start,
             None,
         )
-        observation = _el(
-            _el(act, "entryRelationship", typeCode="SUBJ", inversionInd="false"),
-            "observation",
-            classCode="OBS",
-            moodCode="EVN",
-            negationInd="false",
+        observation = _observation(
+            act,
+            "SUBJ",
+            (
+                "2.16.840.1.113883.10.20.1.18",
+                "2.16.840.1.113883.10.20.1.28",
+                "1.3.6.1.4.1.19376.1.5.3.1.4.5",
+                "1.3.6.1.4.1.19376.1.5.3.1.4.6",
+                "1.2.250.1.213.1.1.3.41",
+            ),
+            kind,
+            f"allergie-{index}-type",
+            ids,
         )
-        _templates(
-            observation,
-            "2.16.840.1.113883.10.20.1.18",
-            "2.16.840.1.113883.10.20.1.28",
-            "1.3.6.1.4.1.19376.1.5.3.1.4.5",
-            "1.3.6.1.4.1.19376.1.5.3.1.4.6",
-            "1.2.250.1.213.1.1.3.41",
-        )
-        _el(observation, "id", root=ids())
-        _code(observation, "code", kind)
-        _reference(observation, "text", f"allergie-{index}-type")
-        _el(observation, "statusCode", code="completed")
         _when(_el(observation, "effectiveTime", **{XSI_TYPE: "IVL_TS"}), "low", allergy.start)
         value = _el(observation, "value", **{XSI_TYPE: "CD", "nullFlavor": "OTH"})
         _reference(value, "originalText", f"allergie-{index}-reaction")
@@ -619,23 +607,18 @@ def _allergies(parent: etree._Element, ids: _Ids, allergies: tuple[m.Allergy, ..
         )
         _reference(agent, "originalText", f"allergie-{index}-agent")
         _el(entity, "name", allergy.agent_label)
-        status = _el(
-            _el(observation, "entryRelationship", typeCode="REFR", inversionInd="false"),
-            "observation",
-            classCode="OBS",
-            moodCode="EVN",
-            negationInd="false",
+        status = _observation(
+            observation,
+            "REFR",
+            (
+                "2.16.840.1.113883.10.20.1.50",
+                "2.16.840.1.113883.10.20.1.57",
+                "1.3.6.1.4.1.19376.1.5.3.1.4.1.1",
+                "1.2.250.1.213.1.1.3.30",
+            ),
+            m.Code("33999-4", m.LOINC, "Statut"),
+            f"allergie-{index}-statut",
         )
-        _templates(
-            status,
-            "2.16.840.1.113883.10.20.1.50",
-            "2.16.840.1.113883.10.20.1.57",
-            "1.3.6.1.4.1.19376.1.5.3.1.4.1.1",
-            "1.2.250.1.213.1.1.3.30",
-        )
-        _code(status, "code", m.Code("33999-4", m.LOINC, "Statut"))
-        _reference(status, "text", f"allergie-{index}-statut")
-        _el(status, "statusCode", code="completed")
         _code(status, "value", statuses[allergy.status], **{XSI_TYPE: "CE"})
 
 
@@ -719,9 +702,7 @@ def _treatments(plan: etree._Element, ids: _Ids, treatments: tuple[m.Treatment, 
 
 def build_vaccination_note(header: DocumentHeader, vaccination: m.Vaccination) -> etree._Element:
     """The VAC-NOTE 2023.01 document for one vaccination act (the volet allows exactly one)."""
-    doc = _header(VAC_NOTE, header)
-    body = _el(_el(doc, "component"), "structuredBody")
-    ids = _Ids(header.document_id)
+    doc, body, ids = _document(VAC_NOTE, header)
     section = _section(
         body,
         ids,
