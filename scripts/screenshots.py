@@ -191,6 +191,56 @@ def locked_config() -> Any:
     return Config.load(environ={}, policy_file=policy)
 
 
+def ecps_screens(session: SandboxSession) -> None:
+    """« Se connecter avec e-CPS » against the sandbox PSC provider in-process (its virtual phone
+    answered here): the code awaited (ecps-connexion), then a DMP consulted in AIR (ecps-air)."""
+    import dataclasses
+
+    from app.services.workspace import Workspace
+    from app.store.local_store import LocalStore, StoreSettings
+    from sandbox import cards
+    from sandbox.psc.server import DEFAULT_CLIENT_ID, PscConfig, PscFaults, PscProvider
+    from sandbox.psc.server import serve_in_thread as serve_psc
+
+    faults = PscFaults(phone="manual", interval=1, expires_in=120)
+    config = PscConfig(session.folder / "pki", session.folder / "psc", faults)
+    provider = PscProvider(("127.0.0.1", 0), config)
+    serve_psc(provider)
+    psc = dataclasses.replace(session.settings.psc, url=provider.issuer, client_id=DEFAULT_CLIENT_ID)
+    settings = dataclasses.replace(session.settings, psc=psc)
+    workspace = Workspace(settings, LocalStore.open(StoreSettings(session.folder / "store-ecps")))
+    window = MainWindow(workspace, monitor_cards=False)
+    window.resize(1366, 768)
+    window.show()
+    window.connect_ecps()
+    dialog = window.ecps_dialog
+    assert dialog is not None
+    dialog.rpps.setText(cards.card("generaliste").national_id)
+    dialog.start_button.click()
+    wait(lambda: dialog.pages.currentIndex() == 1)
+    wait(lambda: dialog.left.text() != "Temps restant : 2:00", 10)  # the countdown has started
+    shot(dialog, "ecps-connexion")
+    provider.decide("approve", None)  # the virtual phone: the professional approves
+    wait(lambda: dialog.pages.currentIndex() == 2)
+    dialog.situations.setCurrentIndex(1)  # the hospital: the structure whose certificate is used
+    dialog.choose_button.click()
+    wait(lambda: workspace.connection is not None and window.pending == 0)
+    p01 = sandbox_patient("P01")
+    assert p01 is not None and p01.traits is not None and workspace.store is not None
+    qualify_demo_identity(workspace.store.db, p01.ins, p01.traits, by="screenshots")
+    window.patient_panel.select(p01)
+    wait(lambda: window.pending == 0 and bool(window.documents.visible_documents()))
+    documents = window.documents.visible_documents()
+    pdf = next((d for d in documents if d.title == PDF_TITLE), documents[0])
+    window.documents.table.selectRow(documents.index(pdf))
+    window.open_document(pdf)
+    wait(lambda: window.pending == 0)
+    shot(window, "ecps-air")
+    window.close()  # the session closed, the PSC session logged out
+    provider.shutdown()
+    provider.server_close()
+
+
 def main() -> None:
     app = create_application()
     session = SandboxSession()
@@ -297,6 +347,7 @@ def main() -> None:
     wait(lambda: True)
     shot(settings, "reglages")
     settings.close()
+    ecps_screens(session)
     window.close()
     insi_host.shutdown()
     session.close()

@@ -27,12 +27,13 @@ from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.hl7v3 import DmpStatus
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
-from app.errors import ActionUnavailable, InputFileError, LocalStoreUnavailable, UsageError
+from app.errors import ActionUnavailable, DmpClientError, InputFileError, LocalStoreUnavailable, UsageError
 from app.ins import IdentityTraits, Ins, InsError
 from app.services.session import (
     AttachedLogin,
     CardLogin,
     DmpSession,
+    EcpsLogin,
     Opened,
     StructureLogin,
 )
@@ -50,7 +51,9 @@ if TYPE_CHECKING:  # the card stack (pkcs11), the hot folder (watchdog) and the 
     from app.card.cps import PinPrompt
     from app.card.identity import SituationChooser
     from app.dmp_client.client import DmpClient
+    from app.dmp_client.core.psc import PscSession
     from app.dmp_client.documents import HistoryBatch
+    from app.dmp_client.psc_client import PscClient
     from app.services.identity import DocumentType, IdentityLifecycle
     from app.store.hotfolder import ErrorNote, HotFolder
 
@@ -176,6 +179,45 @@ class Workspace:
         self._await_store()
         return self.session.connect(StructureLogin(), purpose)
 
+    def open_psc(self) -> PscClient:
+        """The Pro Santé Connect client of the settings (the e-CPS login's first step; it may read
+        key files: called off the GUI thread)."""
+        from app.services import ecps
+
+        return ecps.open_psc(self.settings)
+
+    def connect_ecps(
+        self, psc: PscClient, session: PscSession, situation: int | None, purpose: Purpose = Purpose.NORMAL
+    ) -> Connection:
+        """AIR: the professional logged in with e-CPS (``session``), the exercise chosen (1-based;
+        None: the only one); the PSC session is refreshed before each exchange and ended (logout)
+        at disconnection."""
+        self._await_store()
+        try:
+            return self.session.connect(EcpsLogin(psc, session, situation), purpose)
+        except BaseException:  # no session opened: the PSC session is not left behind
+            try:
+                psc.logout(session)
+            except DmpClientError:
+                pass
+            finally:
+                psc.close()
+            raise
+
+    def remember_rpps(self, rpps: str) -> None:
+        """The RPPS id kept as the workstation user's DMP_PSC_RPPS (offered at the next e-CPS
+        login); a policy-locked or unwritable setting is left as it is (not an error of the login)."""
+        from app.config.layers import ConfigError
+
+        if rpps == self.settings.psc_rpps:
+            return
+        try:
+            config = self.settings.config.save_user({"DMP_PSC_RPPS": rpps})
+        except (ConfigError, OSError) as error:
+            log.warning("RPPS id not remembered (%s)", getattr(error, "code", type(error).__name__))
+            return
+        self.settings = dataclasses.replace(self.settings, psc_rpps=rpps, config=config)
+
     def attach(self, client: DmpClient, connection: Connection) -> None:
         """Use a client built elsewhere (tests: software card keys; other authentication modes)."""
         mode = SendMode.CARD if connection.mode is AuthMode.DIRECT else SendMode.STRUCTURE
@@ -254,7 +296,7 @@ class Workspace:
         if self.connection is None:
             return frozenset()
         c = self.connection
-        return document_actions(
+        allowed = document_actions(
             document,
             actor_id=c.actor_id,
             mode=c.mode,
@@ -262,6 +304,9 @@ class Workspace:
             treating_doctor=treating_doctor,
             physician=c.physician,
         )
+        if c.mode is AuthMode.INDIRECT_REINFORCED and "TD3.2" not in self.settings.air_transactions:
+            allowed -= {Action.VIEW}  # DMP_AIR_TRANSACTIONS without retrieval [UNSURE]
+        return allowed
 
     def retrieve(self, patient: Patient, document: DocumentInfo) -> Retrieved:
         """The CDA (from the cache when it holds it, after the rights check of the listing) and its

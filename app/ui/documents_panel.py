@@ -136,6 +136,12 @@ class DocumentsPanel(QWidget):
         self.search.setMinimumWidth(160)
         reset = QPushButton("Réinitialiser")
         reset.setToolTip("Retirer tous les filtres")
+        self.reset_button = reset
+        # Consultation not offered by this session (plain indirect mode): said above the list.
+        self.notice = QLabel()
+        self.notice.setObjectName("consultation-impossible")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
 
         # Two rows, so that the list and the opened document can share the window's width.
         filters = QVBoxLayout()
@@ -185,6 +191,7 @@ class DocumentsPanel(QWidget):
         self.history_stop.hide()
 
         layout = QVBoxLayout(self)
+        layout.addWidget(self.notice)
         layout.addLayout(filters)
         layout.addLayout(history)
         layout.addWidget(self.table, 1)
@@ -255,6 +262,21 @@ class DocumentsPanel(QWidget):
         self.set_documents([], lambda _d: frozenset())
         self.count.setText(f"Liste écartée : réponse du DMP pour un autre patient [{code}]")
         self.count.setToolTip(message)
+
+    def set_consultation(self, refusal: str | None) -> None:
+        """``None``: the list is offered. Otherwise this session may not consult (plain indirect
+        mode, app/dmp_client/core/rights.py): the list and its filters are disabled, ``refusal``
+        (naming the card or e-CPS) said above them and in their tooltips."""
+        allowed = refusal is None
+        widgets = (self.family, self.use_from, self.use_to, self.search, self.reset_button, self.table)
+        for widget in (*widgets, *self.statuses.values()):
+            widget.setEnabled(allowed)
+        self.date_from.setEnabled(allowed and self.use_from.isChecked())
+        self.date_to.setEnabled(allowed and self.use_to.isChecked())
+        for widget in (self.table, self.search, self.notice):
+            widget.setToolTip(refusal or "")
+        self.notice.setText(refusal or "")
+        self.notice.setVisible(not allowed)
 
     def selected_document(self) -> DocumentInfo | None:
         rows = self.table.selectionModel().selectedRows()
@@ -346,8 +368,9 @@ class DocumentsPanel(QWidget):
         self._filter(lambda: self.proxy.set_family(self.family.currentData()))
 
     def _dates_changed(self, *_args: object) -> None:
-        self.date_from.setEnabled(self.use_from.isChecked())
-        self.date_to.setEnabled(self.use_to.isChecked())
+        offered = self.table.isEnabled()
+        self.date_from.setEnabled(offered and self.use_from.isChecked())
+        self.date_to.setEnabled(offered and self.use_to.isChecked())
         start = _day(self.date_from.date()) if self.use_from.isChecked() else None
         end = _day(self.date_to.date()) if self.use_to.isChecked() else None
         self._filter(lambda: self.proxy.set_date_range(start, end))

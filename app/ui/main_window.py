@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from app.config.settings import Settings
-from app.dmp_client.core.context import Purpose
-from app.dmp_client.core.errors import OtherPatientAnswer
+from app.dmp_client.core.context import AuthMode, Purpose
+from app.dmp_client.core.errors import ConsultationNeedsStrongAuth, OtherPatientAnswer
 from app.dmp_client.core.iti18 import DocumentInfo
 from app.errors import USER_FACING_ERRORS
 from app.services.training import sandbox_patient
@@ -20,6 +20,7 @@ from app.ui.batch_panel import BatchPanel
 from app.ui.dialogs import GuiPinPrompt, GuiSituationChooser
 from app.ui.dmp_panel import DmpPanel
 from app.ui.documents_panel import DocumentsPanel
+from app.ui.ecps_dialog import EcpsDialog, EcpsLogin
 from app.ui.errors import describe, show_error
 from app.ui.hotfolder_panel import HotFolderPanel
 from app.ui.patient_panel import PatientPanel
@@ -56,6 +57,15 @@ if TYPE_CHECKING:  # pyscard is imported when the reader monitor starts, behind 
 DEFAULT_SIZE = QSize(1360, 820)  # on a large screen; within the available geometry on a small one
 MINIMUM_BODY = QSize(900, 420)
 RECENT_DAYS = 730  # "les deux dernières années": the first search of the integration rules
+MODE_TEXT = {
+    AuthMode.DIRECT: "carte CPS",
+    AuthMode.INDIRECT: "certificat de structure",
+    AuthMode.INDIRECT_REINFORCED: "e-CPS (AIR)",
+}
+AIR_FEEDING = (
+    "Une session e-CPS (AIR) ne permet que la consultation : pour déposer, connectez-vous avec la carte "
+    "CPS ou le certificat de la structure."
+)
 
 
 class StatusLabel(QLabel):
@@ -168,6 +178,8 @@ class MainWindow(DmpActions):
         self.card_action = QAction("Se connecter avec la carte CPS", self)
         self.card_action.setShortcut("Ctrl+K")
         self.structure_action = QAction("Certificat de la structure", self)
+        self.ecps_action = QAction("Se connecter avec e-CPS", self)
+        self.ecps_dialog: EcpsDialog | None = None
         self.disconnect_action = QAction("Se déconnecter", self)
         self.refresh_action = QAction("Actualiser", self)
         self.refresh_action.setShortcut("F5")
@@ -182,7 +194,8 @@ class MainWindow(DmpActions):
         font.setBold(True)
         self.default_connect_action.setFont(font)
         for action in (
-            *connect, self.disconnect_action, self.refresh_action, self.settings_action, self.about_action,
+            *connect, self.ecps_action, self.disconnect_action, self.refresh_action, self.settings_action,
+            self.about_action,
         ):  # fmt: skip
             bar.addAction(action)
         self._keyboard()  # shortcuts (window_actions.SHORTCUTS), listed by the help box (F1)
@@ -220,6 +233,7 @@ class MainWindow(DmpActions):
     def _connect_signals(self) -> None:
         self.card_action.triggered.connect(self.connect_card)
         self.structure_action.triggered.connect(self.connect_structure)
+        self.ecps_action.triggered.connect(self.connect_ecps)
         self.disconnect_action.triggered.connect(self.sign_out)
         self.refresh_action.triggered.connect(self.refresh)
         self.about_action.triggered.connect(self.about)
@@ -262,6 +276,10 @@ class MainWindow(DmpActions):
             if code in ("DMP-INJOIGNABLE", "DMP-DELAI", "DMP-TLS"):
                 self.host_down = True
                 self.host_label.setText(f"DMP : {self.host_name} — injoignable [{code}]")
+            connection = self.workspace.connection
+            air = connection is not None and connection.mode is AuthMode.INDIRECT_REINFORCED
+            if code == "PSC-SESSION-EXPIREE" and air:
+                self.sign_out()  # e-CPS tokens not renewable: the session ends, said in the box below
             show_error(self, error, what)
 
         run_in_background(fn, finished, failed)
@@ -305,28 +323,62 @@ class MainWindow(DmpActions):
         self.run("La connexion avec le certificat de la structure", self.workspace.connect_structure,
                  self._connected)  # fmt: skip
 
+    def connect_ecps(self) -> None:
+        """« Se connecter avec e-CPS »: the dialog (RPPS id, code, wait, exercise), then the AIR
+        session opened off the GUI thread."""
+        if self.ecps_dialog is not None and self.ecps_dialog.isVisible():
+            self.ecps_dialog.raise_()
+            return
+        dialog = EcpsDialog(self.workspace, self)
+        dialog.logged_in.connect(self._ecps_logged_in)
+        self.ecps_dialog = dialog
+        dialog.open()
+
+    def _ecps_logged_in(self, login: EcpsLogin) -> None:
+        self.run("La connexion e-CPS (AIR)",
+                 lambda: self.workspace.connect_ecps(login.psc, login.session, login.situation),
+                 self._connected)  # fmt: skip
+
     def _connected(self, connection: Connection) -> None:
         self._show_connection(connection)
         self.refresh()
 
     def _show_connection(self, connection: Connection | None) -> None:
-        for action in (self.card_action, self.structure_action):  # not offered while connected
+        for action in (self.card_action, self.structure_action, self.ecps_action):  # not while connected
             action.setEnabled(connection is None and not self.signing_out)
+        self._offer_by_mode(connection)
         if connection is None:
             self.who_label.setText("Non connecté")
             self.disconnect_action.setEnabled(False)
             return
-        mode = "carte CPS" if connection.card_reader else "certificat de structure"
+        mode = MODE_TEXT[connection.mode]
         urgent = {Purpose.BREAK_GLASS: " — ACCÈS D'URGENCE", Purpose.CENTRE_15: " — CENTRE 15"}
-        self.who_label.setText(
-            f"{connection.display_name} — {connection.situation} ({mode}){urgent.get(connection.purpose, '')}"
-        )
+        where = connection.situation if mode in connection.situation else f"{connection.situation} ({mode})"
+        self.who_label.setText(f"{connection.display_name} — {where}{urgent.get(connection.purpose, '')}")
         self.who_label.setStyleSheet(
             "color: #b00020; font-weight: bold;" if connection.purpose in urgent else ""
         )
         if connection.card_reader:
             self.card_label.setText(f"Carte : {connection.card_reader}")
         self.disconnect_action.setEnabled(True)
+
+    def _offer_by_mode(self, connection: Connection | None) -> None:
+        """What the mode may do (app/dmp_client/core/rights.py): the structure's certificate alone does
+        not consult (the list disabled, its tooltip naming the card and e-CPS); an e-CPS (AIR) session
+        only consults (the upload and secretariat tabs disabled, their tooltip saying why)."""
+        indirect = connection is not None and connection.mode is AuthMode.INDIRECT
+        air = connection is not None and connection.mode is AuthMode.INDIRECT_REINFORCED
+        refusal = ConsultationNeedsStrongAuth.user_message if indirect else None
+        self.documents.set_consultation(refusal)
+        for method in ("find_document", "open_selected"):
+            self.shortcut_actions[method].setEnabled(not indirect)
+        self.tabs.setTabToolTip(0, refusal or "")
+        for panel in (self.upload, self.batch):
+            index = self.tabs.indexOf(panel)
+            self.tabs.setTabEnabled(index, not air)
+            self.tabs.setTabToolTip(index, AIR_FEEDING if air else "")
+        if air and self.tabs.currentWidget() in (self.upload, self.batch):
+            self.tabs.setCurrentIndex(0)
 
     def keyPressEvent(self, event: Any) -> None:
         """Enter, while not connected and no field has the focus (or the default connection's button
@@ -409,7 +461,7 @@ class MainWindow(DmpActions):
         consult = (
             status.exists
             and connection is not None
-            and connection.card_reader is not None
+            and connection.mode is not AuthMode.INDIRECT  # the card or e-CPS (AIR): core/rights.py
             and (allowed or connection.purpose is not Purpose.NORMAL)
         )
         if not consult:

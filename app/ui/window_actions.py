@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 SHORTCUTS = (
     ("Ctrl+K", "Se connecter avec la carte CPS", "connect_card"),
     ("Ctrl+Shift+K", "Se connecter avec le certificat de la structure", "connect_structure"),
+    ("Ctrl+Shift+E", "Se connecter avec e-CPS (Pro Santé Connect)", "connect_ecps"),
     ("Ctrl+Shift+P", "Chercher un patient (liste des patients)", "find_patient"),
     ("Ctrl+Shift+V", "Lire la carte Vitale", "read_vitale"),
     ("F5", "Actualiser l'état du DMP et la liste des documents", "refresh"),
@@ -61,6 +62,7 @@ class DmpActions(QMainWindow):
     queue: QueuePanel
     card_action: QAction
     structure_action: QAction
+    ecps_action: QAction
     disconnect_action: QAction
     refresh_action: QAction
     settings_action: QAction
@@ -95,6 +97,9 @@ class DmpActions(QMainWindow):
     def connect_structure(self) -> None:
         raise NotImplementedError
 
+    def connect_ecps(self) -> None:
+        raise NotImplementedError
+
     def open_settings(self) -> None:
         raise NotImplementedError
 
@@ -105,6 +110,7 @@ class DmpActions(QMainWindow):
         window actions (active whatever has the focus); each tooltip says its key."""
         toolbar = {
             "connect_card": self.card_action, "connect_structure": self.structure_action,
+            "connect_ecps": self.ecps_action,
             "refresh": self.refresh_action, "open_settings": self.settings_action, "about": self.about_action,
         }  # fmt: skip
         self.shortcut_actions: dict[str, QAction] = {}
@@ -192,7 +198,7 @@ class DmpActions(QMainWindow):
         self.dmp_panel.show_overview(None, None)
         self.documents.set_documents([], lambda _: frozenset())
         self.viewer.clear()
-        for action in (self.card_action, self.structure_action):
+        for action in (self.card_action, self.structure_action, self.ecps_action):
             action.setEnabled(False)
 
         self.generation += 1  # answers still due for the closed session are ignored

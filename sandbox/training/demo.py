@@ -10,7 +10,9 @@ qualifies P03 and P01 (INSi, then an identity document check SIMULATED and label
 refusal and a 02, and searches each Vitale beneficiary with the card. It then runs TD0.2 and
 TD0.3 with the GP's card and TD0.2 with the structure's certificate, the GP's main job on P03
 (send, find, retrieve and compare, mask, replace, archive) and the secretariat's job through the
-durable queue. It needs the sandbox: it reads the sandbox's fictitious patients.
+durable queue, and without a card reader (:func:`ecps_step`) an e-CPS login through the rig's
+Pro Santé Connect provider (its virtual phone in automatic approval) and a consultation of P01's DMP
+in AIR. It needs the sandbox: it reads the sandbox's fictitious patients.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from sandbox.training.patients import sandbox_patient
 from sandbox.training.vitale import SandboxVitaleCard
 
 if TYPE_CHECKING:
+    from app.dmp_client.psc_client import PendingLogin
     from app.store.database import Database
 
 # Issue 17 item 5: the INS-C is shown as the legacy identifier it is, never the identity that feeds.
@@ -74,6 +77,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         status = max(status, insi_step(settings, out, vitale=rig))
     if rig:
         status = max(status, _exchanges(out, args.trace))
+        if settings.psc.url:  # the rig's Pro Santé Connect provider (DMP_PSC_URL)
+            folder = Path(os.environ.get("DMP_SANDBOX_DIR", ""))
+            status = max(status, ecps_step(settings, out, rig_dir=folder))
     else:
         print("\n(banc de cartes non monté : « make run » le monte avant la démonstration)", file=out)
     return status
@@ -228,6 +234,86 @@ def _exchanges(out: TextIO, trace: Path | None = None) -> int:
         return 1
     print(f"  {steps} échanges réussis.", file=out)
     return max(_main_job(settings, pin, out), _queue_job(settings, out))
+
+
+def ecps_step(settings: Settings, out: TextIO, *, rig_dir: Path | None = None) -> int:
+    """Without a card reader: the sandbox GP logs in with e-CPS through the sandbox Pro Santé Connect
+    provider (CIBA: the code to check, the virtual phone in automatic approval), chooses the
+    hospital's exercise, and consults P01's DMP in AIR (TD3.1 with a VIHF signed by the structure,
+    over the structure's ORG TLS) — a send is refused there before sending —; the disconnection ends
+    the PSC session. ``rig_dir``: the sandbox folder whose provider's virtual phone (``psc/``, the
+    test PKI in ``pki/``) is put in automatic approval."""
+    from app.dmp_client.core.errors import AirTransactionRefused
+    from app.services import ecps
+    from app.services.session import DmpSession, EcpsLogin
+    from sandbox import cards
+    from sandbox.psc import phone
+
+    print(
+        "\nConnexion e-CPS (Pro Santé Connect, CIBA) et consultation en AIR, sans lecteur de carte", file=out
+    )
+    gp = cards.card("generaliste")
+    if rig_dir is not None:
+        try:
+            phone.set_faults(rig_dir / "psc", rig_dir / "pki", {"phone": "approve", "phone_delay": 2.0})
+            print("  téléphone e-CPS virtuel : approbation automatique après 2 s", file=out)
+        except phone.PhoneError as error:
+            print(f"  téléphone e-CPS virtuel non réglé ({error}) : « dmp-sandbox ecps approuver »", file=out)
+    step = "connexion e-CPS"
+    try:
+        psc = ecps.open_psc(settings)
+        try:
+
+            def show(pending: PendingLogin) -> None:
+                print(
+                    f"  1. demande envoyée pour {gp.national_id} : code à vérifier "
+                    f"« {pending.binding_message} » (canal {pending.channel.value}), en attente de la "
+                    "validation…",
+                    file=out,
+                )
+
+            session = psc.login(gp.national_id, on_pending=show)
+        except BaseException:
+            psc.close()
+            raise
+        who = session.identity
+        structure = settings.structure.structure_id if settings.structure else ""
+        numbers = [n for n, s in enumerate(who.situations, 1) if s.structure_id == structure]
+        chosen = numbers[0] if numbers else 1
+        print(
+            f"  2. validé sur le téléphone : {who.display_name}, {len(who.situations)} situation(s) "
+            f"d'exercice, n° {chosen} choisie ({who.situation(chosen).label})",
+            file=out,
+        )
+        with DmpSession(settings) as dmp:
+            step = "session AIR"
+            connection = dmp.connect(EcpsLogin(psc, session, chosen))
+            print(f"  3. session ouverte : {connection.situation} (VIHF INDIRECTE_RENFORCEE)", file=out)
+            step = "TD3.1 recherche (AIR)"
+            found = dmp.client.find_documents(_ins("P01"))
+            print(f"  4. {step} P01 : {len(found)} document(s) trouvé(s)", file=out)
+            step = "TD2.1 refusé en AIR"
+            with tempfile.TemporaryDirectory(prefix="dmp-demo-") as folder:
+                try:
+                    dmp.client.send(_ins("P01"), _report_for("P01", Path(folder), "Compte rendu (AIR)"))
+                    raise DemoCheckFailed("Un dépôt a été accepté en AIR.")
+                except AirTransactionRefused as refused:
+                    print(f"  5. dépôt en AIR refusé avant l'envoi [{refused.code}]", file=out)
+        print("  6. déconnexion : session Pro Santé Connect fermée", file=out)
+    except USER_FACING_ERRORS as error:
+        print(f"  ÉCHEC à l'étape « {step} » : {error}", file=out)
+        return 1
+    print("  Connexion e-CPS et consultation AIR réussies.", file=out)
+    return 0
+
+
+def _report_for(pid: str, folder: Path, title: str) -> NewDocument:
+    """A (never sent) one-page report for ``pid``: what the AIR refusal is shown with."""
+    patient = sandbox_patient(pid)
+    assert patient is not None and patient.traits is not None
+    path = folder / "air.pdf"
+    path.write_bytes(demo_pdf(title))
+    return NewDocument(path, "application/pdf", "11488-4", title, patient.traits)
 
 
 def _main_job(settings: Settings, pin: str, out: TextIO) -> int:

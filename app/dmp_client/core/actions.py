@@ -33,6 +33,8 @@ def document_actions(
     physician: bool,
 ) -> frozenset[Action]:
     """The actions this actor may take on this document in this access mode."""
+    if mode is AuthMode.INDIRECT_REINFORCED:  # AIR: the "Consultation" profile only (core/rights.py)
+        return frozenset({Action.VIEW}) if document.status != Status.DELETED else frozenset()
     direct = mode is AuthMode.DIRECT
     own = actor_id in document.author_ids
     normal = purpose is Purpose.NORMAL
