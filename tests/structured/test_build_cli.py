@@ -52,6 +52,21 @@ def test_send_vsm_feeds_the_sandbox(env: Path, host: DmpHost, structured_checks:
     assert structured_checks.check(cda, "VSM").clean  # what reached the host passes the four checks
 
 
+def test_the_hand_off_date_is_the_creation_time_as_in_the_gui(env: Path, host: DmpHost) -> None:
+    """vsm_full.json says ``"date": "2026-12-07T10:30:00+01:00"``: the CLI's document is created then
+    (the GUI's preview and the queue take the same value), the minimal one, without a date, now."""
+    qualify_in_store(env / "store", "P03")
+    for name in ("vsm_full.json", "vsm_minimal.json"):  # the minimal one names no patient
+        status, _out, err = run("send", "--vsm", str(env / name), "--patient", "P03", "--mode", "structure")
+        assert status == 0, err
+    created = [
+        etree.fromstring(Path(row[3]).read_bytes()).find("cda:effectiveTime", NS).get("value")
+        for row in stored(host, "150081505104018")
+    ]
+    assert "20261207103000+0100" in created and len(created) == 2
+    assert created[0] != created[1]
+
+
 def test_send_ips_feeds_the_sandbox(env: Path, host: DmpHost, structured_checks: StructuredChecks) -> None:
     qualify_in_store(env / "store", "P03")
     status, out, err = run("send", "--ips", str(env / "vsm_full.json"), "--mode", "structure")

@@ -79,7 +79,8 @@ def build_from_handoff(
     facility_type: Concept,
     author: Author | None = None,
 ) -> BuiltDocument:
-    """The document (header record and element). ``author`` overrides the hand-off's."""
+    """The document (header record and element). ``author`` overrides the hand-off's; ``created`` is
+    the creation time when the hand-off gives no ``date`` (the same for the CLI, the GUI and the queue)."""
     volet = _volet(kind)
     parsed = parse_handoff(kind, data)
     check_patient(parsed.patient, ins, traits)
@@ -88,7 +89,7 @@ def build_from_handoff(
         document_id=document_id,
         set_id=set_id,
         version=version,
-        created=created,
+        created=parsed.created or created,
         patient=ins,
         traits=traits,
         author=author or parsed.author,
