@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_gui.py
+	$(BIN)/python bench/bench_startup.py --runs 7
 
 # The response parsers' property test (tests/fuzz) at length: FUZZ_EXAMPLES mutated answers per parser
 # (make test runs 150, derandomized), with fresh randomness each run and the outcomes counted.
