@@ -48,6 +48,7 @@ bench: setup
 	$(BIN)/python bench/bench_listing.py
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_render.py
+	$(BIN)/python bench/bench_structured_preview.py
 	$(BIN)/python bench/bench_gui.py
 	$(BIN)/python bench/bench_startup.py --runs 7
 
