@@ -554,6 +554,7 @@ class UploadPanel(qt.QWidget):
             dialog.setAttribute(qt.Qt.WidgetAttribute.WA_DeleteOnClose)
             dialog.accepted.connect(lambda: self.send_prepared(prepared))
             dialog.rejected.connect(lambda: self.message.say("Envoi annulé : rien n'a été envoyé."))
+            dialog.finished.connect(lambda _result: self._forget_preview(dialog))  # deleted on close
             self.structured_dialog = dialog
             dialog.open()
 
@@ -564,6 +565,10 @@ class UploadPanel(qt.QWidget):
         run_in_background(
             lambda: prepare(self.workspace, patient, source), self._guard(done), self._guard(failed)
         )
+
+    def _forget_preview(self, dialog: StructuredPreviewDialog) -> None:
+        if self.structured_dialog is dialog:
+            self.structured_dialog = None
 
     def close_preview(self) -> None:
         """Another patient is shown: the open preview (the previous patient's document) is closed

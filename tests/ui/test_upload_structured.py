@@ -352,6 +352,14 @@ def test_the_main_window_offers_the_hand_off_documents_and_lists_what_was_sent(
     assert "Le patient a changé : aperçu fermé, rien n'a été envoyé." in window.upload.message.text()
     assert len(window.workspace.store.queue.entries()) == sent
     qtbot.waitUntil(lambda: window.overview is not None and window.pending == 0, timeout=WAIT)
+    window.open_context({"contexte": handed})  # back to P03: a preview cancelled, deleted on close...
+    qtbot.waitUntil(lambda: window.overview is not None and window.pending == 0, timeout=WAIT)
+    previewed(qtbot, window.upload, "VSM").cancel_button.click()
+    assert window.upload.structured_dialog is None  # ...is forgotten at once
+    qtbot.wait(50)  # the deferred delete runs
+    window.patient_panel.select(sandbox_patient("P01"))  # then another patient: nothing to close
+    assert "Envoi annulé : rien n'a été envoyé." in window.upload.message.text()
+    qtbot.waitUntil(lambda: window.overview is not None and window.pending == 0, timeout=WAIT)
 
 
 def test_the_context_keys_are_those_of_the_command_line() -> None:
