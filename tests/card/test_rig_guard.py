@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,10 @@ def test_a_card_of_another_rig_in_the_reader_is_refused(
         [sys.executable, "-c", "import time; time.sleep(30)", "sandbox.vicc", "--port", str(port)]
     )
     try:
+        deadline = time.monotonic() + 10  # until the child has exec'd: its command line is the stand-in's
+        while not rig._vicc_pids(port) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert rig._vicc_pids(port) == [stand_in.pid]
         rig._save_state(tmp_path, {"readers": {}})
         with pytest.raises(RigError, match="Un autre banc de cartes occupe le lecteur virtuel 0"):
             rig.insert_card(tmp_path, 0, "cps:generaliste")

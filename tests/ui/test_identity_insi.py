@@ -103,6 +103,7 @@ def test_a_manual_entry_searched_by_traits_shows_the_02_guidance_then_insi_s_ide
     panel, dialog = opened(qtbot, workspace, manual)
     said = asked(qtbot, dialog, "search_button")
     assert "INSi n'a pas rendu une identité unique" in said and "autres prénoms" in said  # 02
+    qtbot.waitUntil(lambda: dialog.badge.text() != "… lecture du statut", timeout=WAIT)  # read again
     assert dialog.badge.text() == "✖ Identité provisoire" and panel.patient is manual
     assert "#a40000" in dialog.insi_result.styleSheet()  # said in red too, beside the words
 
