@@ -20,10 +20,10 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
+
+from timing import best
 
 from app.cli.insc_batch import BatchTally, process
 from app.ins import compute_insc, nir_key, normalize_first_name
@@ -61,15 +61,6 @@ def csv_in_process(lines: list[bytes]) -> list[str]:
     return list(process(lines, BatchTally()))
 
 
-def best_of(repeats: int, func: Callable[[], object]) -> float:
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        timings.append(time.perf_counter() - start)
-    return min(timings)
-
-
 def streaming_peak(path: Path) -> int:
     """Peak Python allocation while streaming the file through the batch (output discarded)."""
     tracemalloc.start()
@@ -93,9 +84,9 @@ def main() -> None:
     if library(rows) != baseline(seeds):
         sys.exit("the library and the bare loop disagree: benchmark aborted")
 
-    t_base = best_of(args.repeats, lambda: baseline(seeds))
-    t_lib = best_of(args.repeats, lambda: library(rows))
-    t_csv = best_of(args.repeats, lambda: csv_in_process(lines))
+    t_base = best(runs=args.repeats, action=lambda: baseline(seeds))
+    t_lib = best(runs=args.repeats, action=lambda: library(rows))
+    t_csv = best(runs=args.repeats, action=lambda: csv_in_process(lines))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rows.csv"
         path.write_bytes(b"\n".join(lines) + b"\n")
@@ -103,7 +94,7 @@ def main() -> None:
         small.write_bytes(b"\n".join(lines[: max(1, args.lines // 100)]) + b"\n")
         dmp = str(Path(sys.executable).parent / "dmp")
         command = [dmp, "ins", "insc", "--csv", str(path), "--sortie", str(Path(tmp) / "out.txt")]
-        t_cli = best_of(3, lambda: subprocess.run(command, check=True, capture_output=True))
+        t_cli = best(runs=3, action=lambda: subprocess.run(command, check=True, capture_output=True))
         rss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         peak_full, peak_small = streaming_peak(path), streaming_peak(small)
 

@@ -10,25 +10,16 @@ ones of the tests (a 100,000-cell table, 9 MB of text in one paragraph, 1,500 ne
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from timing import best  # noqa: E402
+
 from app.dmp_client.core.cda_render import render  # noqa: E402
 from app.dmp_client.core.xml import parse_xml  # noqa: E402
 from tests.structured.test_render import cda  # noqa: E402
-
-
-def best(action: Callable[[], object], runs: int = 5) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def documents() -> list[tuple[str, bytes]]:

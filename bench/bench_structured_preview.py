@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -28,6 +26,8 @@ from app.store.request import SendMode  # noqa: E402
 from app.ui.qt import QApplication, QDialog, QtCore  # noqa: E402
 
 QCoreApplication = QtCore.QCoreApplication
+from timing import best  # noqa: E402
+
 from app.ui.structured_preview import StructuredPreviewDialog  # noqa: E402
 from tests.ui.test_upload_structured import context, handoff, named, three_vaccinations  # noqa: E402
 
@@ -42,15 +42,6 @@ class Desk:
 
     def send_mode(self) -> tuple[SendMode, str | None]:
         return SendMode.STRUCTURE, None
-
-
-def best(action: Callable[[], object], runs: int = 5) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

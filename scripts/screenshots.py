@@ -66,6 +66,23 @@ def send_pdf(window: MainWindow, patient: Patient) -> None:
     window.workspace.client.send(patient.ins, document)
 
 
+def open_the_pdf(window: MainWindow, patient: Patient) -> list[Any]:
+    """The patient's record listed, the PDF sent by send_pdf (or the newest document) opened; returns
+    the documents listed."""
+    window.patient_panel.select(patient)
+    wait(
+        lambda: (
+            window.overview is not None and window.pending == 0 and bool(window.documents.visible_documents())
+        )
+    )
+    documents = window.documents.visible_documents()
+    pdf = next((d for d in documents if d.title == PDF_TITLE), documents[0])
+    window.documents.table.selectRow(documents.index(pdf))
+    window.open_document(pdf)
+    wait(lambda: window.pending == 0)
+    return documents
+
+
 def queue_some(window: MainWindow, patient: Patient) -> None:
     """Two reports sent through the queue, a third waiting: what a secretary sees after a batch."""
     import tempfile
@@ -228,13 +245,7 @@ def ecps_screens(session: SandboxSession) -> None:
     p01 = sandbox_patient("P01")
     assert p01 is not None and p01.traits is not None and workspace.store is not None
     qualify_demo_identity(workspace.store.db, p01.ins, p01.traits, by="screenshots")
-    window.patient_panel.select(p01)
-    wait(lambda: window.pending == 0 and bool(window.documents.visible_documents()))
-    documents = window.documents.visible_documents()
-    pdf = next((d for d in documents if d.title == PDF_TITLE), documents[0])
-    window.documents.table.selectRow(documents.index(pdf))
-    window.open_document(pdf)
-    wait(lambda: window.pending == 0)
+    open_the_pdf(window, p01)
     shot(window, "ecps-air")
     window.close()  # the session closed, the PSC session logged out
     provider.shutdown()
@@ -256,13 +267,7 @@ def main() -> None:
     assert p01 is not None and p01.traits is not None and window.workspace.store is not None
     qualify_demo_identity(window.workspace.store.db, p01.ins, p01.traits, by="screenshots")
     send_pdf(window, p01)
-    window.patient_panel.select(p01)
-    wait(lambda: window.overview is not None and window.pending == 0 and window.documents.visible_documents())
-    documents = window.documents.visible_documents()
-    pdf = next((d for d in documents if d.title == PDF_TITLE), documents[0])
-    window.documents.table.selectRow(documents.index(pdf))
-    window.open_document(pdf)
-    wait(lambda: window.pending == 0)
+    documents = open_the_pdf(window, p01)
     shot(window, "documents")
     window.viewer.header_button.click()
     wait(lambda: True)
