@@ -59,6 +59,16 @@ KEPT = (
     "Envoi interrompu : le document reste dans la file d'envoi (n° {}) et partira au prochain envoi "
     "(onglet « File d'envoi »). Rien n'est perdu."
 )
+KEPT_MANY = (
+    "Envoi interrompu : les documents restent dans la file d'envoi (n° {}) et partiront au prochain "
+    "envoi (onglet « File d'envoi »). Rien n'est perdu."
+)
+
+
+def kept_text(numbers: str) -> str:
+    """The interrupted send's message for one entry number or several (« 3, 4, 5 »)."""
+    return (KEPT_MANY if "," in numbers else KEPT).format(numbers)
+
 
 # -- the document types, grouped by class (shared with the batch panel) ----------------------------
 
@@ -522,7 +532,7 @@ class UploadPanel(qt.QWidget):
         token.request()
         self.cancel_button.setEnabled(False)
         if self.entry is not None:
-            self._finish(token, KEPT.format(self._kept or self.entry.id))
+            self._finish(token, kept_text(self._kept or str(self.entry.id)))
         else:
             self.message.say("Annulation : le document termine d'entrer dans la file d'envoi…")
 
@@ -597,7 +607,7 @@ class UploadPanel(qt.QWidget):
             for entry in entries:
                 self.queued.emit(entry)
             if token.requested:
-                return self._finish(token, KEPT.format(self._kept))
+                return self._finish(token, kept_text(self._kept))
             self.message.say(f"Mis en file d'envoi (n° {self._kept}) : envoi au DMP…")
             run_in_background(
                 lambda: drain_entries(self.workspace, [e.id for e in entries], token),
@@ -625,7 +635,7 @@ class UploadPanel(qt.QWidget):
                 later = f"Document n° {entry.id} en file d'envoi, nouvel essai plus tard"
                 said.append(f"{later} : {reason_text(entry)}")
         if token.requested and len(sent) < len(entries):
-            said.append(KEPT.format(", ".join(str(e.id) for e in entries if e.state is not State.SENT)))
+            said.append(kept_text(", ".join(str(e.id) for e in entries if e.state is not State.SENT)))
         self._finish(token, "\n".join(said), any(e.state is State.FAILED for e in entries))
 
     def _drained(self, token: Cancel, entry: Entry) -> None:

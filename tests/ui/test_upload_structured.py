@@ -419,3 +419,11 @@ def test_a_forwarded_context_nested_too_deep_is_answered_invalid(qtbot: QtBot, t
     qtbot.waitUntil(lambda: bool(received), timeout=WAIT)
     assert received[0]["contexte"][CONTEXT_KEY] == {}
     server.close()
+
+
+def test_an_interrupted_send_of_several_notes_says_they_stay_queued_in_the_plural() -> None:
+    from app.ui.upload_panel import kept_text
+
+    assert "le document reste dans la file d'envoi (n° 3)" in kept_text("3")
+    several = kept_text("3, 4, 5")
+    assert "les documents restent dans la file d'envoi (n° 3, 4, 5) et partiront" in several
