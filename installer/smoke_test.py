@@ -83,7 +83,10 @@ def main(argv: list[str]) -> int:
             "dmp", "ins", "insc", "--prenom", "Jean", "--naissance", "500801", "--nir", "150081505104018"
         )
         smoke.check(
-            f"dmp ins insc prints {INSC}", r.returncode == 0 and r.stdout.strip() == INSC, r.stdout + r.stderr
+            f"dmp ins insc prints {INSC}, labelled historical",
+            r.returncode == 0
+            and r.stdout.strip() == f"INS-C (identifiant historique, jamais utilisé pour alimenter) : {INSC}",
+            r.stdout + r.stderr,
         )
 
         r = smoke.run("dmp", "demo")
