@@ -310,7 +310,7 @@ def test_a_cda_about_another_patient_is_refused_whole() -> None:
     with pytest.raises(OtherPatientAnswer) as raised:
         render(data, patient=other)
     assert "INS du patient demandé" in str(raised.value) and "secret" not in str(raised.value)
-    same_number_other_oid = Ins.parse("207058575627097", "1.2.250.1.213.1.4.8")
+    same_number_other_oid = Ins.parse("207058575627097", "1.2.250.1.213.1.4.11")  # NIR de démonstration
     with pytest.raises(OtherPatientAnswer):
         render(data, patient=same_number_other_oid)
 
