@@ -296,17 +296,15 @@ class Workspace:
         if self.connection is None:
             return frozenset()
         c = self.connection
-        allowed = document_actions(
+        return document_actions(
             document,
             actor_id=c.actor_id,
             mode=c.mode,
             purpose=c.purpose,
             treating_doctor=treating_doctor,
             physician=c.physician,
+            air_allowed=self.settings.air_transactions,
         )
-        if c.mode is AuthMode.INDIRECT_REINFORCED and "TD3.2" not in self.settings.air_transactions:
-            allowed -= {Action.VIEW}  # DMP_AIR_TRANSACTIONS without retrieval [UNSURE]
-        return allowed
 
     def retrieve(self, patient: Patient, document: DocumentInfo) -> Retrieved:
         """The CDA (from the cache when it holds it, after the rights check of the listing) and its

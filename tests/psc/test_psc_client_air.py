@@ -129,6 +129,30 @@ def test_rights_table() -> None:
     rights.check_transaction(AuthMode.INDIRECT_REINFORCED, "TD2.1", ("TD2.1",))  # the setting
 
 
+def test_air_offers_consulting_a_document_only_when_its_transactions_allow_retrieval() -> None:
+    from app.dmp_client.core.actions import Action, document_actions
+    from app.dmp_client.core.context import Purpose
+    from app.dmp_client.core.ebrim import Status
+    from app.dmp_client.core.iti18 import DocumentInfo
+    from tests.ui.test_documents import fake_info
+
+    def offered(document: DocumentInfo, **air_allowed: tuple[str, ...]) -> frozenset[Action]:
+        return document_actions(
+            document,
+            actor_id="899900012341",
+            mode=AuthMode.INDIRECT_REINFORCED,
+            purpose=Purpose.NORMAL,
+            treating_doctor=True,
+            physician=True,
+            **air_allowed,
+        )
+
+    document = fake_info()
+    assert offered(document) == {Action.VIEW}  # never mask, archive, delete or replace
+    assert offered(document, air_allowed=("TD3.1",)) == frozenset()  # DMP_AIR_TRANSACTIONS without TD3.2
+    assert offered(replace(document, status=Status.DELETED)) == frozenset()
+
+
 def test_consultation_message_names_the_ways_to_consult() -> None:
     message = ConsultationNeedsStrongAuth().user_message
     assert "carte CPS" in message and "e-CPS" in message and "AIR" in message

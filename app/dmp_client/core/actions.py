@@ -3,12 +3,14 @@ itself; the client must not offer what the host will refuse."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from enum import StrEnum
 
 from app.dmp_client.core.context import AuthMode, Purpose
 from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.iti18 import DocumentInfo
 from app.dmp_client.core.metadata import Visibility
+from app.dmp_client.core.rights import AIR_DEFAULT
 
 
 class Action(StrEnum):
@@ -31,10 +33,13 @@ def document_actions(
     purpose: Purpose,
     treating_doctor: bool,
     physician: bool,
+    air_allowed: Collection[str] = AIR_DEFAULT,
 ) -> frozenset[Action]:
-    """The actions this actor may take on this document in this access mode."""
+    """The actions this actor may take on this document in this access mode; ``air_allowed``: the
+    transactions an AIR session may make (DMP_AIR_TRANSACTIONS [UNSURE])."""
     if mode is AuthMode.INDIRECT_REINFORCED:  # AIR: the "Consultation" profile only (core/rights.py)
-        return frozenset({Action.VIEW}) if document.status != Status.DELETED else frozenset()
+        viewable = "TD3.2" in air_allowed and document.status != Status.DELETED
+        return frozenset({Action.VIEW}) if viewable else frozenset()
     direct = mode is AuthMode.DIRECT
     own = actor_id in document.author_ids
     normal = purpose is Purpose.NORMAL
