@@ -13,6 +13,7 @@ from app.config.settings import Settings
 from app.dmp_client.core.context import AuthMode, Purpose
 from app.dmp_client.core.errors import ConsultationNeedsStrongAuth, OtherPatientAnswer
 from app.dmp_client.core.iti18 import DocumentInfo
+from app.dmp_client.core.rights import allows
 from app.errors import USER_FACING_ERRORS
 from app.services.training import sandbox_patient
 from app.services.workspace import Connection, DmpOverview, Patient, Workspace
@@ -365,9 +366,11 @@ class MainWindow(DmpActions):
     def _offer_by_mode(self, connection: Connection | None) -> None:
         """What the mode may do (app/dmp_client/core/rights.py): the structure's certificate alone does
         not consult (the list disabled, its tooltip naming the card and e-CPS); an e-CPS (AIR) session
-        only consults (the upload and secretariat tabs disabled, their tooltip saying why)."""
+        only consults unless DMP_AIR_TRANSACTIONS names TD2.1 (the upload and secretariat tabs
+        disabled, their tooltip saying why), as the exchange layer refuses it."""
         indirect = connection is not None and connection.mode is AuthMode.INDIRECT
-        air = connection is not None and connection.mode is AuthMode.INDIRECT_REINFORCED
+        air_allowed = self.workspace.settings.air_transactions
+        no_feeding = connection is not None and not allows(connection.mode, "TD2.1", air_allowed)  # AIR
         refusal = ConsultationNeedsStrongAuth.user_message if indirect else None
         self.documents.set_consultation(refusal)
         for method in ("find_document", "open_selected"):
@@ -375,9 +378,9 @@ class MainWindow(DmpActions):
         self.tabs.setTabToolTip(0, refusal or "")
         for panel in (self.upload, self.batch):
             index = self.tabs.indexOf(panel)
-            self.tabs.setTabEnabled(index, not air)
-            self.tabs.setTabToolTip(index, AIR_FEEDING if air else "")
-        if air and self.tabs.currentWidget() in (self.upload, self.batch):
+            self.tabs.setTabEnabled(index, not no_feeding)
+            self.tabs.setTabToolTip(index, AIR_FEEDING if no_feeding else "")
+        if no_feeding and self.tabs.currentWidget() in (self.upload, self.batch):
             self.tabs.setCurrentIndex(0)
 
     def keyPressEvent(self, event: Any) -> None:

@@ -127,6 +127,11 @@ def test_rights_table() -> None:
         with pytest.raises(AirTransactionRefused):
             rights.check_transaction(AuthMode.INDIRECT_REINFORCED, td)
     rights.check_transaction(AuthMode.INDIRECT_REINFORCED, "TD2.1", ("TD2.1",))  # the setting
+    # The same rule as a question (what the GUI offers)
+    assert not rights.allows(AuthMode.INDIRECT, "TD3.2") and rights.allows(AuthMode.INDIRECT, "TD2.1")
+    assert not rights.allows(AuthMode.INDIRECT_REINFORCED, "TD2.1")
+    assert rights.allows(AuthMode.INDIRECT_REINFORCED, "TD2.1", ("TD2.1",))
+    assert all(rights.allows(AuthMode.DIRECT, td) for td in ("TD2.1", "TD3.2", "TD3.3"))
 
 
 def test_air_offers_consulting_a_document_only_when_its_transactions_allow_retrieval() -> None:

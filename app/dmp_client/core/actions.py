@@ -10,7 +10,7 @@ from app.dmp_client.core.context import AuthMode, Purpose
 from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.iti18 import DocumentInfo
 from app.dmp_client.core.metadata import Visibility
-from app.dmp_client.core.rights import AIR_DEFAULT
+from app.dmp_client.core.rights import AIR_DEFAULT, allows
 
 
 class Action(StrEnum):
@@ -38,7 +38,7 @@ def document_actions(
     """The actions this actor may take on this document in this access mode; ``air_allowed``: the
     transactions an AIR session may make (DMP_AIR_TRANSACTIONS [UNSURE])."""
     if mode is AuthMode.INDIRECT_REINFORCED:  # AIR: the "Consultation" profile only (core/rights.py)
-        viewable = "TD3.2" in air_allowed and document.status != Status.DELETED
+        viewable = allows(mode, "TD3.2", air_allowed) and document.status != Status.DELETED
         return frozenset({Action.VIEW}) if viewable else frozenset()
     direct = mode is AuthMode.DIRECT
     own = actor_id in document.author_ids

@@ -32,6 +32,15 @@ def check_transaction(mode: AuthMode, transaction: str, air_allowed: Collection[
         raise AirTransactionRefused()
 
 
+def allows(mode: AuthMode, transaction: str, air_allowed: Collection[str] = AIR_DEFAULT) -> bool:
+    """:func:`check_transaction` as a question: what the GUI offers follows the same rule."""
+    try:
+        check_transaction(mode, transaction, air_allowed)
+    except (ConsultationNeedsStrongAuth, AirTransactionRefused):
+        return False
+    return True
+
+
 def check_query(mode: AuthMode, query: StoredQuery) -> None:
     """TD3.1 in plain indirect mode: only the lookup of a known document's reference."""
     if mode is AuthMode.INDIRECT and query not in REFERENCE_QUERIES:
