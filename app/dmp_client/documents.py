@@ -621,7 +621,6 @@ class DocumentTransactions(ClientBase):
         else:
             with document.path.open("rb") as handle:
                 data = handle.read(MAX_HANDOFF_BYTES + 1)
-        sets = value_sets()
         return build_from_handoff(
             document.structured,
             data,
@@ -633,8 +632,8 @@ class DocumentTransactions(ClientBase):
             version=version,
             created=now,
             replaces=previous_id,
-            practice_setting=sets.lookup(sets.practice_settings, document.practice_setting, "JDV_J04"),
-            facility_type=sets.lookup(sets.facility_types, document.facility_type, "JDV_J02"),
+            practice_setting=document.practice_setting,
+            facility_type=document.facility_type,
             author=author,
         )
 

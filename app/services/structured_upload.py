@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from app.dmp_client.core.cda_render import Rendered, render
 from app.dmp_client.core.errors import StructuredHandoffInvalid
 from app.dmp_client.core.structured.build import VAC_NOTE, VSM, Volet, write_structured
+from app.dmp_client.core.structured.documents import KINDS as VOLETS
 from app.dmp_client.core.structured.documents import build_from_handoff, check_patient, parse_handoff
 from app.dmp_client.core.structured.handoff import MAX_BYTES
 from app.dmp_client.core.structured.model import VaccinationHandoff
-from app.dmp_client.core.valuesets import value_sets
 from app.errors import LocalStoreUnavailable
 from app.services.workspace import Patient, Workspace
 from app.store.queue import Entry
@@ -132,7 +132,7 @@ def prepare(workspace: Workspace, patient: Patient | None, source: StructuredDat
     mode, professional = workspace.send_mode()
     count = len(parsed.vaccinations) if isinstance(parsed, VaccinationHandoff) else 1
     now = parsed.created or dt.datetime.now().astimezone()
-    sets, volet = value_sets(), KINDS["vsm" if source.kind == VSM.name else "vaccination"]
+    volet = VOLETS[source.kind]
     documents = []
     for item in range(count):
         request = UploadRequest(
@@ -152,8 +152,8 @@ def prepare(workspace: Workspace, patient: Patient | None, source: StructuredDat
             version=1,
             created=request.created,
             replaces=None,
-            practice_setting=sets.lookup(sets.practice_settings, request.practice_setting, "JDV_J04"),
-            facility_type=sets.lookup(sets.facility_types, request.facility_type, "JDV_J02"),
+            practice_setting=request.practice_setting,
+            facility_type=request.facility_type,
             author=request.author,
         )  # as the sender builds it (app/dmp_client/documents.py, DocumentTransactions._structured)
         out = io.BytesIO()

@@ -24,7 +24,7 @@ from app.dmp_client.core.structured.build import (
 )
 from app.dmp_client.core.structured.handoff import parse_summary, parse_vaccinations
 from app.dmp_client.core.structured.model import HandoffPatient, SummaryHandoff, VaccinationHandoff
-from app.dmp_client.core.valuesets import Concept
+from app.dmp_client.core.valuesets import value_sets
 from app.ins import IdentityTraits, Ins
 
 KINDS = {VSM.name: VSM, IPS_FR.name: IPS_FR, VAC_NOTE.name: VAC_NOTE}
@@ -75,13 +75,15 @@ def build_from_handoff(
     version: int,
     created: dt.datetime,
     replaces: str | None,
-    practice_setting: Concept,
-    facility_type: Concept,
+    practice_setting: str,
+    facility_type: str,
     author: Author | None = None,
 ) -> BuiltDocument:
     """The document (header record and element). ``author`` overrides the hand-off's; ``created`` is
-    the creation time when the hand-off gives no ``date`` (the same for the CLI, the GUI and the queue)."""
+    the creation time when the hand-off gives no ``date`` (the same for the CLI, the GUI and the queue);
+    ``practice_setting`` / ``facility_type``: codes of JDV_J04 / JDV_J02 (DMP_SECTEUR_ACTIVITE…)."""
     volet = _volet(kind)
+    sets = value_sets()
     parsed = parse_handoff(kind, data)
     check_patient(parsed.patient, ins, traits)
     header = structured_header(
@@ -94,8 +96,8 @@ def build_from_handoff(
         traits=traits,
         author=author or parsed.author,
         custodian=parsed.custodian,
-        practice_setting=practice_setting,
-        facility_type=facility_type,
+        practice_setting=sets.lookup(sets.practice_settings, practice_setting, "JDV_J04"),
+        facility_type=sets.lookup(sets.facility_types, facility_type, "JDV_J02"),
         replaces=replaces,
     )
     if isinstance(parsed, SummaryHandoff):
