@@ -513,7 +513,7 @@ class UploadPanel(qt.QWidget):
             self.set_replaces(None, "")
             self._show_file()
             if token.requested:
-                return self._finish(token, KEPT.format(entry.id))
+                return self._finish(token, kept_text(self._kept))
             self.message.say(f"Document mis en file d'envoi (n° {entry.id}) : envoi au DMP…")
             run_in_background(
                 lambda: drain_entries(self.workspace, [entry.id], token),
@@ -532,7 +532,7 @@ class UploadPanel(qt.QWidget):
         token.request()
         self.cancel_button.setEnabled(False)
         if self.entry is not None:
-            self._finish(token, kept_text(self._kept or str(self.entry.id)))
+            self._finish(token, kept_text(self._kept))
         else:
             self.message.say("Annulation : le document termine d'entrer dans la file d'envoi…")
 
@@ -591,7 +591,6 @@ class UploadPanel(qt.QWidget):
     def send_prepared(self, prepared: Prepared) -> None:
         """Queue the previewed documents, then drain as for a file; refused if the patient on screen
         is no longer the one they were built for (identity vigilance)."""
-        self.structured_dialog = None
         patient, built_for = self.patient_provider(), prepared.patient
         if patient is None or (patient.ins, patient.traits) != (built_for.ins, built_for.traits):
             return self.message.say(error_text(StructuredHandoffOtherPatient()), error=True)
