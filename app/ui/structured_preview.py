@@ -11,7 +11,7 @@ from app.services.structured_upload import Prepared, StructuredData
 from app.ui import qt
 from app.ui.queue_panel import error_text
 from app.ui.texts import count, word
-from app.ui.viewer import CdaBrowser
+from app.ui.viewer import CdaBrowser, rendered_images
 
 ORDER = ("VSM", "VAC-NOTE")
 
@@ -121,5 +121,4 @@ class StructuredPreviewDialog(qt.QDialog):
 
     def show_document(self, index: int) -> None:
         rendered = self.prepared.documents[max(index, 0)].rendered
-        images = {name: qt.QImage.fromData(data) for name, (_type, data) in rendered.images.items()}
-        self.browser.show_rendered(rendered, images)
+        self.browser.show_rendered(rendered, rendered_images(rendered))

@@ -124,6 +124,11 @@ def rtf_to_text(rtf: str) -> str:
     return "".join(out).strip()
 
 
+def rendered_images(rendered: Rendered) -> dict[str, QImage]:
+    """The rendered CDA's embedded images, decoded (any thread), for :meth:`CdaBrowser.show_rendered`."""
+    return {name: QImage.fromData(data) for name, (_type, data) in rendered.images.items()}
+
+
 def read_content(body: Path, media_type: str, cda: Path | None = None, patient_cx: str = "") -> Content:
     """Read and decode the body, render the CDA (blocking: runs on a worker thread). With
     ``patient_cx``, a CDA that does not carry that patient's INS is not shown."""
@@ -136,8 +141,7 @@ def read_content(body: Path, media_type: str, cda: Path | None = None, patient_c
     if media_type == STRUCTURED_BODY:
         if rendered is None:
             return Content("refused", refusal=refusal or "Document structuré illisible.")
-        images = {name: QImage.fromData(data) for name, (_type, data) in rendered.images.items()}
-        return Content("structured", rendered=rendered, images=images)
+        return Content("structured", rendered=rendered, images=rendered_images(rendered))
     if refusal.endswith("[DMP-REPONSE-AUTRE-PATIENT]"):  # identity vigilance: the body is not shown
         return Content("refused", refusal=refusal)
     content = _read_body(body, media_type)
