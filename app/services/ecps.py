@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from app.config.settings import Settings
 from app.dmp_client.core.errors import PscMalformedResponse
 from app.dmp_client.errors import ClientConfigError, PscSecretMissing, PscSessionExpired
+from app.errors import DmpClientError
 from app.store.errors import KeyringUnavailable
 from app.store.keys import KeyStore, SecretStore
 
@@ -37,6 +38,17 @@ SESSION_FILE = "ecps-session.bin"
 
 def secret_store() -> SecretStore:
     return SecretStore(PSC_SERVICE)
+
+
+def abandon(psc: PscClient, session: PscSession | None = None) -> None:
+    """A PSC client nobody will use (a login cancelled, refused or not turned into a session): the
+    provider's session, if it gave one, ended on a best-effort basis, and the client closed. Blocks."""
+    try:
+        if session is not None:
+            with contextlib.suppress(DmpClientError):  # the provider forgets it anyway
+                psc.logout(session)
+    finally:
+        psc.close()
 
 
 def open_psc(settings: Settings) -> PscClient:

@@ -27,7 +27,7 @@ from app.dmp_client.core.ebrim import Status
 from app.dmp_client.core.hl7v3 import DmpStatus
 from app.dmp_client.core.iti18 import DocumentInfo, FindDocuments
 from app.dmp_client.core.metadata import Visibility
-from app.errors import ActionUnavailable, DmpClientError, InputFileError, LocalStoreUnavailable, UsageError
+from app.errors import ActionUnavailable, InputFileError, LocalStoreUnavailable, UsageError
 from app.ins import IdentityTraits, Ins, InsError
 from app.services.session import (
     AttachedLogin,
@@ -192,16 +192,13 @@ class Workspace:
         """AIR: the professional logged in with e-CPS (``session``), the exercise chosen (1-based;
         None: the only one); the PSC session is refreshed before each exchange and ended (logout)
         at disconnection."""
+        from app.services import ecps
+
         self._await_store()
         try:
             return self.session.connect(EcpsLogin(psc, session, situation), purpose)
         except BaseException:  # no session opened: the PSC session is not left behind
-            try:
-                psc.logout(session)
-            except DmpClientError:
-                pass
-            finally:
-                psc.close()
+            ecps.abandon(psc, session)
             raise
 
     def remember_rpps(self, rpps: str) -> None:

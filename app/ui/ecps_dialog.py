@@ -11,7 +11,6 @@ session (its PSC client closed, a session already given by the provider logged o
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -73,17 +72,10 @@ class EcpsLogin:
 
 
 def _close(psc: PscClient, session: PscSession | None = None) -> None:
-    """Off the GUI thread: end a session nobody will use, close the client (errors are moot here)."""
+    """Off the GUI thread: end a session nobody will use, close the client (app.services.ecps)."""
+    from app.services import ecps
 
-    def end() -> None:
-        try:
-            if session is not None:
-                with contextlib.suppress(Exception):  # best effort: the provider forgets it anyway
-                    psc.logout(session)
-        finally:
-            psc.close()
-
-    run_in_background(end)
+    run_in_background(lambda: ecps.abandon(psc, session))
 
 
 class EcpsDialog(QDialog):
