@@ -22,7 +22,6 @@ from app.ui.qt import (
     QDialog,
     QFont,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -34,6 +33,7 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
+from app.ui.queue_panel import hbox
 from app.ui.tasks import run_in_background
 
 if TYPE_CHECKING:  # the JOSE and HTTP stacks load with the first login
@@ -138,14 +138,10 @@ class EcpsDialog(QDialog):
         self.outcome.setTextFormat(Qt.TextFormat.PlainText)
         column.addWidget(self.outcome)
         self.outcome.hide()
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
         self.start_button = QPushButton("&Se connecter")
         self.start_button.setDefault(True)
         self.close_button = QPushButton("Fermer")
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.close_button)
-        column.addLayout(buttons)
+        column.addLayout(hbox(1, self.start_button, self.close_button))
         self.start_button.clicked.connect(self.begin)
         self.close_button.clicked.connect(self.reject)
         self.rpps.textChanged.connect(self._rpps_changed)
@@ -181,12 +177,9 @@ class EcpsDialog(QDialog):
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)
         column.addWidget(self.progress)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
         self.cancel_button = QPushButton("&Annuler")
         self.cancel_button.setToolTip("Ne plus attendre la validation (la demande est abandonnée)")
-        buttons.addWidget(self.cancel_button)
-        column.addLayout(buttons)
+        column.addLayout(hbox(1, self.cancel_button))
         self.cancel_button.clicked.connect(self.stop_waiting)
         return page
 
@@ -199,14 +192,10 @@ class EcpsDialog(QDialog):
         self.situations = QComboBox()
         self.situations.setAccessibleName("Situation d'exercice")
         column.addWidget(self.situations)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
         self.choose_button = QPushButton("&Valider")
         self.choose_button.setDefault(True)
         self.abandon_button = QPushButton("Annuler")
-        buttons.addWidget(self.choose_button)
-        buttons.addWidget(self.abandon_button)
-        column.addLayout(buttons)
+        column.addLayout(hbox(1, self.choose_button, self.abandon_button))
         self.choose_button.clicked.connect(lambda: self._finish(int(self.situations.currentData())))
         self.abandon_button.clicked.connect(self._abandon_choice)
         return page
